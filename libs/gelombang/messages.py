@@ -1,0 +1,334 @@
+"""Error message catalog: Indonesian by default, English on request.
+
+Error codes are the stable contract for clients; the text here is for people and may be reworded.
+Indonesian is the default because most registrants read it first and many use shared or borrowed
+phones whose browser language says nothing about the reader.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Lang = Literal["id", "en"]
+
+_NIK_CHECK_ID = "Periksa kembali NIK sesuai KTP Anda."
+_NIK_CHECK_EN = "Please check the NIK on your ID card (KTP)."
+
+MESSAGES: dict[str, dict[Lang, str]] = {
+    # NIK structure (gelombang.nik)
+    "nik_format": {
+        "id": "NIK harus terdiri dari 16 angka.",
+        "en": "The NIK must be exactly 16 digits.",
+    },
+    "nik_province_unknown": {
+        "id": f"Kode provinsi pada NIK tidak dikenal. {_NIK_CHECK_ID}",
+        "en": f"The province code in the NIK is not recognised. {_NIK_CHECK_EN}",
+    },
+    "nik_regency_unknown": {
+        "id": f"Kode kabupaten/kota pada NIK tidak dikenal. {_NIK_CHECK_ID}",
+        "en": f"The regency/city code in the NIK is not recognised. {_NIK_CHECK_EN}",
+    },
+    "nik_date_invalid": {
+        "id": f"Tanggal lahir yang tercantum dalam NIK tidak valid. {_NIK_CHECK_ID}",
+        "en": f"The birth date contained in the NIK is not a valid date. {_NIK_CHECK_EN}",
+    },
+    "nik_serial_zero": {
+        "id": f"Empat angka terakhir NIK tidak boleh 0000. {_NIK_CHECK_ID}",
+        "en": f"The last four digits of the NIK cannot be 0000. {_NIK_CHECK_EN}",
+    },
+    # Registration rules (services.registration.schemas)
+    "nik_birth_date_mismatch": {
+        "id": "Tanggal lahir tidak sesuai dengan NIK. "
+        "Periksa kembali tanggal lahir dan NIK sesuai KTP Anda.",
+        "en": "The birth date does not match the NIK. "
+        "Please check both the birth date and the NIK on your ID card (KTP).",
+    },
+    "nik_gender_mismatch": {
+        "id": "Jenis kelamin tidak sesuai dengan NIK. Periksa kembali data sesuai KTP Anda.",
+        "en": "The gender does not match the NIK. Please check your details against your KTP.",
+    },
+    "age_under_18": {
+        "id": "Pendaftar harus sudah berusia 18 tahun.",
+        "en": "You must be at least 18 years old to register.",
+    },
+    "birth_date_in_future": {
+        "id": "Tanggal lahir tidak boleh melewati tanggal hari ini.",
+        "en": "The birth date cannot be in the future.",
+    },
+    "birth_date_implausible": {
+        "id": "Tanggal lahir tidak valid. Periksa kembali tahun lahir Anda.",
+        "en": "The birth date is not plausible. Please check the year of birth.",
+    },
+    "date_invalid": {
+        "id": "Tanggal tidak valid. Gunakan format TTTT-BB-HH, misalnya 1990-08-17.",
+        "en": "Invalid date. Use the format YYYY-MM-DD, for example 1990-08-17.",
+    },
+    "full_name_invalid": {
+        "id": "Nama lengkap hanya boleh berisi huruf, spasi, titik, koma, "
+        "tanda petik (') dan tanda hubung (-).",
+        "en": "The full name may only contain letters, spaces, full stops, commas, "
+        "apostrophes (') and hyphens (-).",
+    },
+    "in_formal_education": {
+        "id": "Mohon maaf, program ini tidak terbuka bagi peserta yang sedang menempuh "
+        "pendidikan formal (sekolah atau kuliah).",
+        "en": "Sorry, this programme is not open to people who are currently in formal "
+        "education (school or university).",
+    },
+    "consent_required": {
+        "id": "Anda perlu menyetujui syarat dan ketentuan untuk melanjutkan pendaftaran.",
+        "en": "You need to accept the terms and conditions to continue.",
+    },
+    "contact_required": {
+        "id": "Isi alamat email atau nomor HP (minimal salah satu) agar kami dapat "
+        "menghubungi Anda.",
+        "en": "Enter an email address or a mobile number (at least one) so that we can "
+        "contact you.",
+    },
+    "email_invalid": {
+        "id": "Alamat email tidak valid. Contoh yang benar: nama@contoh.com.",
+        "en": "The email address is not valid. Example: name@example.com.",
+    },
+    "phone_invalid": {
+        "id": "Nomor HP tidak valid. Gunakan format 08xxxxxxxxxx atau +628xxxxxxxxxx.",
+        "en": "The mobile number is not valid. Use 08xxxxxxxxxx or +628xxxxxxxxxx.",
+    },
+    "phone_not_mobile": {
+        "id": "Gunakan nomor HP (seluler), bukan nomor telepon rumah atau kantor.",
+        "en": "Please use a mobile number, not a landline.",
+    },
+    "phone_not_indonesian": {
+        "id": "Nomor HP harus nomor Indonesia (+62). Jika tidak ada, cukup isi alamat email.",
+        "en": "The mobile number must be Indonesian (+62). If you have none, "
+        "enter an email address instead.",
+    },
+    "province_unknown": {
+        "id": "Provinsi domisili tidak valid. Pilih provinsi dari daftar.",
+        "en": "The province of residence is not valid. Please choose one from the list.",
+    },
+    "regency_unknown": {
+        "id": "Kabupaten/kota domisili tidak valid. Pilih kabupaten/kota dari daftar.",
+        "en": "The regency/city of residence is not valid. Please choose one from the list.",
+    },
+    "regency_not_in_province": {
+        "id": "Kabupaten/kota yang dipilih tidak berada di provinsi yang dipilih.",
+        "en": "The chosen regency/city is not in the chosen province.",
+    },
+    # Generic request errors (mapped from pydantic's error types)
+    "missing": {
+        "id": "Wajib diisi.",
+        "en": "This field is required.",
+    },
+    "string_type": {
+        "id": "Harus berupa teks.",
+        "en": "Must be text.",
+    },
+    "bool_type": {
+        "id": "Harus bernilai true atau false.",
+        "en": "Must be true or false.",
+    },
+    "choice_invalid": {
+        "id": "Pilihan tidak valid. Pilih salah satu dari: {expected}.",
+        "en": "Invalid choice. Choose one of: {expected}.",
+    },
+    "string_too_long": {
+        "id": "Maksimal {max_length} karakter.",
+        "en": "At most {max_length} characters.",
+    },
+    "string_too_short": {
+        "id": "Minimal {min_length} karakter.",
+        "en": "At least {min_length} characters.",
+    },
+    "extra_forbidden": {
+        "id": "Kolom ini tidak dikenal.",
+        "en": "Unknown field.",
+    },
+    "json_invalid": {
+        "id": "Data yang dikirim bukan JSON yang valid.",
+        "en": "The request body is not valid JSON.",
+    },
+    "body_not_object": {
+        "id": "Data yang dikirim harus berupa objek JSON.",
+        "en": "The request body must be a JSON object.",
+    },
+    "invalid": {
+        "id": "Isian tidak valid.",
+        "en": "Invalid value.",
+    },
+    # API-level errors (used by the registration service, not by validation)
+    "nik_already_registered": {
+        "id": "NIK ini sudah terdaftar. Anda tidak perlu mendaftar lagi: pendaftar yang belum "
+        "terpilih otomatis diikutkan pada gelombang berikutnya. Jika Anda merasa belum pernah "
+        "mendaftar, silakan hubungi layanan pengaduan.",
+        "en": "This NIK is already registered. You do not need to register again: registrants "
+        "who are not selected are automatically included in later waves. If you never "
+        "registered, please contact the help desk.",
+    },
+    "idempotency_key_conflict": {
+        "id": "Permintaan ini pernah dikirim dengan data yang berbeda. "
+        "Muat ulang halaman lalu kirim kembali.",
+        "en": "This request was already sent with different data. "
+        "Reload the page and submit again.",
+    },
+    "idempotency_key_invalid": {
+        "id": "Header Idempotency-Key tidak valid.",
+        "en": "The Idempotency-Key header is not valid.",
+    },
+    "service_unavailable": {
+        "id": "Layanan sedang sibuk. Silakan coba lagi dalam beberapa saat.",
+        "en": "The service is busy. Please try again in a few moments.",
+    },
+    "not_found": {
+        "id": "Data pendaftaran tidak ditemukan. Periksa kembali tautan status Anda.",
+        "en": "Registration not found. Please check your status link.",
+    },
+    "rate_limited": {
+        "id": "Terlalu banyak permintaan. Silakan tunggu sebentar lalu coba lagi.",
+        "en": "Too many requests. Please wait a moment and try again.",
+    },
+}
+
+# Used when a template's placeholder has no value in ctx, so a message never shows "{expected}".
+_WITHOUT_CTX: dict[str, dict[Lang, str]] = {
+    "choice_invalid": {"id": "Pilihan tidak valid.", "en": "Invalid choice."},
+    "string_too_long": {"id": "Isian terlalu panjang.", "en": "Too long."},
+    "string_too_short": {"id": "Isian terlalu pendek.", "en": "Too short."},
+}
+
+# pydantic's built-in error types → our codes. Several pydantic types mean the same thing to a
+# person filling in a form, so they share one code and one message.
+_PYDANTIC_TYPES: dict[str, str] = {
+    "missing": "missing",
+    "string_type": "string_type",
+    "string_unicode": "string_type",
+    "bool_type": "bool_type",
+    "bool_parsing": "bool_type",
+    "date_type": "date_invalid",
+    "date_parsing": "date_invalid",
+    "date_from_datetime_parsing": "date_invalid",
+    "date_from_datetime_inexact": "date_invalid",
+    "literal_error": "choice_invalid",
+    "enum": "choice_invalid",
+    "string_too_long": "string_too_long",
+    "string_too_short": "string_too_short",
+    "extra_forbidden": "extra_forbidden",
+    "json_invalid": "json_invalid",
+    "json_type": "json_invalid",
+    "model_type": "body_not_object",
+    "model_attributes_type": "body_not_object",
+    "dict_type": "body_not_object",
+}
+
+_BODY_LEVEL = frozenset({"json_invalid", "body_not_object"})
+
+
+def message(code: str, lang: Lang, /, **ctx: object) -> str:
+    """The text for ``code`` in ``lang``; unknown codes get the generic ``invalid`` text."""
+    texts = MESSAGES.get(code) or MESSAGES["invalid"]
+    template = texts.get(lang) or texts["id"]
+    try:
+        return template.format_map(ctx)
+    except Exception:  # a message must never turn a 4xx into a 500
+        fallback = _WITHOUT_CTX.get(code) or MESSAGES["invalid"]
+        return fallback.get(lang) or fallback["id"]
+
+
+_MAX_LANGUAGE_RANGES = 32
+_Q_VALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)", re.ASCII)
+
+
+def pick_language(accept_language: str | None) -> Lang:
+    """Choose between Indonesian and English from an Accept-Language header (RFC 9110 §12.5.4).
+
+    The highest q-value among ranges we can serve wins; on a tie the earlier range wins, which is
+    how browsers list preference. ``*`` and anything unparsable mean Indonesian.
+    """
+    if not accept_language:
+        return "id"
+    best: Lang = "id"
+    best_q = 0.0
+    for part in accept_language.split(",", _MAX_LANGUAGE_RANGES)[:_MAX_LANGUAGE_RANGES]:
+        tag, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                value = value.strip()
+                q = float(value) if _Q_VALUE.fullmatch(value) else 0.0
+        primary = tag.split("-", 1)[0].lower()
+        # "in" is the pre-1989 ISO 639 code for Indonesian; old Android and Java still send it.
+        lang: Lang | None = (
+            "en" if primary == "en" else "id" if primary in ("id", "in", "*") else None
+        )
+        if lang is not None and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+@dataclass(frozen=True)
+class FieldError:
+    #: Dotted location without the leading "body" ("nik", "email"); "" for the whole body.
+    field: str
+    code: str
+    message: str
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _field(loc: object) -> str:
+    if isinstance(loc, str):
+        parts: list[object] = [loc]
+    elif isinstance(loc, Sequence):
+        parts = list(loc)
+    else:
+        return ""
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts)
+
+
+def _ctx_for(code: str, raw_ctx: object) -> dict[str, object]:
+    ctx = dict(raw_ctx) if isinstance(raw_ctx, Mapping) else {}
+    expected = ctx.get("expected")
+    if code == "choice_invalid" and isinstance(expected, str):
+        # pydantic words it in English ("'M' or 'F'"); keep just the values for either language.
+        values = _QUOTED.findall(expected)
+        if values:
+            ctx["expected"] = ", ".join(values)
+    return {str(k): v for k, v in ctx.items()}
+
+
+def _localize_one(error: object, lang: Lang) -> FieldError:
+    if not isinstance(error, Mapping):
+        return FieldError("", "invalid", message("invalid", lang))
+    raw_type = error.get("type")
+    if isinstance(raw_type, str) and raw_type in _PYDANTIC_TYPES:
+        code = _PYDANTIC_TYPES[raw_type]
+    elif isinstance(raw_type, str) and raw_type in MESSAGES:
+        code = raw_type  # one of ours, raised as PydanticCustomError(code, ...)
+    else:
+        code = "invalid"
+    # json_invalid's loc ends in a character offset, and a non-object body sits at the root:
+    # neither is a field the client can highlight.
+    field = "" if code in _BODY_LEVEL else _field(error.get("loc"))
+    if code == "missing" and field == "":
+        code = "body_not_object"
+    return FieldError(field, code, message(code, lang, **_ctx_for(code, error.get("ctx"))))
+
+
+def localize_validation_errors(errors: Sequence[Mapping[str, Any]], lang: Lang) -> list[FieldError]:
+    """Turn pydantic/FastAPI validation errors into localized field errors. Never raises."""
+    out: list[FieldError] = []
+    try:
+        for error in errors:
+            try:
+                out.append(_localize_one(error, lang))
+            except Exception:  # garbage in must still give a 422, not a 500
+                out.append(FieldError("", "invalid", message("invalid", lang)))
+    except Exception:  # e.g. a non-iterable or an iterator that fails midway
+        out.append(FieldError("", "invalid", message("invalid", lang)))
+    return out

@@ -1,0 +1,106 @@
+"""Prometheus metrics shared by every process.
+
+Labels are low-cardinality only: route templates (never raw paths, which carry ids), status
+codes, topics, partitions. Never a NIK, email, phone or registration id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered", ["service", "route", "method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time from request start to response start",
+    ["service", "route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.175, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+KAFKA_PRODUCE_LATENCY = Histogram(
+    "kafka_produce_duration_seconds",
+    "Time until Kafka acknowledged a record (acks=all)",
+    ["topic"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+KAFKA_PRODUCED = Counter("kafka_events_produced_total", "Records acknowledged by Kafka", ["topic"])
+KAFKA_PRODUCE_ERRORS = Counter(
+    "kafka_produce_errors_total", "Records Kafka did not acknowledge", ["topic", "error"]
+)
+KAFKA_CONSUMED = Counter(
+    "kafka_events_consumed_total", "Records handled and committed", ["group", "topic"]
+)
+KAFKA_CONSUMER_LAG = Gauge(
+    "kafka_consumer_lag_messages",
+    "Records in the log not yet handled by this consumer",
+    ["group", "topic", "partition"],
+)
+KAFKA_DEAD_LETTERED = Counter(
+    "kafka_dead_lettered_total", "Records sent to a dead-letter topic", ["group", "topic"]
+)
+DEDUPE_HITS = Counter(
+    "registration_dedupe_hits_total",
+    "Sign-ups refused because the NIK is already registered",
+    ["source"],
+)
+DEPENDENCY_ERRORS = Counter(
+    "dependency_errors_total",
+    "Calls to a dependency that failed and were degraded around",
+    ["dependency", "operation"],
+)
+REGISTRATIONS_ACCEPTED = Counter(
+    "registrations_accepted_total", "Sign-ups answered 202", ["province", "channel"]
+)
+PROJECTOR_APPLIED = Counter(
+    "projector_events_applied_total", "Events written to the status read model", ["topic"]
+)
+PROJECTOR_BATCH_SECONDS = Histogram(
+    "projector_batch_duration_seconds",
+    "Time to store one batch in Postgres",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RequestMetricsMiddleware:
+    """RED metrics per route template, as plain ASGI so it adds no per-request task."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                route = _route_template(scope)
+                HTTP_LATENCY.labels(self.service, route, scope["method"]).observe(
+                    time.perf_counter() - started
+                )
+                HTTP_REQUESTS.labels(self.service, route, scope["method"], str(status)).inc()
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    # Unmatched paths are bucketed together: raw paths would let a scanner explode cardinality.
+    return path if isinstance(path, str) else "<unmatched>"

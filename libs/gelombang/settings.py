@@ -1,0 +1,86 @@
+"""Settings building blocks shared by every service.
+
+Every value comes from the environment (prefix ``GELOMBANG_``). On a developer machine the local
+stack writes ``.run/stack.env`` with generated dev keys; it is read when present so that tests and
+ad-hoc commands see the same configuration as the running services.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK_ENV = REPO_ROOT / ".run" / "stack.env"
+
+# Keys that ship in examples and compose files. A deployment that still uses one of these would
+# let anyone who read our docs decrypt NIKs, so outside dev they are refused at startup.
+PLACEHOLDER_KEYS = frozenset({"0" * 64, "change-me", "changeme", "dev"})
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GELOMBANG_", env_file=STACK_ENV, env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["dev", "test", "staging", "production"] = "dev"
+    service_name: str = "gelombang"
+    log_level: str = "INFO"
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://gelombang:gelombang@127.0.0.1:5432/gelombang"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    # 32-byte keys as hex. The HMAC key makes the NIK lookup hash; the PII key encrypts NIK and
+    # contact data (AES-256-GCM) in events and in Postgres.
+    nik_hmac_key: str = Field(default="", repr=False)
+    pii_key: str = Field(default="", repr=False)
+
+    topic_partitions: int = 12
+
+    @field_validator("nik_hmac_key", "pii_key")
+    @classmethod
+    def _key_shape(cls, value: str) -> str:
+        if value in PLACEHOLDER_KEYS or value == "":
+            return value
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError as exc:
+            raise ValueError("must be 64 hex characters (32 bytes)") from exc
+        if len(raw) != 32:
+            raise ValueError("must be 64 hex characters (32 bytes)")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_keys(self) -> CommonSettings:
+        for name in ("nik_hmac_key", "pii_key"):
+            value: str = getattr(self, name)
+            if value == "":
+                raise ValueError(
+                    f"GELOMBANG_{name.upper()} is not set; `make up` generates dev keys into "
+                    ".run/stack.env, deployments must provide their own"
+                )
+            if value in PLACEHOLDER_KEYS and self.env != "dev":
+                raise ValueError(f"GELOMBANG_{name.upper()} is a placeholder; refusing to start")
+        return self
+
+    @property
+    def nik_hmac_key_bytes(self) -> bytes:
+        return _key_bytes(self.nik_hmac_key)
+
+    @property
+    def pii_key_bytes(self) -> bytes:
+        return _key_bytes(self.pii_key)
+
+
+def _key_bytes(value: str) -> bytes:
+    if value in PLACEHOLDER_KEYS:
+        # Only reachable in dev: derive a stable 32-byte key so a placeholder still works there.
+        import hashlib
+
+        return hashlib.sha256(value.encode()).digest()
+    return bytes.fromhex(value)

@@ -1,0 +1,86 @@
+"""Create the project's Kafka topics; also the local stack's "Kafka is ready" check.
+
+``python -m gelombang.topics ensure`` waits until a client can read cluster metadata, creates
+missing topics and checks partition counts. Run by ``make up`` and the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from gelombang.events import (
+    REGISTRATIONS_CONTACT_CONFIRMED,
+    REGISTRATIONS_REJECTED,
+    REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_VERIFIED,
+    SELECTION_DECIDED,
+    dead_letter_topic,
+)
+from gelombang.settings import CommonSettings
+
+EVENT_TOPICS = (
+    REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_CONTACT_CONFIRMED,
+    REGISTRATIONS_VERIFIED,
+    REGISTRATIONS_REJECTED,
+    SELECTION_DECIDED,
+)
+ALL_TOPICS = EVENT_TOPICS + tuple(dead_letter_topic(t) for t in EVENT_TOPICS)
+
+
+async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float) -> dict[str, int]:
+    """Return {topic: partition count} once every topic exists."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in ALL_TOPICS if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(t, partitions, replication_factor=1) for t in missing]
+                    )
+                except TopicAlreadyExistsError:
+                    pass  # another `ensure` won the race; the describe below checks the result
+            described = await admin.describe_topics(list(ALL_TOPICS))
+            counts = {d["topic"]: len(d["partitions"]) for d in described if not d["error_code"]}
+            if set(counts) == set(ALL_TOPICS):
+                return counts
+            last_error = RuntimeError(f"topics not ready: {sorted(set(ALL_TOPICS) - set(counts))}")
+        except (KafkaError, OSError) as exc:
+            last_error = exc
+        finally:
+            await admin.close()
+        await asyncio.sleep(1.0)
+    raise TimeoutError(f"Kafka at {bootstrap} not ready after {timeout_s:.0f}s: {last_error!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["ensure"])
+    parser.add_argument("--timeout", type=float, default=90.0)
+    args = parser.parse_args(argv)
+    settings = CommonSettings()
+    try:
+        counts = asyncio.run(
+            ensure_topics(settings.kafka_bootstrap, settings.topic_partitions, args.timeout)
+        )
+    except TimeoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for topic, count in sorted(counts.items()):
+        print(f"  {topic}: {count} partitions")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""HTTP surface of the registration service."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+
+from gelombang.kafka import PublishFailed
+from gelombang.messages import Lang, localize_validation_errors, message, pick_language
+from services.registration import repository
+from services.registration.schemas import (
+    ErrorResponse,
+    FieldErrorOut,
+    RegistrationAccepted,
+    RegistrationRequest,
+    RegistrationStatus,
+    StatusHistoryEntry,
+)
+from services.registration.service import (
+    Accepted,
+    AlreadyRegistered,
+    Collaborators,
+    IdempotencyKeyReused,
+    register,
+)
+from services.registration.settings import RegistrationSettings
+
+router = APIRouter()
+
+
+@dataclass
+class Runtime:
+    """What the lifespan opened, handed to the routes through ``app.state``."""
+
+    settings: RegistrationSettings
+    deps: Collaborators
+    producer: AIOKafkaProducer
+    redis: aioredis.Redis
+    pool: asyncpg.Pool
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def error(
+    status: int,
+    code: str,
+    lang: Lang,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    text = message(code, lang)
+    errors = [FieldErrorOut(field=field, code=code, message=text)] if field is not None else []
+    body = ErrorResponse(detail=text, errors=errors)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    lang = pick_language(request.headers.get("accept-language"))
+    field_errors = localize_validation_errors(exc.errors(), lang)
+    body = ErrorResponse(
+        detail=message("validation_failed", lang),
+        errors=[FieldErrorOut(field=e.field, code=e.code, message=e.message) for e in field_errors],
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=422)
+
+
+def _valid_idempotency_key(key: str) -> bool:
+    return 1 <= len(key) <= 200 and all(33 <= ord(ch) <= 126 for ch in key)
+
+
+@router.post(
+    "/api/v1/registrations",
+    status_code=202,
+    response_model=RegistrationAccepted,
+    responses={
+        409: {"model": ErrorResponse, "description": "This NIK is already registered"},
+        422: {"model": ErrorResponse, "description": "Field-level validation errors"},
+        503: {"model": ErrorResponse, "description": "Not accepted; retry after Retry-After"},
+    },
+    summary="Sign up for the program",
+)
+async def create_registration(
+    payload: RegistrationRequest,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header()] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> RegistrationAccepted | JSONResponse:
+    """202 means the sign-up is durable in Kafka; anything else can be retried safely."""
+    rt = runtime(request)
+    lang = pick_language(accept_language)
+    if idempotency_key is not None and not _valid_idempotency_key(idempotency_key):
+        return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
+    try:
+        outcome = await register(payload, idempotency_key, rt.deps)
+    except PublishFailed:
+        retry_after = {"Retry-After": str(rt.settings.retry_after_s)}
+        return error(503, "service_unavailable", lang, headers=retry_after)
+    if isinstance(outcome, AlreadyRegistered):
+        return error(409, "nik_already_registered", lang, field="nik")
+    if isinstance(outcome, IdempotencyKeyReused):
+        return error(422, "idempotency_key_conflict", lang, field="Idempotency-Key")
+    assert isinstance(outcome, Accepted)
+    status_url = f"{rt.settings.public_base_url}/api/v1/registrations/{outcome.registration_id}"
+    response.headers["Location"] = status_url
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return RegistrationAccepted(
+        registration_id=uuid.UUID(outcome.registration_id),
+        status_token=outcome.status_token,
+        status_url=status_url,
+    )
+
+
+@router.get(
+    "/api/v1/registrations/{registration_id}",
+    response_model=RegistrationStatus,
+    responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    summary="Current status and history of a registration (needs its status token)",
+)
+async def get_registration(
+    registration_id: str,
+    request: Request,
+    x_status_token: Annotated[str | None, Header()] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> RegistrationStatus | JSONResponse:
+    rt = runtime(request)
+    lang = pick_language(accept_language)
+    # Unknown id, malformed id, missing token and wrong token all answer the same 404, so the
+    # endpoint tells a guesser nothing.
+    try:
+        parsed = uuid.UUID(registration_id)
+    except ValueError:
+        return error(404, "not_found", lang)
+    if not x_status_token or not rt.deps.cipher.check_status_token(str(parsed), x_status_token):
+        return error(404, "not_found", lang)
+    try:
+        row = await repository.fetch_status(rt.pool, parsed)
+    except (TimeoutError, asyncpg.PostgresError, OSError):
+        headers = {"Retry-After": str(rt.settings.retry_after_s)}
+        return error(503, "service_unavailable", lang, headers=headers)
+    if row is None:
+        return error(404, "not_found", lang)
+    return RegistrationStatus(
+        registration_id=row.registration_id,
+        status=row.status,
+        nik_last4=row.nik_last4,
+        province_code=row.province_code,
+        regency_code=row.regency_code,
+        submitted_at=row.submitted_at,
+        history=[
+            StatusHistoryEntry(
+                status=h.status,
+                reason=h.reason,
+                message=message(h.reason, lang) if h.reason else None,
+                at=h.occurred_at,
+            )
+            for h in row.history
+        ],
+    )
+
+
+@router.get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", include_in_schema=False)
+async def readyz(request: Request) -> JSONResponse:
+    rt = runtime(request)
+    kafka_ok, redis_ok = await asyncio.gather(_kafka_ok(rt.producer), _redis_ok(rt.redis))
+    # Redis down degrades dedupe and idempotency but must not take intake away (an orchestrator
+    # would pull every replica at once), so only Kafka decides readiness; Redis is reported.
+    body = {
+        "status": "ready" if kafka_ok else "not_ready",
+        "checks": {"kafka": kafka_ok, "redis": redis_ok},
+    }
+    return JSONResponse(body, status_code=200 if kafka_ok else 503)
+
+
+async def _kafka_ok(producer: AIOKafkaProducer) -> bool:
+    try:
+        return bool(await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=2.0))
+    except Exception:  # any failure to read metadata means "not reachable"
+        return False
+
+
+async def _redis_ok(client: aioredis.Redis) -> bool:
+    try:
+        return bool(await asyncio.wait_for(client.ping(), timeout=1.0))
+    except (TimeoutError, RedisError, OSError):
+        return False
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,224 @@
+"""All storage access of the registration service: Postgres SQL and the Redis fast paths."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from gelombang.events import RegistrationSubmitted
+from services.registration.service import DependencyUnavailable, StoredAnswer
+
+
+class RedisNikReservations:
+    """``nik:<hash>`` → registration id. A cache of Postgres' claims, never the truth."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+
+    async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
+        try:
+            if await self._redis.set(f"nik:{nik_hash}", registration_id, nx=True):
+                return None
+            holder = await self._redis.get(f"nik:{nik_hash}")
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+        return holder.decode() if isinstance(holder, bytes) else holder
+
+    async def overwrite(self, nik_hash: str, registration_id: str) -> None:
+        try:
+            await self._redis.set(f"nik:{nik_hash}", registration_id)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+
+    async def release(self, nik_hash: str, registration_id: str) -> None:
+        # Only delete our own reservation: compare-and-delete in one step.
+        script = (
+            "if redis.call('get', KEYS[1]) == ARGV[1] then "
+            "return redis.call('del', KEYS[1]) end return 0"
+        )
+        try:
+            await self._redis.eval(script, 1, f"nik:{nik_hash}", registration_id)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+
+
+class RedisIdempotencyStore:
+    def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
+        self._redis = client
+        self._ttl_s = ttl_s
+
+    @staticmethod
+    def _key(idempotency_key: str) -> str:
+        # Hashed: the key is client-chosen and may be long or carry anything.
+        return "idem:" + hashlib.sha256(idempotency_key.encode()).hexdigest()
+
+    async def get(self, key: str) -> StoredAnswer | None:
+        try:
+            raw = await self._redis.get(self._key(key))
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return StoredAnswer(data["fingerprint"], data["registration_id"])
+
+    async def put(self, key: str, answer: StoredAnswer) -> None:
+        value = json.dumps(
+            {"fingerprint": answer.fingerprint, "registration_id": answer.registration_id}
+        )
+        try:
+            await self._redis.set(self._key(key), value, ex=self._ttl_s)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+
+
+class PostgresClaimLedger:
+    def __init__(self, pool: asyncpg.Pool, timeout_s: float) -> None:
+        self._pool = pool
+        self._timeout_s = timeout_s
+
+    async def holder_of(self, nik_hash: str) -> str | None:
+        try:
+            row = await asyncio.wait_for(
+                self._pool.fetchval(
+                    "SELECT registration_id FROM nik_claims WHERE nik_hash = $1", nik_hash
+                ),
+                timeout=self._timeout_s,
+            )
+        except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
+            raise DependencyUnavailable("postgres") from exc
+        return str(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    status: str
+    reason: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    registration_id: UUID
+    status: str
+    reason: str | None
+    nik_last4: str
+    province_code: str
+    regency_code: str
+    submitted_at: datetime
+    history: list[HistoryRow]
+
+
+async def fetch_status(pool: asyncpg.Pool, registration_id: UUID) -> StatusRow | None:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            """SELECT registration_id, status, reason, nik_last4, province_code, regency_code,
+                      submitted_at
+                 FROM registrations WHERE registration_id = $1""",
+            registration_id,
+        )
+        if row is None:
+            return None
+        history = await conn.fetch(
+            """SELECT status, reason, occurred_at FROM registration_history
+                WHERE registration_id = $1 ORDER BY occurred_at, status""",
+            registration_id,
+        )
+    return StatusRow(
+        registration_id=row["registration_id"],
+        status=row["status"],
+        reason=row["reason"],
+        nik_last4=row["nik_last4"],
+        province_code=row["province_code"],
+        regency_code=row["regency_code"],
+        submitted_at=row["submitted_at"],
+        history=[HistoryRow(h["status"], h["reason"], h["occurred_at"]) for h in history],
+    )
+
+
+# History event ids are derived from (registration, status) so that replaying the topic, or a
+# client's retry that published the same registration twice, adds nothing.
+_APPLY_SUBMITTED = [
+    """
+    INSERT INTO registrations (registration_id, nik_hash, nik_last4, pii, province_code,
+                               regency_code, employment_status, receives_social_aid, channel,
+                               status, submitted_at)
+    SELECT r, h, l, p, pr, rg, e, a, c, 'submitted', t
+      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                  $7::text[], $8::bool[], $9::text[], $10::timestamptz[])
+           WITH ORDINALITY AS i(r, h, l, p, pr, rg, e, a, c, t, n)
+     ORDER BY n
+    ON CONFLICT (registration_id) DO NOTHING
+    """,
+    """
+    INSERT INTO nik_claims (nik_hash, registration_id, claimed_at)
+    SELECT h, r, t
+      FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS i(r, h, t, n)
+     ORDER BY n
+    ON CONFLICT DO NOTHING
+    """,
+    """
+    INSERT INTO registration_history (event_id, registration_id, status, occurred_at)
+    SELECT md5(r::text || ':submitted')::uuid, r, 'submitted', t
+      FROM unnest($1::uuid[], $2::timestamptz[]) AS i(r, t)
+    ON CONFLICT (event_id) DO NOTHING
+    """,
+    """
+    WITH rejected AS (
+        UPDATE registrations g
+           SET status = 'rejected', reason = 'duplicate', updated_at = now()
+         WHERE g.registration_id = ANY($1::uuid[])
+           AND g.status = 'submitted'
+           AND NOT EXISTS (SELECT 1 FROM nik_claims c WHERE c.registration_id = g.registration_id)
+        RETURNING g.registration_id
+    )
+    INSERT INTO registration_history (event_id, registration_id, status, reason, occurred_at)
+    SELECT md5(registration_id::text || ':rejected')::uuid, registration_id, 'rejected',
+           'duplicate', now()
+      FROM rejected
+    ON CONFLICT (event_id) DO NOTHING
+    """,
+]
+
+
+async def apply_submitted(pool: asyncpg.Pool, events: Sequence[RegistrationSubmitted]) -> int:
+    """Store a batch of submissions in one transaction; returns how many were new."""
+    if not events:
+        return 0
+    ids = [e.registration_id for e in events]
+    at = [e.occurred_at for e in events]
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.execute(
+            _APPLY_SUBMITTED[0],
+            ids,
+            [e.nik_hash for e in events],
+            [e.nik_last4 for e in events],
+            [e.pii for e in events],
+            [e.province_code for e in events],
+            [e.regency_code for e in events],
+            [e.employment_status for e in events],
+            [e.receives_social_aid for e in events],
+            [e.channel for e in events],
+            at,
+        )
+        await conn.execute(_APPLY_SUBMITTED[1], ids, [e.nik_hash for e in events], at)
+        await conn.execute(_APPLY_SUBMITTED[2], ids, at)
+        await conn.execute(_APPLY_SUBMITTED[3], ids)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def database_reachable(pool: asyncpg.Pool, timeout_s: float = 1.0) -> bool:
+    try:
+        await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=timeout_s)
+    except (TimeoutError, asyncpg.PostgresError, OSError):
+        return False
+    return True

@@ -1,0 +1,296 @@
+"""Request and response models of the registration API.
+
+Every rule raises ``PydanticCustomError(code, english_text)`` so the code arrives as the error
+``type`` and ``gelombang.messages`` can answer in the registrant's language. Cross-field rules live
+in the validator of the *later* field (pydantic validates fields in declaration order and
+``info.data`` holds the earlier fields that were valid), so each error points at a field the form
+can highlight:
+
+- ``nik_birth_date_mismatch`` → ``birth_date`` (the NIK is checked on its own first)
+- ``nik_gender_mismatch`` → ``gender``
+- ``contact_required`` → ``email`` (``phone`` is declared before ``email`` for this reason)
+- ``regency_not_in_province`` → ``regency_code``
+
+A cross-field rule is skipped when the earlier field already failed: that field has its own error
+and a second one about the same typo would only confuse.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from gelombang import regions
+from gelombang.nik import NIK_ERROR_CODES, NikError, parse_nik
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+MIN_AGE = 18
+MAX_AGE = 120
+FULL_NAME_MAX_LENGTH = 100
+
+EmploymentStatus = Literal[
+    "laid_off", "furloughed", "job_seeker", "micro_business", "migrant_worker"
+]
+
+#: Every error code this module (and the NIK parser it calls) can put in an error's ``type``.
+ERROR_CODES: frozenset[str] = NIK_ERROR_CODES | {
+    "nik_birth_date_mismatch",
+    "nik_gender_mismatch",
+    "date_invalid",
+    "birth_date_in_future",
+    "birth_date_implausible",
+    "age_under_18",
+    "full_name_invalid",
+    "in_formal_education",
+    "consent_required",
+    "contact_required",
+    "email_invalid",
+    "phone_invalid",
+    "phone_not_mobile",
+    "phone_not_indonesian",
+    "province_unknown",
+    "regency_unknown",
+    "regency_not_in_province",
+}
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_PROVINCE_CODE = re.compile(r"[0-9]{2}", re.ASCII)
+_REGENCY_CODE = re.compile(r"[0-9]{4}", re.ASCII)
+_NAME_PUNCTUATION = frozenset(" .,'-")
+# Phone keyboards with "smart punctuation" (iOS by default) turn ' into U+2019 as people type names
+# such as Ma'ruf; refusing that would reject people for their keyboard's choice.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'"})
+_PHONE_CHARS = re.compile(r"\+?[0-9 ()./-]{6,24}", re.ASCII)
+
+
+def _error(code: str, english: str) -> PydanticCustomError:
+    return PydanticCustomError(code, english)
+
+
+def today_from(info: ValidationInfo) -> date:
+    """The registration day: ``context["today"]`` when given (tests, replays), else Jakarta today.
+
+    Jakarta, not UTC: between 00:00 and 07:00 WIB the UTC date is still yesterday, and someone
+    turning 18 that day would be wrongly refused.
+    """
+    context = info.context
+    if isinstance(context, dict):
+        today = context.get("today")
+        if isinstance(today, date) and not isinstance(today, datetime):
+            return today
+    return datetime.now(JAKARTA).date()
+
+
+def eighteenth_birthday(born: date) -> date:
+    """The day someone turns 18.
+
+    Someone born on 29 February has their birthday on 1 March in common years: until 1 March they
+    have not yet completed the year (the reading Indonesian civil registries and most legal
+    systems use for age thresholds). So a person born 29 Feb 2008 turns 18 on 1 Mar 2026.
+    """
+    year = born.year + MIN_AGE
+    try:
+        return born.replace(year=year)
+    except ValueError:
+        return date(year, 3, 1)
+
+
+class RegistrationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    nik: str
+    full_name: Annotated[str, Field(min_length=1, max_length=FULL_NAME_MAX_LENGTH)]
+    birth_date: date
+    gender: Literal["M", "F"] | None = None
+    phone: Annotated[str | None, Field(validate_default=True)] = None
+    email: Annotated[str | None, Field(validate_default=True)] = None
+    province_code: str
+    regency_code: str
+    employment_status: EmploymentStatus
+    in_formal_education: StrictBool
+    receives_social_aid: StrictBool
+    consent: StrictBool
+
+    @field_validator("nik")
+    @classmethod
+    def _nik_structure(cls, value: str) -> str:
+        try:
+            parse_nik(value)
+        except NikError as exc:
+            raise _error(exc.code, str(exc)) from None
+        return value
+
+    @field_validator("full_name")
+    @classmethod
+    def _full_name_characters(cls, value: str) -> str:
+        # NFC first so "é" typed as e + combining accent counts as one letter.
+        name = unicodedata.normalize("NFC", value).translate(_APOSTROPHES)
+        if not any(c.isalpha() for c in name) or not all(
+            c.isalpha() or c in _NAME_PUNCTUATION for c in name
+        ):
+            raise _error(
+                "full_name_invalid",
+                "The full name may only contain letters, spaces and . , ' -",
+            )
+        return name
+
+    @field_validator("birth_date", mode="before")
+    @classmethod
+    def _birth_date_format(cls, value: Any) -> Any:
+        # Plain pydantic also takes datetimes, "2000-01-01T00:00:00" and Unix timestamps as dates;
+        # a birth date typed as a number is a bug on the client, not a date.
+        if isinstance(value, datetime):
+            raise _error("date_invalid", "Use a date in the format YYYY-MM-DD")
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+            return value.strip()
+        raise _error("date_invalid", "Use a date in the format YYYY-MM-DD")
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date_rules(cls, value: date, info: ValidationInfo) -> date:
+        today = today_from(info)
+        if value > today:
+            raise _error("birth_date_in_future", "The birth date is in the future")
+        age = today.year - value.year - ((today.month, today.day) < (value.month, value.day))
+        if age > MAX_AGE:
+            raise _error("birth_date_implausible", "The birth date is not plausible")
+        nik = info.data.get("nik")
+        # Checked before age: when the date disagrees with the NIK one of them is a typo, and
+        # "you are under 18" computed from a typo would send the person away for no reason.
+        if isinstance(nik, str) and not parse_nik(nik).matches_birth_date(value):
+            raise _error("nik_birth_date_mismatch", "The birth date does not match the NIK")
+        if eighteenth_birthday(value) > today:
+            raise _error("age_under_18", "You must be at least 18 years old")
+        return value
+
+    @field_validator("gender")
+    @classmethod
+    def _gender_matches_nik(cls, value: str | None, info: ValidationInfo) -> str | None:
+        nik = info.data.get("nik")
+        if value is not None and isinstance(nik, str) and parse_nik(nik).gender != value:
+            raise _error("nik_gender_mismatch", "The gender does not match the NIK")
+        return value
+
+    @field_validator("phone", "email", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        # Web forms send "" for an untouched input; that means "no phone", not a bad phone.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone_indonesian_mobile(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # phonenumbers also reads letters (vanity numbers) and very long junk; neither is a
+        # phone number a registrant would type.
+        if not _PHONE_CHARS.fullmatch(value):
+            raise _error("phone_invalid", "Not a valid phone number")
+        try:
+            number = phonenumbers.parse(value, "ID")
+        except phonenumbers.NumberParseException:
+            raise _error("phone_invalid", "Not a valid phone number") from None
+        if not phonenumbers.is_valid_number(number):
+            raise _error("phone_invalid", "Not a valid phone number")
+        if phonenumbers.region_code_for_number(number) != "ID":
+            raise _error("phone_not_indonesian", "The mobile number must be Indonesian (+62)")
+        if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+            raise _error("phone_not_mobile", "Use a mobile number, not a landline")
+        e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164
+
+    @field_validator("email")
+    @classmethod
+    def _email_and_contact(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            # "phone" missing from info.data means it was given but invalid: it has its own error.
+            if "phone" in info.data and info.data["phone"] is None:
+                raise _error("contact_required", "Give an email address or a mobile number")
+            return None
+        try:
+            # No deliverability (DNS) check: it would put a network call in the hot path at peak.
+            result = validate_email(value, check_deliverability=False)
+        except EmailNotValidError:
+            raise _error("email_invalid", "Not a valid email address") from None
+        normalized: str = result.normalized
+        return normalized
+
+    @field_validator("province_code")
+    @classmethod
+    def _province_exists(cls, value: str) -> str:
+        if not _PROVINCE_CODE.fullmatch(value) or not regions.is_province(value):
+            raise _error("province_unknown", "Unknown province code")
+        return value
+
+    @field_validator("regency_code")
+    @classmethod
+    def _regency_in_province(cls, value: str, info: ValidationInfo) -> str:
+        if not _REGENCY_CODE.fullmatch(value) or regions.regency_name(value) is None:
+            raise _error("regency_unknown", "Unknown regency/city code")
+        province = info.data.get("province_code")
+        if isinstance(province, str) and not regions.regency_in_province(value, province):
+            raise _error("regency_not_in_province", "The regency/city is not in the province")
+        return value
+
+    @field_validator("in_formal_education")
+    @classmethod
+    def _not_in_formal_education(cls, value: bool) -> bool:
+        if value:
+            raise _error(
+                "in_formal_education",
+                "People currently in formal education are not eligible",
+            )
+        return value
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_given(cls, value: bool) -> bool:
+        if not value:
+            raise _error("consent_required", "Consent is required to register")
+        return value
+
+
+class RegistrationAccepted(BaseModel):
+    registration_id: UUID
+    status_token: str
+    status_url: str
+
+
+class StatusHistoryEntry(BaseModel):
+    status: str
+    reason: str | None
+    message: str | None
+    at: datetime
+
+
+class RegistrationStatus(BaseModel):
+    registration_id: UUID
+    status: str
+    nik_last4: str
+    province_code: str
+    regency_code: str
+    submitted_at: datetime
+    history: list[StatusHistoryEntry]
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    errors: list[FieldErrorOut] = Field(default_factory=list)

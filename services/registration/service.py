@@ -1,0 +1,195 @@
+"""Sign-up logic: dedupe, make the event durable, answer. No I/O of its own.
+
+Collaborators are passed in (see the Protocols below) so the rules can be tested with fakes.
+The order of steps is what makes the guarantees hold:
+
+1. A retried request (same Idempotency-Key, same body) gets the first answer again.
+2. "One NIK, one registration": the Redis fast path, then the Postgres claim (the truth). Either
+   may be down; then we skip it, because an outage of a fast path must never stop intake. The
+   projector's unique constraint still rejects a duplicate that slipped through.
+3. The event is acknowledged by Kafka (acks=all) before we say 202. If that fails, the Redis
+   reservation is released and the caller gets "unavailable, retry" and nothing is claimed.
+
+The registration id is derived from (NIK hash, Idempotency-Key) when a key is given, so a client
+that timed out and retries with the same key ends with exactly one registration even if the first
+attempt did reach Kafka, and the status token (derived from the id) is the same in both answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from gelombang.events import REGISTRATIONS_SUBMITTED, Channel, Event, RegistrationSubmitted
+from gelombang.metrics import DEDUPE_HITS, DEPENDENCY_ERRORS, REGISTRATIONS_ACCEPTED
+from gelombang.pii import PiiCipher
+from services.registration.schemas import RegistrationRequest
+
+T = TypeVar("T")
+
+
+class DependencyUnavailable(Exception):
+    """A fast-path store (Redis, the Postgres claim lookup) did not answer in time."""
+
+
+class NikReservations(Protocol):
+    async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
+        """Reserve the NIK for this id; return None if reserved now, else the current holder."""
+
+    async def overwrite(self, nik_hash: str, registration_id: str) -> None: ...
+
+    async def release(self, nik_hash: str, registration_id: str) -> None: ...
+
+
+class ClaimLedger(Protocol):
+    async def holder_of(self, nik_hash: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    fingerprint: str
+    registration_id: str
+
+
+class IdempotencyStore(Protocol):
+    async def get(self, key: str) -> StoredAnswer | None: ...
+
+    async def put(self, key: str, answer: StoredAnswer) -> None: ...
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, key: bytes, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    registration_id: str
+    status_token: str
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class AlreadyRegistered:
+    pass
+
+
+@dataclass(frozen=True)
+class IdempotencyKeyReused:
+    """The same Idempotency-Key came with a different body: refusing protects the first answer."""
+
+
+Outcome = Accepted | AlreadyRegistered | IdempotencyKeyReused
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    cipher: PiiCipher
+    reservations: NikReservations
+    ledger: ClaimLedger
+    idempotency: IdempotencyStore
+    publisher: Publisher
+
+
+def fingerprint(request: RegistrationRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def registration_id_for(cipher: PiiCipher, nik_hash: str, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    digest = cipher.keyed_digest("registration-id", nik_hash, idempotency_key)
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def build_event(
+    request: RegistrationRequest,
+    registration_id: str,
+    nik_hash: str,
+    cipher: PiiCipher,
+    channel: Channel,
+) -> RegistrationSubmitted:
+    personal = {
+        "nik": request.nik,
+        "full_name": request.full_name,
+        "birth_date": request.birth_date.isoformat(),
+        "gender": request.gender,
+        "email": request.email,
+        "phone": request.phone,
+    }
+    return RegistrationSubmitted(
+        registration_id=uuid.UUID(registration_id),
+        nik_hash=nik_hash,
+        nik_last4=request.nik[-4:],
+        pii=cipher.seal_json(personal, bound_to=registration_id),
+        province_code=request.province_code,
+        regency_code=request.regency_code,
+        employment_status=request.employment_status,
+        receives_social_aid=request.receives_social_aid,
+        channel=channel,
+        has_email=request.email is not None,
+        has_phone=request.phone is not None,
+    )
+
+
+async def register(
+    request: RegistrationRequest,
+    idempotency_key: str | None,
+    deps: Collaborators,
+    channel: Channel = "api",
+) -> Outcome:
+    """Raises ``gelombang.kafka.PublishFailed`` when Kafka did not take the event."""
+    body_fingerprint = fingerprint(request)
+    if idempotency_key is not None:
+        _, stored = await _degrade(deps.idempotency.get(idempotency_key), "redis", "idem_get")
+        if stored is not None:
+            if stored.fingerprint != body_fingerprint:
+                return IdempotencyKeyReused()
+            token = deps.cipher.status_token(stored.registration_id)
+            return Accepted(stored.registration_id, token, replayed=True)
+
+    nik_hash = deps.cipher.nik_hash(request.nik)
+    registration_id = registration_id_for(deps.cipher, nik_hash, idempotency_key)
+
+    answered, holder = await _degrade(
+        deps.reservations.reserve(nik_hash, registration_id), "redis", "reserve"
+    )
+    reserved_here = answered and holder is None
+    if holder is not None and holder != registration_id:
+        DEDUPE_HITS.labels("redis").inc()
+        return AlreadyRegistered()
+
+    _, claimed_by = await _degrade(deps.ledger.holder_of(nik_hash), "postgres", "claim_lookup")
+    if claimed_by is not None and claimed_by != registration_id:
+        DEDUPE_HITS.labels("postgres").inc()
+        if reserved_here:
+            # Redis had forgotten this NIK (flushed, evicted): teach it again.
+            await _degrade(deps.reservations.overwrite(nik_hash, claimed_by), "redis", "heal")
+        return AlreadyRegistered()
+
+    event = build_event(request, registration_id, nik_hash, deps.cipher, channel)
+    try:
+        await deps.publisher.publish(REGISTRATIONS_SUBMITTED, nik_hash.encode(), event)
+    except Exception:
+        if reserved_here:
+            await _degrade(deps.reservations.release(nik_hash, registration_id), "redis", "release")
+        raise
+
+    if idempotency_key is not None:
+        answer = StoredAnswer(body_fingerprint, registration_id)
+        await _degrade(deps.idempotency.put(idempotency_key, answer), "redis", "idem_put")
+    REGISTRATIONS_ACCEPTED.labels(request.province_code, channel).inc()
+    return Accepted(registration_id, deps.cipher.status_token(registration_id))
+
+
+async def _degrade(call: Awaitable[T], dependency: str, operation: str) -> tuple[bool, T | None]:
+    """Run a fast-path call; (False, None) if its store is unavailable, (True, value) otherwise."""
+    try:
+        return True, await call
+    except DependencyUnavailable:
+        DEPENDENCY_ERRORS.labels(dependency, operation).inc()
+        return False, None

@@ -1,0 +1,93 @@
+"""Status projector: builds the applicant read model in Postgres from Kafka.
+
+``python -m services.registration.worker --port 9101``. A consumer group owned by the
+registration service; it batches writes (one transaction per poll) and commits offsets only
+after the transaction, so a crash replays a batch and the idempotent SQL absorbs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+
+import asyncpg
+
+from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
+from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
+from gelombang.logs import configure_logging, get_logger
+from gelombang.metrics import PROJECTOR_APPLIED, PROJECTOR_BATCH_SECONDS
+from gelombang.probes import probes_server
+from services.registration import repository
+from services.registration.settings import ProjectorSettings
+
+log = get_logger(__name__)
+
+TOPICS = (REGISTRATIONS_SUBMITTED,)
+
+
+class Projector:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def handle(self, batch: list[Delivered]) -> None:
+        submitted = [d.event for d in batch if isinstance(d.event, RegistrationSubmitted)]
+        started = time.perf_counter()
+        await repository.apply_submitted(self._pool, submitted)
+        PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - started)
+        PROJECTOR_APPLIED.labels(REGISTRATIONS_SUBMITTED).inc(len(submitted))
+
+
+async def run(settings: ProjectorSettings, host: str, port: int) -> None:
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=1, max_size=settings.db_pool_max
+    )
+    producer = make_producer(settings.kafka_bootstrap, client_id=f"{settings.group_id}-dlq")
+    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
+    await producer.start()
+    await consumer.start()
+    projector = Projector(pool)
+    loop = ConsumerLoop(consumer, settings.group_id, projector.handle, EventPublisher(producer))
+
+    async def ready() -> dict[str, bool]:
+        polling = time.monotonic() - loop.last_poll_monotonic < 30
+        return {"kafka": polling, "postgres": await repository.database_reachable(pool)}
+
+    server = probes_server(ready, host, port)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+
+    consumer_task = asyncio.create_task(loop.run(), name="projector")
+    server_task = asyncio.create_task(server.serve(), name="probes")
+    log.info("projector_started", group=settings.group_id)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait(
+        {consumer_task, server_task, stopper}, return_when=asyncio.FIRST_COMPLETED
+    )
+    loop.stop()
+    server.should_exit = True
+    for task in (consumer_task, server_task):
+        if task in done and task.exception() is not None:
+            log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
+    await asyncio.gather(consumer_task, server_task, return_exceptions=True)
+    stopper.cancel()
+    await consumer.stop()
+    await producer.stop()
+    await pool.close()
+    log.info("projector_stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Gelombang status projector")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9101)
+    args = parser.parse_args()
+    settings = ProjectorSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    asyncio.run(run(settings, args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from gelombang.pii import PiiCipher
+from gelombang.settings import CommonSettings
+
+pytestmark = pytest.mark.integration
+
+API = "http://127.0.0.1:8000"
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def settings() -> CommonSettings:
+    return CommonSettings()
+
+
+@pytest.fixture(scope="session")
+def cipher(settings: CommonSettings) -> PiiCipher:
+    return PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
+
+
+@pytest.fixture(scope="session")
+async def pool(settings: CommonSettings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_client(settings: CommonSettings) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=API, timeout=15) as client:
+        yield client
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], timeout_s: float = 10.0, every_s: float = 0.1
+) -> T:
+    """Poll until ``probe`` returns something; fail with a clear message after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value is not None:
+            return value
+        await asyncio.sleep(every_s)
+    raise AssertionError(f"nothing after {timeout_s}s")

@@ -1,0 +1,194 @@
+"""The sign-up rules with fake collaborators: what a registrant and ops would notice."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from gelombang.events import REGISTRATIONS_SUBMITTED, Event, RegistrationSubmitted
+from gelombang.kafka import PublishFailed
+from gelombang.pii import PiiCipher
+from services.registration.schemas import RegistrationRequest
+from services.registration.service import (
+    Accepted,
+    AlreadyRegistered,
+    Collaborators,
+    DependencyUnavailable,
+    IdempotencyKeyReused,
+    StoredAnswer,
+    register,
+)
+from tests.citizens import valid_payload
+
+
+@dataclass
+class FakeReservations:
+    held: dict[str, str] = field(default_factory=dict)
+    down: bool = False
+
+    async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
+        if self.down:
+            raise DependencyUnavailable("redis")
+        if nik_hash in self.held:
+            return self.held[nik_hash]
+        self.held[nik_hash] = registration_id
+        return None
+
+    async def overwrite(self, nik_hash: str, registration_id: str) -> None:
+        self.held[nik_hash] = registration_id
+
+    async def release(self, nik_hash: str, registration_id: str) -> None:
+        if self.held.get(nik_hash) == registration_id:
+            del self.held[nik_hash]
+
+
+@dataclass
+class FakeLedger:
+    claims: dict[str, str] = field(default_factory=dict)
+    down: bool = False
+
+    async def holder_of(self, nik_hash: str) -> str | None:
+        if self.down:
+            raise DependencyUnavailable("postgres")
+        return self.claims.get(nik_hash)
+
+
+@dataclass
+class FakeIdempotency:
+    answers: dict[str, StoredAnswer] = field(default_factory=dict)
+
+    async def get(self, key: str) -> StoredAnswer | None:
+        return self.answers.get(key)
+
+    async def put(self, key: str, answer: StoredAnswer) -> None:
+        self.answers[key] = answer
+
+
+@dataclass
+class FakePublisher:
+    published: list[tuple[str, bytes, Event]] = field(default_factory=list)
+    failing: bool = False
+
+    async def publish(self, topic: str, key: bytes, event: Event) -> None:
+        if self.failing:
+            raise PublishFailed(topic)
+        self.published.append((topic, key, event))
+
+
+@dataclass
+class World:
+    cipher: PiiCipher = field(default_factory=lambda: PiiCipher(b"h" * 32, b"e" * 32))
+    reservations: FakeReservations = field(default_factory=FakeReservations)
+    ledger: FakeLedger = field(default_factory=FakeLedger)
+    idempotency: FakeIdempotency = field(default_factory=FakeIdempotency)
+    publisher: FakePublisher = field(default_factory=FakePublisher)
+
+    @property
+    def deps(self) -> Collaborators:
+        return Collaborators(
+            self.cipher, self.reservations, self.ledger, self.idempotency, self.publisher
+        )
+
+
+def request(**overrides: object) -> RegistrationRequest:
+    return RegistrationRequest.model_validate(valid_payload(**overrides))
+
+
+async def test_accepted_signup_is_published_keyed_by_nik_hash_without_plaintext() -> None:
+    world = World()
+    req = request()
+    outcome = await register(req, None, world.deps)
+    assert isinstance(outcome, Accepted)
+    [(topic, key, event)] = world.publisher.published
+    assert topic == REGISTRATIONS_SUBMITTED
+    assert isinstance(event, RegistrationSubmitted)
+    assert key == world.cipher.nik_hash(req.nik).encode()
+    raw = event.to_bytes()
+    for secret in (req.nik, req.full_name, str(req.email), str(req.phone)):
+        assert secret.encode() not in raw
+    personal = world.cipher.open_json(event.pii, bound_to=str(event.registration_id))
+    assert personal["nik"] == req.nik
+    assert event.nik_last4 == req.nik[-4:]
+    assert world.cipher.check_status_token(outcome.registration_id, outcome.status_token)
+
+
+async def test_second_signup_for_same_nik_is_refused_without_publishing() -> None:
+    world = World()
+    req = request()
+    assert isinstance(await register(req, None, world.deps), Accepted)
+    assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
+    assert len(world.publisher.published) == 1
+
+
+async def test_postgres_claim_refuses_duplicate_after_redis_was_flushed() -> None:
+    world = World()
+    req = request()
+    first = await register(req, None, world.deps)
+    assert isinstance(first, Accepted)
+    nik_hash = world.cipher.nik_hash(req.nik)
+    world.ledger.claims[nik_hash] = first.registration_id  # the projector stored the claim
+    world.reservations.held.clear()  # FLUSHALL
+    assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
+    assert world.reservations.held[nik_hash] == first.registration_id  # cache healed
+
+
+async def test_intake_continues_when_redis_and_postgres_are_down() -> None:
+    world = World()
+    world.reservations.down = True
+    world.ledger.down = True
+    outcome = await register(request(), None, world.deps)
+    assert isinstance(outcome, Accepted)
+    assert len(world.publisher.published) == 1
+
+
+async def test_kafka_failure_releases_the_reservation_so_a_retry_can_succeed() -> None:
+    world = World()
+    req = request()
+    world.publisher.failing = True
+    with pytest.raises(PublishFailed):
+        await register(req, None, world.deps)
+    assert world.reservations.held == {}
+    world.publisher.failing = False
+    assert isinstance(await register(req, None, world.deps), Accepted)
+
+
+async def test_retry_with_same_idempotency_key_gets_the_first_answer() -> None:
+    world = World()
+    req = request()
+    first = await register(req, "key-1", world.deps)
+    again = await register(req, "key-1", world.deps)
+    assert isinstance(first, Accepted) and isinstance(again, Accepted)
+    assert (again.registration_id, again.status_token) == (
+        first.registration_id,
+        first.status_token,
+    )
+    assert again.replayed
+    assert len(world.publisher.published) == 1
+
+
+async def test_idempotency_key_with_a_different_body_is_refused() -> None:
+    world = World()
+    payload = valid_payload()
+    await register(RegistrationRequest.model_validate(payload), "key-2", world.deps)
+    changed = RegistrationRequest.model_validate({**payload, "full_name": "Budi Susanto"})
+    assert isinstance(await register(changed, "key-2", world.deps), IdempotencyKeyReused)
+
+
+async def test_timed_out_attempt_and_its_retry_become_one_registration() -> None:
+    # The first attempt reached Kafka but the answer was lost and Redis forgot the key: the
+    # retry with the same Idempotency-Key must carry the same registration id (and token), so
+    # the read model ends with one registration, not a duplicate.
+    world = World()
+    req = request()
+    first = await register(req, "key-3", world.deps)
+    assert isinstance(first, Accepted)
+    world.idempotency.answers.clear()
+    world.reservations.held.clear()
+    retry = await register(req, "key-3", world.deps)
+    assert isinstance(retry, Accepted)
+    assert retry.registration_id == first.registration_id
+    assert retry.status_token == first.status_token
+    ids = {json.loads(e.to_bytes())["registration_id"] for _, _, e in world.publisher.published}
+    assert ids == {first.registration_id}
