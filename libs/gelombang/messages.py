@@ -159,6 +159,11 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Invalid value.",
     },
     # API-level errors (used by the registration service, not by validation)
+    "validation_failed": {
+        "id": "Data pendaftaran belum lengkap atau belum sesuai. Periksa kembali isian yang "
+        "ditandai.",
+        "en": "Some details are missing or incorrect. Please check the highlighted fields.",
+    },
     "nik_already_registered": {
         "id": "NIK ini sudah terdaftar. Anda tidak perlu mendaftar lagi: pendaftar yang belum "
         "terpilih otomatis diikutkan pada gelombang berikutnya. Jika Anda merasa belum pernah "
@@ -293,10 +298,11 @@ def _field(loc: object) -> str:
 
 def _ctx_for(code: str, raw_ctx: object) -> dict[str, object]:
     ctx = dict(raw_ctx) if isinstance(raw_ctx, Mapping) else {}
-    expected = ctx.get("expected")
-    if code == "choice_invalid" and isinstance(expected, str):
-        # pydantic words it in English ("'M' or 'F'"); keep just the values for either language.
-        values = _QUOTED.findall(expected)
+    if code == "choice_invalid":
+        # pydantic words it in English ("'M' or 'F'"); keep just the values for either language,
+        # or none at all when they cannot be picked out.
+        expected = ctx.pop("expected", None)
+        values = _QUOTED.findall(expected) if isinstance(expected, str) else []
         if values:
             ctx["expected"] = ", ".join(values)
     return {str(k): v for k, v in ctx.items()}

@@ -26,10 +26,11 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from gelombang import regions
-from gelombang.nik import NIK_ERROR_CODES, NikError, parse_nik
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+
+from gelombang import regions
+from gelombang.nik import NIK_ERROR_CODES, NikError, parse_nik
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 MIN_AGE = 18
@@ -92,9 +93,9 @@ def today_from(info: ValidationInfo) -> date:
 def eighteenth_birthday(born: date) -> date:
     """The day someone turns 18.
 
-    Someone born on 29 February has their birthday on 1 March in common years: until 1 March they
-    have not yet completed the year (the reading Indonesian civil registries and most legal
-    systems use for age thresholds). So a person born 29 Feb 2008 turns 18 on 1 Mar 2026.
+    Someone born on 29 February has their birthday on 1 March in common years: read as "has had
+    their birthday", a 29 February birthday is only reached once February is over. So a person
+    born 29 Feb 2008 turns 18 on 1 Mar 2026, not on 28 Feb.
     """
     year = born.year + MIN_AGE
     try:
@@ -152,7 +153,12 @@ class RegistrationRequest(BaseModel):
         if isinstance(value, date):
             return value
         if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
-            return value.strip()
+            # Parsed here rather than by pydantic so an impossible day (1990-02-30) gets the same
+            # code as a wrong format instead of pydantic's date_from_datetime_parsing.
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
         raise _error("date_invalid", "Use a date in the format YYYY-MM-DD")
 
     @field_validator("birth_date")

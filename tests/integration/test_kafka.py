@@ -45,10 +45,14 @@ async def test_idempotent_producer_and_group_commit_resume_after_last_commit(
     producer = make_producer(settings.kafka_bootstrap, client_id="it-producer")
     await producer.start()
     try:
-        assert producer._enable_idempotence  # acks=all is implied and enforced by aiokafka
         publisher = EventPublisher(producer)
         for i in range(10):
             await publisher.publish_raw(topic, b"k", f"m{i}".encode(), [])
+        # The broker handed this producer an id (InitProducerId): it is running idempotently,
+        # so broker-side retries are de-duplicated by (producer id, sequence).
+        txn = producer._txn_manager
+        assert txn is not None and txn.producer_id >= 0
+        assert producer._sender._acks == -1  # acks=all
     finally:
         await producer.stop()
 
