@@ -7,7 +7,7 @@ STACK := python3 deploy/local/stack.py
 .PHONY: help venv up infra down status lint test test-unit test-integration test-e2e compose-check clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 venv: ## Create or update .venv from uv.lock (installs uv if missing)
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
@@ -27,7 +27,7 @@ status: ## Health of every part of the stack
 
 lint: venv ## ruff and mypy --strict on all code
 	@.venv/bin/ruff check .
-	@.venv/bin/mypy libs services tests deploy/local/stack.py
+	@.venv/bin/mypy libs services tests loadtests deploy/compose_check.py deploy/local/stack.py
 
 test-unit: venv ## Unit tests only (no I/O)
 	@bash .ci/pytest-tier tests/unit

@@ -85,6 +85,9 @@ KAFKA_CONTROLLER_PORT = 9093
 GATEWAY_PORT = 8080
 PROMETHEUS_PORT = 9090
 API_BASE_PORT = 8000
+SMTP_PORT = 1025  # the mail sink; its ops port is in the app table
+MAIL_DIR = RUN / "mail"  # the sink's maildir: one .eml per message, read by tests
+SMS_DIR = RUN / "sms"  # the SMS simulator's outbox.jsonl
 
 PG_ROLE = "gelombang"
 PG_PASSWORD = "gelombang"  # noqa: S105 - fixed dev-only credential, loopback-only cluster
@@ -370,6 +373,7 @@ class AppSpec:
     job: str | None  # Prometheus job that scrapes <port>/metrics; None = not scraped
     args: tuple[str, ...] = ("--port", "{port}")
     ready: str | None = "/readyz"  # HTTP readiness path; None = TCP connect is enough
+    run_dirs: tuple[Path, ...] = ()  # folders under .run/ it writes to, created before start
 
     def argv(self) -> list[str]:
         return [str(VENV_PY), "-m", self.module, *(a.format(port=self.port) for a in self.args)]
@@ -417,13 +421,42 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
     ]
     apps += [
         AppSpec("projector", "services.registration.worker", 9101, "projector"),
-        # Later services are one line each, e.g.:
-        # AppSpec("verification-0", "services.verification.worker", 9111, "verification"),
-        # AppSpec("nik-registry-sim", "services.simulators.nik", 8091, "simulators"),
-        # AppSpec("sms-gateway-sim", "services.simulators.sms", 8092, "simulators"),
-        # AppSpec("smtp-sink", "services.simulators.smtp", 1025, None, ready=None),
+        AppSpec("civil-registry-sim", "services.simulators.civil_registry", 8091, "simulators"),
+        AppSpec(
+            "sms-gateway-sim",
+            "services.simulators.sms_gateway",
+            8092,
+            "simulators",
+            args=("--port", "{port}", "--outbox", str(SMS_DIR / "outbox.jsonl")),
+            run_dirs=(SMS_DIR,),
+        ),
+        # <port> is the ops port (probes, metrics); its /readyz also checks SMTP on 1025 answers.
+        AppSpec(
+            "mail-sink",
+            "services.simulators.mail_sink",
+            8093,
+            "simulators",
+            args=("--ops-port", "{port}", "--port", str(SMTP_PORT), "--maildir", str(MAIL_DIR)),
+            run_dirs=(MAIL_DIR,),
+        ),
+    ]
+    # Verification workers share the Kafka partitions and the due work in Postgres.
+    apps += [
+        AppSpec(f"verification-{i}", "services.verification.worker", 9111 + i, "verification")
+        for i in range(verification_workers(env))
     ]
     return apps
+
+
+def verification_workers(env: dict[str, str]) -> int:
+    raw = env.get("GELOMBANG_VERIFICATION_WORKERS", "2")
+    try:
+        count = int(raw)
+    except ValueError:
+        raise StackError(f"GELOMBANG_VERIFICATION_WORKERS must be a number, got {raw!r}") from None
+    if not 1 <= count <= 20:
+        raise StackError("GELOMBANG_VERIFICATION_WORKERS must be between 1 and 20")
+    return count
 
 
 def infra_components() -> dict[str, Component]:
@@ -1108,26 +1141,31 @@ def start_kafka(comp: Component, env: dict[str, str]) -> None:
 
 
 def run_migrations(env: dict[str, str]) -> None:
-    if not (ROOT / "services" / "registration" / "migrate.py").is_file():
-        say("  migrations: services.registration.migrate not written yet; skipped")
+    """Apply every service's migrations (each service that owns tables has a migrate.py)."""
+    modules = sorted(
+        f"services.{path.parent.name}.migrate" for path in (ROOT / "services").glob("*/migrate.py")
+    )
+    if not modules:
+        say("  migrations: no service has a migrate module yet; skipped")
         return
     t0 = time.monotonic()
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / "migrate.log"
-    try:
-        out = run_checked(
-            [str(VENV_PY), "-m", "services.registration.migrate"],
-            "migrations (python -m services.registration.migrate)",
-            env=env,
-            timeout=300,
-        )
-    except StackError as exc:
+    for module in modules:
+        try:
+            out = run_checked(
+                [str(VENV_PY), "-m", module],
+                f"migrations (python -m {module})",
+                env=env,
+                timeout=300,
+            )
+        except StackError as exc:
+            with log.open("a") as fh:
+                fh.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {module} FAILED\n{exc}\n")
+            raise
         with log.open("a") as fh:
-            fh.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} FAILED\n{exc}\n")
-        raise
-    with log.open("a") as fh:
-        fh.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')}\n{out}\n")
-    say(f"  migrations: applied in {time.monotonic() - t0:.1f}s")
+            fh.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {module}\n{out}\n")
+    say(f"  migrations: {len(modules)} services applied in {time.monotonic() - t0:.1f}s")
 
 
 def start_apps(apps: list[AppSpec], env: dict[str, str]) -> None:
@@ -1142,6 +1180,8 @@ def start_apps(apps: list[AppSpec], env: dict[str, str]) -> None:
             say(f"  {comp.name}: already running (pid {pid})")
             continue
         comp.ensure_ports_free()
+        for folder in app.run_dirs:
+            folder.mkdir(parents=True, exist_ok=True)
         pending.append((comp, spawn(comp, app.argv(), env), time.monotonic()))
     # Launch all, then wait: start-up is mostly imports and connecting to Kafka/Postgres, so
     # waiting after launching everything costs roughly the slowest start, not the sum.

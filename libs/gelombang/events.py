@@ -18,6 +18,11 @@ REGISTRATIONS_CONTACT_CONFIRMED = "registrations.contact_confirmed"
 REGISTRATIONS_VERIFIED = "registrations.verified"
 REGISTRATIONS_REJECTED = "registrations.rejected"
 SELECTION_DECIDED = "selection.decided"
+# Status steps between submission and the outcome (contact_pending, contact_confirmed,
+# nik_verified), so the read model can show each step.
+REGISTRATIONS_PROGRESS = "registrations.progress"
+# Requests from the public API to the verification workers (e.g. "send me a new code").
+VERIFICATION_REQUESTS = "verification.requests"
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -62,7 +67,68 @@ class RegistrationSubmitted(Event):
     has_phone: bool
 
 
-EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in (RegistrationSubmitted,)}
+ContactMethod = Literal["email", "sms"]
+ProgressStatus = Literal["contact_pending", "contact_confirmed", "nik_verified"]
+RejectionReason = Literal[
+    "nik_not_found", "nik_data_mismatch", "contact_expired", "duplicate", "contact_undeliverable"
+]
+
+
+class ContactConfirmed(Event):
+    """The person proved they control the email address or phone (link clicked, OTP typed)."""
+
+    event_type: ClassVar[str] = "ContactConfirmed"
+
+    registration_id: UUID
+    method: ContactMethod
+
+
+class ContactCodeResendRequested(Event):
+    event_type: ClassVar[str] = "ContactCodeResendRequested"
+
+    registration_id: UUID
+
+
+class RegistrationProgressed(Event):
+    event_type: ClassVar[str] = "RegistrationProgressed"
+
+    registration_id: UUID
+    status: ProgressStatus
+    method: ContactMethod | None = None
+
+
+class RegistrationVerified(Event):
+    """Both checks passed: the person joins the eligible pool for the next wave's draw."""
+
+    event_type: ClassVar[str] = "RegistrationVerified"
+
+    registration_id: UUID
+    nik_hash: str
+    province_code: str
+    regency_code: str
+    employment_status: EmploymentStatus
+    receives_social_aid: bool
+    channel: Channel
+
+
+class RegistrationRejected(Event):
+    event_type: ClassVar[str] = "RegistrationRejected"
+
+    registration_id: UUID
+    reason: RejectionReason
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.event_type: cls
+    for cls in (
+        RegistrationSubmitted,
+        ContactConfirmed,
+        ContactCodeResendRequested,
+        RegistrationProgressed,
+        RegistrationVerified,
+        RegistrationRejected,
+    )
+}
 
 
 class UnknownEvent(Exception):

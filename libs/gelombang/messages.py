@@ -18,6 +18,74 @@ _NIK_CHECK_ID = "Periksa kembali NIK sesuai KTP Anda."
 _NIK_CHECK_EN = "Please check the NIK on your ID card (KTP)."
 
 MESSAGES: dict[str, dict[Lang, str]] = {
+    # Rejection reasons shown on the status page (verification service)
+    "nik_not_found": {
+        "id": "NIK Anda tidak ditemukan di data kependudukan (Dukcapil). Periksa kembali NIK "
+        "sesuai KTP, lalu daftar ulang dengan NIK yang benar.",
+        "en": "Your NIK was not found in the civil registry (Dukcapil). Check the NIK on your "
+        "ID card and register again with the correct NIK.",
+    },
+    "nik_data_mismatch": {
+        "id": "Nama atau tanggal lahir tidak sesuai dengan data kependudukan untuk NIK ini. "
+        "Isi persis seperti tertulis di KTP, lalu daftar ulang.",
+        "en": "The name or birth date does not match the civil registry for this NIK. Enter "
+        "them exactly as on your ID card and register again.",
+    },
+    "contact_expired": {
+        "id": "Email atau nomor HP tidak dikonfirmasi dalam 48 jam. Silakan daftar ulang.",
+        "en": "The email or phone number was not confirmed within 48 hours. Please register "
+        "again.",
+    },
+    "duplicate": {
+        "id": "NIK ini sudah terdaftar melalui pendaftaran lain. Pendaftaran ini tidak dipakai.",
+        "en": "This NIK was already registered by another sign-up; this one is not used.",
+    },
+    "contact_undeliverable": {
+        "id": "Pesan konfirmasi tidak dapat dikirim ke email atau nomor HP Anda.",
+        "en": "The confirmation message could not be delivered to your email or phone.",
+    },
+    # Contact confirmation (email link, SMS code)
+    "link_invalid": {
+        "id": "Tautan konfirmasi tidak valid. Pastikan Anda membuka tautan lengkap dari email.",
+        "en": "This confirmation link is not valid. Make sure you opened the full link from "
+        "the email.",
+    },
+    "link_expired": {
+        "id": "Tautan konfirmasi sudah kedaluwarsa (berlaku 48 jam).",
+        "en": "This confirmation link has expired (links are valid for 48 hours).",
+    },
+    "contact_confirmed": {
+        "id": "Terima kasih, kontak Anda sudah dikonfirmasi. Kami sedang memeriksa NIK Anda.",
+        "en": "Thank you, your contact is confirmed. We are now checking your NIK.",
+    },
+    "contact_already_confirmed": {
+        "id": "Kontak Anda sudah dikonfirmasi sebelumnya. Tidak perlu melakukan apa pun lagi.",
+        "en": "Your contact was already confirmed. There is nothing more to do.",
+    },
+    "otp_format": {
+        "id": "Kode verifikasi terdiri dari 6 angka.",
+        "en": "The verification code is 6 digits.",
+    },
+    "otp_wrong": {
+        "id": "Kode verifikasi salah. Periksa SMS terakhir yang Anda terima.",
+        "en": "The verification code is wrong. Check the latest SMS you received.",
+    },
+    "otp_locked": {
+        "id": "Terlalu banyak percobaan kode yang salah. Minta kode baru.",
+        "en": "Too many wrong codes. Please request a new code.",
+    },
+    "otp_expired": {
+        "id": "Kode verifikasi sudah kedaluwarsa atau belum dikirim. Minta kode baru.",
+        "en": "The verification code has expired or was not sent yet. Please request a new code.",
+    },
+    "otp_resend_too_soon": {
+        "id": "Tunggu sebentar sebelum meminta kode baru.",
+        "en": "Please wait a moment before requesting a new code.",
+    },
+    "otp_resend_queued": {
+        "id": "Kode baru sedang dikirim ke nomor HP Anda.",
+        "en": "A new code is on its way to your phone.",
+    },
     # NIK structure (gelombang.nik)
     "nik_format": {
         "id": "NIK harus terdiri dari 16 angka.",

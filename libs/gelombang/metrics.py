@@ -104,3 +104,30 @@ def _route_template(scope: Scope) -> str:
     path = getattr(route, "path", None)
     # Unmatched paths are bucketed together: raw paths would let a scanner explode cardinality.
     return path if isinstance(path, str) else "<unmatched>"
+
+
+# Verification pipeline.
+VERIFICATION_CHECKS = Counter(
+    "verification_checks_total", "Checks finished, by check and outcome", ["check", "outcome"]
+)
+VERIFICATION_RETRIES = Counter(
+    "verification_retries_total",
+    "Checks postponed because an outside system was unavailable",
+    ["check", "reason"],
+)
+VERIFICATION_OUTCOMES = Counter(
+    "verification_outcomes_total", "Registrations settled", ["outcome", "reason"]
+)
+CIVIL_REGISTRY_LATENCY = Histogram(
+    "civil_registry_request_duration_seconds",
+    "Civil registry round trips by result",
+    ["result"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+CIVIL_REGISTRY_CIRCUIT = Gauge(
+    "civil_registry_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open"
+)
+MESSAGES_SENT = Counter(
+    "contact_messages_total", "Emails and SMS handed to the provider", ["channel", "result"]
+)
+OUTBOX_PENDING = Gauge("verification_outbox_pending", "Events stored but not yet in Kafka")

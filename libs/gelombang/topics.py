@@ -16,10 +16,12 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from gelombang.events import (
     REGISTRATIONS_CONTACT_CONFIRMED,
+    REGISTRATIONS_PROGRESS,
     REGISTRATIONS_REJECTED,
     REGISTRATIONS_SUBMITTED,
     REGISTRATIONS_VERIFIED,
     SELECTION_DECIDED,
+    VERIFICATION_REQUESTS,
     dead_letter_topic,
 )
 from gelombang.settings import CommonSettings
@@ -27,9 +29,11 @@ from gelombang.settings import CommonSettings
 EVENT_TOPICS = (
     REGISTRATIONS_SUBMITTED,
     REGISTRATIONS_CONTACT_CONFIRMED,
+    REGISTRATIONS_PROGRESS,
     REGISTRATIONS_VERIFIED,
     REGISTRATIONS_REJECTED,
     SELECTION_DECIDED,
+    VERIFICATION_REQUESTS,
 )
 ALL_TOPICS = EVENT_TOPICS + tuple(dead_letter_topic(t) for t in EVENT_TOPICS)
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 import asyncpg
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
@@ -22,6 +24,8 @@ from services.registration import repository
 from services.registration.schemas import (
     ErrorResponse,
     FieldErrorOut,
+    OtpResendRequest,
+    OtpVerifyRequest,
     RegistrationAccepted,
     RegistrationRequest,
     RegistrationStatus,
@@ -31,8 +35,13 @@ from services.registration.service import (
     Accepted,
     AlreadyRegistered,
     Collaborators,
+    ContactCollaborators,
+    DependencyUnavailable,
     IdempotencyKeyReused,
+    confirm_email_link,
+    confirm_otp,
     register,
+    request_new_code,
 )
 from services.registration.settings import RegistrationSettings
 
@@ -45,6 +54,7 @@ class Runtime:
 
     settings: RegistrationSettings
     deps: Collaborators
+    contact: ContactCollaborators
     producer: AIOKafkaProducer
     redis: aioredis.Redis
     pool: asyncpg.Pool
@@ -173,6 +183,123 @@ async def get_registration(
             for h in row.history
         ],
     )
+
+
+# -- Contact confirmation ------------------------------------------------------------------
+
+_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Gelombang</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;
+line-height:1.5;color:#111}}h1{{font-size:1.4rem}}</style></head>
+<body><main><h1>{title}</h1><p>{text}</p></main></body></html>"""
+
+
+def _answer(
+    request: Request, status: int, code: str, lang: Lang, headers: dict[str, str] | None = None
+) -> Response:
+    """People open the email link in a browser (HTML); clients asking for JSON get JSON."""
+    text = message(code, lang)
+    if "text/html" in request.headers.get("accept", ""):
+        title = "Gelombang" if status >= 400 else ("Terkonfirmasi" if lang == "id" else "Confirmed")
+        page = _PAGE.format(lang=lang, title=html.escape(title), text=html.escape(text))
+        return HTMLResponse(page, status_code=status, headers=headers)
+    if status >= 400:
+        field = "code" if code.startswith("otp_") and code != "otp_resend_too_soon" else None
+        return error(status, code, lang, field=field, headers=headers)
+    return JSONResponse({"status": code, "detail": text}, status_code=status, headers=headers)
+
+
+@router.get(
+    "/api/v1/contact/verify",
+    summary="Confirm an email address by its single-use link",
+    responses={400: {"model": ErrorResponse}, 410: {"model": ErrorResponse}},
+)
+async def verify_email_link(
+    request: Request,
+    token: Annotated[str, Query(max_length=200)] = "",
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    rt = runtime(request)
+    lang = pick_language(accept_language)
+    try:
+        outcome = await confirm_email_link(token, datetime.now(UTC), rt.contact)
+    except PublishFailed:
+        return _answer(request, 503, "service_unavailable", lang, _retry_after(rt))
+    status = {"confirmed": 200, "already_confirmed": 200, "link_invalid": 400, "link_expired": 410}
+    code = (
+        "contact_confirmed"
+        if outcome == "confirmed"
+        else ("contact_already_confirmed" if outcome == "already_confirmed" else outcome)
+    )
+    return _answer(request, status[outcome], code, lang)
+
+
+@router.post(
+    "/api/v1/contact/otp/verify",
+    summary="Confirm a phone number with the 6-digit code sent by SMS",
+    responses={
+        404: {"model": ErrorResponse},
+        410: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
+)
+async def verify_otp(
+    payload: OtpVerifyRequest,
+    request: Request,
+    x_status_token: Annotated[str | None, Header()] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    rt = runtime(request)
+    lang = pick_language(accept_language)
+    registration_id = str(payload.registration_id)
+    # Only the person holding the status token may guess codes for this registration.
+    if not x_status_token or not rt.deps.cipher.check_status_token(registration_id, x_status_token):
+        return error(404, "not_found", lang)
+    if not (len(payload.code) == 6 and payload.code.isascii() and payload.code.isdigit()):
+        return error(422, "otp_format", lang, field="code")
+    try:
+        result = await confirm_otp(registration_id, payload.code, rt.contact)
+    except (DependencyUnavailable, PublishFailed):
+        return _answer(request, 503, "service_unavailable", lang, _retry_after(rt))
+    if result == "ok":
+        return _answer(request, 200, "contact_confirmed", lang)
+    status = {"wrong": 422, "locked": 429, "expired": 410}[result]
+    return _answer(request, status, f"otp_{result}", lang)
+
+
+@router.post(
+    "/api/v1/contact/otp/resend",
+    status_code=202,
+    summary="Ask for a new SMS code (one per minute; a daily limit applies)",
+    responses={404: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
+)
+async def resend_otp(
+    payload: OtpResendRequest,
+    request: Request,
+    x_status_token: Annotated[str | None, Header()] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    rt = runtime(request)
+    lang = pick_language(accept_language)
+    registration_id = str(payload.registration_id)
+    if not x_status_token or not rt.deps.cipher.check_status_token(registration_id, x_status_token):
+        return error(404, "not_found", lang)
+    try:
+        queued = await request_new_code(
+            registration_id, rt.settings.otp_resend_cooldown_s, rt.contact
+        )
+    except PublishFailed:
+        return _answer(request, 503, "service_unavailable", lang, _retry_after(rt))
+    if not queued:
+        cooldown = {"Retry-After": str(rt.settings.otp_resend_cooldown_s)}
+        return _answer(request, 429, "otp_resend_too_soon", lang, cooldown)
+    return _answer(request, 202, "otp_resend_queued", lang)
+
+
+def _retry_after(rt: Runtime) -> dict[str, str]:
+    return {"Retry-After": str(rt.settings.retry_after_s)}
 
 
 @router.get("/healthz", include_in_schema=False)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
+from gelombang.contact import ContactSecrets, OtpStore
 from gelombang.kafka import EventPublisher, make_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
@@ -22,8 +23,10 @@ from services.registration.repository import (
     PostgresClaimLedger,
     RedisIdempotencyStore,
     RedisNikReservations,
+    RedisOnceGuard,
+    RedisOtpChecker,
 )
-from services.registration.service import Collaborators
+from services.registration.service import Collaborators, ContactCollaborators
 from services.registration.settings import RegistrationSettings
 
 log = get_logger(__name__)
@@ -60,7 +63,13 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             idempotency=RedisIdempotencyStore(redis, settings.idempotency_ttl_s),
             publisher=EventPublisher(producer, timeout_s=settings.produce_timeout_s),
         )
-        app.state.runtime = Runtime(settings, deps, producer, redis, pool)
+        contact = ContactCollaborators(
+            secrets=ContactSecrets(settings.nik_hmac_key_bytes),
+            once=RedisOnceGuard(redis),
+            otps=RedisOtpChecker(OtpStore(redis)),
+            publisher=deps.publisher,
+        )
+        app.state.runtime = Runtime(settings, deps, contact, producer, redis, pool)
         log.info("started")
         try:
             yield

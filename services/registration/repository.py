@@ -14,6 +14,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from gelombang.contact import OtpCheck, OtpStore
 from gelombang.events import RegistrationSubmitted
 from services.registration.service import DependencyUnavailable, StoredAnswer
 
@@ -77,6 +78,36 @@ class RedisIdempotencyStore:
         )
         try:
             await self._redis.set(self._key(key), value, ex=self._ttl_s)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+
+
+class RedisOnceGuard:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+
+    async def first_time(self, key: str, ttl_s: int) -> bool:
+        try:
+            return bool(await self._redis.set(key, b"1", nx=True, ex=ttl_s))
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+
+    async def forget(self, key: str) -> None:
+        try:
+            await self._redis.delete(key)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+
+
+class RedisOtpChecker:
+    """Adapts the shared OTP store to the service's failure vocabulary."""
+
+    def __init__(self, store: OtpStore) -> None:
+        self._store = store
+
+    async def check(self, registration_id: str, digest: str) -> OtpCheck:
+        try:
+            return await self._store.check(registration_id, digest)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
 
@@ -213,7 +244,57 @@ async def apply_submitted(pool: asyncpg.Pool, events: Sequence[RegistrationSubmi
         await conn.execute(_APPLY_SUBMITTED[1], ids, [e.nik_hash for e in events], at)
         await conn.execute(_APPLY_SUBMITTED[2], ids, at)
         await conn.execute(_APPLY_SUBMITTED[3], ids)
+        await conn.execute(_RECOMPUTE_STATUS, ids)
     return int(status.rsplit(" ", 1)[-1])
+
+
+# Later steps outrank earlier ones; a rejection is final. Equal ranks: the later event wins.
+_RECOMPUTE_STATUS = """
+    UPDATE registrations r SET status = h.status, reason = h.reason, updated_at = now()
+      FROM (SELECT DISTINCT ON (registration_id) registration_id, status, reason
+              FROM registration_history
+             WHERE registration_id = ANY($1::uuid[])
+             ORDER BY registration_id,
+                      CASE status WHEN 'submitted' THEN 0 WHEN 'contact_pending' THEN 1
+                           WHEN 'contact_confirmed' THEN 2 WHEN 'nik_verified' THEN 2
+                           WHEN 'verified' THEN 3 WHEN 'waitlisted' THEN 4
+                           WHEN 'selected' THEN 5 WHEN 'revoked' THEN 6
+                           WHEN 'rejected' THEN 10 ELSE 0 END DESC,
+                      occurred_at DESC) h
+     WHERE r.registration_id = h.registration_id
+       AND (r.status, r.reason) IS DISTINCT FROM (h.status, h.reason)
+"""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    event_id: UUID
+    registration_id: UUID
+    status: str
+    reason: str | None
+    occurred_at: datetime
+
+
+async def apply_status_changes(pool: asyncpg.Pool, changes: Sequence[StatusChange]) -> None:
+    """Store status steps (idempotent by event id) and recompute the affected statuses."""
+    if not changes:
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """
+            INSERT INTO registration_history (event_id, registration_id, status, reason,
+                                              occurred_at)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
+                                 $5::timestamptz[])
+            ON CONFLICT (event_id) DO NOTHING
+            """,
+            [c.event_id for c in changes],
+            [c.registration_id for c in changes],
+            [c.status for c in changes],
+            [c.reason for c in changes],
+            [c.occurred_at for c in changes],
+        )
+        await conn.execute(_RECOMPUTE_STATUS, list({c.registration_id for c in changes}))
 
 
 async def database_reachable(pool: asyncpg.Pool, timeout_s: float = 1.0) -> bool:

@@ -300,3 +300,16 @@ class FieldErrorOut(BaseModel):
 class ErrorResponse(BaseModel):
     detail: str
     errors: list[FieldErrorOut] = Field(default_factory=list)
+
+
+class OtpVerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    registration_id: UUID
+    code: str = Field(max_length=16)
+
+
+class OtpResendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    registration_id: UUID

@@ -22,9 +22,20 @@ import json
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from datetime import datetime
+from typing import Literal, Protocol, TypeVar
 
-from gelombang.events import REGISTRATIONS_SUBMITTED, Channel, Event, RegistrationSubmitted
+from gelombang.contact import ContactSecrets, LinkExpired, LinkInvalid, OtpCheck
+from gelombang.events import (
+    REGISTRATIONS_CONTACT_CONFIRMED,
+    REGISTRATIONS_SUBMITTED,
+    VERIFICATION_REQUESTS,
+    Channel,
+    ContactCodeResendRequested,
+    ContactConfirmed,
+    Event,
+    RegistrationSubmitted,
+)
 from gelombang.metrics import DEDUPE_HITS, DEPENDENCY_ERRORS, REGISTRATIONS_ACCEPTED
 from gelombang.pii import PiiCipher
 from services.registration.schemas import RegistrationRequest
@@ -193,3 +204,83 @@ async def _degrade(call: Awaitable[T], dependency: str, operation: str) -> tuple
     except DependencyUnavailable:
         DEPENDENCY_ERRORS.labels(dependency, operation).inc()
         return False, None
+
+
+# -- Contact confirmation ------------------------------------------------------------------
+# The API confirms, the verification workers decide: a confirmation becomes a
+# ContactConfirmed event, and the worker applies it once (a second click changes nothing).
+
+
+class OnceGuard(Protocol):
+    async def first_time(self, key: str, ttl_s: int) -> bool:
+        """True the first time ``key`` is seen within ``ttl_s``."""
+
+    async def forget(self, key: str) -> None: ...
+
+
+class OtpChecker(Protocol):
+    async def check(self, registration_id: str, digest: str) -> OtpCheck: ...
+
+
+@dataclass(frozen=True)
+class ContactCollaborators:
+    secrets: ContactSecrets
+    once: OnceGuard
+    otps: OtpChecker
+    publisher: Publisher
+
+
+LinkOutcome = Literal["confirmed", "already_confirmed", "link_invalid", "link_expired"]
+
+
+async def confirm_email_link(token: str, now: datetime, deps: ContactCollaborators) -> LinkOutcome:
+    """Raises ``PublishFailed`` when the confirmation could not be made durable."""
+    try:
+        registration_id = deps.secrets.open_link(token, now)
+    except LinkInvalid:
+        return "link_invalid"
+    except LinkExpired:
+        return "link_expired"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    # Single use. If Redis is down we still confirm: the worker ignores repeats anyway.
+    _, first = await _degrade(
+        deps.once.first_time(f"link-used:{digest}", 49 * 3600), "redis", "once"
+    )
+    if first is False:
+        return "already_confirmed"
+    event = ContactConfirmed(registration_id=uuid.UUID(registration_id), method="email")
+    try:
+        await deps.publisher.publish(
+            REGISTRATIONS_CONTACT_CONFIRMED, registration_id.encode(), event
+        )
+    except Exception:
+        if first:
+            # Let the person click again once Kafka is back.
+            await _degrade(deps.once.forget(f"link-used:{digest}"), "redis", "once")
+        raise
+    return "confirmed"
+
+
+async def confirm_otp(registration_id: str, code: str, deps: ContactCollaborators) -> OtpCheck:
+    """Raises ``DependencyUnavailable`` (Redis) or ``PublishFailed`` (Kafka)."""
+    result = await deps.otps.check(registration_id, deps.secrets.otp_digest(registration_id, code))
+    if result == "ok":
+        event = ContactConfirmed(registration_id=uuid.UUID(registration_id), method="sms")
+        await deps.publisher.publish(
+            REGISTRATIONS_CONTACT_CONFIRMED, registration_id.encode(), event
+        )
+    return result
+
+
+async def request_new_code(
+    registration_id: str, cooldown_s: int, deps: ContactCollaborators
+) -> bool:
+    """False if a code was requested too recently (one per cooldown, to limit SMS cost)."""
+    answered, first = await _degrade(
+        deps.once.first_time(f"otp-resend:{registration_id}", cooldown_s), "redis", "cooldown"
+    )
+    if answered and not first:
+        return False
+    event = ContactCodeResendRequested(registration_id=uuid.UUID(registration_id))
+    await deps.publisher.publish(VERIFICATION_REQUESTS, registration_id.encode(), event)
+    return True

@@ -16,6 +16,8 @@ class RegistrationSettings(CommonSettings):
     claim_lookup_timeout_s: float = 0.5
     retry_after_s: int = 5
     db_pool_max: int = 10
+    # One new SMS code per registration per minute; the worker also caps codes per day.
+    otp_resend_cooldown_s: int = 60
 
 
 class ProjectorSettings(CommonSettings):

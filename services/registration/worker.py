@@ -14,7 +14,16 @@ import time
 
 import asyncpg
 
-from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
+from gelombang.events import (
+    REGISTRATIONS_PROGRESS,
+    REGISTRATIONS_REJECTED,
+    REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_VERIFIED,
+    RegistrationProgressed,
+    RegistrationRejected,
+    RegistrationSubmitted,
+    RegistrationVerified,
+)
 from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import PROJECTOR_APPLIED, PROJECTOR_BATCH_SECONDS
@@ -24,7 +33,12 @@ from services.registration.settings import ProjectorSettings
 
 log = get_logger(__name__)
 
-TOPICS = (REGISTRATIONS_SUBMITTED,)
+TOPICS = (
+    REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_PROGRESS,
+    REGISTRATIONS_VERIFIED,
+    REGISTRATIONS_REJECTED,
+)
 
 
 class Projector:
@@ -33,10 +47,31 @@ class Projector:
 
     async def handle(self, batch: list[Delivered]) -> None:
         submitted = [d.event for d in batch if isinstance(d.event, RegistrationSubmitted)]
+        changes = [c for d in batch if (c := status_change(d)) is not None]
         started = time.perf_counter()
+        # Submissions first: a status step in the same batch then finds its registration.
         await repository.apply_submitted(self._pool, submitted)
+        await repository.apply_status_changes(self._pool, changes)
         PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - started)
-        PROJECTOR_APPLIED.labels(REGISTRATIONS_SUBMITTED).inc(len(submitted))
+        for delivered in batch:
+            PROJECTOR_APPLIED.labels(delivered.topic).inc()
+
+
+def status_change(delivered: Delivered) -> repository.StatusChange | None:
+    event = delivered.event
+    status: str
+    reason: str | None
+    if isinstance(event, RegistrationProgressed):
+        status, reason = event.status, None
+    elif isinstance(event, RegistrationVerified):
+        status, reason = "verified", None
+    elif isinstance(event, RegistrationRejected):
+        status, reason = "rejected", event.reason
+    else:
+        return None
+    return repository.StatusChange(
+        event.event_id, event.registration_id, status, reason, event.occurred_at
+    )
 
 
 async def run(settings: ProjectorSettings, host: str, port: int) -> None:

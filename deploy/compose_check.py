@@ -1,0 +1,579 @@
+"""Validate docker-compose.yml offline: there is no Docker engine on the dev and CI machines.
+
+``.venv/bin/python deploy/compose_check.py`` (run by ``make compose-check`` inside ``make test``).
+
+1. The Compose parser itself accepts the file: ``docker-compose config -q`` (Debian's
+   docker-compose 1.29, which reads the Compose spec and needs no engine), or ``docker compose``
+   when the v2 plugin is there. Installed with apt-get when neither exists and we are root.
+2. Project rules, read with PyYAML (anchors and merge keys resolved):
+   - every long-running service has a healthcheck; one-shot jobs (``topics``, ``migrate``) are
+     what app services wait for with ``condition: service_completed_successfully``;
+   - every ``service_healthy`` dependency has a healthcheck to wait for;
+   - every published port binds 127.0.0.1;
+   - images are the official ones we chose, with a pinned tag (never ``latest``), Kafka the same
+     version as the local broker (deploy/kafka/pom.xml); built services use deploy/docker/;
+   - every file the compose file or the Dockerfile refers to exists in the repository;
+   - the key defaults are placeholders the settings code refuses outside ``GELOMBANG_ENV=dev``;
+   - the gateway upstreams and the Prometheus targets name real services and ports.
+3. ``nginx -t`` on a temporary copy of deploy/docker/nginx.conf (upstream hostnames that only
+   exist inside Compose replaced by 127.0.0.1, pid and temp paths moved to the temp folder), and
+   the limits shared with deploy/local/nginx.conf.template are the same.
+4. ``promtool check config deploy/docker/prometheus.yml`` (promtool does not resolve targets).
+
+Exit 0 when everything passed, 1 otherwise; each check prints one line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKER_DIR = ROOT / "deploy" / "docker"
+NGINX_CONF = DOCKER_DIR / "nginx.conf"
+PROMETHEUS_CONF = DOCKER_DIR / "prometheus.yml"
+LOCAL_NGINX_TEMPLATE = ROOT / "deploy" / "local" / "nginx.conf.template"
+KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
+
+# Official images only. The tag is checked separately: present, not "latest".
+OFFICIAL_IMAGES = frozenset({"apache/kafka", "postgres", "redis", "nginx", "prom/prometheus"})
+# Our own image: built from the one Dockerfile, never pulled.
+OWN_IMAGE_PREFIX = "gelombang/"
+OWN_DOCKERFILE = "deploy/docker/Dockerfile"
+KEY_VARIABLES = ("GELOMBANG_NIK_HMAC_KEY", "GELOMBANG_PII_KEY")
+# Directives whose lines must be identical in the local template and the compose gateway.
+SHARED_NGINX_DIRECTIVES = (
+    "client_max_body_size",
+    "client_body_timeout",
+    "client_header_timeout",
+    "send_timeout",
+    "keepalive_timeout",
+    "limit_req_status",
+    "limit_conn_status",
+    "error_page",
+    "proxy_next_upstream",
+    "proxy_next_upstream_tries",
+    "proxy_next_upstream_timeout",
+    "proxy_connect_timeout",
+    "proxy_read_timeout",
+    "proxy_send_timeout",
+    "add_header",
+    "return",
+)
+# Local template placeholders and the defaults deploy/local/stack.py fills them with.
+LOCAL_GATEWAY_DEFAULTS = {"RATE": "20r/s", "BURST": "40", "CONN_LIMIT": "50"}
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+
+
+class CheckFailed(Exception):
+    """A rule the compose setup breaks; the message says which and where."""
+
+
+@dataclass
+class Report:
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def run(self, name: str, check: Callable[[], str]) -> None:
+        try:
+            detail = check()
+        except CheckFailed as exc:
+            self.failed.append(name)
+            print(f"FAIL {name}\n     {str(exc).replace(chr(10), chr(10) + '     ')}")
+            return
+        self.passed.append(name)
+        print(f"ok   {name}: {detail}")
+
+
+def which(binary: str) -> str | None:
+    return shutil.which(binary, path=SEARCH_PATH)
+
+
+def run(
+    argv: list[str], cwd: Path = ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+def load_compose() -> dict[str, Any]:
+    if not COMPOSE.exists():
+        raise CheckFailed(f"{COMPOSE.name} not found at {COMPOSE}")
+    data = yaml.safe_load(COMPOSE.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+        raise CheckFailed(f"{COMPOSE.name}: no services mapping")
+    return data
+
+
+def services_of(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = compose["services"]
+    return services
+
+
+def depends_on(service: dict[str, Any]) -> dict[str, str]:
+    """{dependency: condition}; the short list form means service_started."""
+    raw = service.get("depends_on") or {}
+    if isinstance(raw, list):
+        return {str(name): "service_started" for name in raw}
+    return {
+        str(name): str((spec or {}).get("condition", "service_started"))
+        for name, spec in raw.items()
+    }
+
+
+def one_shot_services(services: dict[str, dict[str, Any]]) -> set[str]:
+    return {
+        dep
+        for service in services.values()
+        for dep, condition in depends_on(service).items()
+        if condition == "service_completed_successfully"
+    }
+
+
+def command_port(service: dict[str, Any]) -> int | None:
+    command = service.get("command")
+    if isinstance(command, list) and "--port" in command:
+        index = command.index("--port")
+        if index + 1 < len(command):
+            return int(command[index + 1])
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. The Compose parser
+# ---------------------------------------------------------------------------------------------
+
+
+def compose_command() -> list[str]:
+    if which("docker-compose") is None and which("docker") is not None:
+        probe = run(["docker", "compose", "version"])
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if which("docker-compose") is None:
+        install_docker_compose()
+    binary = which("docker-compose")
+    if binary is None:
+        raise CheckFailed("docker-compose is not installed: apt-get install -y docker-compose")
+    return [binary]
+
+
+def install_docker_compose() -> None:
+    if os.geteuid() != 0 or which("apt-get") is None:
+        raise CheckFailed(
+            "docker-compose is not installed and this is not a root apt system;"
+            " install Debian's docker-compose package (or the docker compose plugin)"
+        )
+    print("     installing Debian's docker-compose (apt-get)...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "docker-compose"]
+    result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
+        result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise CheckFailed(f"apt-get install docker-compose failed:\n{result.stderr[-2000:]}")
+
+
+def check_compose_parser() -> str:
+    command = compose_command()
+    result = run([*command, "-f", str(COMPOSE), "config", "-q"])
+    if result.returncode != 0:
+        raise CheckFailed(f"{' '.join(command)} config rejected the file:\n{result.stderr.strip()}")
+    version = run([*command, "version", "--short"]).stdout.strip() or "unknown version"
+    return f"{' '.join(command)} {version}: `config -q` accepts the file"
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Project rules
+# ---------------------------------------------------------------------------------------------
+
+
+def check_no_version_key(compose: dict[str, Any]) -> str:
+    if "version" in compose:
+        raise CheckFailed("top-level `version:` is obsolete in the Compose spec; remove it")
+    return "Compose spec file (no version key)"
+
+
+def check_healthchecks(compose: dict[str, Any]) -> str:
+    services = services_of(compose)
+    one_shots = one_shot_services(services)
+    problems: list[str] = []
+    long_running = sorted(set(services) - one_shots)
+    for name in long_running:
+        health = services[name].get("healthcheck")
+        if not isinstance(health, dict) or health.get("disable") or not health.get("test"):
+            problems.append(f"{name}: long-running service without a healthcheck")
+    for name in sorted(one_shots):
+        if name not in services:
+            problems.append(f"{name}: depended on but not defined")
+        elif str(services[name].get("restart", "no")) != "no":
+            problems.append(f'{name}: one-shot job must not restart (restart: "no")')
+    for name, service in sorted(services.items()):
+        for dep, condition in depends_on(service).items():
+            if dep not in services:
+                problems.append(f"{name}: depends on unknown service {dep}")
+            elif condition == "service_healthy" and not services[dep].get("healthcheck"):
+                problems.append(f"{name}: waits for {dep} to be healthy, but it has no healthcheck")
+    if problems:
+        raise CheckFailed("\n".join(problems))
+    return f"{len(long_running)} long-running with healthchecks, one-shot: {sorted(one_shots)}"
+
+
+def check_app_start_order(compose: dict[str, Any]) -> str:
+    services = services_of(compose)
+    one_shots = one_shot_services(services)
+    problems: list[str] = []
+    apps = sorted(n for n, s in services.items() if "build" in s and n not in one_shots)
+    for name in apps:
+        deps = depends_on(services[name])
+        for job in sorted(one_shots):
+            if deps.get(job) != "service_completed_successfully":
+                problems.append(f"{name}: must wait for {job} (service_completed_successfully)")
+    if not apps:
+        problems.append("no application services (services with build:) found")
+    if problems:
+        raise CheckFailed("\n".join(problems))
+    return f"{apps} start after {sorted(one_shots)} completed"
+
+
+def published_ports(service: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(as written, host ip or None when the entry binds every interface)."""
+    out: list[tuple[str, str | None]] = []
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            host_ip = entry.get("host_ip")
+            out.append((str(entry), str(host_ip) if host_ip else None))
+            continue
+        text = str(entry)
+        # "ip:host:container", "host:container", "container"; an IPv6 host ip is in brackets.
+        match = re.fullmatch(r"(\[[^\]]+\]|[0-9.]+):([^:]+):(.+)", text)
+        out.append((text, match.group(1) if match else None))
+    return out
+
+
+def check_ports(compose: dict[str, Any]) -> str:
+    problems: list[str] = []
+    count = 0
+    for name, service in sorted(services_of(compose).items()):
+        for text, host_ip in published_ports(service):
+            count += 1
+            if host_ip != "127.0.0.1":
+                problems.append(f'{name}: port {text!r} must bind 127.0.0.1 ("127.0.0.1:H:C")')
+    if problems:
+        raise CheckFailed("\n".join(problems))
+    return f"{count} published ports, all on 127.0.0.1"
+
+
+def kafka_version_in_pom() -> str | None:
+    if not KAFKA_POM.exists():
+        return None
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", KAFKA_POM.read_text())
+    return match.group(1).strip() if match else None
+
+
+def split_image(image: str) -> tuple[str, str | None]:
+    if "@" in image:
+        return image.split("@", 1)[0], "digest"
+    name, sep, tag = image.rpartition(":")
+    if not sep or "/" in tag:
+        return image, None
+    return name, tag
+
+
+def check_images(compose: dict[str, Any]) -> str:
+    problems: list[str] = []
+    seen: list[str] = []
+    kafka_version = kafka_version_in_pom()
+    for name, service in sorted(services_of(compose).items()):
+        image = service.get("image")
+        build = service.get("build")
+        if build is not None:
+            dockerfile = build.get("dockerfile") if isinstance(build, dict) else None
+            if dockerfile != OWN_DOCKERFILE:
+                problems.append(f"{name}: must build from {OWN_DOCKERFILE}, not {dockerfile!r}")
+            if not isinstance(image, str) or not image.startswith(OWN_IMAGE_PREFIX):
+                problems.append(f"{name}: built image must be named {OWN_IMAGE_PREFIX}...")
+            continue
+        if not isinstance(image, str):
+            problems.append(f"{name}: neither image nor build")
+            continue
+        repo, tag = split_image(image)
+        seen.append(image)
+        if repo not in OFFICIAL_IMAGES:
+            problems.append(f"{name}: {image} is not one of {sorted(OFFICIAL_IMAGES)}")
+        if tag is None or tag == "latest":
+            problems.append(f"{name}: {image} must have a pinned tag (not latest)")
+        if repo == "apache/kafka" and kafka_version and tag != kafka_version:
+            problems.append(
+                f"{name}: {image} differs from the local broker's Kafka {kafka_version}"
+                " (deploy/kafka/pom.xml)"
+            )
+    if problems:
+        raise CheckFailed("\n".join(problems))
+    return ", ".join(sorted(set(seen))) + f" + {OWN_IMAGE_PREFIX}* built from {OWN_DOCKERFILE}"
+
+
+def dockerfile_sources(dockerfile: Path) -> list[str]:
+    sources: list[str] = []
+    for line in dockerfile.read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0].upper() in {"COPY", "ADD"}:
+            args = [p for p in parts[1:] if not p.startswith("--")]
+            sources.extend(args[:-1])
+    return sources
+
+
+def check_referenced_files(compose: dict[str, Any]) -> str:
+    problems: list[str] = []
+    checked: set[str] = set()
+    for name, service in sorted(services_of(compose).items()):
+        build = service.get("build")
+        if isinstance(build, dict):
+            context = ROOT / str(build.get("context", "."))
+            dockerfile = context / str(build.get("dockerfile", "Dockerfile"))
+            for path in (context, dockerfile):
+                checked.add(str(path.relative_to(ROOT)) or ".")
+                if not path.exists():
+                    problems.append(f"{name}: build path {path} does not exist")
+            if dockerfile.exists():
+                for source in dockerfile_sources(dockerfile):
+                    checked.add(source)
+                    if not (context / source).exists():
+                        problems.append(f"{name}: Dockerfile copies {source}, which is missing")
+        for volume in service.get("volumes") or []:
+            raw = volume.get("source") if isinstance(volume, dict) else str(volume).split(":")[0]
+            source = str(raw or "")
+            if source.startswith((".", "/")):
+                checked.add(source)
+                # A missing bind source would be created by Docker as an empty root-owned dir.
+                if not (ROOT / source).exists():
+                    problems.append(f"{name}: bind mount source {source} does not exist")
+        env_files = service.get("env_file") or []
+        for env_file in [env_files] if isinstance(env_files, str) else env_files:
+            checked.add(str(env_file))
+            if not (ROOT / str(env_file)).exists():
+                problems.append(f"{name}: env_file {env_file} does not exist")
+    if problems:
+        raise CheckFailed("\n".join(problems))
+    return ", ".join(sorted(checked))
+
+
+def check_key_defaults(compose: dict[str, Any]) -> str:
+    sys.path.insert(0, str(ROOT / "libs"))
+    from gelombang.settings import PLACEHOLDER_KEYS
+
+    problems: list[str] = []
+    count = 0
+    for name, service in sorted(services_of(compose).items()):
+        environment = service.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(str(e).split("=", 1) for e in environment if "=" in str(e))
+        for variable in KEY_VARIABLES:
+            if variable not in environment:
+                continue
+            count += 1
+            value = str(environment[variable])
+            match = re.fullmatch(r"\$\{" + variable + r"(?::?([-?]))(.*)\}", value)
+            if match is None:
+                problems.append(
+                    f"{name}: {variable} must come from the environment (${{{variable}...}})"
+                )
+            elif match.group(1) == "-" and match.group(2) not in PLACEHOLDER_KEYS:
+                problems.append(
+                    f"{name}: the default of {variable} is not a known placeholder; a real key"
+                    " must never be committed"
+                )
+    if problems:
+        raise CheckFailed("\n".join(problems))
+    return f"{count} key variables read from the environment; defaults are dev-only placeholders"
+
+
+def nginx_upstream_servers(conf: str) -> list[tuple[str, int]]:
+    servers: list[tuple[str, int]] = []
+    for block in re.findall(r"upstream\s+\S+\s*\{(.*?)\}", conf, flags=re.S):
+        for host, port in re.findall(r"^\s*server\s+([^\s:;]+):(\d+)", block, flags=re.M):
+            servers.append((host, int(port)))
+    return servers
+
+
+def check_service_addresses(compose: dict[str, Any]) -> str:
+    services = services_of(compose)
+    problems: list[str] = []
+    found: list[str] = []
+
+    def expect(where: str, host: str, port: int) -> None:
+        found.append(f"{host}:{port}")
+        if host not in services:
+            problems.append(f"{where}: {host} is not a compose service")
+            return
+        listening = command_port(services[host])
+        if listening is not None and listening != port:
+            problems.append(f"{where}: {host}:{port}, but {host} listens on {listening}")
+
+    if NGINX_CONF.exists():
+        for host, port in nginx_upstream_servers(NGINX_CONF.read_text()):
+            expect("nginx upstream", host, port)
+    prometheus = yaml.safe_load(PROMETHEUS_CONF.read_text()) if PROMETHEUS_CONF.exists() else {}
+    for job in (prometheus or {}).get("scrape_configs") or []:
+        where = f"prometheus job {job.get('job_name')}"
+        for static in job.get("static_configs") or []:
+            for target in static.get("targets") or []:
+                target_host, _, target_port = str(target).rpartition(":")
+                if target_host not in {"localhost", "127.0.0.1"}:
+                    expect(where, target_host, int(target_port))
+        for dns in job.get("dns_sd_configs") or []:
+            for dns_name in dns.get("names") or []:
+                expect(where, str(dns_name), int(dns.get("port", 0)))
+    if problems:
+        raise CheckFailed("\n".join(problems))
+    return "gateway upstreams and scrape targets exist: " + ", ".join(sorted(set(found)))
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. nginx
+# ---------------------------------------------------------------------------------------------
+
+
+def nginx_test_copy(conf: str, tmp: Path) -> str:
+    """The config with what only exists inside the container pointed at the temp folder."""
+    # Compose service names resolve only on the Compose network; nginx -t resolves upstreams.
+    conf = re.sub(
+        r"^(\s*server\s+)(?!\d)[A-Za-z0-9_.-]+(:\d+)",
+        r"\g<1>127.0.0.1\g<2>",
+        conf,
+        flags=re.M,
+    )
+    conf = re.sub(r"^\s*pid\s+[^;]+;", f"pid {tmp}/nginx.pid;", conf, flags=re.M)
+    temp_paths = "".join(
+        f"    {kind}_temp_path {tmp}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return re.sub(r"^http\s*\{\n", "http {\n" + temp_paths, conf, count=1, flags=re.M)
+
+
+def check_nginx_config() -> str:
+    nginx = which("nginx")
+    if nginx is None:
+        raise CheckFailed("nginx is not installed (apt-get install -y nginx)")
+    if not NGINX_CONF.exists():
+        raise CheckFailed(f"{NGINX_CONF.relative_to(ROOT)} does not exist")
+    with tempfile.TemporaryDirectory(prefix="gelombang-nginx-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        conf = tmp / "nginx.conf"
+        conf.write_text(nginx_test_copy(NGINX_CONF.read_text(), tmp))
+        result = run(
+            [nginx, "-t", "-q", "-p", f"{tmp}/", "-e", str(tmp / "error.log"), "-c", str(conf)]
+        )
+    if result.returncode != 0:
+        raise CheckFailed(f"nginx -t rejected deploy/docker/nginx.conf:\n{result.stderr.strip()}")
+    version = run([nginx, "-v"]).stderr.strip().removeprefix("nginx version: ")
+    return f"nginx -t ({version}) accepts deploy/docker/nginx.conf (upstream hosts -> 127.0.0.1)"
+
+
+def directive_lines(conf: str, names: tuple[str, ...]) -> set[str]:
+    lines: set[str] = set()
+    for raw in conf.splitlines():
+        line = " ".join(raw.split("#", 1)[0].split())
+        if line and line.split()[0] in names:
+            lines.add(line)
+    return lines
+
+
+def check_nginx_matches_local() -> str:
+    if not LOCAL_NGINX_TEMPLATE.exists():
+        return "skipped: deploy/local/nginx.conf.template not present"
+    template = LOCAL_NGINX_TEMPLATE.read_text()
+    for key, value in LOCAL_GATEWAY_DEFAULTS.items():
+        template = template.replace("{{" + key + "}}", value)
+    docker = NGINX_CONF.read_text()
+    names = (
+        *SHARED_NGINX_DIRECTIVES,
+        "limit_req_zone",
+        "limit_conn_zone",
+        "limit_req",
+        "limit_conn",
+    )
+    local_lines = {line for line in directive_lines(template, names) if "{{" not in line}
+    docker_lines = directive_lines(docker, names)
+    missing = sorted(local_lines - docker_lines)
+    extra = sorted(docker_lines - local_lines)
+    if missing or extra:
+        lines = [f"  local only:  {line}" for line in missing]
+        lines += [f"  docker only: {line}" for line in extra]
+        raise CheckFailed(
+            "deploy/docker/nginx.conf and deploy/local/nginx.conf.template (with stack.py's"
+            " defaults) disagree on limits/errors:\n" + "\n".join(lines)
+        )
+    return f"{len(local_lines)} limit/timeout/error lines identical to the local template"
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Prometheus
+# ---------------------------------------------------------------------------------------------
+
+
+def check_prometheus_config() -> str:
+    promtool = which("promtool")
+    if promtool is None:
+        raise CheckFailed("promtool is not installed (apt-get install -y prometheus)")
+    if not PROMETHEUS_CONF.exists():
+        raise CheckFailed(f"{PROMETHEUS_CONF.relative_to(ROOT)} does not exist")
+    result = run([promtool, "check", "config", str(PROMETHEUS_CONF)])
+    if result.returncode != 0:
+        raise CheckFailed(
+            f"promtool check config failed:\n{(result.stdout + result.stderr).strip()}"
+        )
+    return "promtool check config accepts deploy/docker/prometheus.yml"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    print(f"compose check: {COMPOSE.name} (offline, no Docker engine needed)")
+    report = Report()
+    try:
+        compose = load_compose()
+    except (CheckFailed, yaml.YAMLError) as exc:
+        print(f"FAIL load {COMPOSE.name}\n     {exc}")
+        return 1
+    report.run("compose parser", check_compose_parser)
+    report.run("spec format", lambda: check_no_version_key(compose))
+    report.run("healthchecks", lambda: check_healthchecks(compose))
+    report.run("start order", lambda: check_app_start_order(compose))
+    report.run("ports on loopback", lambda: check_ports(compose))
+    report.run("images", lambda: check_images(compose))
+    report.run("referenced files", lambda: check_referenced_files(compose))
+    report.run("secret defaults", lambda: check_key_defaults(compose))
+    report.run("service addresses", lambda: check_service_addresses(compose))
+    report.run("nginx -t", check_nginx_config)
+    report.run("gateway limits = local", check_nginx_matches_local)
+    report.run("promtool", check_prometheus_config)
+    total = len(report.passed) + len(report.failed)
+    if report.failed:
+        failed = ", ".join(report.failed)
+        print(f"compose check FAILED: {len(report.failed)} of {total} checks ({failed})")
+        return 1
+    print(f"compose check passed: {total} checks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""``python -m services.selection COMMAND``; see ``--help``."""
+
+from services.selection.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Clients for the outside systems verification depends on: the civil registry (HTTP), the SMS
+gateway (HTTP) and email (SMTP). Each turns every way of failing into one exception type that
+means "not now, try again later", so the caller never mistakes an outage for a rejection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import httpx
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from gelombang.metrics import (
+    CIVIL_REGISTRY_CIRCUIT,
+    CIVIL_REGISTRY_LATENCY,
+    MESSAGES_SENT,
+)
+from services.verification.service import RegistryResult
+
+_CIRCUIT_VALUES = {"closed": 0.0, "half-opened": 1.0, "opened": 2.0}
+
+
+class Unavailable(Exception):
+    """The outside system did not give an answer we can act on; retry later."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+class Undeliverable(Exception):
+    """The provider refused the destination itself (not a temporary failure)."""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class CivilRegistryClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_key: str,
+        concurrency: int,
+        failure_threshold: int,
+        open_s: float,
+    ) -> None:
+        self._http = http
+        self._api_key = api_key
+        self._slots = asyncio.Semaphore(concurrency)
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=failure_threshold, default_ttl=open_s
+        )
+        self._breakers.add_listener(self._on_breaker_event)
+        CIVIL_REGISTRY_CIRCUIT.set(0)
+
+    @staticmethod
+    def _on_breaker_event(name: str, event_name: str, event: Any) -> None:
+        if event_name == "state_changed":
+            CIVIL_REGISTRY_CIRCUIT.set(_CIRCUIT_VALUES.get(str(event.state), 0.0))
+
+    async def verify(self, nik: str, full_name: str, birth_date: str) -> RegistryResult:
+        async with self._slots:
+            try:
+                breaker = await self._breakers.get_breaker("civil_registry")
+                async with breaker:
+                    return await self._call(nik, full_name, birth_date)
+            except OpenedState as exc:
+                raise Unavailable("circuit_open") from exc
+
+    async def _call(self, nik: str, full_name: str, birth_date: str) -> RegistryResult:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = await self._http.post(
+                "/v1/nik/verify",
+                json={"nik": nik, "full_name": full_name, "birth_date": birth_date},
+                headers={"X-Api-Key": self._api_key},
+            )
+            if response.status_code == 200:
+                result = response.json().get("result")
+                if result in ("match", "mismatch", "not_found"):
+                    outcome = str(result)
+                    return result  # type: ignore[no-any-return]
+                raise Unavailable("bad_answer")
+            outcome = str(response.status_code)
+            # 429 and 5xx are the registry's problem, not the person's: retry later. Inside
+            # the breaker, so a registry that keeps failing is left alone for a while.
+            raise Unavailable(f"http_{response.status_code}", _retry_after(response))
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+            raise Unavailable(type(exc).__name__) from exc
+        finally:
+            CIVIL_REGISTRY_LATENCY.labels(outcome).observe(time.perf_counter() - started)
+
+
+class SmsClient:
+    def __init__(self, http: httpx.AsyncClient, api_key: str) -> None:
+        self._http = http
+        self._api_key = api_key
+
+    async def send(self, to: str, text: str, client_ref: str) -> None:
+        try:
+            response = await self._http.post(
+                "/v1/messages",
+                json={"to": to, "text": text, "client_ref": client_ref},
+                headers={"Authorization": f"Bearer {self._api_key}"},
+            )
+        except httpx.HTTPError as exc:
+            MESSAGES_SENT.labels("sms", "error").inc()
+            raise Unavailable(type(exc).__name__) from exc
+        if response.status_code in (200, 201, 202):
+            MESSAGES_SENT.labels("sms", "sent").inc()
+            return
+        if response.status_code in (400, 422):
+            MESSAGES_SENT.labels("sms", "refused").inc()
+            raise Undeliverable(f"http_{response.status_code}")
+        MESSAGES_SENT.labels("sms", "error").inc()
+        raise Unavailable(f"http_{response.status_code}", _retry_after(response))
+
+
+class Mailer:
+    def __init__(self, host: str, port: int, sender: str, timeout_s: float) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._timeout_s = timeout_s
+
+    async def send(self, to: str, subject: str, body: str, message_id: str) -> None:
+        message = EmailMessage()
+        message["From"] = self._sender
+        message["To"] = to
+        message["Subject"] = subject
+        # Stable Message-ID per attempt: a resend after a lost answer is recognisable.
+        message["Message-ID"] = f"<{message_id}@gelombang>"
+        message.set_content(body)
+        try:
+            await aiosmtplib.send(
+                message, hostname=self._host, port=self._port, timeout=self._timeout_s
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            MESSAGES_SENT.labels("email", "refused").inc()
+            raise Undeliverable("recipient_refused") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            MESSAGES_SENT.labels("email", "error").inc()
+            raise Unavailable(type(exc).__name__) from exc
+        MESSAGES_SENT.labels("email", "sent").inc()

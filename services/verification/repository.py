@@ -1,0 +1,327 @@
+"""All SQL of the verification service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from gelombang.events import (
+    REGISTRATIONS_PROGRESS,
+    REGISTRATIONS_REJECTED,
+    REGISTRATIONS_VERIFIED,
+    Event,
+    RegistrationSubmitted,
+)
+from services.verification.service import Case, contact_method_for, decide
+
+_TOPIC_OF = {
+    "RegistrationProgressed": REGISTRATIONS_PROGRESS,
+    "RegistrationVerified": REGISTRATIONS_VERIFIED,
+    "RegistrationRejected": REGISTRATIONS_REJECTED,
+}
+
+# asyncpg ships no type information; connections and pool proxies share this interface.
+Connection = Any
+
+
+async def add_to_outbox(conn: Connection, events: Sequence[Event]) -> None:
+    if not events:
+        return
+    await conn.executemany(
+        """INSERT INTO verification_outbox (topic, event_type, message_key, payload)
+           VALUES ($1, $2, $3, $4)""",
+        [
+            (
+                _TOPIC_OF[e.event_type],
+                e.event_type,
+                str(getattr(e, "registration_id", "")).encode(),
+                e.to_bytes(),
+            )
+            for e in events
+        ],
+    )
+
+
+async def ingest_submitted(
+    conn: Connection, events: Sequence[RegistrationSubmitted], contact_expires_at: datetime
+) -> int:
+    """Open a case per new submission; replays and duplicates are ignored."""
+    if not events:
+        return 0
+    status = await conn.execute(
+        """
+        INSERT INTO verification_cases (registration_id, nik_hash, pii, province_code,
+            regency_code, employment_status, receives_social_aid, channel, contact_method,
+            contact_state, contact_expires_at)
+        SELECT r, h, p, pr, rg, e, a, c, m, 'unsent', $11
+          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                      $7::bool[], $8::text[], $9::text[], $10::text[])
+               AS i(r, h, p, pr, rg, e, a, c, m, x)
+        ON CONFLICT (registration_id) DO NOTHING
+        """,
+        [e.registration_id for e in events],
+        [e.nik_hash for e in events],
+        [e.pii for e in events],
+        [e.province_code for e in events],
+        [e.regency_code for e in events],
+        [e.employment_status for e in events],
+        [e.receives_social_aid for e in events],
+        [e.channel for e in events],
+        [contact_method_for(e.has_email, e.has_phone) for e in events],
+        [None for _ in events],
+        contact_expires_at,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def settle(conn: Connection, registration_id: uuid.UUID) -> Event | None:
+    """Decide the case's outcome if it has one now; store it and queue its event."""
+    row = await conn.fetchrow(
+        """SELECT registration_id, nik_hash, province_code, regency_code, employment_status,
+                  receives_social_aid, channel, contact_method, contact_state, nik_state, outcome
+             FROM verification_cases WHERE registration_id = $1 FOR UPDATE""",
+        registration_id,
+    )
+    if row is None:
+        return None
+    event = decide(Case(**dict(row)))
+    if event is None:
+        return None
+    outcome = "verified" if event.event_type == "RegistrationVerified" else "rejected"
+    await conn.execute(
+        """UPDATE verification_cases SET outcome = $2, outcome_reason = $3, updated_at = now()
+            WHERE registration_id = $1""",
+        registration_id,
+        outcome,
+        getattr(event, "reason", None),
+    )
+    await add_to_outbox(conn, [event])
+    return event
+
+
+@dataclass(frozen=True)
+class DueNikCheck:
+    registration_id: uuid.UUID
+    pii: str
+    attempts: int
+
+
+async def claim_nik_checks(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[DueNikCheck]:
+    # The lease moves next_at forward: if this worker dies, the check is due again afterwards.
+    rows = await pool.fetch(
+        """
+        UPDATE verification_cases c
+           SET nik_next_at = now() + make_interval(secs => $2)
+         WHERE c.registration_id IN (
+               SELECT registration_id FROM verification_cases
+                WHERE nik_state = 'pending' AND outcome IS NULL AND nik_next_at <= now()
+                ORDER BY nik_next_at
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+        RETURNING c.registration_id, c.pii, c.nik_attempts
+        """,
+        limit,
+        lease_s,
+    )
+    return [DueNikCheck(r["registration_id"], r["pii"], r["nik_attempts"]) for r in rows]
+
+
+async def record_nik_result(
+    pool: asyncpg.Pool, registration_id: uuid.UUID, nik_state: str, progress: Event | None
+) -> Event | None:
+    async with pool.acquire() as conn, conn.transaction():
+        updated = await conn.execute(
+            """UPDATE verification_cases
+                  SET nik_state = $2, nik_attempts = nik_attempts + 1, nik_last_error = NULL,
+                      updated_at = now()
+                WHERE registration_id = $1 AND nik_state = 'pending'""",
+            registration_id,
+            nik_state,
+        )
+        if updated.endswith(" 0"):
+            return None
+        if progress is not None:
+            await add_to_outbox(conn, [progress])
+        return await settle(conn, registration_id)
+
+
+async def record_nik_retry(
+    pool: asyncpg.Pool, registration_id: uuid.UUID, delay_s: float, error: str
+) -> None:
+    await pool.execute(
+        """UPDATE verification_cases
+              SET nik_attempts = nik_attempts + 1, nik_last_error = $3,
+                  nik_next_at = now() + make_interval(secs => $2), updated_at = now()
+            WHERE registration_id = $1 AND nik_state = 'pending'""",
+        registration_id,
+        delay_s,
+        error,
+    )
+
+
+@dataclass(frozen=True)
+class DueContact:
+    registration_id: uuid.UUID
+    pii: str
+    method: str
+    sends: int
+    expires_at: datetime
+
+
+async def claim_contacts(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[DueContact]:
+    rows = await pool.fetch(
+        """
+        UPDATE verification_cases c
+           SET contact_next_at = now() + make_interval(secs => $2)
+         WHERE c.registration_id IN (
+               SELECT registration_id FROM verification_cases
+                WHERE contact_state = 'unsent' AND outcome IS NULL AND contact_next_at <= now()
+                ORDER BY contact_next_at
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+        RETURNING c.registration_id, c.pii, c.contact_method, c.contact_sends,
+                  c.contact_expires_at
+        """,
+        limit,
+        lease_s,
+    )
+    return [
+        DueContact(
+            r["registration_id"],
+            r["pii"],
+            r["contact_method"],
+            r["contact_sends"],
+            r["contact_expires_at"],
+        )
+        for r in rows
+    ]
+
+
+async def record_contact_sent(
+    pool: asyncpg.Pool, registration_id: uuid.UUID, progress: Event
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        updated = await conn.execute(
+            """UPDATE verification_cases
+                  SET contact_state = 'sent', contact_sends = contact_sends + 1,
+                      contact_last_error = NULL, updated_at = now()
+                WHERE registration_id = $1 AND contact_state = 'unsent'""",
+            registration_id,
+        )
+        if not updated.endswith(" 0"):
+            await add_to_outbox(conn, [progress])
+
+
+async def record_contact_retry(
+    pool: asyncpg.Pool, registration_id: uuid.UUID, delay_s: float, error: str
+) -> None:
+    await pool.execute(
+        """UPDATE verification_cases
+              SET contact_last_error = $3, contact_next_at = now() + make_interval(secs => $2),
+                  updated_at = now()
+            WHERE registration_id = $1 AND contact_state = 'unsent'""",
+        registration_id,
+        delay_s,
+        error,
+    )
+
+
+async def confirm_contacts(
+    conn: Connection, confirmations: Sequence[tuple[uuid.UUID, Event]]
+) -> list[Event]:
+    """Mark contacts confirmed (once; a second click changes nothing) and settle the cases."""
+    settled: list[Event] = []
+    for registration_id, progress in confirmations:
+        updated = await conn.execute(
+            """UPDATE verification_cases SET contact_state = 'confirmed', updated_at = now()
+                WHERE registration_id = $1 AND contact_state IN ('unsent', 'sent')
+                  AND outcome IS NULL""",
+            registration_id,
+        )
+        if updated.endswith(" 0"):
+            continue
+        await add_to_outbox(conn, [progress])
+        event = await settle(conn, registration_id)
+        if event is not None:
+            settled.append(event)
+    return settled
+
+
+async def request_resend(
+    conn: Connection, registration_ids: Sequence[uuid.UUID], daily_limit: int
+) -> int:
+    status = await conn.execute(
+        """UPDATE verification_cases SET contact_state = 'unsent', contact_next_at = now(),
+                  updated_at = now()
+            WHERE registration_id = ANY($1::uuid[]) AND contact_state = 'sent'
+              AND contact_method = 'sms' AND outcome IS NULL AND contact_sends < $2""",
+        list(registration_ids),
+        daily_limit,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def expire_contacts(pool: asyncpg.Pool, limit: int) -> list[Event]:
+    settled: list[Event] = []
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """UPDATE verification_cases c SET contact_state = 'expired', updated_at = now()
+                WHERE c.registration_id IN (
+                      SELECT registration_id FROM verification_cases
+                       WHERE contact_state IN ('unsent', 'sent') AND outcome IS NULL
+                         AND contact_expires_at < now()
+                       LIMIT $1 FOR UPDATE SKIP LOCKED)
+               RETURNING c.registration_id""",
+            limit,
+        )
+        for row in rows:
+            event = await settle(conn, row["registration_id"])
+            if event is not None:
+                settled.append(event)
+    return settled
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    topic: str
+    event_type: str
+    key: bytes | None
+    payload: bytes
+
+
+PublishBatch = Callable[[list[OutboxRow]], Awaitable[None]]
+
+
+async def publish_outbox(pool: asyncpg.Pool, limit: int, publish: PublishBatch) -> int:
+    """Publish pending outbox rows in order; mark them only after Kafka acknowledged."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """SELECT id, topic, event_type, message_key, payload FROM verification_outbox
+                WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+            limit,
+        )
+        if not rows:
+            return 0
+        batch = [
+            OutboxRow(r["id"], r["topic"], r["event_type"], r["message_key"], r["payload"])
+            for r in rows
+        ]
+        await publish(batch)
+        await conn.execute(
+            "UPDATE verification_outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            [r.id for r in batch],
+        )
+    return len(batch)
+
+
+async def outbox_backlog(pool: asyncpg.Pool) -> int:
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM verification_outbox WHERE published_at IS NULL"
+    )
+    return count

@@ -1,0 +1,124 @@
+"""Verification rules: when a case is settled, what to send, how long to wait. No I/O here."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from gelombang.events import (
+    ContactMethod,
+    Event,
+    ProgressStatus,
+    RegistrationProgressed,
+    RegistrationRejected,
+    RegistrationVerified,
+    RejectionReason,
+)
+
+RegistryResult = Literal["match", "mismatch", "not_found"]
+NikState = Literal["pending", "verified", "not_found", "mismatch"]
+ContactState = Literal["unsent", "sent", "confirmed", "expired"]
+
+# Event ids are derived from (registration, step) so that re-emitting a step (a replayed batch,
+# an outbox row published twice) is recognised downstream as the same event.
+_EVENT_NAMESPACE = uuid.UUID("5b0f3c1e-9a53-4d0c-8f3e-4a7d2b1c6e90")
+
+
+def step_event_id(registration_id: uuid.UUID, step: str) -> uuid.UUID:
+    return uuid.uuid5(_EVENT_NAMESPACE, f"{registration_id}:{step}")
+
+
+@dataclass(frozen=True)
+class Case:
+    registration_id: uuid.UUID
+    nik_hash: str
+    province_code: str
+    regency_code: str
+    employment_status: str
+    receives_social_aid: bool
+    channel: str
+    contact_method: ContactMethod
+    contact_state: ContactState
+    nik_state: NikState
+    outcome: str | None
+
+
+def contact_method_for(has_email: bool, has_phone: bool) -> ContactMethod:
+    # Email first: free, and the link works for days; SMS for the many without an inbox.
+    return "email" if has_email else "sms"
+
+
+def nik_state_for(result: RegistryResult) -> NikState:
+    return {"match": "verified", "mismatch": "mismatch", "not_found": "not_found"}[result]  # type: ignore[return-value]
+
+
+def decide(case: Case) -> Event | None:
+    """The outcome a case has reached, or None while checks are still open."""
+    if case.outcome is not None:
+        return None
+    reason: RejectionReason | None = None
+    if case.nik_state == "not_found":
+        reason = "nik_not_found"
+    elif case.nik_state == "mismatch":
+        reason = "nik_data_mismatch"
+    elif case.contact_state == "expired":
+        reason = "contact_expired"
+    if reason is not None:
+        return RegistrationRejected(
+            event_id=step_event_id(case.registration_id, "rejected"),
+            registration_id=case.registration_id,
+            reason=reason,
+        )
+    if case.nik_state == "verified" and case.contact_state == "confirmed":
+        return RegistrationVerified(
+            event_id=step_event_id(case.registration_id, "verified"),
+            registration_id=case.registration_id,
+            nik_hash=case.nik_hash,
+            province_code=case.province_code,
+            regency_code=case.regency_code,
+            employment_status=case.employment_status,
+            receives_social_aid=case.receives_social_aid,
+            channel=case.channel,
+        )
+    return None
+
+
+def progressed(
+    registration_id: uuid.UUID, status: ProgressStatus, method: ContactMethod | None = None
+) -> RegistrationProgressed:
+    return RegistrationProgressed(
+        event_id=step_event_id(registration_id, status),
+        registration_id=registration_id,
+        status=status,
+        method=method,
+    )
+
+
+def retry_delay_s(attempts: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter, so a recovering registry is not hit in waves."""
+    ceiling = min(max_s, base_s * (2 ** min(attempts, 30)))
+    return max(base_s / 2, rng.uniform(0, ceiling))
+
+
+def email_text(full_name: str, link: str) -> tuple[str, str]:
+    subject = "Konfirmasi email pendaftaran Anda / Confirm your email"
+    body = (
+        f"Halo {full_name},\n\n"
+        "Terima kasih telah mendaftar. Untuk melanjutkan, konfirmasi alamat email ini dengan\n"
+        "membuka tautan berikut (berlaku 48 jam, hanya sekali pakai):\n\n"
+        f"{link}\n\n"
+        "Jika Anda tidak merasa mendaftar, abaikan email ini.\n\n"
+        "---\n"
+        "Thank you for signing up. Open the link above within 48 hours to confirm this email\n"
+        "address. If you did not sign up, ignore this message.\n"
+    )
+    return subject, body
+
+
+def sms_text(code: str) -> str:
+    return (
+        f"Kode verifikasi pendaftaran Anda: {code}. Berlaku 10 menit. "
+        "JANGAN berikan kode ini kepada siapa pun."
+    )

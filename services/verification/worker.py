@@ -1,0 +1,363 @@
+"""Verification worker: ``python -m services.verification.worker --port 9111``.
+
+Run M of them; they share the Kafka partitions (consumer group ``verification``) and the due
+work in Postgres (``FOR UPDATE SKIP LOCKED``). Four loops per process:
+
+- consumer: opens a case per submission, applies contact confirmations and resend requests,
+  then commits offsets (the case rows are stored first);
+- NIK checks against the civil registry, under a concurrency cap and a circuit breaker; an
+  unavailable registry reschedules the check with jittered backoff, never rejects;
+- contact messages (email link over SMTP, or an SMS one-time code);
+- outbox publisher (events to Kafka after their state is stored) and contact-expiry sweeper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import redis.asyncio as aioredis
+
+from gelombang.contact import ContactSecrets, OtpStore, link_expiry
+from gelombang.events import (
+    REGISTRATIONS_CONTACT_CONFIRMED,
+    REGISTRATIONS_SUBMITTED,
+    VERIFICATION_REQUESTS,
+    ContactCodeResendRequested,
+    ContactConfirmed,
+    RegistrationSubmitted,
+)
+from gelombang.kafka import (
+    EVENT_TYPE_HEADER,
+    ConsumerLoop,
+    Delivered,
+    EventPublisher,
+    make_consumer,
+    make_producer,
+)
+from gelombang.logs import configure_logging, get_logger
+from gelombang.metrics import (
+    OUTBOX_PENDING,
+    VERIFICATION_CHECKS,
+    VERIFICATION_OUTCOMES,
+    VERIFICATION_RETRIES,
+)
+from gelombang.pii import PiiCipher
+from gelombang.probes import probes_server
+from services.verification import repository
+from services.verification.gateways import (
+    CivilRegistryClient,
+    Mailer,
+    SmsClient,
+    Unavailable,
+    Undeliverable,
+)
+from services.verification.service import (
+    email_text,
+    nik_state_for,
+    progressed,
+    retry_delay_s,
+    sms_text,
+)
+from services.verification.settings import VerificationSettings
+
+log = get_logger(__name__)
+
+TOPICS = (REGISTRATIONS_SUBMITTED, REGISTRATIONS_CONTACT_CONFIRMED, VERIFICATION_REQUESTS)
+
+
+@dataclass
+class Verifier:
+    settings: VerificationSettings
+    pool: asyncpg.Pool
+    cipher: PiiCipher
+    contact: ContactSecrets
+    otps: OtpStore
+    redis: aioredis.Redis
+    registry: CivilRegistryClient
+    sms: SmsClient
+    mailer: Mailer
+    publisher: EventPublisher
+    rng: random.Random
+    wake_outbox: asyncio.Event
+
+    # -- consumer ---------------------------------------------------------------------------
+    async def handle(self, batch: list[Delivered]) -> None:
+        submitted = [d.event for d in batch if isinstance(d.event, RegistrationSubmitted)]
+        confirmed = [d.event for d in batch if isinstance(d.event, ContactConfirmed)]
+        resend = [d.event for d in batch if isinstance(d.event, ContactCodeResendRequested)]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repository.ingest_submitted(conn, submitted, link_expiry())
+            settled = await repository.confirm_contacts(
+                conn,
+                [
+                    (
+                        e.registration_id,
+                        progressed(e.registration_id, "contact_confirmed", e.method),
+                    )
+                    for e in confirmed
+                ],
+            )
+            await repository.request_resend(
+                conn, [e.registration_id for e in resend], self.settings.sms_daily_limit
+            )
+        for event in settled:
+            VERIFICATION_OUTCOMES.labels(
+                "verified" if event.event_type == "RegistrationVerified" else "rejected",
+                getattr(event, "reason", ""),
+            ).inc()
+        for _ in confirmed:
+            VERIFICATION_CHECKS.labels("contact", "confirmed").inc()
+        if confirmed:
+            self.wake_outbox.set()
+
+    # -- NIK checks -------------------------------------------------------------------------
+    async def nik_round(self) -> int:
+        due = await repository.claim_nik_checks(
+            self.pool, self.settings.scheduler_batch, self.settings.lease_s
+        )
+        await asyncio.gather(*(self._check_nik(d) for d in due))
+        return len(due)
+
+    async def _check_nik(self, due: repository.DueNikCheck) -> None:
+        personal = self.cipher.open_json(due.pii, str(due.registration_id))
+        try:
+            result = await self.registry.verify(
+                personal["nik"], personal["full_name"], personal["birth_date"]
+            )
+        except Unavailable as exc:
+            delay = retry_delay_s(
+                due.attempts, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
+            )
+            if exc.retry_after_s is not None:
+                delay = max(delay, exc.retry_after_s)
+            VERIFICATION_RETRIES.labels("nik", exc.reason).inc()
+            await repository.record_nik_retry(self.pool, due.registration_id, delay, exc.reason)
+            return
+        VERIFICATION_CHECKS.labels("nik", result).inc()
+        state = nik_state_for(result)
+        step = progressed(due.registration_id, "nik_verified") if state == "verified" else None
+        event = await repository.record_nik_result(self.pool, due.registration_id, state, step)
+        self._count_outcome(event)
+        self.wake_outbox.set()
+
+    # -- contact messages -------------------------------------------------------------------
+    async def contact_round(self) -> int:
+        due = await repository.claim_contacts(
+            self.pool, self.settings.scheduler_batch, self.settings.lease_s
+        )
+        await asyncio.gather(*(self._send_contact(d) for d in due))
+        return len(due)
+
+    async def _send_contact(self, due: repository.DueContact) -> None:
+        registration_id = str(due.registration_id)
+        personal = self.cipher.open_json(due.pii, registration_id)
+        try:
+            if due.method == "email":
+                token = self.contact.link_token(registration_id, due.expires_at)
+                link = f"{self.settings.public_base_url}/api/v1/contact/verify?token={token}"
+                subject, body = email_text(personal["full_name"], link)
+                await self.mailer.send(
+                    personal["email"], subject, body, f"{registration_id}.{due.sends}"
+                )
+            else:
+                await self._send_otp(registration_id, personal["phone"], due.sends)
+        except (Unavailable, Undeliverable) as exc:
+            reason = exc.reason if isinstance(exc, Unavailable) else "undeliverable"
+            delay = retry_delay_s(
+                due.sends + 1, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
+            )
+            VERIFICATION_RETRIES.labels("contact", reason).inc()
+            await repository.record_contact_retry(self.pool, due.registration_id, delay, reason)
+            return
+        step = progressed(due.registration_id, "contact_pending", due.method)  # type: ignore[arg-type]
+        await repository.record_contact_sent(self.pool, due.registration_id, step)
+        VERIFICATION_CHECKS.labels("contact", f"{due.method}_sent").inc()
+        self.wake_outbox.set()
+
+    async def _send_otp(self, registration_id: str, phone: str, sends: int) -> None:
+        # Per-phone daily cap across registrations (one phone may be typed by many people).
+        quota_key = f"sms-quota:{self.contact.phone_key(phone)}:{time.strftime('%Y%m%d')}"
+        try:
+            used = int(await self.redis.incr(quota_key))
+            if used == 1:
+                await self.redis.expire(quota_key, 86_400)
+            code = ContactSecrets.new_otp()
+            digest = self.contact.otp_digest(registration_id, code)
+            await self.otps.issue(registration_id, digest)
+        except (aioredis.RedisError, OSError) as exc:
+            raise Unavailable("redis") from exc
+        if used > self.settings.sms_daily_limit:
+            raise Unavailable("phone_daily_limit", retry_after_s=3600)
+        # One reference per distinct message: a retry of the same text is deduplicated by the
+        # gateway, a new code is a new message.
+        await self.sms.send(phone, sms_text(code), client_ref=f"{registration_id}:{digest[:16]}")
+
+    # -- outbox and expiry ------------------------------------------------------------------
+    async def publish(self, rows: list[repository.OutboxRow]) -> None:
+        await asyncio.gather(
+            *(
+                self.publisher.publish_raw(
+                    r.topic, r.key, r.payload, [(EVENT_TYPE_HEADER, r.event_type.encode())]
+                )
+                for r in rows
+            )
+        )
+
+    async def outbox_round(self) -> int:
+        return await repository.publish_outbox(self.pool, 500, self.publish)
+
+    async def expiry_round(self) -> int:
+        settled = await repository.expire_contacts(self.pool, self.settings.scheduler_batch)
+        for event in settled:
+            self._count_outcome(event)
+        return len(settled)
+
+    def _count_outcome(self, event: object) -> None:
+        event_type = getattr(event, "event_type", None)
+        if event_type == "RegistrationVerified":
+            VERIFICATION_OUTCOMES.labels("verified", "").inc()
+        elif event_type == "RegistrationRejected":
+            VERIFICATION_OUTCOMES.labels("rejected", getattr(event, "reason", "")).inc()
+
+
+async def repeat(
+    name: str,
+    round_: Callable[[], Awaitable[int]],
+    idle_s: float,
+    stop: asyncio.Event,
+    wake: asyncio.Event | None = None,
+) -> None:
+    """Run ``round_`` until stopped; sleep when it found nothing, back off when it failed."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            done = await round_()
+            failures = 0
+        except Exception:
+            failures += 1
+            log.exception("round_failed", loop=name, failures=failures)
+            done = 0
+            idle_s_now = min(30.0, idle_s * 2**failures)
+        else:
+            idle_s_now = idle_s
+        if done:
+            continue
+        waiters = [asyncio.create_task(stop.wait())]
+        if wake is not None:
+            waiters.append(asyncio.create_task(wake.wait()))
+        await asyncio.wait(waiters, timeout=idle_s_now, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        if wake is not None:
+            wake.clear()
+
+
+async def run(settings: VerificationSettings, host: str, port: int) -> None:
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=1, max_size=settings.db_pool_max
+    )
+    redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    producer = make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
+    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
+    await producer.start()
+    await consumer.start()
+    limits = httpx.Limits(max_connections=settings.registry_concurrency * 2)
+    registry_http = httpx.AsyncClient(
+        base_url=settings.registry_url, timeout=settings.registry_timeout_s, limits=limits
+    )
+    sms_http = httpx.AsyncClient(base_url=settings.sms_url, timeout=settings.sms_timeout_s)
+    publisher = EventPublisher(producer)
+    verifier = Verifier(
+        settings=settings,
+        pool=pool,
+        cipher=PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes),
+        contact=ContactSecrets(settings.nik_hmac_key_bytes),
+        otps=OtpStore(redis),
+        redis=redis,
+        registry=CivilRegistryClient(
+            registry_http,
+            settings.registry_api_key,
+            settings.registry_concurrency,
+            settings.breaker_failure_threshold,
+            settings.breaker_open_s,
+        ),
+        sms=SmsClient(sms_http, settings.sms_api_key),
+        mailer=Mailer(
+            settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout_s
+        ),
+        publisher=publisher,
+        rng=random.Random(),
+        wake_outbox=asyncio.Event(),
+    )
+    consumer_loop = ConsumerLoop(consumer, settings.group_id, verifier.handle, publisher)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+
+    async def ready() -> dict[str, bool]:
+        polling = time.monotonic() - consumer_loop.last_poll_monotonic < 30
+        reachable = await _db_ok(pool)
+        if reachable:
+            OUTBOX_PENDING.set(await repository.outbox_backlog(pool))
+        return {"kafka": polling, "postgres": reachable}
+
+    server = probes_server(ready, host, port)
+    idle = settings.idle_poll_s
+    tasks = [
+        asyncio.create_task(consumer_loop.run(), name="consumer"),
+        asyncio.create_task(server.serve(), name="probes"),
+        asyncio.create_task(repeat("nik", verifier.nik_round, idle, stop), name="nik"),
+        asyncio.create_task(repeat("contact", verifier.contact_round, idle, stop), name="contact"),
+        asyncio.create_task(
+            repeat("outbox", verifier.outbox_round, idle, stop, verifier.wake_outbox),
+            name="outbox",
+        ),
+        asyncio.create_task(repeat("expiry", verifier.expiry_round, 30.0, stop), name="expiry"),
+    ]
+    log.info("verification_started", group=settings.group_id)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not stopper and not task.cancelled() and task.exception() is not None:
+            log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
+    stop.set()
+    consumer_loop.stop()
+    server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await consumer.stop()
+    await producer.stop()
+    await registry_http.aclose()
+    await sms_http.aclose()
+    await redis.aclose()
+    await pool.close()
+    log.info("verification_stopped")
+
+
+async def _db_ok(pool: asyncpg.Pool) -> bool:
+    try:
+        await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=1.0)
+    except (asyncpg.PostgresError, OSError, TimeoutError):
+        return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Gelombang verification worker")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9111)
+    args = parser.parse_args()
+    settings = VerificationSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    asyncio.run(run(settings, args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

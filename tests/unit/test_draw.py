@@ -1,0 +1,313 @@
+import hashlib
+import hmac
+import random
+from collections.abc import Mapping, Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.selection.draw import (
+    ALGORITHM_VERSION,
+    DrawResult,
+    EligibleEntry,
+    Outcome,
+    canonical_eligible,
+    draw,
+    eligible_sha256,
+    rank,
+    seed_commitment,
+)
+
+PROVINCES = ["11", "31", "32", "35", "94"]
+SEED = "00" * 31 + "01"
+OTHER_SEED = "ff" * 32
+
+seeds = st.binary(min_size=32, max_size=32).map(bytes.hex)
+entry_lists = st.lists(
+    st.tuples(st.uuids(), st.sampled_from(PROVINCES), st.integers(1, 3)),
+    max_size=40,
+    unique_by=lambda row: row[0],
+).map(lambda rows: [EligibleEntry(str(u), p, t) for u, p, t in rows])
+quota_maps = st.dictionaries(st.sampled_from(PROVINCES), st.integers(0, 8), max_size=5)
+
+modest = settings(max_examples=100, deadline=None)
+
+
+def reference_draw(
+    entries: Sequence[EligibleEntry], quotas: Mapping[str, int], total: int, seed_hex: str
+) -> dict[str, tuple[str, str | None]]:
+    """Issue 4's wording, transcribed as literally as possible, with the stdlib hmac module."""
+
+    def key(entry: EligibleEntry) -> tuple[int, str, str]:
+        digest = hmac.new(bytes.fromhex(seed_hex), entry.registration_id.encode(), hashlib.sha256)
+        return (entry.tier, digest.hexdigest(), entry.registration_id)
+
+    chosen: dict[str, str] = {}
+    for province in {e.province_code for e in entries}:
+        in_province = sorted((e for e in entries if e.province_code == province), key=key)
+        for entry in in_province[: quotas.get(province, 0)]:
+            chosen[entry.registration_id] = "province"
+    remainder = total - len(chosen)
+    rest = sorted((e for e in entries if e.registration_id not in chosen), key=key)
+    for entry in rest[:remainder]:
+        chosen[entry.registration_id] = "remainder"
+    return {
+        e.registration_id: (
+            ("selected", chosen[e.registration_id])
+            if e.registration_id in chosen
+            else ("waitlisted", None)
+        )
+        for e in entries
+    }
+
+
+def by_id(result: DrawResult) -> dict[str, Outcome]:
+    return {outcome.registration_id: outcome for outcome in result.outcomes}
+
+
+@st.composite
+def draws(draw_from: st.DrawFn) -> tuple[list[EligibleEntry], dict[str, int], int, str]:
+    entries = draw_from(entry_lists)
+    quotas = draw_from(quota_maps)
+    total = sum(quotas.values()) + draw_from(st.integers(0, 10))
+    return entries, quotas, total, draw_from(seeds)
+
+
+@modest
+@given(draws())
+def test_the_draw_is_exactly_the_published_algorithm(
+    case: tuple[list[EligibleEntry], dict[str, int], int, str],
+) -> None:
+    entries, quotas, total, seed = case
+    result = draw(entries, quotas, total, seed)
+    expected = reference_draw(entries, quotas, total, seed)
+    assert {o.registration_id: (o.outcome, o.via) for o in result.outcomes} == expected
+
+
+@modest
+@given(draws())
+def test_quotas_are_never_exceeded_and_every_seat_that_can_be_filled_is(
+    case: tuple[list[EligibleEntry], dict[str, int], int, str],
+) -> None:
+    entries, quotas, total, seed = case
+    result = draw(entries, quotas, total, seed)
+    for province in PROVINCES:
+        via_province = [
+            o for o in result.outcomes if o.province_code == province and o.via == "province"
+        ]
+        assert len(via_province) <= quotas.get(province, 0)
+    assert result.selected == min(total, len(entries))
+    assert result.selected + result.waitlisted == len(entries)
+    assert sum(result.selected_by_province.values()) == result.selected
+    assert sum(result.selected_by_tier.values()) == result.selected
+
+
+@modest
+@given(draws())
+def test_within_a_province_a_lower_tier_never_beats_a_higher_one(
+    case: tuple[list[EligibleEntry], dict[str, int], int, str],
+) -> None:
+    entries, quotas, total, seed = case
+    outcomes = draw(entries, quotas, total, seed).outcomes
+    for province in PROVINCES:
+        won = [o for o in outcomes if o.province_code == province and o.via == "province"]
+        lost = [o for o in outcomes if o.province_code == province and o.outcome == "waitlisted"]
+        if won and lost:
+            assert max(o.tier for o in won) <= min(o.tier for o in lost)
+            # Within the same tier, the rank decides.
+            for loser in lost:
+                assert all((w.tier, w.rank) < (loser.tier, loser.rank) for w in won)
+
+
+@modest
+@given(draws())
+def test_remainder_seats_go_in_global_tier_then_rank_order(
+    case: tuple[list[EligibleEntry], dict[str, int], int, str],
+) -> None:
+    entries, quotas, total, seed = case
+    outcomes = draw(entries, quotas, total, seed).outcomes
+    remainder = [o for o in outcomes if o.via == "remainder"]
+    waitlisted = [o for o in outcomes if o.outcome == "waitlisted"]
+    if remainder and waitlisted:
+        worst_winner = max((o.tier, o.rank) for o in remainder)
+        best_loser = min((o.tier, o.rank) for o in waitlisted)
+        assert worst_winner < best_loser
+
+
+@modest
+@given(draws(), st.randoms(use_true_random=False))
+def test_same_seed_same_result_whatever_the_input_order(
+    case: tuple[list[EligibleEntry], dict[str, int], int, str], shuffler: random.Random
+) -> None:
+    entries, quotas, total, seed = case
+    shuffled = list(entries)
+    shuffler.shuffle(shuffled)
+    first = draw(entries, quotas, total, seed)
+    again = draw(shuffled, quotas, total, seed)
+    assert by_id(first) == by_id(again)
+    assert first.selected_by_province == again.selected_by_province
+    assert canonical_eligible(entries) == canonical_eligible(shuffled)
+
+
+@modest
+@given(
+    st.lists(st.uuids(), min_size=20, max_size=40, unique=True),
+    seeds,
+    seeds,
+)
+def test_another_seed_gives_another_order(ids: list[object], seed: str, other: str) -> None:
+    if seed == other:
+        return
+    entries = [EligibleEntry(str(u), "32", 3) for u in ids]
+
+    def order(seed_hex: str) -> list[str]:
+        outcomes = draw(entries, {}, 0, seed_hex).outcomes
+        return [o.registration_id for o in sorted(outcomes, key=lambda o: o.rank)]
+
+    # 20! orders: the chance two seeds agree is nil, so a failure here is a real bug.
+    assert order(seed) != order(other)
+
+
+def test_a_tiny_draw_computed_by_hand() -> None:
+    # Ranks computed here with the stdlib, independently of draw.py.
+    def hand_rank(registration_id: str) -> str:
+        key = bytes.fromhex(SEED)
+        return hmac.new(key, registration_id.encode("ascii"), hashlib.sha256).hexdigest()
+
+    a = EligibleEntry("00000000-0000-4000-8000-00000000000a", "32", 2)
+    b = EligibleEntry("00000000-0000-4000-8000-00000000000b", "32", 2)
+    c = EligibleEntry("00000000-0000-4000-8000-00000000000c", "32", 3)
+    d = EligibleEntry("00000000-0000-4000-8000-00000000000d", "31", 1)
+    ranks = {e.registration_id: hand_rank(e.registration_id) for e in (a, b, c, d)}
+    assert ranks[a.registration_id] == rank(SEED, a.registration_id)
+
+    # Province 32 has 1 seat and two tier-2 people: the lower rank wins it. Province 31 has no
+    # quota, so d (tier 1) can only win through the remainder, and does, ahead of any tier 2.
+    result = draw([c, d, b, a], {"32": 1}, 2, SEED)
+    first_32, second_32 = sorted((a, b), key=lambda e: ranks[e.registration_id])
+    expected = {
+        first_32.registration_id: ("selected", "province"),
+        d.registration_id: ("selected", "remainder"),
+        second_32.registration_id: ("waitlisted", None),
+        c.registration_id: ("waitlisted", None),
+    }
+    assert {o.registration_id: (o.outcome, o.via) for o in result.outcomes} == expected
+    assert by_id(result)[d.registration_id].rank == ranks[d.registration_id]
+    assert result.remainder_seats == 1
+    assert result.selected_by_province == {"31": 1, "32": 1}
+    assert result.selected_by_tier == {1: 1, 2: 1, 3: 0}
+    assert [o.registration_id for o in result.outcomes] == [
+        c.registration_id,
+        d.registration_id,
+        b.registration_id,
+        a.registration_id,
+    ]  # outcomes keep the input order
+
+
+def test_pinned_values_do_not_drift() -> None:
+    # Published draws must stay verifiable with later versions of this code.
+    assert ALGORITHM_VERSION == "gelombang-draw-v1"
+    assert seed_commitment(SEED) == hashlib.sha256(SEED.encode("ascii")).hexdigest()
+    assert seed_commitment(SEED.upper()) == seed_commitment(SEED)
+    assert (
+        rank(SEED, "00000000-0000-4000-8000-00000000000a")
+        == hmac.new(
+            bytes.fromhex(SEED), b"00000000-0000-4000-8000-00000000000a", hashlib.sha256
+        ).hexdigest()
+    )
+
+
+@modest
+@given(seeds, st.text(alphabet="0123456789abcdef-", max_size=80))
+def test_precomputed_hmac_equals_the_stdlib_hmac(seed: str, message: str) -> None:
+    expected = hmac.new(bytes.fromhex(seed), message.encode("ascii"), hashlib.sha256).hexdigest()
+    assert rank(seed, message) == expected
+
+
+def test_canonical_list_is_sorted_lowercase_without_header_or_trailing_newline() -> None:
+    entries = [
+        EligibleEntry("ffffffff-0000-4000-8000-000000000000", "35", 3),
+        EligibleEntry("00000000-0000-4000-8000-000000000000", "11", 1),
+    ]
+    assert canonical_eligible(entries) == (
+        b"00000000-0000-4000-8000-000000000000,11,1\nffffffff-0000-4000-8000-000000000000,35,3"
+    )
+    assert canonical_eligible([]) == b""
+    assert eligible_sha256(entries) == hashlib.sha256(canonical_eligible(entries)).hexdigest()
+
+
+@modest
+@given(entry_lists.filter(bool), st.data())
+def test_changing_any_row_changes_the_hash(
+    entries: list[EligibleEntry], data: st.DataObject
+) -> None:
+    index = data.draw(st.integers(0, len(entries) - 1))
+    original = entries[index]
+    changed = list(entries)
+    changed[index] = original._replace(tier=original.tier % 3 + 1)
+    assert eligible_sha256(changed) != eligible_sha256(entries)
+    changed[index] = original._replace(province_code="33")
+    assert eligible_sha256(changed) != eligible_sha256(entries)
+    assert eligible_sha256(entries[:index] + entries[index + 1 :]) != eligible_sha256(entries)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([EligibleEntry("0000000A-0000-4000-8000-000000000000", "32", 1)], "lowercase UUID"),
+        ([EligibleEntry("not-a-uuid", "32", 1)], "lowercase UUID"),
+        (
+            [EligibleEntry("00000000-0000-4000-8000-000000000000", "32", 1)] * 2,
+            "more than once",
+        ),
+        ([EligibleEntry("00000000-0000-4000-8000-000000000000", "3", 1)], "2 digits"),
+        ([EligibleEntry("00000000-0000-4000-8000-000000000000", "32", 4)], "1, 2 or 3"),
+        ([EligibleEntry("00000000-0000-4000-8000-000000000000", "32", True)], "1, 2 or 3"),
+    ],
+)
+def test_bad_entries_are_rejected(entries: list[EligibleEntry], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        draw(entries, {}, 1, SEED)
+    with pytest.raises(ValueError, match=message):
+        canonical_eligible(entries)
+
+
+@pytest.mark.parametrize(
+    ("quotas", "total", "seed", "message"),
+    [
+        ({"32": 5}, 4, SEED, "more than total_quota"),
+        ({"32": -1}, 4, SEED, "non-negative"),
+        ({"3x": 1}, 4, SEED, "2 digits"),
+        ({}, -1, SEED, "non-negative"),
+        ({}, 1, "ab" * 31, "64 hexadecimal"),
+        ({}, 1, "zz" * 32, "64 hexadecimal"),
+    ],
+)
+def test_bad_quotas_and_seeds_are_rejected(
+    quotas: dict[str, int], total: int, seed: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        draw([], quotas, total, seed)
+
+
+def test_unfilled_and_unassigned_seats_form_the_national_remainder() -> None:
+    entries = [EligibleEntry(f"00000000-0000-4000-8000-{n:012d}", "32", 3) for n in range(5)]
+    # 35 has 3 seats and nobody; 2 more seats were never assigned to a province.
+    result = draw(entries, {"32": 1, "35": 3}, 6, SEED)
+    assert result.remainder_seats == 5
+    assert result.selected == 5
+    assert result.selected_by_province == {"32": 5, "35": 0}
+    assert sum(o.via == "province" for o in result.outcomes) == 1
+
+
+def test_progress_is_reported_at_each_stage() -> None:
+    calls: list[tuple[str, int, int]] = []
+    entries = [EligibleEntry(f"00000000-0000-4000-8000-{n:012d}", "32", 3) for n in range(3)]
+    draw(entries, {"32": 1}, 2, SEED, progress=lambda *call: calls.append(call))
+    stages = [stage for stage, _, _ in calls]
+    assert stages[0] == "ranking"
+    assert stages[-1] == "remainder"
+    assert {"sorting", "province"} <= set(stages)
+    assert ("ranking", 3, 3) in calls
+    assert ("remainder", 1, 1) in calls
