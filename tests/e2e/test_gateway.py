@@ -31,7 +31,11 @@ async def test_signup_through_gateway_shows_status_within_two_seconds() -> None:
                 break
             await asyncio.sleep(0.1)
         assert status is not None and status.status_code == 200, "status not visible within 2 s"
-        assert status.json()["status"] == "submitted"
+        # The verification workers run concurrently, so a fast pipeline may already have moved
+        # the registration on (this random NIK is unknown to the registry simulator).
+        shown = status.json()
+        assert shown["registration_id"] == body["registration_id"]
+        assert shown["status"] in {"submitted", "contact_pending", "rejected"}, shown
 
 
 async def test_gateway_serves_the_public_page() -> None:
