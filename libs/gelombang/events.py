@@ -67,7 +67,8 @@ class RegistrationSubmitted(Event):
     has_phone: bool
 
 
-ContactMethod = Literal["email", "sms"]
+# "officer": a posko officer saw the ID card in person, which replaces the contact check.
+ContactMethod = Literal["email", "sms", "officer"]
 ProgressStatus = Literal["contact_pending", "contact_confirmed", "nik_verified"]
 RejectionReason = Literal[
     "nik_not_found", "nik_data_mismatch", "contact_expired", "duplicate", "contact_undeliverable"

@@ -17,7 +17,7 @@ from gelombang.events import (
     Event,
     RegistrationSubmitted,
 )
-from services.verification.service import Case, contact_method_for, decide
+from services.verification.service import Case, contact_method_for, decide, progressed
 
 _TOPIC_OF = {
     "RegistrationProgressed": REGISTRATIONS_PROGRESS,
@@ -50,19 +50,25 @@ async def add_to_outbox(conn: Connection, events: Sequence[Event]) -> None:
 async def ingest_submitted(
     conn: Connection, events: Sequence[RegistrationSubmitted], contact_expires_at: datetime
 ) -> int:
-    """Open a case per new submission; replays and duplicates are ignored."""
+    """Open a case per new submission; replays and duplicates are ignored.
+
+    Assisted registrations start with their contact confirmed: the officer's attestation
+    (ID card seen in person) replaces the email or SMS check.
+    """
     if not events:
         return 0
-    status = await conn.execute(
+    rows = await conn.fetch(
         """
         INSERT INTO verification_cases (registration_id, nik_hash, pii, province_code,
             regency_code, employment_status, receives_social_aid, channel, contact_method,
             contact_state, contact_expires_at)
-        SELECT r, h, p, pr, rg, e, a, c, m, 'unsent', $11
+        SELECT r, h, p, pr, rg, e, a, c, m,
+               CASE WHEN m = 'officer' THEN 'confirmed' ELSE 'unsent' END, $11
           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                       $7::bool[], $8::text[], $9::text[], $10::text[])
                AS i(r, h, p, pr, rg, e, a, c, m, x)
         ON CONFLICT (registration_id) DO NOTHING
+        RETURNING registration_id, contact_method
         """,
         [e.registration_id for e in events],
         [e.nik_hash for e in events],
@@ -72,11 +78,19 @@ async def ingest_submitted(
         [e.employment_status for e in events],
         [e.receives_social_aid for e in events],
         [e.channel for e in events],
-        [contact_method_for(e.has_email, e.has_phone) for e in events],
+        [contact_method_for(e.has_email, e.has_phone, e.channel) for e in events],
         [None for _ in events],
         contact_expires_at,
     )
-    return int(status.rsplit(" ", 1)[-1])
+    attested = [r["registration_id"] for r in rows if r["contact_method"] == "officer"]
+    await add_to_outbox(
+        conn,
+        [
+            progressed(registration_id, "contact_confirmed", "officer")
+            for registration_id in attested
+        ],
+    )
+    return len(rows)
 
 
 async def settle(conn: Connection, registration_id: uuid.UUID) -> Event | None:

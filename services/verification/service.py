@@ -45,7 +45,9 @@ class Case:
     outcome: str | None
 
 
-def contact_method_for(has_email: bool, has_phone: bool) -> ContactMethod:
+def contact_method_for(has_email: bool, has_phone: bool, channel: str = "api") -> ContactMethod:
+    if channel == "assisted":
+        return "officer"
     # Email first: free, and the link works for days; SMS for the many without an inbox.
     return "email" if has_email else "sms"
 
