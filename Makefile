@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STACK := python3 deploy/local/stack.py
 
-.PHONY: help venv up infra down status lint test test-unit test-integration test-e2e compose-check clean
+.PHONY: help venv up infra down restart status lint test test-unit test-integration test-e2e compose-check clean load load-ui bench
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ infra: ## Start only Kafka, Postgres, Redis, nginx and Prometheus
 
 down: ## Stop everything `make up` started (by pid)
 	@$(STACK) down
+
+restart: ## Restart app components after a code change: make restart NAMES="projector registration-0"
+	@$(STACK) restart $(NAMES)
 
 status: ## Health of every part of the stack
 	@$(STACK) status
@@ -48,3 +51,37 @@ test: up lint compose-check ## Everything CI runs: stack up, lint, unit, integra
 
 clean: down ## Stop the stack and delete its data (.run/)
 	rm -rf .run
+
+# Load tests: SCENARIO is spike, launch_day or mix (loadtests/locust_<SCENARIO>.py). Every
+# scenario's shape stops by itself; LOAD_* variables (see loadtests/locust_common.py) override
+# rates and durations, LOAD_MAX_S is a hard stop on top.
+SCENARIO ?= spike
+LOAD_MAX_S ?= 900
+LOAD_PROCESSES ?= 1
+load: up ## Headless Locust run (SCENARIO=spike|launch_day|mix), CSV+HTML in reports/, then reconcile
+	@mkdir -p reports && rm -f reports/load-ids-*.json
+	@.venv/bin/locust -f loadtests/locust_$(SCENARIO).py --headless --host http://127.0.0.1:8080 \
+		--processes $(LOAD_PROCESSES) --run-time $(LOAD_MAX_S)s --stop-timeout 15 --only-summary \
+		--csv reports/load-$(SCENARIO) --html reports/load-$(SCENARIO).html || true
+	@$(PY) -m loadtests.reconcile --wait-s 120 reports/load-ids-*.json
+
+load-ui: up ## Locust web UI on http://127.0.0.1:8089 (SCENARIO=spike|launch_day|mix)
+	@.venv/bin/locust -f loadtests/locust_$(SCENARIO).py --host http://127.0.0.1:8080 \
+		--web-host 127.0.0.1
+
+bench: up ## The benchmark: ceiling, knee, 80,000/min sustained, lag, draw -> reports/bench.*
+	@$(PY) -m loadtests.bench
+
+# ---- Reliability (issue 9): faults, hostile input, Kubernetes ----------------------------------
+.PHONY: k8s-check fuzz chaos
+k8s-check: venv ## Validate deploy/k8s offline: kustomize, kubernetes-validate --strict, CRD schemas
+	@bash .ci/pytest-tier tests/unit/test_k8s.py
+
+FUZZ_SECONDS ?= 120
+fuzz: up ## Schemathesis, every phase, FUZZ_SECONDS per target against each service's OpenAPI
+	@GELOMBANG_FUZZ_SECONDS=$(FUZZ_SECONDS) bash .ci/pytest-tier tests/integration/test_schemathesis.py
+
+CHAOS_FAULTS ?= registration-0,projector,verification-0,civil-registry-sim,redis,kafka,postgres
+chaos: up ## Fault suite (SIGKILL+restart under load, reconcile; reports/chaos.json), then fuzz
+	@$(PY) -m loadtests.chaos --faults $(CHAOS_FAULTS)
+	@$(MAKE) --no-print-directory fuzz

@@ -47,7 +47,23 @@ LOCAL_NGINX_TEMPLATE = ROOT / "deploy" / "local" / "nginx.conf.template"
 KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
 
 # Official images only. The tag is checked separately: present, not "latest".
-OFFICIAL_IMAGES = frozenset({"apache/kafka", "postgres", "redis", "nginx", "prom/prometheus"})
+OFFICIAL_IMAGES = frozenset(
+    {
+        "apache/kafka",
+        "postgres",
+        "redis",
+        "nginx",
+        "prom/prometheus",
+        # Observability: each exporter's and Grafana's own upstream image.
+        "prometheuscommunity/postgres-exporter",
+        "oliver006/redis_exporter",
+        "nginx/nginx-prometheus-exporter",
+        "grafana/grafana",
+    }
+)
+# Images without a shell or HTTP client, so no healthcheck can run inside them. Allowed only
+# for exporters: Prometheus scrapes them, and the TargetDown alert is their healthcheck.
+NO_SHELL_IMAGES = frozenset({"nginx/nginx-prometheus-exporter"})
 # Our own image: built from the one Dockerfile, never pulled.
 OWN_IMAGE_PREFIX = "gelombang/"
 OWN_DOCKERFILE = "deploy/docker/Dockerfile"
@@ -148,11 +164,14 @@ def one_shot_services(services: dict[str, dict[str, Any]]) -> set[str]:
 
 
 def command_port(service: dict[str, Any]) -> int | None:
+    """The HTTP port a service serves: ``--ops-port`` when it has one (its /metrics), else
+    ``--port``."""
     command = service.get("command")
-    if isinstance(command, list) and "--port" in command:
-        index = command.index("--port")
-        if index + 1 < len(command):
-            return int(command[index + 1])
+    for flag in ("--ops-port", "--port"):
+        if isinstance(command, list) and flag in command:
+            index = command.index(flag)
+            if index + 1 < len(command):
+                return int(command[index + 1])
     return None
 
 
@@ -217,6 +236,9 @@ def check_healthchecks(compose: dict[str, Any]) -> str:
     problems: list[str] = []
     long_running = sorted(set(services) - one_shots)
     for name in long_running:
+        image = services[name].get("image")
+        if isinstance(image, str) and split_image(image)[0] in NO_SHELL_IMAGES:
+            continue
         health = services[name].get("healthcheck")
         if not isinstance(health, dict) or health.get("disable") or not health.get("test"):
             problems.append(f"{name}: long-running service without a healthcheck")

@@ -22,7 +22,8 @@ environment; every Gelombang process also gets os.environ overlaid with .run/sta
     GELOMBANG_GATEWAY_RATE             per-IP request rate at the gateway (default 20r/s)
     GELOMBANG_GATEWAY_BURST            per-IP burst (default 40)
     GELOMBANG_GATEWAY_CONN_LIMIT       per-IP concurrent connections (default 50)
-    GELOMBANG_GATEWAY_UNLIMITED_CIDRS  space-separated CIDRs exempt from the limits (load tests)
+    GELOMBANG_GATEWAY_UNLIMITED_CIDRS  space-separated CIDRs exempt from the limits (load tests;
+                                       default 127.0.0.2/32, the address loadtests bind to)
 
 Layout of the run folder (``.run/``, gitignored; delete a component's folder for a cold start,
 but keep ``stack.env``: it holds the keys that encrypt stored PII)::
@@ -44,6 +45,7 @@ import argparse
 import base64
 import contextlib
 import fcntl
+import hashlib
 import http.client
 import ipaddress
 import json
@@ -84,6 +86,10 @@ KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
 GATEWAY_PORT = 8080
 PROMETHEUS_PORT = 9090
+# Exporters for the infrastructure (Debian's prometheus-*-exporter packages), on their usual ports.
+POSTGRES_EXPORTER_PORT = 9187
+REDIS_EXPORTER_PORT = 9121
+NGINX_EXPORTER_PORT = 9113
 API_BASE_PORT = 8000
 SMTP_PORT = 1025  # the mail sink; its ops port is in the app table
 MAIL_DIR = RUN / "mail"  # the sink's maildir: one .eml per message, read by tests
@@ -421,6 +427,10 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
     ]
     apps += [
         AppSpec("projector", "services.registration.worker", 9101, "projector"),
+        AppSpec("assisted", "services.assisted.app", 8010, "assisted"),  # posko officers' lane
+        # Waves: the admin API and the worker keeping the eligible pool and relaying decisions.
+        AppSpec("selection", "services.selection.app", 8020, "selection"),
+        AppSpec("selection-worker", "services.selection.worker", 9125, "selection"),
         AppSpec("civil-registry-sim", "services.simulators.civil_registry", 8091, "simulators"),
         AppSpec(
             "sms-gateway-sim",
@@ -498,7 +508,77 @@ def infra_components() -> dict[str, Component]:
             lambda: check_http(PROMETHEUS_PORT, "/-/ready"),
             f"{HOST}:{PROMETHEUS_PORT}",
         ),
+        **{spec.name: spec.component() for spec in EXPORTERS},
     }
+
+
+@dataclass(frozen=True)
+class ExporterSpec:
+    """A Prometheus exporter for one piece of infrastructure, scraped as job <job>."""
+
+    name: str  # component, pidfile and log name
+    binary: str
+    port: int
+    job: str
+    args: tuple[str, ...]  # besides the listen address
+    env: tuple[tuple[str, str], ...] = ()
+
+    def listen_flag(self) -> str:
+        # Single-dash Go flags for the redis/nginx exporters, kingpin's double dash for postgres;
+        # both parse "--name=value".
+        return f"--web.listen-address={HOST}:{self.port}"
+
+    def component(self) -> Component:
+        return Component(
+            self.name,
+            self.listen_flag(),  # unique per exporter, in its cmdline
+            (self.port,),
+            lambda: check_http(self.port, "/metrics"),
+            f"{HOST}:{self.port}",
+        )
+
+
+EXPORTERS = (
+    ExporterSpec(
+        "postgres-exporter",
+        "prometheus-postgres-exporter",
+        POSTGRES_EXPORTER_PORT,
+        "postgres",
+        ("--disable-settings-metrics",),
+        # Dev-only loopback credential (see PG_PASSWORD); it goes to the exporter's environment,
+        # never its command line, where `ps` would show it.
+        (
+            (
+                "DATA_SOURCE_NAME",
+                f"postgresql://{PG_ROLE}:{PG_PASSWORD}@{HOST}:{PG_PORT}/{PG_DB}?sslmode=disable",
+            ),
+        ),
+    ),
+    ExporterSpec(
+        "redis-exporter",
+        "prometheus-redis-exporter",
+        REDIS_EXPORTER_PORT,
+        "redis",
+        (f"--redis.addr=redis://{HOST}:{REDIS_PORT}",),
+    ),
+    ExporterSpec(
+        "nginx-exporter",
+        "prometheus-nginx-exporter",
+        NGINX_EXPORTER_PORT,
+        "nginx",
+        # stub_status, allowed from loopback only (deploy/local/nginx.conf.template).
+        (f"--nginx.scrape-uri=http://{HOST}:{GATEWAY_PORT}/nginx_status",),
+    ),
+)
+
+
+def start_exporters(infra: dict[str, Component]) -> None:
+    for spec in EXPORTERS:
+        binary = which(spec.binary)
+        if binary is None:
+            raise StackError(f"{spec.name}: {spec.binary} not installed")
+        env = {**os.environ, **dict(spec.env)}
+        start_simple(infra[spec.name], [binary, spec.listen_flag(), *spec.args], APP_TIMEOUT, env)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,8 +707,14 @@ def ensure_system_packages() -> None:
         ("redis-server", which("redis-server") is not None),
         ("nginx", which("nginx") is not None),
         ("prometheus", which("prometheus") is not None and which("promtool") is not None),
+        ("prometheus-postgres-exporter", which("prometheus-postgres-exporter") is not None),
+        ("prometheus-redis-exporter", which("prometheus-redis-exporter") is not None),
+        ("prometheus-nginx-exporter", which("prometheus-nginx-exporter") is not None),
         ("maven", which("mvn") is not None),
         ("default-jre-headless", which("java") is not None),
+        # Browser tests of the sign-up page (tests/e2e/test_web.py) drive Debian's Chromium;
+        # Playwright's own browser download does not work offline.
+        ("chromium", Path("/usr/bin/chromium").exists()),
     ]
     missing = [pkg for pkg, present in wanted if not present]
     if not missing:
@@ -1215,6 +1301,9 @@ def render_template(template: str, values: dict[str, str]) -> str:
     return out
 
 
+LOADTEST_SOURCE_CIDR = "127.0.0.2/32"
+
+
 def gateway_settings(env: dict[str, str]) -> dict[str, str]:
     rate = env.get("GELOMBANG_GATEWAY_RATE", "20r/s").strip()
     if rate.isdigit():
@@ -1227,7 +1316,9 @@ def gateway_settings(env: dict[str, str]) -> dict[str, str]:
         if not value.isdigit() or int(value) < 1:
             raise StackError(f"{key} must be a positive integer, got {value!r}")
     cidrs: list[str] = []
-    for raw in env.get("GELOMBANG_GATEWAY_UNLIMITED_CIDRS", "").split():
+    # The load generators (make bench, make load) bind to 127.0.0.2, so they can run at
+    # 80,000/min while everything else on 127.0.0.1 (people, tests) keeps the public limits.
+    for raw in env.get("GELOMBANG_GATEWAY_UNLIMITED_CIDRS", LOADTEST_SOURCE_CIDR).split():
         try:
             cidrs.append(str(ipaddress.ip_network(raw, strict=False)))
         except ValueError as exc:
@@ -1313,6 +1404,8 @@ RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
 
 def prometheus_config(apps: list[AppSpec]) -> str:
     jobs: dict[str, list[str]] = {"prometheus": [f"{HOST}:{PROMETHEUS_PORT}"]}
+    for exporter in EXPORTERS:
+        jobs[exporter.job] = [f"{HOST}:{exporter.port}"]
     for app in apps:
         # Only scrape what exists, so an absent service does not show up as a failing target.
         if app.job is not None and app.present():
@@ -1323,8 +1416,15 @@ def prometheus_config(apps: list[AppSpec]) -> str:
         "  scrape_interval: 5s",
         "  evaluation_interval: 5s",
     ]
-    if any(RULES_DIR.glob("*.yml")):
-        lines += ["rule_files:", f"  - {json.dumps(str(RULES_DIR / '*.yml'))}"]
+    rule_files = sorted(RULES_DIR.glob("*.yml"))
+    if rule_files:
+        # The digest makes an edited rule file a changed config, so `up` reloads Prometheus.
+        digest = hashlib.sha256(b"".join(f.read_bytes() for f in rule_files)).hexdigest()[:16]
+        lines += [
+            f"# rules digest {digest}",
+            "rule_files:",
+            f"  - {json.dumps(str(RULES_DIR / '*.yml'))}",
+        ]
     lines.append("scrape_configs:")
     for job, targets in jobs.items():
         lines += [
@@ -1458,6 +1558,7 @@ def cmd_up(with_apps: bool) -> int:
         else:
             say("[services]\n  skipped (infra mode)")
         step("gateway", lambda: start_nginx(infra["nginx"], env))
+        step("exporters", lambda: start_exporters(infra))
         step("prometheus", lambda: start_prometheus(infra["prometheus"], apps))
 
     comps = list(infra.values())
@@ -1503,6 +1604,8 @@ def cmd_down() -> int:
         env = app_env()
         infra = infra_components()
         stop_component(infra["prometheus"])
+        for exporter in EXPORTERS:
+            stop_component(infra[exporter.name])
         stop_component(infra["nginx"])
         for comp in reversed(known_app_components(env)):
             stop_component(comp)
@@ -1511,6 +1614,22 @@ def cmd_down() -> int:
         stop_postgres(infra["postgres"])
     say(f"down in {time.monotonic() - t0:.1f}s")
     return 0
+
+
+def cmd_restart(names: list[str]) -> int:
+    """Stop the named app components (after a code change), then bring the stack up again."""
+    require_root()
+    with stack_lock():
+        env = app_env()
+        apps = {c.name: c for c in known_app_components(env)}
+        unknown = [n for n in names if n not in apps]
+        if unknown:
+            raise StackError(
+                f"not an app component: {', '.join(unknown)} (known: {', '.join(apps)})"
+            )
+        for name in names:
+            stop_component(apps[name])
+    return cmd_up(with_apps=True)
 
 
 def cmd_status(infra_only: bool) -> int:
@@ -1533,6 +1652,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("up", help="start infrastructure and Gelombang services")
     sub.add_parser("infra", help="start infrastructure only (for tests)")
     sub.add_parser("down", help="stop everything this script started")
+    rs = sub.add_parser("restart", help="restart app components by name, e.g. registration-0")
+    rs.add_argument("names", nargs="+")
     st = sub.add_parser("status", help="show components; exit 0 if healthy, 3 otherwise")
     st.add_argument("--infra", action="store_true", help="only check infrastructure")
     args = parser.parse_args(argv)
@@ -1541,10 +1662,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_up(with_apps=args.command == "up")
         if args.command == "down":
             return cmd_down()
+        if args.command == "restart":
+            return cmd_restart(args.names)
         return cmd_status(infra_only=args.infra)
     except StackError as exc:
         say(f"error: {exc}")
-        if args.command in ("up", "infra"):
+        if args.command in ("up", "infra", "restart"):
             say("(components already started are left running; `stack.py down` stops them)")
         return 1
     except KeyboardInterrupt:

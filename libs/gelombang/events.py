@@ -119,6 +119,21 @@ class RegistrationRejected(Event):
     reason: RejectionReason
 
 
+DecisionOutcome = Literal["selected", "waitlisted", "revoked"]
+
+
+class SelectionDecided(Event):
+    """A wave's outcome for one person: chosen, waiting for a later wave, or seat withdrawn
+    (selected but did not start a training in time)."""
+
+    event_type: ClassVar[str] = "SelectionDecided"
+
+    registration_id: UUID
+    wave: int
+    province_code: str
+    outcome: DecisionOutcome
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (
@@ -128,6 +143,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RegistrationProgressed,
         RegistrationVerified,
         RegistrationRejected,
+        SelectionDecided,
     )
 }
 

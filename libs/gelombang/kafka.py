@@ -9,6 +9,8 @@ effects; a record that cannot be decoded goes to ``<topic>.dlq`` instead of bloc
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -44,8 +46,9 @@ def make_producer(bootstrap: str, client_id: str, **overrides: Any) -> AIOKafkaP
         "acks": "all",
         "enable_idempotence": True,
         # A few ms of linger lets concurrent requests share a batch (one fsync'd append instead
-        # of many) without adding noticeable latency at the API.
-        "linger_ms": 5,
+        # of many) without adding noticeable latency at the API. An environment knob so `make
+        # bench` runs can compare values without a code change (README, Performance).
+        "linger_ms": int(os.environ.get("GELOMBANG_KAFKA_LINGER_MS", "5")),
         "max_batch_size": 256 * 1024,
         "request_timeout_ms": 10_000,
     }
@@ -126,6 +129,11 @@ class ConsumerLoop:
         self._poll_timeout_ms = poll_timeout_ms
         self._stopping = asyncio.Event()
         self.last_poll_monotonic = 0.0
+        self._lag_reported: set[tuple[str, int]] = set()
+        # A series that exists at 0 before the first dead letter: otherwise increase() cannot
+        # see the first one, and the DLQ alert would miss it.
+        for topic in consumer.subscription() or ():
+            KAFKA_DEAD_LETTERED.labels(group_id, topic)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -198,6 +206,13 @@ class ConsumerLoop:
         KAFKA_DEAD_LETTERED.labels(self._group, record.topic).inc()
 
     async def _report_lag(self) -> None:
+        assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        # A partition moved to another worker by a rebalance is that worker's to report; a
+        # frozen value left here would be summed with its live one.
+        for topic, partition in self._lag_reported - assigned:
+            with contextlib.suppress(KeyError):  # assigned but never measured
+                KAFKA_CONSUMER_LAG.remove(self._group, topic, str(partition))
+        self._lag_reported = assigned
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
             if highwater is None:

@@ -33,8 +33,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     "contact_expired": {
         "id": "Email atau nomor HP tidak dikonfirmasi dalam 48 jam. Silakan daftar ulang.",
-        "en": "The email or phone number was not confirmed within 48 hours. Please register "
-        "again.",
+        "en": "The email or phone number was not confirmed within 48 hours. Please register again.",
     },
     "duplicate": {
         "id": "NIK ini sudah terdaftar melalui pendaftaran lain. Pendaftaran ini tidak dipakai.",
@@ -261,6 +260,106 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "rate_limited": {
         "id": "Terlalu banyak permintaan. Silakan tunggu sebentar lalu coba lagi.",
         "en": "Too many requests. Please wait a moment and try again.",
+    },
+    "challenge_required": {
+        "id": "Halaman pendaftaran perlu melakukan pemeriksaan otomatis terlebih dahulu. "
+        "Muat ulang halaman lalu kirim lagi.",
+        "en": "The sign-up page needs to run an automatic check first. Reload the page and "
+        "submit again.",
+    },
+    "too_many_from_network": {
+        "id": "Terlalu banyak pendaftaran dari jaringan Anda dalam waktu singkat. "
+        "Silakan tunggu sebentar lalu coba lagi.",
+        "en": "Too many sign-ups from your network in a short time. Please wait a moment and "
+        "try again.",
+    },
+    "too_many_for_nik": {
+        "id": "Terlalu banyak percobaan pendaftaran untuk NIK ini. Silakan tunggu lalu coba lagi.",
+        "en": "Too many sign-up attempts for this NIK. Please wait and try again.",
+    },
+    # Admission control (gelombang.admission): not the person's fault, so the text says so.
+    "server_busy": {
+        "id": "Saat ini banyak sekali orang mendaftar. Data Anda belum dikirim dan tidak hilang: "
+        "coba lagi dalam sekitar {seconds} detik.",
+        "en": "A great many people are signing up right now. Your details were not sent yet and "
+        "are not lost: try again in about {seconds} seconds.",
+    },
+    # Wave decisions (selection.decided): shown on the status page and sent by email or SMS.
+    "decision_selected": {
+        "id": "Selamat! Anda terpilih sebagai peserta gelombang {wave}. Mulailah pelatihan "
+        "pertama dalam 30 hari agar kursi Anda tidak dialihkan.",
+        "en": "Congratulations! You were selected in wave {wave}. Start your first training "
+        "within 30 days or your seat goes to someone else.",
+    },
+    "decision_waitlisted": {
+        "id": "Anda belum terpilih di gelombang {wave}. Pendaftaran Anda tetap berlaku dan "
+        "otomatis diikutkan di gelombang berikutnya; tidak perlu mendaftar ulang.",
+        "en": "You were not selected in wave {wave}. Your registration stays valid and is "
+        "automatically in the next wave's draw; there is no need to register again.",
+    },
+    "decision_revoked": {
+        "id": "Kursi Anda di gelombang {wave} dialihkan karena pelatihan tidak dimulai dalam "
+        "30 hari.",
+        "en": "Your seat in wave {wave} was given to someone else because no training was "
+        "started within 30 days.",
+    },
+    # Assisted registration (services.assisted): read by posko officers
+    "attestation_required": {
+        "id": "Petugas wajib menyatakan telah melihat KTP asli pendaftar.",
+        "en": "The officer must confirm having seen the registrant's ID card (KTP).",
+    },
+    "officer_unauthorized": {
+        "id": "Kunci API petugas tidak ada, tidak dikenal, atau sudah dicabut.",
+        "en": "The officer API key is missing, unknown or revoked.",
+    },
+    "admin_unauthorized": {
+        "id": "Token admin tidak ada atau salah.",
+        "en": "The admin token is missing or wrong.",
+    },
+    "assisted_not_found": {
+        "id": "Data tidak ditemukan untuk posko ini.",
+        "en": "Not found for this posko.",
+    },
+    "nik_duplicate_in_file": {
+        "id": "NIK ini sudah ada di baris sebelumnya dalam berkas yang sama.",
+        "en": "This NIK already appears in an earlier row of the same file.",
+    },
+    "csv_row_width": {
+        "id": "Jumlah kolom pada baris ini tidak sama dengan judul kolom.",
+        "en": "This row does not have the same number of columns as the header.",
+    },
+    "csv_encoding": {
+        "id": "Berkas harus CSV dengan encoding UTF-8 (di Excel: Simpan sebagai CSV UTF-8).",
+        "en": "The file must be CSV encoded as UTF-8 (in Excel: Save as CSV UTF-8).",
+    },
+    "csv_empty": {
+        "id": "Berkas CSV kosong: tidak ada baris data di bawah judul kolom.",
+        "en": "The CSV file is empty: no data rows below the header.",
+    },
+    "csv_unreadable": {
+        "id": "Berkas CSV tidak dapat dibaca.",
+        "en": "The CSV file cannot be read.",
+    },
+    "csv_unknown_column": {
+        "id": "Judul kolom tidak dikenal: {detail}.",
+        "en": "Unknown column header: {detail}.",
+    },
+    "csv_missing_column": {
+        "id": "Kolom wajib tidak ada: {detail}.",
+        "en": "Required column missing: {detail}.",
+    },
+    "csv_duplicate_column": {
+        "id": "Ada judul kolom yang muncul dua kali.",
+        "en": "A column header appears twice.",
+    },
+    "csv_content_type": {
+        "id": "Kirim berkas sebagai text/csv atau multipart/form-data.",
+        "en": "Send the file as text/csv or multipart/form-data.",
+    },
+    "batch_too_large": {
+        "id": "Berkas terlalu besar: maksimal 10.000 baris per unggahan. "
+        "Bagi menjadi beberapa berkas.",
+        "en": "The file is too large: at most 10,000 rows per upload. Split it into several files.",
     },
 }
 

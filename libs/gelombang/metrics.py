@@ -55,6 +55,18 @@ DEPENDENCY_ERRORS = Counter(
 REGISTRATIONS_ACCEPTED = Counter(
     "registrations_accepted_total", "Sign-ups answered 202", ["province", "channel"]
 )
+# Requests refused early by admission control (429/503 with Retry-After) instead of queued
+# until they time out: the first sign of overload, before latency or 5xx move.
+REQUESTS_SHED = Counter(
+    "http_requests_shed_total", "Requests refused by admission control", ["service", "reason"]
+)
+# The funnel as stored in the status read model, refreshed periodically by the projector: a gauge
+# (not counters on transitions) so every projector replica and restart reports the same numbers.
+REGISTRATIONS_BY_STATUS = Gauge(
+    "registrations_by_status",
+    "Registrations in the status read model by current status and domicile province",
+    ["status", "province"],
+)
 PROJECTOR_APPLIED = Counter(
     "projector_events_applied_total", "Events written to the status read model", ["topic"]
 )
@@ -127,7 +139,33 @@ CIVIL_REGISTRY_LATENCY = Histogram(
 CIVIL_REGISTRY_CIRCUIT = Gauge(
     "civil_registry_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open"
 )
+CONTACT_SEND_LATENCY = Histogram(
+    "contact_message_send_duration_seconds",
+    "Time to hand an email (SMTP) or SMS (HTTP) to the provider, by result",
+    ["channel", "result"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 MESSAGES_SENT = Counter(
     "contact_messages_total", "Emails and SMS handed to the provider", ["channel", "result"]
 )
 OUTBOX_PENDING = Gauge("verification_outbox_pending", "Events stored but not yet in Kafka")
+
+# Selection (waves). Gauges recomputed from Postgres by the selection worker; wave labels are
+# limited to the few most recent waves so the series count stays small.
+SELECTION_POOL_ELIGIBLE = Gauge(
+    "selection_pool_eligible",
+    "Verified people waiting for a wave (never selected, not revoked)",
+    ["province", "tier"],
+)
+SELECTION_WAVE_QUOTA = Gauge(
+    "selection_wave_quota_seats", "Seats of a wave per province", ["wave", "province"]
+)
+SELECTION_WAVE_SELECTED = Gauge(
+    "selection_wave_selected", "People selected in a wave", ["wave", "province", "tier"]
+)
+SELECTION_REVOKED = Counter(
+    "selection_revoked_total", "Seats withdrawn because the training was not started in time"
+)
+SELECTION_OUTBOX_PENDING = Gauge(
+    "selection_outbox_pending", "Selection decisions stored but not yet in Kafka"
+)

@@ -7,6 +7,8 @@ ad-hoc commands see the same configuration as the running services.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Literal
 
@@ -80,7 +82,43 @@ class CommonSettings(BaseSettings):
 def _key_bytes(value: str) -> bytes:
     if value in PLACEHOLDER_KEYS:
         # Only reachable in dev: derive a stable 32-byte key so a placeholder still works there.
-        import hashlib
-
         return hashlib.sha256(value.encode()).digest()
     return bytes.fromhex(value)
+
+
+# Shortest admin token accepted outside dev (32 characters: at least 24 random bytes in base64).
+ADMIN_TOKEN_MIN_LENGTH = 32
+
+
+class AdminSettings(CommonSettings):
+    """Settings of a service with admin endpoints (waves, posko officers).
+
+    GELOMBANG_ADMIN_TOKEN is the bearer token. In dev it may be left unset: it is then derived
+    from the NIK HMAC key (stable across processes and secret like the key; print it with
+    ``python -m gelombang.admin_token``). Outside dev a missing, placeholder or short token
+    refuses to start.
+    """
+
+    admin_token: str = Field(default="", repr=False)
+
+    @model_validator(mode="after")
+    def _refuse_weak_admin_token(self) -> AdminSettings:
+        if self.env == "dev":
+            return self
+        if self.admin_token == "" or self.admin_token in PLACEHOLDER_KEYS:
+            raise ValueError("GELOMBANG_ADMIN_TOKEN is not set or a placeholder; refusing to start")
+        if len(self.admin_token) < ADMIN_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"GELOMBANG_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} characters"
+            )
+        return self
+
+    @property
+    def effective_admin_token(self) -> str:
+        if self.admin_token and self.admin_token not in PLACEHOLDER_KEYS:
+            return self.admin_token
+        digest = hmac.new(self.nik_hmac_key_bytes, b"gelombang/admin-token/v1", hashlib.sha256)
+        return digest.hexdigest()
+
+    def admin_token_matches(self, presented: str) -> bool:
+        return hmac.compare_digest(presented.encode(), self.effective_admin_token.encode())

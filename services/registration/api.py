@@ -13,11 +13,14 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gelombang.admission import AdmissionController, SignUpGuard
 from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
 from services.registration import repository
@@ -89,6 +92,18 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     return JSONResponse(body.model_dump(mode="json"), status_code=422)
 
 
+async def unreadable_body_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    # FastAPI answers a bare 400 when a JSON body is not even text (invalid UTF-8). For the
+    # client that is bad JSON like any other: the same localized 422 keeps one error contract.
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        invalid = RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}]
+        )
+        return await validation_error_handler(request, invalid)
+    return await http_exception_handler(request, exc)
+
+
 def _valid_idempotency_key(key: str) -> bool:
     return 1 <= len(key) <= 200 and all(33 <= ord(ch) <= 126 for ch in key)
 
@@ -100,6 +115,8 @@ def _valid_idempotency_key(key: str) -> bool:
     responses={
         409: {"model": ErrorResponse, "description": "This NIK is already registered"},
         422: {"model": ErrorResponse, "description": "Field-level validation errors"},
+        428: {"model": ErrorResponse, "description": "Solve /api/v1/challenge, send X-Altcha"},
+        429: {"model": ErrorResponse, "description": "Rate limited; retry after Retry-After"},
         503: {"model": ErrorResponse, "description": "Not accepted; retry after Retry-After"},
     },
     summary="Sign up for the program",
@@ -110,12 +127,16 @@ async def create_registration(
     response: Response,
     idempotency_key: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
+    x_altcha: Annotated[str | None, Header(max_length=4000)] = None,
 ) -> RegistrationAccepted | JSONResponse:
     """202 means the sign-up is durable in Kafka; anything else can be retried safely."""
     rt = runtime(request)
     lang = pick_language(accept_language)
     if idempotency_key is not None and not _valid_idempotency_key(idempotency_key):
         return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
+    refused = await _guard_sign_up(request, rt, payload, x_altcha, lang)
+    if refused is not None:
+        return refused
     try:
         outcome = await register(payload, idempotency_key, rt.deps)
     except PublishFailed:
@@ -135,6 +156,36 @@ async def create_registration(
         status_token=outcome.status_token,
         status_url=status_url,
     )
+
+
+async def _guard_sign_up(
+    request: Request, rt: Runtime, payload: RegistrationRequest, proof: str | None, lang: Lang
+) -> JSONResponse | None:
+    guard: SignUpGuard | None = getattr(request.app.state, "sign_up_guard", None)
+    admission: AdmissionController | None = getattr(request.app.state, "admission", None)
+    if guard is None:
+        return None
+    mode = rt.settings.pow_mode
+    pressure = admission is not None and admission.under_pressure
+    refusal = await guard.check(
+        client_ip=request.client.host if request.client else "",
+        nik_hash=rt.deps.cipher.nik_hash(payload.nik),
+        proof=proof,
+        proof_required=mode == "always" or (mode == "pressure" and pressure),
+    )
+    if refusal is None:
+        return None
+    headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
+    return error(refusal.status, refusal.code, lang, headers=headers)
+
+
+@router.get(
+    "/api/v1/challenge",
+    summary="A proof-of-work challenge (ALTCHA); sign-ups need its solution under heavy load",
+)
+async def challenge(request: Request) -> JSONResponse:
+    guard: SignUpGuard = request.app.state.sign_up_guard
+    return JSONResponse(guard.challenge(), headers={"Cache-Control": "no-store"})
 
 
 @router.get(
@@ -173,16 +224,27 @@ async def get_registration(
         province_code=row.province_code,
         regency_code=row.regency_code,
         submitted_at=row.submitted_at,
+        wave=row.wave,
         history=[
             StatusHistoryEntry(
                 status=h.status,
                 reason=h.reason,
-                message=message(h.reason, lang) if h.reason else None,
+                message=status_message(h.status, h.reason, h.wave, lang),
                 at=h.occurred_at,
+                wave=h.wave,
             )
             for h in row.history
         ],
     )
+
+
+def status_message(status: str, reason: str | None, wave: int | None, lang: Lang) -> str | None:
+    """Plain words for the steps a person must understand: rejections and wave decisions."""
+    if reason:
+        return message(reason, lang)
+    if status in ("selected", "waitlisted", "revoked"):
+        return message(f"decision_{status}", lang, wave=wave)
+    return None
 
 
 # -- Contact confirmation ------------------------------------------------------------------

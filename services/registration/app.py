@@ -11,14 +11,26 @@ import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
+from gelombang.admission import (
+    AdmissionController,
+    AdmissionMiddleware,
+    RedisWindowCounters,
+    SignUpGuard,
+)
 from gelombang.contact import ContactSecrets, OtpStore
 from gelombang.kafka import EventPublisher, make_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
-from services.registration.api import Runtime, router, validation_error_handler
+from services.registration.api import (
+    Runtime,
+    router,
+    unreadable_body_handler,
+    validation_error_handler,
+)
 from services.registration.repository import (
     PostgresClaimLedger,
     RedisIdempotencyStore,
@@ -26,6 +38,7 @@ from services.registration.repository import (
     RedisOnceGuard,
     RedisOtpChecker,
 )
+from services.registration.schemas import ErrorResponse
 from services.registration.service import Collaborators, ContactCollaborators
 from services.registration.settings import RegistrationSettings
 
@@ -70,6 +83,18 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             publisher=deps.publisher,
         )
         app.state.runtime = Runtime(settings, deps, contact, producer, redis, pool)
+        app.state.sign_up_guard = SignUpGuard(
+            counters=RedisWindowCounters(redis),
+            service=settings.service_name,
+            pow_hmac_key=cipher.keyed_digest("gelombang/altcha/v1"),
+            pow_max_number=settings.pow_max_number,
+            pow_ttl_s=settings.pow_ttl_s,
+            ip_limit=settings.signup_ip_limit,
+            ip_window_s=settings.signup_ip_window_s,
+            nik_limit=settings.signup_nik_limit,
+            nik_window_s=settings.signup_nik_window_s,
+            ip_exempt=settings.signup_ip_exempt_cidrs.split(","),
+        )
         log.info("started")
         try:
             yield
@@ -84,8 +109,29 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Sign-ups for the national program. 202 means durable.",
     )
-    app.include_router(router)
+    # Every 422 has our field-level shape, not FastAPI's default: say so in the OpenAPI that
+    # clients and the schemathesis suite read.
+    app.include_router(
+        router, responses={422: {"model": ErrorResponse, "description": "Field-level errors"}}
+    )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, unreadable_body_handler)
+    admission = AdmissionController(
+        max_in_flight=settings.admission_max_in_flight,
+        rate_per_s=settings.admission_rate_per_s,
+        burst=settings.admission_burst,
+        max_retry_after_s=settings.admission_max_retry_after_s,
+    )
+    app.state.admission = admission
+    # Added before the metrics middleware so it runs inside it: refusals still show up in
+    # http_requests_total next to the requests that were served.
+    app.add_middleware(
+        AdmissionMiddleware,
+        controller=admission,
+        service=settings.service_name,
+        # The challenge is one HMAC to hand out, and a person in the waiting room needs it.
+        exempt_paths=("/healthz", "/readyz", "/metrics", "/api/v1/challenge"),
+    )
     app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
     return app
 

@@ -135,6 +135,7 @@ class HistoryRow:
     status: str
     reason: str | None
     occurred_at: datetime
+    wave: int | None = None
 
 
 @dataclass(frozen=True)
@@ -147,20 +148,21 @@ class StatusRow:
     regency_code: str
     submitted_at: datetime
     history: list[HistoryRow]
+    wave: int | None = None
 
 
 async def fetch_status(pool: asyncpg.Pool, registration_id: UUID) -> StatusRow | None:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             """SELECT registration_id, status, reason, nik_last4, province_code, regency_code,
-                      submitted_at
+                      submitted_at, wave
                  FROM registrations WHERE registration_id = $1""",
             registration_id,
         )
         if row is None:
             return None
         history = await conn.fetch(
-            """SELECT status, reason, occurred_at FROM registration_history
+            """SELECT status, reason, occurred_at, wave FROM registration_history
                 WHERE registration_id = $1 ORDER BY occurred_at, status""",
             registration_id,
         )
@@ -172,7 +174,10 @@ async def fetch_status(pool: asyncpg.Pool, registration_id: UUID) -> StatusRow |
         province_code=row["province_code"],
         regency_code=row["regency_code"],
         submitted_at=row["submitted_at"],
-        history=[HistoryRow(h["status"], h["reason"], h["occurred_at"]) for h in history],
+        history=[
+            HistoryRow(h["status"], h["reason"], h["occurred_at"], h["wave"]) for h in history
+        ],
+        wave=row["wave"],
     )
 
 
@@ -250,8 +255,9 @@ async def apply_submitted(pool: asyncpg.Pool, events: Sequence[RegistrationSubmi
 
 # Later steps outrank earlier ones; a rejection is final. Equal ranks: the later event wins.
 _RECOMPUTE_STATUS = """
-    UPDATE registrations r SET status = h.status, reason = h.reason, updated_at = now()
-      FROM (SELECT DISTINCT ON (registration_id) registration_id, status, reason
+    UPDATE registrations r SET status = h.status, reason = h.reason, wave = h.wave,
+                               updated_at = now()
+      FROM (SELECT DISTINCT ON (registration_id) registration_id, status, reason, wave
               FROM registration_history
              WHERE registration_id = ANY($1::uuid[])
              ORDER BY registration_id,
@@ -262,7 +268,7 @@ _RECOMPUTE_STATUS = """
                            WHEN 'rejected' THEN 10 ELSE 0 END DESC,
                       occurred_at DESC) h
      WHERE r.registration_id = h.registration_id
-       AND (r.status, r.reason) IS DISTINCT FROM (h.status, h.reason)
+       AND (r.status, r.reason, r.wave) IS DISTINCT FROM (h.status, h.reason, h.wave)
 """
 
 
@@ -273,6 +279,7 @@ class StatusChange:
     status: str
     reason: str | None
     occurred_at: datetime
+    wave: int | None = None
 
 
 async def apply_status_changes(pool: asyncpg.Pool, changes: Sequence[StatusChange]) -> None:
@@ -283,9 +290,9 @@ async def apply_status_changes(pool: asyncpg.Pool, changes: Sequence[StatusChang
         await conn.execute(
             """
             INSERT INTO registration_history (event_id, registration_id, status, reason,
-                                              occurred_at)
+                                              occurred_at, wave)
             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
-                                 $5::timestamptz[])
+                                 $5::timestamptz[], $6::int[])
             ON CONFLICT (event_id) DO NOTHING
             """,
             [c.event_id for c in changes],
@@ -293,6 +300,7 @@ async def apply_status_changes(pool: asyncpg.Pool, changes: Sequence[StatusChang
             [c.status for c in changes],
             [c.reason for c in changes],
             [c.occurred_at for c in changes],
+            [c.wave for c in changes],
         )
         await conn.execute(_RECOMPUTE_STATUS, list({c.registration_id for c in changes}))
 
@@ -303,3 +311,13 @@ async def database_reachable(pool: asyncpg.Pool, timeout_s: float = 1.0) -> bool
     except (TimeoutError, asyncpg.PostgresError, OSError):
         return False
     return True
+
+
+async def funnel_counts(pool: asyncpg.Pool) -> list[tuple[str, str, int]]:
+    """(status, province code, registrations) for the funnel gauge; served by the
+    (status, province_code) index, so it stays an index-only scan at millions of rows."""
+    rows = await pool.fetch(
+        "SELECT status, province_code, count(*) AS n FROM registrations"
+        " GROUP BY status, province_code"
+    )
+    return [(r["status"], r["province_code"], int(r["n"])) for r in rows]

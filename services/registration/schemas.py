@@ -279,6 +279,7 @@ class StatusHistoryEntry(BaseModel):
     reason: str | None
     message: str | None
     at: datetime
+    wave: int | None = None
 
 
 class RegistrationStatus(BaseModel):
@@ -289,6 +290,9 @@ class RegistrationStatus(BaseModel):
     regency_code: str
     submitted_at: datetime
     history: list[StatusHistoryEntry]
+    wave: int | None = Field(
+        default=None, description="The wave of the latest selection decision, if any"
+    )
 
 
 class FieldErrorOut(BaseModel):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from gelombang.settings import CommonSettings
 
 
@@ -18,6 +20,32 @@ class RegistrationSettings(CommonSettings):
     db_pool_max: int = 10
     # One new SMS code per registration per minute; the worker also caps codes per day.
     otp_resend_cooldown_s: int = 60
+    # Admission control, per process (gelombang.admission). The intake target is 80,000 sign-ups
+    # a minute (~1,333/s) over two processes, ~670/s each; the rate leaves headroom above that
+    # but stays below where one uvicorn worker on this 2-core machine saturates. The in-flight
+    # cap follows Little's law at the p99 target: ~800/s x 0.25 s = 200 requests in progress;
+    # more than that can only mean requests are queueing and latency is already slipping.
+    admission_rate_per_s: float = 900.0
+    admission_burst: int = 300
+    admission_max_in_flight: int = 200
+    # An estimate longer than this is no use to a person; past it the page just keeps retrying.
+    admission_max_retry_after_s: int = 120
+    # Proof of work (ALTCHA): "pressure" asks for it only while admission control is close to its
+    # limits; "off" and "always" exist for tests and incidents. 100,000 is a mean ~50,000
+    # SHA-256 rounds: about a second on a cheap phone, spent while the person waits anyway.
+    pow_mode: Literal["off", "pressure", "always"] = "pressure"
+    pow_max_number: int = 100_000
+    pow_ttl_s: int = 300
+    # Sign-ups per client IP and per NIK. Mobile networks in Indonesia put thousands of phones
+    # behind one carrier-grade NAT address, so the IP limit only stops floods; the NIK limit
+    # (a person retyping is far below it) stops hammering one identity. 0 switches one off.
+    signup_ip_limit: int = 120
+    signup_ip_window_s: int = 60
+    signup_nik_limit: int = 10
+    signup_nik_window_s: int = 600
+    # Trusted load generators on the machine itself (make bench, Locust): no IP limit, no
+    # proof of work. Empty in a deployment where the gateway is not on the same host.
+    signup_ip_exempt_cidrs: str = "127.0.0.0/8,::1/128"
 
 
 class ProjectorSettings(CommonSettings):

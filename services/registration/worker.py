@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import time
 
@@ -19,14 +20,16 @@ from gelombang.events import (
     REGISTRATIONS_REJECTED,
     REGISTRATIONS_SUBMITTED,
     REGISTRATIONS_VERIFIED,
+    SELECTION_DECIDED,
     RegistrationProgressed,
     RegistrationRejected,
     RegistrationSubmitted,
     RegistrationVerified,
+    SelectionDecided,
 )
 from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
 from gelombang.logs import configure_logging, get_logger
-from gelombang.metrics import PROJECTOR_APPLIED, PROJECTOR_BATCH_SECONDS
+from gelombang.metrics import PROJECTOR_APPLIED, PROJECTOR_BATCH_SECONDS, REGISTRATIONS_BY_STATUS
 from gelombang.probes import probes_server
 from services.registration import repository
 from services.registration.settings import ProjectorSettings
@@ -38,6 +41,7 @@ TOPICS = (
     REGISTRATIONS_PROGRESS,
     REGISTRATIONS_VERIFIED,
     REGISTRATIONS_REJECTED,
+    SELECTION_DECIDED,
 )
 
 
@@ -67,11 +71,46 @@ def status_change(delivered: Delivered) -> repository.StatusChange | None:
         status, reason = "verified", None
     elif isinstance(event, RegistrationRejected):
         status, reason = "rejected", event.reason
+    elif isinstance(event, SelectionDecided):
+        return repository.StatusChange(
+            event.event_id,
+            event.registration_id,
+            event.outcome,
+            None,
+            event.occurred_at,
+            event.wave,
+        )
     else:
         return None
     return repository.StatusChange(
         event.event_id, event.registration_id, status, reason, event.occurred_at
     )
+
+
+# The funnel query reads the whole status index: often enough for a dashboard, rare enough to
+# cost nothing next to the projection itself.
+FUNNEL_REFRESH_S = 15.0
+
+
+async def report_funnel(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+    """Export the read model's counts by status and province until stop is set."""
+    seen: set[tuple[str, str]] = set()
+    while not stop.is_set():
+        try:
+            counts = await repository.funnel_counts(pool)
+        except (asyncpg.PostgresError, OSError) as exc:
+            # Stale numbers beat a dead projector: the next round tries again.
+            log.warning("funnel_refresh_failed", error=type(exc).__name__)
+        else:
+            fresh = {(status, province): n for status, province, n in counts}
+            # A pair everyone has moved on from must read 0, not its last count.
+            for status, province in seen - fresh.keys():
+                REGISTRATIONS_BY_STATUS.labels(status, province).set(0)
+            for (status, province), n in fresh.items():
+                REGISTRATIONS_BY_STATUS.labels(status, province).set(n)
+            seen |= fresh.keys()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=FUNNEL_REFRESH_S)
 
 
 async def run(settings: ProjectorSettings, host: str, port: int) -> None:
@@ -96,6 +135,7 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
 
     consumer_task = asyncio.create_task(loop.run(), name="projector")
     server_task = asyncio.create_task(server.serve(), name="probes")
+    funnel_task = asyncio.create_task(report_funnel(pool, stop), name="funnel")
     log.info("projector_started", group=settings.group_id)
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait(
@@ -106,7 +146,8 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
     for task in (consumer_task, server_task):
         if task in done and task.exception() is not None:
             log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
-    await asyncio.gather(consumer_task, server_task, return_exceptions=True)
+    stop.set()
+    await asyncio.gather(consumer_task, server_task, funnel_task, return_exceptions=True)
     stopper.cancel()
     await consumer.stop()
     await producer.stop()

@@ -8,18 +8,25 @@ traceback: the people running ``verify-draw`` are often outsiders checking a pub
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import hashlib
 import json
 import random
+import secrets
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from tqdm import tqdm
+
+from gelombang.pii import PiiCipher
 from gelombang.regions import is_province
 from services.selection.draw import (
     ALGORITHM_VERSION,
@@ -41,6 +48,15 @@ from services.selection.quotas import (
     load_weights,
     proportional_quotas,
 )
+from services.selection.repository import (
+    PostgresWaveStore,
+    import_list_rows,
+    record_started,
+    revoke_expired,
+)
+from services.selection.schemas import WaveOut
+from services.selection.service import Wave, WaveError, Waves, import_list
+from services.selection.settings import SelectionSettings
 
 ELIGIBLE_HEADER = ["registration_id", "province_code", "tier"]
 RESULT_HEADER = ["registration_id", "province_code", "tier", "rank", "outcome"]
@@ -87,12 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--eligible",
         type=Path,
-        required=True,
-        help="CSV with the exact header registration_id,province_code,tier",
+        help="CSV with the exact header registration_id,province_code,tier; without it, the "
+        "wave's stored list and result are exported from the database (a drawn wave)",
     )
-    export.add_argument(
-        "--seed", required=True, help="the revealed seed: 64 hex characters (32 bytes)"
-    )
+    export.add_argument("--seed", help="the revealed seed: 64 hex characters (32 bytes)")
     export.add_argument("--wave", type=_positive_int, required=True, help="wave number (1, 2, ...)")
     export.add_argument("--quotas", type=Path, help="CSV with the exact header province_code,quota")
     export.add_argument(
@@ -142,6 +156,8 @@ def _parser() -> argparse.ArgumentParser:
         "--random-seed", type=int, default=2020, help="seed of the synthetic data (default 2020)"
     )
     bench.set_defaults(run=_bench_draw)
+
+    add_admin_commands(commands)
     return parser
 
 
@@ -162,6 +178,10 @@ def _non_negative_int(text: str) -> int:
 
 
 def _export_draw(args: argparse.Namespace) -> int:
+    if args.eligible is None:
+        return export_stored_wave(args.wave, args.out)
+    if args.seed is None:
+        raise InputError("--seed is required with --eligible")
     seed = normalise_seed(args.seed)
     if args.quotas is None and args.total is None:
         raise InputError("give --quotas, --total, or both")
@@ -426,3 +446,292 @@ class ProgressPrinter:
     def __call__(self, stage: str, done: int, total: int) -> None:
         elapsed = time.perf_counter() - self._started
         print(f"  [{elapsed:6.2f} s] {stage}: {done:,}/{total:,}", file=sys.stderr, flush=True)
+
+
+# -- admin commands: the same actions as the admin API, on the database directly ----------------
+#
+# For admins on a server of the deployment (they read GELOMBANG_DATABASE_URL and the keys like the
+# services do). Refusals print the same sentence the API answers, exit status 2.
+
+
+def add_admin_commands(commands: Any) -> None:
+    seed = commands.add_parser(
+        "new-seed",
+        help="make a random seed and its commitment (publish the commitment, keep the seed)",
+    )
+    seed.set_defaults(run=_new_seed)
+
+    waves = commands.add_parser("wave-list", help="list the waves")
+    waves.set_defaults(run=lambda a: _with_waves(lambda w: _print_waves(w)))
+
+    show = commands.add_parser("wave-show", help="show one wave as JSON")
+    show.add_argument("number", type=_positive_int)
+    show.set_defaults(run=lambda a: _with_waves(lambda w: _show(w, a.number)))
+
+    create = commands.add_parser(
+        "wave-create",
+        help="create a wave",
+        description="Create a wave. Quotas: --quotas CSV (province_code,quota), or --total split "
+        "by the shipped population weights (default total 164000).",
+    )
+    create.add_argument("number", type=_positive_int)
+    create.add_argument("--opens", type=_aware_datetime, required=True, help="ISO 8601 with zone")
+    create.add_argument(
+        "--closes", type=_aware_datetime, required=True, help="ISO 8601 with zone: the cut-off"
+    )
+    create.add_argument("--total", type=_non_negative_int)
+    create.add_argument("--quotas", type=Path, help="CSV with the header province_code,quota")
+    create.set_defaults(run=_wave_create)
+
+    close = commands.add_parser(
+        "wave-close", help="freeze the eligible list, publish its hash with the seed commitment"
+    )
+    close.add_argument("number", type=_positive_int)
+    close.add_argument("--seed-commitment", required=True, help="from `new-seed`")
+    close.set_defaults(run=lambda a: _with_waves(lambda w: _close(w, a.number, a.seed_commitment)))
+
+    draw_cmd = commands.add_parser("wave-draw", help="run the draw with the revealed seed")
+    draw_cmd.add_argument("number", type=_positive_int)
+    draw_cmd.add_argument("--seed", required=True)
+    draw_cmd.set_defaults(run=lambda a: _with_waves(lambda w: _draw_wave(w, a.number, a.seed)))
+
+    announce = commands.add_parser(
+        "wave-announce", help="send every person of the wave their decision"
+    )
+    announce.add_argument("number", type=_positive_int)
+    announce.set_defaults(run=lambda a: _with_waves(lambda w: _announce(w, a.number)))
+
+    lists = commands.add_parser(
+        "import-list",
+        help="import the labour-office list (nik,status) or the social-aid list (nik)",
+        description="Stream an official list into the database, matched by the NIK's keyed hash. "
+        "Re-importing the same file changes nothing. Bad rows are reported (and written to "
+        "--errors as CSV) while the good rows are imported.",
+    )
+    lists.add_argument("kind", choices=["labour_office", "social_aid"])
+    lists.add_argument("file", type=Path)
+    lists.add_argument("--errors", type=Path, help="write the per-row error report here (CSV)")
+    lists.set_defaults(run=_import_list)
+
+    started = commands.add_parser(
+        "training-started",
+        help="record selected people who started a training (file: one registration id a line)",
+    )
+    started.add_argument("file", type=Path)
+    started.set_defaults(run=_training_started)
+
+    revoke = commands.add_parser(
+        "revoke-expired",
+        help="withdraw seats of people selected N days ago who did not start (the worker also "
+        "does this every minute)",
+    )
+    revoke.set_defaults(run=_revoke_expired)
+
+
+def _aware_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add +07:00 for WIB)")
+    return value
+
+
+def _new_seed(args: argparse.Namespace) -> int:
+    seed = secrets.token_hex(32)
+    print(f"seed:            {seed}   (keep secret until the draw)")
+    print(f"seed_commitment: {seed_commitment(seed)}   (publish at close)")
+    return 0
+
+
+async def _connect() -> tuple[asyncpg.Pool, SelectionSettings]:
+    settings = SelectionSettings()
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    return pool, settings
+
+
+def _with_waves(action: Callable[[Waves], Awaitable[int]]) -> int:
+    async def run() -> int:
+        pool, settings = await _connect()
+        try:
+            waves = Waves(PostgresWaveStore(pool), settings.default_total_quota, load_weights())
+            return await action(waves)
+        except WaveError as error:
+            raise InputError(error.message) from None
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def _wave_json(wave: Wave) -> str:
+    return WaveOut.of(wave).model_dump_json(indent=2)
+
+
+async def _print_waves(waves: Waves) -> int:
+    rows = await waves.list()
+    if not rows:
+        print("no waves yet")
+    for w in rows:
+        eligible = "-" if w.eligible_count is None else f"{w.eligible_count:,}"
+        selected = "-" if w.selected is None else f"{w.selected:,}"
+        print(
+            f"wave {w.number}: {w.state:9} closes {w.closes_at.isoformat()} "
+            f"seats {w.total_quota:,} eligible {eligible} selected {selected}"
+        )
+    return 0
+
+
+async def _show(waves: Waves, number: int) -> int:
+    print(_wave_json(await waves.get(number)))
+    return 0
+
+
+def _wave_create(args: argparse.Namespace) -> int:
+    quotas = load_quota_csv(args.quotas) if args.quotas is not None else None
+
+    async def create(waves: Waves) -> int:
+        wave = await waves.create(args.number, args.opens, args.closes, args.total, quotas)
+        print(f"wave {wave.number} created: {wave.total_quota:,} seats, closes {wave.closes_at}")
+        return 0
+
+    return _with_waves(create)
+
+
+async def _close(waves: Waves, number: int, commitment: str) -> int:
+    print(f"closing wave {number}: freezing the eligible list ...", file=sys.stderr)
+    wave = await waves.close(number, commitment, datetime.now(UTC))
+    print(f"wave {number} closed at cut-off {wave.cutoff_at}")
+    print(f"  eligible:        {wave.eligible_count:,}")
+    print(f"  eligible_sha256: {wave.eligible_sha256}   (publish)")
+    print(f"  seed_commitment: {wave.seed_commitment}")
+    return 0
+
+
+async def _draw_wave(waves: Waves, number: int, seed: str) -> int:
+    wave = await waves.draw(number, seed, progress=ProgressPrinter())
+    print(f"wave {number} drawn: {wave.selected:,} selected, {wave.waitlisted:,} waitlisted")
+    print(f"  publish with: python -m services.selection export-draw --wave {number} --out DIR")
+    return 0
+
+
+async def _announce(waves: Waves, number: int) -> int:
+    _, queued = await waves.announce(number)
+    print(f"wave {number} announced: {queued:,} decisions queued for notification")
+    return 0
+
+
+def _import_list(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    with path.open("rb") as fh:
+        total = max(sum(1 for _ in fh) - 1, 0)
+
+    async def run() -> int:
+        pool, settings = await _connect()
+        cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
+        try:
+            with (
+                path.open(encoding="utf-8-sig", newline="") as fh,
+                tqdm(total=total, unit=" rows", desc=f"import {args.kind}", file=sys.stderr) as bar,
+            ):
+                report = await import_list(
+                    args.kind,
+                    fh,
+                    cipher.nik_hash,
+                    lambda k, rows, rep: import_list_rows(pool, k, rows, rep),
+                    progress=bar.update,
+                )
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text (in Excel: save as CSV UTF-8)") from None
+        finally:
+            await pool.close()
+        print(
+            f"{args.kind}: {report.rows:,} rows: {report.added:,} added, {report.changed:,} "
+            f"changed, {report.unchanged:,} already there, {len(report.errors):,} with errors"
+        )
+        for error in report.errors[:_SHOWN_DIFFERENCES]:
+            print(f"  line {error.line}: {error.message}")
+        if args.errors is not None:
+            args.errors.write_text(report.error_csv(), encoding="utf-8")
+            print(f"  error report: {args.errors}")
+        return 1 if report.errors else 0
+
+    return asyncio.run(run())
+
+
+def _training_started(args: argparse.Namespace) -> int:
+    ids: list[uuid.UUID] = []
+    for number, line in enumerate(args.file.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                ids.append(uuid.UUID(line.strip()))
+            except ValueError:
+                raise InputError(f"{args.file}:{number}: not a registration id") from None
+
+    async def run() -> int:
+        pool, _ = await _connect()
+        try:
+            recorded = await record_started(pool, ids)
+        finally:
+            await pool.close()
+        print(f"{recorded:,} of {len(ids):,} recorded (others: not selected or already recorded)")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _revoke_expired(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        pool, settings = await _connect()
+        try:
+            revoked = await revoke_expired(pool, settings.confirm_within_days, datetime.now(UTC))
+        finally:
+            await pool.close()
+        print(f"{revoked:,} seats withdrawn; they return to the next wave closed")
+        return 0
+
+    return asyncio.run(run())
+
+
+def export_stored_wave(number: int, out: Path) -> int:
+    """Write the published files of a drawn wave from what the database stored."""
+
+    async def fetch() -> tuple[Wave, list[EligibleEntry], list[Any]]:
+        pool, _ = await _connect()
+        store = PostgresWaveStore(pool)
+        try:
+            wave = await store.get(number)
+            if wave is None or wave.state not in ("drawn", "announced") or wave.seed is None:
+                raise InputError(f"wave {number} has not been drawn")
+            return wave, await store.eligible(number), await store.results(number)
+        finally:
+            await pool.close()
+
+    wave, entries, rows = asyncio.run(fetch())
+    out.mkdir(parents=True, exist_ok=True)
+    eligible_bytes = canonical_eligible(entries)
+    (out / "eligible.csv").write_bytes(eligible_bytes)
+    lines = [",".join(RESULT_HEADER)]
+    lines.extend(
+        f"{r['registration_id']},{r['province_code']},{r['tier']},{r['rank']},{r['outcome']}"
+        for r in rows
+    )
+    lines.append("")
+    (out / "result.csv").write_bytes("\n".join(lines).encode("ascii"))
+    manifest = {
+        "wave": number,
+        "eligible_sha256": hashlib.sha256(eligible_bytes).hexdigest(),
+        "seed": wave.seed,
+        "seed_commitment": wave.seed_commitment,
+        "quotas": wave.quotas,
+        "total_quota": wave.total_quota,
+        "selected": wave.selected,
+        "waitlisted": wave.waitlisted,
+        "algorithm_version": wave.algorithm_version,
+    }
+    if manifest["eligible_sha256"] != wave.eligible_sha256:
+        raise InputError("stored eligible list no longer matches the hash published at close")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    print(f"wave {number}: wrote {out} (check it with: verify-draw {out})")
+    return 0

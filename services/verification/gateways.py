@@ -18,6 +18,7 @@ from purgatory.domain.model import OpenedState
 from gelombang.metrics import (
     CIVIL_REGISTRY_CIRCUIT,
     CIVIL_REGISTRY_LATENCY,
+    CONTACT_SEND_LATENCY,
     MESSAGES_SENT,
 )
 from services.verification.service import RegistryResult
@@ -110,6 +111,7 @@ class SmsClient:
         self._api_key = api_key
 
     async def send(self, to: str, text: str, client_ref: str) -> None:
+        started = time.perf_counter()
         try:
             response = await self._http.post(
                 "/v1/messages",
@@ -117,8 +119,12 @@ class SmsClient:
                 headers={"Authorization": f"Bearer {self._api_key}"},
             )
         except httpx.HTTPError as exc:
+            CONTACT_SEND_LATENCY.labels("sms", "error").observe(time.perf_counter() - started)
             MESSAGES_SENT.labels("sms", "error").inc()
             raise Unavailable(type(exc).__name__) from exc
+        code = response.status_code
+        result = "sent" if code in (200, 201, 202) else "refused" if code in (400, 422) else "error"
+        CONTACT_SEND_LATENCY.labels("sms", result).observe(time.perf_counter() - started)
         if response.status_code in (200, 201, 202):
             MESSAGES_SENT.labels("sms", "sent").inc()
             return
@@ -144,14 +150,20 @@ class Mailer:
         # Stable Message-ID per attempt: a resend after a lost answer is recognisable.
         message["Message-ID"] = f"<{message_id}@gelombang>"
         message.set_content(body)
+        started = time.perf_counter()
+        result = "error"
         try:
             await aiosmtplib.send(
                 message, hostname=self._host, port=self._port, timeout=self._timeout_s
             )
+            result = "sent"
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            result = "refused"
             MESSAGES_SENT.labels("email", "refused").inc()
             raise Undeliverable("recipient_refused") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             MESSAGES_SENT.labels("email", "error").inc()
             raise Unavailable(type(exc).__name__) from exc
+        finally:
+            CONTACT_SEND_LATENCY.labels("email", result).observe(time.perf_counter() - started)
         MESSAGES_SENT.labels("email", "sent").inc()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,9 @@ from gelombang.events import (
     REGISTRATIONS_VERIFIED,
     Event,
     RegistrationSubmitted,
+    SelectionDecided,
 )
+from gelombang.outbox import Outbox
 from services.verification.service import Case, contact_method_for, decide, progressed
 
 _TOPIC_OF = {
@@ -29,22 +31,11 @@ _TOPIC_OF = {
 Connection = Any
 
 
+OUTBOX = Outbox("verification_outbox", _TOPIC_OF)
+
+
 async def add_to_outbox(conn: Connection, events: Sequence[Event]) -> None:
-    if not events:
-        return
-    await conn.executemany(
-        """INSERT INTO verification_outbox (topic, event_type, message_key, payload)
-           VALUES ($1, $2, $3, $4)""",
-        [
-            (
-                _TOPIC_OF[e.event_type],
-                e.event_type,
-                str(getattr(e, "registration_id", "")).encode(),
-                e.to_bytes(),
-            )
-            for e in events
-        ],
-    )
+    await OUTBOX.add(conn, events)
 
 
 async def ingest_submitted(
@@ -300,42 +291,72 @@ async def expire_contacts(pool: asyncpg.Pool, limit: int) -> list[Event]:
     return settled
 
 
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    topic: str
-    event_type: str
-    key: bytes | None
-    payload: bytes
+# -- wave decisions ------------------------------------------------------------------------------
 
 
-PublishBatch = Callable[[list[OutboxRow]], Awaitable[None]]
-
-
-async def publish_outbox(pool: asyncpg.Pool, limit: int, publish: PublishBatch) -> int:
-    """Publish pending outbox rows in order; mark them only after Kafka acknowledged."""
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            """SELECT id, topic, event_type, message_key, payload FROM verification_outbox
-                WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-            limit,
-        )
-        if not rows:
-            return 0
-        batch = [
-            OutboxRow(r["id"], r["topic"], r["event_type"], r["message_key"], r["payload"])
-            for r in rows
-        ]
-        await publish(batch)
-        await conn.execute(
-            "UPDATE verification_outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-            [r.id for r in batch],
-        )
-    return len(batch)
-
-
-async def outbox_backlog(pool: asyncpg.Pool) -> int:
-    count: int = await pool.fetchval(
-        "SELECT count(*) FROM verification_outbox WHERE published_at IS NULL"
+async def queue_notifications(conn: Connection, decisions: Sequence[SelectionDecided]) -> None:
+    if not decisions:
+        return
+    await conn.execute(
+        """INSERT INTO verification_notifications (event_id, registration_id, wave, outcome)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[])
+           ON CONFLICT (event_id) DO NOTHING""",
+        [d.event_id for d in decisions],
+        [d.registration_id for d in decisions],
+        [d.wave for d in decisions],
+        [d.outcome for d in decisions],
     )
-    return count
+
+
+@dataclass(frozen=True)
+class DueNotification:
+    event_id: uuid.UUID
+    registration_id: uuid.UUID
+    wave: int
+    outcome: str
+    attempts: int
+    pii: str | None
+    contact_method: str | None
+
+
+async def claim_notifications(
+    pool: asyncpg.Pool, limit: int, lease_s: float
+) -> list[DueNotification]:
+    # The lease moves next_at forward: if this worker dies, the message is due again afterwards.
+    rows = await pool.fetch(
+        """
+        WITH due AS (
+            UPDATE verification_notifications n
+               SET next_at = now() + make_interval(secs => $2)
+             WHERE n.event_id IN (SELECT event_id FROM verification_notifications
+                                   WHERE state = 'pending' AND next_at <= now()
+                                   ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+            RETURNING n.event_id, n.registration_id, n.wave, n.outcome, n.attempts)
+        SELECT due.*, c.pii, c.contact_method
+          FROM due LEFT JOIN verification_cases c USING (registration_id)
+        """,
+        limit,
+        lease_s,
+    )
+    return [DueNotification(**dict(r)) for r in rows]
+
+
+async def record_notification(
+    pool: asyncpg.Pool,
+    event_id: uuid.UUID,
+    state: str,
+    delay_s: float = 0,
+    error: str | None = None,
+) -> None:
+    """sent / no_channel are final; pending with a delay is a retry."""
+    await pool.execute(
+        """UPDATE verification_notifications
+              SET state = $2, attempts = attempts + 1, last_error = $4,
+                  next_at = now() + make_interval(secs => $3),
+                  sent_at = CASE WHEN $2 = 'sent' THEN now() END
+            WHERE event_id = $1""",
+        event_id,
+        state,
+        delay_s,
+        error,
+    )

@@ -16,6 +16,7 @@ from gelombang.events import (
     RegistrationVerified,
     RejectionReason,
 )
+from gelombang.messages import message
 
 RegistryResult = Literal["match", "mismatch", "not_found"]
 NikState = Literal["pending", "verified", "not_found", "mismatch"]
@@ -124,3 +125,16 @@ def sms_text(code: str) -> str:
         f"Kode verifikasi pendaftaran Anda: {code}. Berlaku 10 menit. "
         "JANGAN berikan kode ini kepada siapa pun."
     )
+
+
+def decision_texts(full_name: str, wave: int, outcome: str) -> tuple[str, str, str]:
+    """(email subject, email body, SMS text) telling a person a wave's decision in plain words."""
+    indonesian = message(f"decision_{outcome}", "id", wave=wave)
+    english = message(f"decision_{outcome}", "en", wave=wave)
+    subject = f"Hasil gelombang {wave} / Wave {wave} result"
+    body = (
+        f"Halo {full_name},\n\n{indonesian}\n\n"
+        "Status pendaftaran Anda selalu dapat dilihat di halaman status.\n\n---\n"
+        f"{english}\n"
+    )
+    return subject, body, indonesian

@@ -18,7 +18,6 @@ import asyncio
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -29,13 +28,14 @@ from gelombang.contact import ContactSecrets, OtpStore, link_expiry
 from gelombang.events import (
     REGISTRATIONS_CONTACT_CONFIRMED,
     REGISTRATIONS_SUBMITTED,
+    SELECTION_DECIDED,
     VERIFICATION_REQUESTS,
     ContactCodeResendRequested,
     ContactConfirmed,
     RegistrationSubmitted,
+    SelectionDecided,
 )
 from gelombang.kafka import (
-    EVENT_TYPE_HEADER,
     ConsumerLoop,
     Delivered,
     EventPublisher,
@@ -51,6 +51,7 @@ from gelombang.metrics import (
 )
 from gelombang.pii import PiiCipher
 from gelombang.probes import probes_server
+from gelombang.rounds import repeat
 from services.verification import repository
 from services.verification.gateways import (
     CivilRegistryClient,
@@ -60,6 +61,7 @@ from services.verification.gateways import (
     Undeliverable,
 )
 from services.verification.service import (
+    decision_texts,
     email_text,
     nik_state_for,
     progressed,
@@ -70,7 +72,12 @@ from services.verification.settings import VerificationSettings
 
 log = get_logger(__name__)
 
-TOPICS = (REGISTRATIONS_SUBMITTED, REGISTRATIONS_CONTACT_CONFIRMED, VERIFICATION_REQUESTS)
+TOPICS = (
+    REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_CONTACT_CONFIRMED,
+    VERIFICATION_REQUESTS,
+    SELECTION_DECIDED,
+)
 
 
 @dataclass
@@ -93,6 +100,7 @@ class Verifier:
         submitted = [d.event for d in batch if isinstance(d.event, RegistrationSubmitted)]
         confirmed = [d.event for d in batch if isinstance(d.event, ContactConfirmed)]
         resend = [d.event for d in batch if isinstance(d.event, ContactCodeResendRequested)]
+        decided = [d.event for d in batch if isinstance(d.event, SelectionDecided)]
         async with self.pool.acquire() as conn, conn.transaction():
             await repository.ingest_submitted(conn, submitted, link_expiry())
             settled = await repository.confirm_contacts(
@@ -108,6 +116,7 @@ class Verifier:
             await repository.request_resend(
                 conn, [e.registration_id for e in resend], self.settings.sms_daily_limit
             )
+            await repository.queue_notifications(conn, decided)
         for event in settled:
             VERIFICATION_OUTCOMES.labels(
                 "verified" if event.event_type == "RegistrationVerified" else "rejected",
@@ -182,6 +191,44 @@ class Verifier:
         VERIFICATION_CHECKS.labels("contact", f"{due.method}_sent").inc()
         self.wake_outbox.set()
 
+    # -- wave decisions ---------------------------------------------------------------------
+    async def notify_round(self) -> int:
+        due = await repository.claim_notifications(
+            self.pool, self.settings.scheduler_batch, self.settings.lease_s
+        )
+        await asyncio.gather(*(self._notify(d) for d in due))
+        return len(due)
+
+    async def _notify(self, due: repository.DueNotification) -> None:
+        if due.pii is None:
+            # Known to selection but not here: nothing to send it with (never expected).
+            await repository.record_notification(self.pool, due.event_id, "no_channel")
+            return
+        registration_id = str(due.registration_id)
+        personal = self.cipher.open_json(due.pii, registration_id)
+        subject, body, sms = decision_texts(personal["full_name"], due.wave, due.outcome)
+        # The channel the person confirmed; walk-ins registered by an officer may have neither.
+        use_email = personal.get("email") and due.contact_method in ("email", "officer")
+        try:
+            if use_email:
+                await self.mailer.send(
+                    personal["email"], subject, body, f"{registration_id}.wave{due.wave}"
+                )
+            elif personal.get("phone"):
+                await self.sms.send(personal["phone"], sms, client_ref=f"{due.event_id}")
+            else:
+                await repository.record_notification(self.pool, due.event_id, "no_channel")
+                return
+        except (Unavailable, Undeliverable) as exc:
+            reason = exc.reason if isinstance(exc, Unavailable) else "undeliverable"
+            delay = retry_delay_s(
+                due.attempts + 1, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
+            )
+            VERIFICATION_RETRIES.labels("decision", reason).inc()
+            await repository.record_notification(self.pool, due.event_id, "pending", delay, reason)
+            return
+        await repository.record_notification(self.pool, due.event_id, "sent")
+
     async def _send_otp(self, registration_id: str, phone: str, sends: int) -> None:
         # Per-phone daily cap across registrations (one phone may be typed by many people).
         quota_key = f"sms-quota:{self.contact.phone_key(phone)}:{time.strftime('%Y%m%d')}"
@@ -201,18 +248,8 @@ class Verifier:
         await self.sms.send(phone, sms_text(code), client_ref=f"{registration_id}:{digest[:16]}")
 
     # -- outbox and expiry ------------------------------------------------------------------
-    async def publish(self, rows: list[repository.OutboxRow]) -> None:
-        await asyncio.gather(
-            *(
-                self.publisher.publish_raw(
-                    r.topic, r.key, r.payload, [(EVENT_TYPE_HEADER, r.event_type.encode())]
-                )
-                for r in rows
-            )
-        )
-
     async def outbox_round(self) -> int:
-        return await repository.publish_outbox(self.pool, 500, self.publish)
+        return await repository.OUTBOX.relay(self.pool, self.publisher, 500)
 
     async def expiry_round(self) -> int:
         settled = await repository.expire_contacts(self.pool, self.settings.scheduler_batch)
@@ -226,38 +263,6 @@ class Verifier:
             VERIFICATION_OUTCOMES.labels("verified", "").inc()
         elif event_type == "RegistrationRejected":
             VERIFICATION_OUTCOMES.labels("rejected", getattr(event, "reason", "")).inc()
-
-
-async def repeat(
-    name: str,
-    round_: Callable[[], Awaitable[int]],
-    idle_s: float,
-    stop: asyncio.Event,
-    wake: asyncio.Event | None = None,
-) -> None:
-    """Run ``round_`` until stopped; sleep when it found nothing, back off when it failed."""
-    failures = 0
-    while not stop.is_set():
-        try:
-            done = await round_()
-            failures = 0
-        except Exception:
-            failures += 1
-            log.exception("round_failed", loop=name, failures=failures)
-            done = 0
-            idle_s_now = min(30.0, idle_s * 2**failures)
-        else:
-            idle_s_now = idle_s
-        if done:
-            continue
-        waiters = [asyncio.create_task(stop.wait())]
-        if wake is not None:
-            waiters.append(asyncio.create_task(wake.wait()))
-        await asyncio.wait(waiters, timeout=idle_s_now, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
-        if wake is not None:
-            wake.clear()
 
 
 async def run(settings: VerificationSettings, host: str, port: int) -> None:
@@ -306,7 +311,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
         polling = time.monotonic() - consumer_loop.last_poll_monotonic < 30
         reachable = await _db_ok(pool)
         if reachable:
-            OUTBOX_PENDING.set(await repository.outbox_backlog(pool))
+            OUTBOX_PENDING.set(await repository.OUTBOX.backlog(pool))
         return {"kafka": polling, "postgres": reachable}
 
     server = probes_server(ready, host, port)
@@ -321,6 +326,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
             name="outbox",
         ),
         asyncio.create_task(repeat("expiry", verifier.expiry_round, 30.0, stop), name="expiry"),
+        asyncio.create_task(repeat("notify", verifier.notify_round, idle, stop), name="notify"),
     ]
     log.info("verification_started", group=settings.group_id)
     stopper = asyncio.create_task(stop.wait())

@@ -1,0 +1,318 @@
+"""Admission control: refuse work early and honestly instead of letting latency collapse.
+
+Two limits guard a process. The rate limit (token bucket) keeps arrivals at or below what the
+process was measured to sustain; the in-flight cap notices when requests already take too long
+(a slow dependency, a GC pause) and stops queueing more behind them. A refused request costs
+microseconds and gets ``Retry-After``; an admitted one keeps its latency target.
+
+The logic is pure (a clock is passed in) so it can be tested without sleeping; the ASGI
+middleware at the bottom is the only part that touches requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import math
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+import redis.asyncio as aioredis
+from altcha import v1 as altcha_v1
+from redis.exceptions import RedisError
+
+from gelombang.messages import message, pick_language
+from gelombang.metrics import DEPENDENCY_ERRORS, REQUESTS_SHED, ASGIApp, Receive, Scope, Send
+
+ShedReason = Literal["rate", "in_flight"]
+
+
+@dataclass(frozen=True)
+class Shed:
+    reason: ShedReason
+    retry_after_s: int
+
+    @property
+    def status(self) -> int:
+        # 429: arrivals exceed the agreed rate. 503: the process itself is saturated right now.
+        return 429 if self.reason == "rate" else 503
+
+
+class AdmissionController:
+    """Token bucket for the rate, a counter for the in-flight cap, and a wait estimate."""
+
+    def __init__(
+        self,
+        *,
+        max_in_flight: int,
+        rate_per_s: float,
+        burst: int,
+        max_retry_after_s: int = 120,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_in_flight < 1 or rate_per_s <= 0 or burst < 1:
+            raise ValueError("admission limits must be positive")
+        self.max_in_flight = max_in_flight
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.max_retry_after_s = max_retry_after_s
+        self._clock = clock
+        self._tokens = float(burst)
+        self._in_flight = 0
+        # People refused recently and presumably coming back. It drains at the admitted rate,
+        # so backlog / rate is how long the newest of them should expect to wait.
+        self._backlog = 0.0
+        self._last = clock()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def under_pressure(self) -> bool:
+        """True while requests are being refused or the process is close to a limit."""
+        self._refill()
+        return (
+            self._backlog >= 1
+            or self._in_flight >= 0.8 * self.max_in_flight
+            or self._tokens < 0.2 * self.burst
+        )
+
+    def try_admit(self) -> Shed | None:
+        """``None`` means admitted: the caller must call :meth:`release` when done."""
+        self._refill()
+        reason: ShedReason | None = None
+        # The in-flight cap first: when requests are already piling up, a spare token does not
+        # make the process any faster.
+        if self._in_flight >= self.max_in_flight:
+            reason = "in_flight"
+        elif self._tokens < 1:
+            reason = "rate"
+        if reason is not None:
+            self._backlog += 1
+            return Shed(reason, self._estimated_wait_s())
+        self._tokens -= 1
+        self._in_flight += 1
+        return None
+
+    def release(self) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
+
+    def _estimated_wait_s(self) -> int:
+        wait = math.ceil(self._backlog / self.rate_per_s)
+        return max(1, min(self.max_retry_after_s, wait))
+
+    def _refill(self) -> None:
+        now = self._clock()
+        elapsed = max(0.0, now - self._last)
+        self._last = now
+        self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate_per_s)
+        self._backlog = max(0.0, self._backlog - elapsed * self.rate_per_s)
+
+
+class AdmissionMiddleware:
+    """Plain ASGI so a refusal never reaches routing, validation or a dependency."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        controller: AdmissionController,
+        service: str,
+        exempt_paths: Collection[str] = ("/healthz", "/readyz", "/metrics"),
+    ) -> None:
+        self.app = app
+        self.controller = controller
+        self.service = service
+        self.exempt_paths = frozenset(exempt_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Probes and scrapes are never shed: an orchestrator that cannot see a busy process
+        # would restart it, and ops would go blind exactly when they need to look.
+        if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        shed = self.controller.try_admit()
+        if shed is not None:
+            REQUESTS_SHED.labels(self.service, shed.reason).inc()
+            await _refuse(scope, send, shed)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.controller.release()
+
+
+async def _refuse(scope: Scope, send: Send, shed: Shed) -> None:
+    accept_language = None
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            accept_language = value.decode("latin-1")
+            break
+    lang = pick_language(accept_language)
+    text = message("server_busy", lang, seconds=shed.retry_after_s)
+    body = json.dumps(
+        {
+            "detail": text,
+            "errors": [],
+            "code": "server_busy",
+            "reason": shed.reason,
+            "retry_after_s": shed.retry_after_s,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": shed.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(shed.retry_after_s).encode()),
+                # The page reads Retry-After from JavaScript; cross-origin callers need this.
+                (b"access-control-expose-headers", b"Retry-After"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# -- Bots: per-IP and per-NIK limits, and proof of work under pressure --------------------------
+
+
+class WindowCounters(Protocol):
+    async def hit(self, key: str, ttl_s: int) -> int:
+        """Count one more event under ``key`` and return the count so far."""
+
+    async def first_time(self, key: str, ttl_s: int) -> bool: ...
+
+
+class RedisWindowCounters:
+    """Fixed-window counters shared by every API process, so limits hold across replicas."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "abuse") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    async def hit(self, key: str, ttl_s: int) -> int:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(f"{self._prefix}:{key}")
+            pipe.expire(f"{self._prefix}:{key}", ttl_s)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def first_time(self, key: str, ttl_s: int) -> bool:
+        return bool(await self._redis.set(f"{self._prefix}:{key}", b"1", nx=True, ex=ttl_s))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    code: str
+    reason: Literal["ip_limit", "nik_limit", "challenge"]
+    retry_after_s: int | None = None
+
+
+class SignUpGuard:
+    """What a sign-up must pass besides validation: limits per client IP and per NIK (as its
+    keyed hash), and, while the admission controller is under pressure, an ALTCHA proof of work.
+
+    Selection is random, so a bot gains no place by speed; what a flood costs is capacity and
+    SMS money. The proof of work makes each junk sign-up cost a second of CPU only when capacity
+    is scarce, so people on slow phones pay nothing on a calm day. Redis trouble switches the
+    limits off rather than blocking intake (the gateway's per-IP limit still holds).
+    """
+
+    def __init__(
+        self,
+        *,
+        counters: WindowCounters,
+        service: str,
+        pow_hmac_key: bytes,
+        pow_max_number: int,
+        pow_ttl_s: int,
+        ip_limit: int,
+        ip_window_s: int,
+        nik_limit: int,
+        nik_window_s: int,
+        ip_exempt: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._counters = counters
+        self._service = service
+        self._pow_key = pow_hmac_key.hex()
+        self._pow_max_number = pow_max_number
+        self._pow_ttl_s = pow_ttl_s
+        self._ip_limit, self._ip_window_s = ip_limit, ip_window_s
+        self._nik_limit, self._nik_window_s = nik_limit, nik_window_s
+        self._ip_exempt = [ipaddress.ip_network(n.strip()) for n in ip_exempt if n.strip()]
+        self._clock = clock
+
+    def challenge(self) -> dict[str, object]:
+        expires = datetime.fromtimestamp(self._clock() + self._pow_ttl_s, UTC)
+        options = altcha_v1.ChallengeOptions(
+            hmac_key=self._pow_key, max_number=self._pow_max_number, expires=expires
+        )
+        issued = altcha_v1.create_challenge(options)
+        challenge: dict[str, object] = issued.to_dict()
+        return challenge
+
+    async def check(
+        self, *, client_ip: str, nik_hash: str, proof: str | None, proof_required: bool
+    ) -> Refusal | None:
+        # Trusted load generators (make bench, Locust) are neither bots nor browsers.
+        trusted = self._exempt(client_ip)
+        if proof_required and not trusted and not await self._proof_ok(proof):
+            return self._refuse(Refusal(428, "challenge_required", "challenge"))
+        if self._ip_limit > 0 and not trusted:
+            wait = await self._over_limit(f"ip:{client_ip}", self._ip_limit, self._ip_window_s)
+            if wait is not None:
+                return self._refuse(Refusal(429, "too_many_from_network", "ip_limit", wait))
+        if self._nik_limit > 0:
+            wait = await self._over_limit(f"nik:{nik_hash}", self._nik_limit, self._nik_window_s)
+            if wait is not None:
+                return self._refuse(Refusal(429, "too_many_for_nik", "nik_limit", wait))
+        return None
+
+    def _refuse(self, refusal: Refusal) -> Refusal:
+        REQUESTS_SHED.labels(self._service, refusal.reason).inc()
+        return refusal
+
+    def _exempt(self, client_ip: str) -> bool:
+        try:
+            address = ipaddress.ip_address(client_ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self._ip_exempt)
+
+    async def _over_limit(self, key: str, limit: int, window_s: int) -> int | None:
+        now = self._clock()
+        window = int(now // window_s)
+        try:
+            count = await self._counters.hit(f"{key}:{window}", window_s + 1)
+        except (TimeoutError, RedisError, OSError):
+            DEPENDENCY_ERRORS.labels("redis", "sign_up_limit").inc()
+            return None
+        if count <= limit:
+            return None
+        return max(1, math.ceil((window + 1) * window_s - now))
+
+    async def _proof_ok(self, proof: str | None) -> bool:
+        if not proof:
+            return False
+        try:
+            ok, _ = altcha_v1.verify_solution(proof, self._pow_key, check_expires=True)
+            signature = str(json.loads(base64.b64decode(proof))["signature"])
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            return False
+        if not ok:
+            return False
+        # One solution, one sign-up: otherwise a bot solves once and replays it all day.
+        try:
+            return await self._counters.first_time(f"pow:{signature}", self._pow_ttl_s)
+        except (TimeoutError, RedisError, OSError):
+            DEPENDENCY_ERRORS.labels("redis", "pow_replay_guard").inc()
+            return True

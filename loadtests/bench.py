@@ -1,0 +1,442 @@
+"""``make bench``: one run on this machine, against the running stack, written to reports/.
+
+Phases, in order (each bounded; the whole run stops by itself):
+
+1. ceiling: the bare validated endpoint (``loadtests.ceiling``), one process per API process,
+   offered more than it can take; what it completes per second is the ceiling;
+2. knee: sign-ups through the gateway at rising rates until a step's p99 passes 250 ms or any
+   answer is not a 202; the knee is the last rate that held;
+3. sustained: 80,000 sign-ups a minute (``--rate-per-min``) for ``--sustained-s`` seconds;
+4. lag drain: seconds until the stack's consumer groups have no lag left after phase 3;
+5. reconciliation of every 202 from phases 2 and 3 against Kafka and the read model;
+6. the 1.5 M-row wave draw (``python -m services.selection bench-draw``).
+
+CPU seconds per component come from /proc (the pid in .run/pids and its descendants), so the
+report says where the machine's two cores went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvloop
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from gelombang.settings import REPO_ROOT, CommonSettings
+from loadtests.bench_report import write_markdown, write_png
+from loadtests.citizens import unique_bodies
+from loadtests.generator import Recording, Target, percentile, run_rate
+from loadtests.reconcile import check, write_ids
+
+REPORTS = REPO_ROOT / "reports"
+PIDS = REPO_ROOT / ".run" / "pids"
+GATEWAY = Target("127.0.0.1", 8080, "/api/v1/registrations")
+# The gateway exempts this address from its per-IP limits (deploy/local/stack.py).
+SOURCE = os.environ.get("GELOMBANG_LOAD_SOURCE", "127.0.0.2")
+CEILING_BASE_PORT = 8100
+P99_LIMIT_MS = 250.0
+# Fine steps at the bottom too: on a busy 2-core machine the knee can be well below the target.
+KNEE_RATES = "50,100,200,300,400,600,800,1000,1333,1600,2000"
+# The consumer groups of the stack that read the intake topic, directly or downstream.
+GROUPS = ("registration-projector", "verification", "selection-pool")
+
+
+@dataclass
+class Config:
+    rate_per_min: int
+    sustained_s: int
+    knee_rates: list[int]
+    knee_step_s: int
+    ceiling_rate: int
+    ceiling_s: int
+    lag_timeout_s: int
+    draw_rows: int
+    connections: int
+    api_instances: int
+
+
+@dataclass
+class Step:
+    rate_per_s: int
+    accepted_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    held: bool
+
+
+@dataclass
+class Timeline:
+    """Per second of the whole run, for the PNG."""
+
+    t: list[float] = field(default_factory=list)
+    accepted_per_s: list[int] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    phase: list[str] = field(default_factory=list)
+
+    def add(self, rec: Recording, phase: str, offset: float) -> None:
+        for i, second in enumerate(rec.seconds):
+            self.t.append(offset + i)
+            self.accepted_per_s.append(second.completed)
+            self.p99_ms.append(percentile(second.latencies_ms, 99))
+            self.phase.append(phase)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+def parse_args(argv: list[str] | None) -> Config:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rate-per-min", type=int, default=_env_int("BENCH_RATE_PER_MIN", 80_000))
+    p.add_argument("--sustained-s", type=int, default=_env_int("BENCH_SUSTAINED_S", 180))
+    p.add_argument(
+        "--knee-rates",
+        type=lambda text: [int(r) for r in text.split(",")],
+        default=os.environ.get("BENCH_KNEE_RATES", KNEE_RATES),
+        help=f"offered sign-ups/s per step, comma-separated (default {KNEE_RATES})",
+    )
+    p.add_argument("--knee-step-s", type=int, default=_env_int("BENCH_KNEE_STEP_S", 10))
+    p.add_argument("--ceiling-rate", type=int, default=_env_int("BENCH_CEILING_RATE", 4000))
+    p.add_argument("--ceiling-s", type=int, default=_env_int("BENCH_CEILING_S", 10))
+    p.add_argument("--lag-timeout-s", type=int, default=_env_int("BENCH_LAG_TIMEOUT_S", 240))
+    p.add_argument("--draw-rows", type=int, default=_env_int("BENCH_DRAW_ROWS", 1_500_000))
+    p.add_argument("--connections", type=int, default=_env_int("BENCH_CONNECTIONS", 256))
+    args = p.parse_args(argv)
+    return Config(
+        **{k: v for k, v in vars(args).items()},
+        api_instances=_env_int("GELOMBANG_API_INSTANCES", _stack_api_instances()),
+    )
+
+
+def _stack_api_instances() -> int:
+    env = REPO_ROOT / ".run" / "stack.env"
+    if env.exists():
+        for line in env.read_text().splitlines():
+            if line.startswith("GELOMBANG_API_INSTANCES="):
+                return int(line.split("=", 1)[1])
+    return int(os.environ.get("GELOMBANG_API_INSTANCES", "2"))
+
+
+def _chunk(args: tuple[int, int]) -> list[bytes]:
+    seed, count = args
+    return list(unique_bodies(random.Random(seed), count))
+
+
+def make_bodies(count: int) -> Iterator[bytes]:
+    """Generated before the clock starts, on both cores, so it does not compete with the run."""
+    parts = 8
+    base = time.time_ns()
+    with ProcessPoolExecutor(2) as pool:
+        chunks = pool.map(_chunk, [(base + i, count // parts + 1) for i in range(parts)])
+        seen: set[bytes] = set()
+        bodies: list[bytes] = []
+        for chunk in chunks:
+            for body in chunk:
+                # A NIK drawn by two chunks would be a correct 409, not a sign-up.
+                nik = body[: body.index(b'","full_name"')]
+                if nik not in seen:
+                    seen.add(nik)
+                    bodies.append(body)
+    return iter(bodies)
+
+
+# -- CPU accounting ------------------------------------------------------------------------
+
+
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds) for every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+def cpu_by_component(extra: dict[str, int] | None = None) -> dict[str, float]:
+    """CPU seconds so far of each component of .run/pids, its descendants included (Postgres
+    backends, nginx workers)."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    roots = dict(extra or {})
+    for pidfile in sorted(PIDS.glob("*.pid")):
+        try:
+            roots[pidfile.stem] = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    totals: dict[str, float] = {}
+    for name, root in roots.items():
+        stack, seconds = [root], 0.0
+        while stack:
+            pid = stack.pop()
+            if pid in table:
+                seconds += table[pid][1]
+                stack += children.get(pid, [])
+        totals[name] = seconds
+    return totals
+
+
+# -- Kafka lag -------------------------------------------------------------------------------
+
+
+async def consumer_lag(bootstrap: str) -> int:
+    """Records not yet handled by the stack's groups, over every partition they committed."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed: dict[TopicPartition, int] = {}
+        for group in GROUPS:
+            offsets = await admin.list_consumer_group_offsets(group)
+            for tp, meta in offsets.items():
+                key = TopicPartition(f"{group}\0{tp.topic}", tp.partition)
+                committed[key] = meta.offset
+        partitions = {TopicPartition(k.topic.split("\0")[1], k.partition) for k in committed}
+        end = await consumer.end_offsets(list(partitions))
+        lag = 0
+        for key, offset in committed.items():
+            tp = TopicPartition(key.topic.split("\0")[1], key.partition)
+            lag += max(0, end[tp] - max(offset, 0))
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def wait_for_lag(bootstrap: str, timeout_s: float) -> tuple[float | None, int]:
+    """(seconds until no lag, or None on timeout; the lag seen last)."""
+    started = time.monotonic()
+    lag = -1
+    while time.monotonic() - started < timeout_s:
+        lag = await consumer_lag(bootstrap)
+        if lag == 0:
+            return time.monotonic() - started, 0
+        await asyncio.sleep(1.0)
+    return None, lag
+
+
+# -- Phases ----------------------------------------------------------------------------------
+
+
+async def wait_healthy(ports: list[int], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as client:
+        for port in ports:
+            while True:
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"ceiling process on {port} did not start")
+                await asyncio.sleep(0.2)
+
+
+async def measure_ceiling(cfg: Config, bodies: list[bytes]) -> tuple[float, Recording]:
+    ports = [CEILING_BASE_PORT + i for i in range(cfg.api_instances)]
+    # Fixed argv, no shell; Popen returns at once, so it does not block the loop.
+    procs = [
+        subprocess.Popen(  # noqa: S603, ASYNC220
+            [sys.executable, "-m", "loadtests.ceiling", "--port", str(port)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        await wait_healthy(ports)
+        targets = [Target("127.0.0.1", port, GATEWAY.path) for port in ports]
+        # The same bodies over and over: nothing behind this endpoint remembers them.
+        count = cfg.ceiling_rate * cfg.ceiling_s
+
+        def cycle() -> Iterator[bytes]:
+            for i in range(count):
+                yield bodies[i % len(bodies)]
+
+        rec = await run_rate(
+            targets,
+            cycle(),
+            cfg.ceiling_rate,
+            cfg.ceiling_s,
+            connections=64,
+            idempotency_key=False,
+            keep_ids=False,
+        )
+        ok = rec.statuses().get(202, 0)
+        return ok / max(1e-9, rec.finished - rec.started), rec
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
+def summarize(rec: Recording, rate: int, duration_s: float) -> Step:
+    statuses = rec.statuses()
+    lat = rec.latencies_ms()
+    errors = sum(n for status, n in statuses.items() if status != 202)
+    p99 = percentile(lat, 99)
+    return Step(
+        rate_per_s=rate,
+        accepted_per_s=round(statuses.get(202, 0) / duration_s, 1),
+        p50_ms=round(percentile(lat, 50), 1),
+        p99_ms=round(p99, 1),
+        errors=errors,
+        held=errors == 0 and p99 <= P99_LIMIT_MS,
+    )
+
+
+async def run(cfg: Config) -> dict[str, Any]:
+    settings = CommonSettings()
+    knee_rates = cfg.knee_rates
+    sustained_rate = cfg.rate_per_min / 60
+    needed = int(sum(knee_rates) * cfg.knee_step_s + sustained_rate * cfg.sustained_s) + 1000
+    print(f"bench: generating {needed} sign-up bodies", file=sys.stderr)
+    bodies = make_bodies(needed)
+    since_ms = int(time.time() * 1000)
+    started = time.monotonic()
+    cpu_before = cpu_by_component({"load-generator": os.getpid()})
+    timeline = Timeline()
+
+    print("bench: ceiling (bare validated endpoint)", file=sys.stderr)
+    sample = [next(bodies) for _ in range(2000)]
+    ceiling_per_s, ceiling_rec = await measure_ceiling(cfg, sample)
+    timeline.add(ceiling_rec, "ceiling", ceiling_rec.started - started)
+    print(f"bench: ceiling {ceiling_per_s:.0f}/s", file=sys.stderr)
+
+    accepted: list[str] = []
+    steps: list[Step] = []
+    for rate in knee_rates:
+        rec = await run_rate(
+            [GATEWAY], bodies, rate, cfg.knee_step_s, connections=cfg.connections, source=SOURCE
+        )
+        accepted += rec.accepted_ids
+        timeline.add(rec, "knee", rec.started - started)
+        step = summarize(rec, rate, cfg.knee_step_s)
+        steps.append(step)
+        print(f"bench: knee step {asdict(step)}", file=sys.stderr)
+        if not step.held:
+            break
+        await asyncio.sleep(3)
+    held = [s for s in steps if s.held]
+    knee_per_s = held[-1].rate_per_s if held else 0
+
+    # Let the knee's backlog clear so the sustained phase starts from an empty pipeline.
+    await wait_for_lag(settings.kafka_bootstrap, 60)
+    print(f"bench: sustained {cfg.rate_per_min}/min for {cfg.sustained_s} s", file=sys.stderr)
+    sustained = await run_rate(
+        [GATEWAY],
+        bodies,
+        sustained_rate,
+        cfg.sustained_s,
+        connections=cfg.connections,
+        source=SOURCE,
+    )
+    accepted += sustained.accepted_ids
+    timeline.add(sustained, "sustained", sustained.started - started)
+    lag_drain_s, lag_left = await wait_for_lag(settings.kafka_bootstrap, cfg.lag_timeout_s)
+    print(f"bench: lag drained in {lag_drain_s} s (left {lag_left})", file=sys.stderr)
+
+    write_ids(REPORTS / "accepted-ids.json", since_ms, accepted)
+    result = await check(accepted, since_ms, settings)
+    print(f"bench: reconciliation {result}", file=sys.stderr)
+    cpu_after = cpu_by_component({"load-generator": os.getpid()})
+    elapsed = time.monotonic() - started
+
+    draw_s = run_draw(cfg.draw_rows)
+
+    statuses = sustained.statuses()
+    lat = sustained.latencies_ms()
+    errors = sum(n for status, n in statuses.items() if status != 202)
+    return {
+        "sustained_accepted_per_min": round(statuses.get(202, 0) / cfg.sustained_s * 60),
+        "sustained_offered_per_min": cfg.rate_per_min,
+        "sustained_s": cfg.sustained_s,
+        "p50_ms": round(percentile(lat, 50), 1),
+        "p99_ms": round(percentile(lat, 99), 1),
+        "errors": errors,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "lost": result.lost,
+        "duplicated": result.duplicated,
+        "reconciled_accepted": result.accepted,
+        "ceiling_per_s": round(ceiling_per_s, 1),
+        "knee_per_s": knee_per_s,
+        "ceiling_ratio": round(knee_per_s / ceiling_per_s, 3) if ceiling_per_s else 0.0,
+        "knee_steps": [asdict(s) for s in steps],
+        "lag_drain_s": None if lag_drain_s is None else round(lag_drain_s, 1),
+        "lag_left": lag_left,
+        "draw_1_5m_s": draw_s,
+        "draw_rows": cfg.draw_rows,
+        "cpu_seconds_by_component": {
+            name: round(cpu_after.get(name, 0.0) - before, 1)
+            for name, before in sorted(cpu_before.items())
+        },
+        "run_s": round(elapsed, 1),
+        "api_instances": cfg.api_instances,
+        "generator": "loadtests.generator (asyncio + uvloop, open loop)",
+        "timeline": asdict(timeline),
+    }
+
+
+def run_draw(rows: int) -> float | None:
+    print(f"bench: wave draw over {rows} rows", file=sys.stderr)
+    out = subprocess.run(  # noqa: S603  (fixed argv, no shell)
+        [sys.executable, "-m", "services.selection", "bench-draw", "--rows", str(rows)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if out.returncode != 0:
+        print(out.stderr[-2000:], file=sys.stderr)
+        return None
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["draw_s"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    report = uvloop.run(run(cfg))
+    REPORTS.mkdir(exist_ok=True)
+    timeline = report.pop("timeline")
+    (REPORTS / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_markdown(REPORTS / "bench.md", report)
+    write_png(REPORTS / "bench.png", timeline)
+    print(json.dumps({k: v for k, v in report.items() if k != "knee_steps"}, indent=2))
+    target_met = (
+        report["sustained_accepted_per_min"] >= cfg.rate_per_min * 0.99
+        and report["p99_ms"] <= P99_LIMIT_MS
+        and report["errors"] == 0
+    )
+    print(f"bench: target {'met' if target_met else 'NOT met'}; reports in {REPORTS}")
+    # Loss or duplication is a correctness failure; missing the performance target is a result.
+    return 0 if report["lost"] == 0 and report["duplicated"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""bench.md and bench.png from the numbers ``loadtests.bench`` measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on the bench machine
+
+import matplotlib.pyplot as plt
+
+_COLOURS = {"ceiling": "tab:grey", "knee": "tab:orange", "sustained": "tab:blue"}
+
+
+def write_markdown(path: Path, report: dict[str, Any]) -> None:
+    lines = [
+        "# make bench",
+        "",
+        "| Measure | Value |",
+        "|---|---|",
+    ]
+    for key in (
+        "sustained_accepted_per_min",
+        "sustained_offered_per_min",
+        "sustained_s",
+        "p50_ms",
+        "p99_ms",
+        "errors",
+        "statuses",
+        "lost",
+        "duplicated",
+        "reconciled_accepted",
+        "ceiling_per_s",
+        "knee_per_s",
+        "ceiling_ratio",
+        "lag_drain_s",
+        "lag_left",
+        "draw_1_5m_s",
+        "api_instances",
+        "generator",
+        "run_s",
+    ):
+        lines.append(f"| {key} | {report.get(key)} |")
+    lines += [
+        "",
+        "## Knee steps (through the gateway)",
+        "",
+        "| offered/s | accepted/s | p50 ms | p99 ms | errors | held |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in report.get("knee_steps", []):
+        lines.append(
+            f"| {s['rate_per_s']} | {s['accepted_per_s']} | {s['p50_ms']} | {s['p99_ms']} "
+            f"| {s['errors']} | {'yes' if s['held'] else 'no'} |"
+        )
+    lines += ["", "## CPU seconds by component", "", "| Component | CPU s |", "|---|---|"]
+    cpu: dict[str, float] = report.get("cpu_seconds_by_component", {})
+    for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {name} | {seconds} |")
+    lines += ["", "![throughput and latency](bench.png)", ""]
+    path.write_text("\n".join(lines))
+
+
+def write_png(path: Path, timeline: dict[str, list[Any]]) -> None:
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    for phase, colour in _COLOURS.items():
+        xs = [t for t, p in zip(timeline["t"], timeline["phase"], strict=True) if p == phase]
+        phases = timeline["phase"]
+        accepted = [
+            a for a, p in zip(timeline["accepted_per_s"], phases, strict=True) if p == phase
+        ]
+        p99 = [v for v, p in zip(timeline["p99_ms"], phases, strict=True) if p == phase]
+        top.plot(xs, accepted, ".", markersize=3, color=colour, label=phase)
+        bottom.plot(xs, p99, ".", markersize=3, color=colour, label=phase)
+    top.axhline(80_000 / 60, color="red", linewidth=0.8, linestyle="--", label="80,000/min")
+    top.set_ylabel("202 per second")
+    top.legend(loc="upper left")
+    bottom.axhline(250, color="red", linewidth=0.8, linestyle="--", label="p99 target")
+    bottom.set_ylabel("p99 latency (ms)")
+    bottom.set_yscale("log")
+    bottom.set_xlabel("seconds since the bench started")
+    bottom.legend(loc="upper left")
+    fig.suptitle("make bench: throughput and latency over time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,57 @@
+"""The ceiling for ``make bench``: the sign-up endpoint with nothing behind its validation.
+
+Same request model (``RegistrationRequest``, including the NIK and region checks), same server
+(uvicorn with uvloop and httptools, no access log), one process per API process of the stack. The
+intake's knee divided by this is how much of the machine the real work (Redis, Postgres, Kafka
+acks=all, the gateway) leaves for sign-ups.
+
+``python -m loadtests.ceiling --port 8100``; ``make bench`` starts and stops these itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.registration.schemas import RegistrationAccepted, RegistrationRequest
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Gelombang ceiling (bench only)")
+
+    @app.post("/api/v1/registrations", status_code=202)
+    async def accept(payload: RegistrationRequest) -> RegistrationAccepted:
+        registration_id = uuid.uuid4()
+        return RegistrationAccepted(
+            registration_id=registration_id,
+            status_token="x" * 32,
+            status_url=f"http://127.0.0.1/api/v1/registrations/{registration_id}",
+        )
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8100)
+    args = parser.parse_args()
+    uvicorn.run(
+        create_app(),
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Assisted-registration API (posko officers): ``python -m services.assisted.app --port 8010``.
+
+A process of its own so that officer traffic is a separate lane: the public admission cap on
+the registration API never sheds it, and the gateway gives it its own rate limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import redis.asyncio as aioredis
+import uvicorn
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
+
+from gelombang.kafka import EventPublisher, make_producer
+from gelombang.logs import configure_logging, get_logger
+from gelombang.metrics import RequestMetricsMiddleware
+from gelombang.pii import PiiCipher
+from services.assisted import repository
+from services.assisted.api import BatchRunner, Refused, Runtime, refused_handler, router
+from services.assisted.service import AssistedCollaborators, BatchPolicy
+from services.assisted.settings import AssistedSettings
+from services.registration.api import unreadable_body_handler, validation_error_handler
+from services.registration.repository import (
+    PostgresClaimLedger,
+    RedisIdempotencyStore,
+    RedisNikReservations,
+)
+from services.registration.schemas import ErrorResponse
+from services.registration.service import Collaborators
+
+log = get_logger(__name__)
+
+
+def create_app(settings: AssistedSettings | None = None) -> FastAPI:
+    settings = settings or AssistedSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        producer = make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_random_exponential(max=3), reraise=True
+        ):
+            with attempt:
+                await producer.start()
+        redis = aioredis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+        )
+        pool = await asyncpg.create_pool(
+            settings.database_url, min_size=1, max_size=settings.db_pool_max
+        )
+        cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
+        # The very collaborators of the public sign-up: dedupe, idempotency and durability are
+        # the same code, not a copy.
+        registration = Collaborators(
+            cipher=cipher,
+            reservations=RedisNikReservations(redis),
+            ledger=PostgresClaimLedger(pool, settings.claim_lookup_timeout_s),
+            idempotency=RedisIdempotencyStore(redis, settings.idempotency_ttl_s),
+            publisher=EventPublisher(producer, timeout_s=settings.produce_timeout_s),
+        )
+        deps = AssistedCollaborators(
+            registration=registration,
+            submissions=repository.PostgresSubmissionLedger(pool),
+            audit=repository.PostgresAuditLog(pool),
+        )
+        batches = BatchRunner(
+            deps,
+            repository.PostgresBatchStore(pool, cipher),
+            BatchPolicy(
+                concurrency=settings.batch_concurrency, attempts=settings.batch_publish_attempts
+            ),
+        )
+        app.state.runtime = Runtime(settings, deps, batches, producer, redis, pool)
+        for batch_id, officer in await repository.unfinished_batches(pool):
+            log.info("batch_resumed", batch_id=str(batch_id))
+            batches.start(batch_id, officer)
+        log.info("started")
+        try:
+            yield
+        finally:
+            await batches.stop()
+            await producer.stop()
+            await redis.aclose()
+            await pool.close()
+
+    app = FastAPI(
+        title="Gelombang assisted registration API (posko)",
+        version="1",
+        lifespan=lifespan,
+        description="Officers register walk-ins after seeing their ID card. 202 means durable.",
+    )
+    # Every 422 has our field-level shape, not FastAPI's default: say so in the OpenAPI that
+    # clients and the schemathesis suite read.
+    app.include_router(
+        router, responses={422: {"model": ErrorResponse, "description": "Field-level errors"}}
+    )
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, unreadable_body_handler)
+    app.add_exception_handler(Refused, refused_handler)
+    app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Gelombang assisted registration API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8010)
+    args = parser.parse_args()
+    settings = AssistedSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+"""All SQL of the selection service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from gelombang.events import SELECTION_DECIDED, RegistrationVerified, SelectionDecided
+from gelombang.outbox import Outbox
+from services.selection.draw import ALGORITHM_VERSION, DrawResult, EligibleEntry
+from services.selection.service import ImportReport, ListKind, ListRow, Wave
+
+# asyncpg ships no type information; connections and pool proxies share this interface.
+Connection = Any
+
+OUTBOX = Outbox("selection_outbox", {"SelectionDecided": SELECTION_DECIDED})
+
+# Rows per statement when streaming big sets (snapshots, decisions): bounded memory per round
+# trip, few enough round trips for 1.5 M people.
+_CHUNK = 20_000
+
+# Mirrors service.tier_for: 1 labour-office list, 2 no social aid (list or declared), 3 others.
+_TIER_SQL = """CASE WHEN l.nik_hash IS NOT NULL THEN 1
+                    WHEN s.nik_hash IS NULL AND NOT p.receives_social_aid THEN 2
+                    ELSE 3 END"""
+
+
+# -- the pool ------------------------------------------------------------------------------------
+
+
+async def add_to_pool(pool: asyncpg.Pool, events: Sequence[RegistrationVerified]) -> int:
+    """Verified people join the pool; a replayed event changes nothing."""
+    if not events:
+        return 0
+    status = await pool.execute(
+        """
+        INSERT INTO selection_pool (registration_id, nik_hash, province_code, employment_status,
+                                    receives_social_aid, channel, verified_at)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[],
+                             $6::text[], $7::timestamptz[])
+        ON CONFLICT (registration_id) DO NOTHING
+        """,
+        [e.registration_id for e in events],
+        [e.nik_hash for e in events],
+        [e.province_code for e in events],
+        [e.employment_status for e in events],
+        [e.receives_social_aid for e in events],
+        [e.channel for e in events],
+        [e.occurred_at for e in events],
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def pool_by_province_and_tier(pool: asyncpg.Pool) -> list[tuple[str, int, int]]:
+    rows = await pool.fetch(
+        f"""SELECT p.province_code, {_TIER_SQL} AS tier, count(*) AS n
+              FROM selection_pool p
+              LEFT JOIN selection_labour_list l ON l.nik_hash = p.nik_hash
+              LEFT JOIN selection_social_aid_list s ON s.nik_hash = p.nik_hash
+             WHERE p.state = 'eligible'
+             GROUP BY 1, 2"""  # noqa: S608 (constant fragment)
+    )
+    return [(r["province_code"], r["tier"], r["n"]) for r in rows]
+
+
+async def record_started(pool: asyncpg.Pool, registration_ids: Sequence[UUID]) -> int:
+    """Selected people who started a training keep their seat for good."""
+    status = await pool.execute(
+        """UPDATE selection_pool SET confirmed_at = now()
+            WHERE registration_id = ANY($1::uuid[]) AND state = 'selected'
+              AND confirmed_at IS NULL""",
+        list(registration_ids),
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def revoke_expired(pool: asyncpg.Pool, confirm_within_days: int, now: datetime) -> int:
+    """Withdraw seats of people selected in an announced wave who did not start in time.
+
+    Their seats go back (per province) into the next wave closed after this; they never
+    become eligible again. Each revocation is announced to the person.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """
+            UPDATE selection_pool p SET state = 'revoked', revoked_at = $2
+              FROM selection_waves w
+             WHERE p.state = 'selected' AND p.confirmed_at IS NULL
+               AND w.number = p.selected_wave AND w.state = 'announced'
+               AND w.announced_at + make_interval(days => $1) <= $2
+            RETURNING p.registration_id, p.selected_wave, p.province_code
+            """,
+            confirm_within_days,
+            now,
+        )
+        await OUTBOX.add(
+            conn,
+            [
+                SelectionDecided(
+                    registration_id=r["registration_id"],
+                    wave=r["selected_wave"],
+                    province_code=r["province_code"],
+                    outcome="revoked",
+                )
+                for r in rows
+            ],
+        )
+    return len(rows)
+
+
+# -- official lists ------------------------------------------------------------------------------
+
+
+async def import_list_rows(
+    pool: asyncpg.Pool, kind: ListKind, rows: Sequence[ListRow], report: ImportReport
+) -> None:
+    """Upsert one chunk; counts what was new, changed, or already there (re-import: all the
+    last)."""
+    if not rows:
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        if kind == "labour_office":
+            result = await conn.fetch(
+                """
+                WITH input AS (SELECT * FROM unnest($1::text[], $2::text[]) AS i(h, st)),
+                     before AS (SELECT l.nik_hash, l.status FROM selection_labour_list l
+                                  JOIN input ON input.h = l.nik_hash),
+                     up AS (INSERT INTO selection_labour_list (nik_hash, status)
+                            SELECT h, st FROM input
+                            ON CONFLICT (nik_hash) DO UPDATE SET status = EXCLUDED.status,
+                                                                 imported_at = now()
+                            WHERE selection_labour_list.status IS DISTINCT FROM EXCLUDED.status
+                            RETURNING nik_hash)
+                SELECT (SELECT count(*) FROM up) AS written,
+                       (SELECT count(*) FROM before) AS existed,
+                       (SELECT count(*) FROM up JOIN before USING (nik_hash)) AS changed
+                """,
+                [r.nik_hash for r in rows],
+                [r.status for r in rows],
+            )
+        else:
+            result = await conn.fetch(
+                """
+                WITH input AS (SELECT * FROM unnest($1::text[]) AS i(h)),
+                     before AS (SELECT s.nik_hash FROM selection_social_aid_list s
+                                  JOIN input ON input.h = s.nik_hash),
+                     up AS (INSERT INTO selection_social_aid_list (nik_hash)
+                            SELECT h FROM input ON CONFLICT (nik_hash) DO NOTHING
+                            RETURNING nik_hash)
+                SELECT (SELECT count(*) FROM up) AS written,
+                       (SELECT count(*) FROM before) AS existed, 0 AS changed
+                """,
+                [r.nik_hash for r in rows],
+            )
+    written, existed, changed = result[0]["written"], result[0]["existed"], result[0]["changed"]
+    report.added += written - changed
+    report.changed += changed
+    report.unchanged += existed - changed
+
+
+async def list_sizes(pool: asyncpg.Pool) -> dict[str, int]:
+    row = await pool.fetchrow(
+        """SELECT (SELECT count(*) FROM selection_labour_list) AS labour_office,
+                  (SELECT count(*) FROM selection_social_aid_list) AS social_aid"""
+    )
+    assert row is not None
+    return dict(row)
+
+
+# -- waves ---------------------------------------------------------------------------------------
+
+_WAVE_COLUMNS = """number, opens_at, closes_at, base_quotas, base_total, returned_seats, state,
+    cutoff_at, seed_commitment, eligible_sha256, eligible_count, seed, selected, waitlisted,
+    algorithm_version, created_at, closed_at, drawn_at, announced_at"""
+
+
+def _wave(row: asyncpg.Record, filled: dict[str, dict[int, int]] | None = None) -> Wave:
+    data = dict(row)
+    data["base_quotas"] = json.loads(data["base_quotas"])
+    data["returned_seats"] = json.loads(data["returned_seats"])
+    return Wave(**data, filled=filled or {})
+
+
+class PostgresWaveStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def all_waves(self) -> list[Wave]:
+        rows = await self._pool.fetch(
+            f"SELECT {_WAVE_COLUMNS} FROM selection_waves ORDER BY number"  # noqa: S608
+        )
+        return [_wave(r) for r in rows]
+
+    async def get(self, number: int) -> Wave | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_WAVE_COLUMNS} FROM selection_waves WHERE number = $1",  # noqa: S608
+            number,
+        )
+        if row is None:
+            return None
+        filled: dict[str, dict[int, int]] = {}
+        for r in await self._pool.fetch(
+            """SELECT province_code, tier, count(*) AS n FROM selection_wave_results
+                WHERE wave = $1 AND outcome = 'selected' GROUP BY 1, 2 ORDER BY 1, 2""",
+            number,
+        ):
+            filled.setdefault(r["province_code"], {})[r["tier"]] = r["n"]
+        return _wave(row, filled)
+
+    async def insert(
+        self,
+        number: int,
+        opens_at: datetime,
+        closes_at: datetime,
+        quotas: dict[str, int],
+        total: int,
+    ) -> None:
+        await self._pool.execute(
+            """INSERT INTO selection_waves (number, opens_at, closes_at, base_quotas, base_total)
+               VALUES ($1, $2, $3, $4, $5)""",
+            number,
+            opens_at,
+            closes_at,
+            json.dumps(quotas, sort_keys=True),
+            total,
+        )
+
+    async def close(
+        self,
+        number: int,
+        cutoff: datetime,
+        commitment: str,
+        sha_of: Callable[[list[EligibleEntry]], str],
+    ) -> None:
+        """Freeze the eligible list and publish its hash with the seed commitment, atomically.
+
+        Seats of people revoked since the last close come back into this wave's quotas.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            state = await conn.fetchval(
+                "SELECT state FROM selection_waves WHERE number = $1 FOR UPDATE", number
+            )
+            if state != "open":  # a concurrent close won the race
+                raise RuntimeError(f"wave {number} is {state}")
+            returned = await conn.fetch(
+                """WITH r AS (UPDATE selection_pool SET seat_returned_to = $1
+                               WHERE state = 'revoked' AND seat_returned_to IS NULL
+                           RETURNING province_code)
+                   SELECT province_code, count(*) AS n FROM r GROUP BY 1""",
+                number,
+            )
+            await conn.execute(
+                f"""INSERT INTO selection_wave_eligible (wave, registration_id, province_code, tier)
+                    SELECT $1, p.registration_id, p.province_code, {_TIER_SQL}
+                      FROM selection_pool p
+                      LEFT JOIN selection_labour_list l ON l.nik_hash = p.nik_hash
+                      LEFT JOIN selection_social_aid_list s ON s.nik_hash = p.nik_hash
+                     WHERE p.state = 'eligible' AND p.verified_at <= $2""",  # noqa: S608
+                number,
+                cutoff,
+            )
+            entries = await _eligible(conn, number)
+            await conn.execute(
+                """UPDATE selection_waves
+                      SET state = 'closed', cutoff_at = $2, seed_commitment = $3,
+                          eligible_sha256 = $4, eligible_count = $5, returned_seats = $6,
+                          closed_at = now()
+                    WHERE number = $1""",
+                number,
+                cutoff,
+                commitment,
+                sha_of(entries),
+                len(entries),
+                json.dumps({r["province_code"]: r["n"] for r in returned}, sort_keys=True),
+            )
+
+    async def eligible(self, number: int) -> list[EligibleEntry]:
+        async with self._pool.acquire() as conn:
+            return await _eligible(conn, number)
+
+    async def store_draw(self, number: int, seed: str, result: DrawResult) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            state = await conn.fetchval(
+                "SELECT state FROM selection_waves WHERE number = $1 FOR UPDATE", number
+            )
+            if state != "closed":
+                raise RuntimeError(f"wave {number} is {state}")
+            await conn.copy_records_to_table(
+                "selection_wave_results",
+                columns=[
+                    "wave",
+                    "registration_id",
+                    "province_code",
+                    "tier",
+                    "rank",
+                    "outcome",
+                    "via",
+                ],
+                records=(
+                    (
+                        number,
+                        UUID(o.registration_id),
+                        o.province_code,
+                        o.tier,
+                        o.rank,
+                        o.outcome,
+                        o.via,
+                    )
+                    for o in result.outcomes
+                ),
+            )
+            await conn.execute(
+                """UPDATE selection_pool p SET state = 'selected', selected_wave = $1
+                     FROM selection_wave_results r
+                    WHERE r.wave = $1 AND r.outcome = 'selected'
+                      AND p.registration_id = r.registration_id AND p.state = 'eligible'""",
+                number,
+            )
+            await conn.execute(
+                """UPDATE selection_waves SET state = 'drawn', seed = $2, selected = $3,
+                          waitlisted = $4, algorithm_version = $5, drawn_at = now()
+                    WHERE number = $1""",
+                number,
+                seed,
+                result.selected,
+                result.waitlisted,
+                ALGORITHM_VERSION,
+            )
+
+    async def announce(self, number: int) -> int:
+        """Queue every person's decision, then mark the wave announced, in one transaction."""
+        queued = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            state = await conn.fetchval(
+                "SELECT state FROM selection_waves WHERE number = $1 FOR UPDATE", number
+            )
+            if state != "drawn":
+                raise RuntimeError(f"wave {number} is {state}")
+            async for chunk in _chunks(
+                conn,
+                """SELECT registration_id, province_code, outcome FROM selection_wave_results
+                    WHERE wave = $1 ORDER BY registration_id""",
+                number,
+            ):
+                await OUTBOX.add(
+                    conn,
+                    [
+                        SelectionDecided(
+                            registration_id=r["registration_id"],
+                            wave=number,
+                            province_code=r["province_code"],
+                            outcome=r["outcome"],
+                        )
+                        for r in chunk
+                    ],
+                )
+                queued += len(chunk)
+            await conn.execute(
+                """UPDATE selection_waves SET state = 'announced', announced_at = now()
+                    WHERE number = $1""",
+                number,
+            )
+        return queued
+
+    async def results(self, number: int) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self._pool.fetch(
+            """SELECT registration_id::text AS registration_id, province_code, tier, rank, outcome
+                 FROM selection_wave_results WHERE wave = $1 ORDER BY registration_id""",
+            number,
+        )
+        return rows
+
+
+async def _eligible(conn: Connection, number: int) -> list[EligibleEntry]:
+    # uuid order in Postgres is byte order, which is the order of the lowercase hex text: the
+    # canonical list's order.
+    rows = await conn.fetch(
+        """SELECT registration_id::text, province_code, tier FROM selection_wave_eligible
+            WHERE wave = $1 ORDER BY registration_id""",
+        number,
+    )
+    return [EligibleEntry(r[0], r[1], r[2]) for r in rows]
+
+
+async def _chunks(conn: Connection, query: str, *args: object) -> AsyncIterator[list[Any]]:
+    # A server-side cursor (inside the caller's transaction): memory stays at one chunk.
+    cursor = await conn.cursor(query, *args)
+    while rows := await cursor.fetch(_CHUNK):
+        yield rows
+
+
+# -- metrics -------------------------------------------------------------------------------------
+
+
+async def wave_fill(pool: asyncpg.Pool, recent: int) -> list[asyncpg.Record]:
+    """Selected per (wave, province, tier) for the most recent drawn waves."""
+    rows: list[asyncpg.Record] = await pool.fetch(
+        """SELECT r.wave, r.province_code, r.tier, count(*) AS n
+             FROM selection_wave_results r
+            WHERE r.outcome = 'selected'
+              AND r.wave IN (SELECT number FROM selection_waves WHERE drawn_at IS NOT NULL
+                              ORDER BY number DESC LIMIT $1)
+            GROUP BY 1, 2, 3""",
+        recent,
+    )
+    return rows

@@ -1,0 +1,150 @@
+"""Request and response bodies of the selection admin API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.selection.service import ImportReport, Wave
+
+
+class AdminError(BaseModel):
+    code: str
+    detail: str
+
+
+# Wave numbers and seat counts are Postgres ``integer`` columns: a larger value must be a 422,
+# not a driver error (a 500) at the first query.
+INT4_MAX = 2_147_483_647
+SeatCount = Annotated[int, Field(ge=0, le=INT4_MAX)]
+
+
+class WaveCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: int = Field(gt=0, le=INT4_MAX, description="Wave number; waves are created in order")
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime = Field(description="Cut-off: verified later means the next wave")
+    total_quota: int | None = Field(
+        default=None,
+        ge=0,
+        le=INT4_MAX,
+        description="Seats in total; default 164,000 (the 2020 weekly wave)",
+    )
+    quotas: dict[str, SeatCount] | None = Field(
+        default=None,
+        description="Seats per province code; default: the total split by the shipped "
+        "population weight table (BPS SP2020)",
+    )
+
+
+class WaveClose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed_commitment: str = Field(
+        description="sha256 (hex) of the seed's 64-character lowercase hex text, published now; "
+        "the seed itself is revealed at the draw",
+        min_length=64,
+        max_length=64,
+    )
+
+
+class WaveDraw(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: str = Field(min_length=64, max_length=64, description="32 random bytes as hex")
+
+
+class WaveOut(BaseModel):
+    number: int
+    state: Literal["open", "closed", "drawn", "announced"]
+    opens_at: datetime
+    closes_at: datetime
+    total_quota: int
+    quotas: dict[str, int]
+    returned_seats: dict[str, int]
+    cutoff_at: datetime | None
+    seed_commitment: str | None
+    eligible_sha256: str | None
+    eligible_count: int | None
+    seed: str | None
+    selected: int | None
+    waitlisted: int | None
+    algorithm_version: str | None
+    selected_by_province_and_tier: dict[str, dict[int, int]]
+    created_at: datetime | None
+    closed_at: datetime | None
+    drawn_at: datetime | None
+    announced_at: datetime | None
+
+    @classmethod
+    def of(cls, wave: Wave) -> WaveOut:
+        return cls(
+            number=wave.number,
+            state=wave.state,
+            opens_at=wave.opens_at,
+            closes_at=wave.closes_at,
+            total_quota=wave.total_quota,
+            quotas=wave.quotas,
+            returned_seats=wave.returned_seats,
+            cutoff_at=wave.cutoff_at,
+            seed_commitment=wave.seed_commitment,
+            eligible_sha256=wave.eligible_sha256,
+            eligible_count=wave.eligible_count,
+            # The seed is secret until the draw has used it.
+            seed=wave.seed if wave.state in ("drawn", "announced") else None,
+            selected=wave.selected,
+            waitlisted=wave.waitlisted,
+            algorithm_version=wave.algorithm_version,
+            selected_by_province_and_tier=wave.filled,
+            created_at=wave.created_at,
+            closed_at=wave.closed_at,
+            drawn_at=wave.drawn_at,
+            announced_at=wave.announced_at,
+        )
+
+
+class Announced(BaseModel):
+    wave: WaveOut
+    decisions_queued: int
+
+
+class RowErrorOut(BaseModel):
+    line: int
+    code: str
+    message: str
+
+
+class ImportOut(BaseModel):
+    kind: Literal["labour_office", "social_aid"]
+    rows: int
+    added: int
+    changed: int
+    unchanged: int
+    errors: list[RowErrorOut]
+
+    @classmethod
+    def of(cls, kind: Literal["labour_office", "social_aid"], report: ImportReport) -> ImportOut:
+        return cls(
+            kind=kind,
+            rows=report.rows,
+            added=report.added,
+            changed=report.changed,
+            unchanged=report.unchanged,
+            errors=[
+                RowErrorOut(line=e.line, code=e.code, message=e.message) for e in report.errors
+            ],
+        )
+
+
+class TrainingStarted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    registration_ids: list[UUID] = Field(min_length=1, max_length=10_000)
+
+
+class TrainingStartedOut(BaseModel):
+    recorded: int

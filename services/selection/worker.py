@@ -1,0 +1,147 @@
+"""Selection worker: ``python -m services.selection.worker --port 9125``.
+
+- keeps the eligible pool: a consumer group on ``registrations.verified``, idempotent by
+  registration id, offsets committed after the rows are stored;
+- relays the decisions outbox (``selection.decided``) to Kafka;
+- withdraws seats of selected people who did not start a training in time;
+- refreshes the wave and pool gauges for the Waves dashboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+from datetime import UTC, datetime
+
+import asyncpg
+
+from gelombang.events import REGISTRATIONS_VERIFIED, RegistrationVerified
+from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
+from gelombang.logs import configure_logging, get_logger
+from gelombang.metrics import (
+    SELECTION_OUTBOX_PENDING,
+    SELECTION_POOL_ELIGIBLE,
+    SELECTION_REVOKED,
+    SELECTION_WAVE_QUOTA,
+    SELECTION_WAVE_SELECTED,
+)
+from gelombang.probes import probes_server
+from gelombang.rounds import repeat
+from services.selection import repository
+from services.selection.settings import SelectionSettings
+
+log = get_logger(__name__)
+
+# Waves shown on the dashboard: the current one and a few before it.
+RECENT_WAVES = 4
+
+
+class Worker:
+    def __init__(
+        self, pool: asyncpg.Pool, publisher: EventPublisher, settings: SelectionSettings
+    ) -> None:
+        self.pool = pool
+        self.publisher = publisher
+        self.settings = settings
+
+    async def handle(self, batch: list[Delivered]) -> None:
+        verified = [d.event for d in batch if isinstance(d.event, RegistrationVerified)]
+        added = await repository.add_to_pool(self.pool, verified)
+        if added:
+            log.info("pool_grew", added=added)
+
+    async def outbox_round(self) -> int:
+        return await repository.OUTBOX.relay(self.pool, self.publisher, self.settings.outbox_batch)
+
+    async def revocation_round(self) -> int:
+        revoked = await repository.revoke_expired(
+            self.pool, self.settings.confirm_within_days, datetime.now(UTC)
+        )
+        if revoked:
+            SELECTION_REVOKED.inc(revoked)
+            log.info("seats_revoked", count=revoked)
+        return 0  # a sweep, not a queue: wait the full interval either way
+
+    async def gauges_round(self) -> int:
+        SELECTION_POOL_ELIGIBLE.clear()
+        for province, tier, n in await repository.pool_by_province_and_tier(self.pool):
+            SELECTION_POOL_ELIGIBLE.labels(province, str(tier)).set(n)
+        waves = await repository.PostgresWaveStore(self.pool).all_waves()
+        SELECTION_WAVE_QUOTA.clear()
+        for wave in waves[-RECENT_WAVES:]:
+            for province, seats in wave.quotas.items():
+                SELECTION_WAVE_QUOTA.labels(str(wave.number), province).set(seats)
+        SELECTION_WAVE_SELECTED.clear()
+        for row in await repository.wave_fill(self.pool, RECENT_WAVES):
+            SELECTION_WAVE_SELECTED.labels(
+                str(row["wave"]), row["province_code"], str(row["tier"])
+            ).set(row["n"])
+        SELECTION_OUTBOX_PENDING.set(await repository.OUTBOX.backlog(self.pool))
+        return 0
+
+
+async def run(settings: SelectionSettings, host: str, port: int) -> None:
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=1, max_size=settings.db_pool_max
+    )
+    producer = make_producer(settings.kafka_bootstrap, client_id=settings.group_id)
+    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, (REGISTRATIONS_VERIFIED,))
+    await producer.start()
+    await consumer.start()
+    publisher = EventPublisher(producer)
+    worker = Worker(pool, publisher, settings)
+    loop = ConsumerLoop(consumer, settings.group_id, worker.handle, publisher)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+
+    async def ready() -> dict[str, bool]:
+        polling = time.monotonic() - loop.last_poll_monotonic < 30
+        try:
+            await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=1.0)
+            reachable = True
+        except (asyncpg.PostgresError, OSError, TimeoutError):
+            reachable = False
+        return {"kafka": polling, "postgres": reachable}
+
+    server = probes_server(ready, host, port)
+    tasks = [
+        asyncio.create_task(loop.run(), name="pool"),
+        asyncio.create_task(server.serve(), name="probes"),
+        asyncio.create_task(repeat("outbox", worker.outbox_round, 0.5, stop), name="outbox"),
+        asyncio.create_task(
+            repeat("revocation", worker.revocation_round, settings.revocation_sweep_s, stop),
+            name="revocation",
+        ),
+        asyncio.create_task(repeat("gauges", worker.gauges_round, 5.0, stop), name="gauges"),
+    ]
+    log.info("selection_worker_started", group=settings.group_id)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not stopper and not task.cancelled() and task.exception() is not None:
+            log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
+    stop.set()
+    loop.stop()
+    server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await consumer.stop()
+    await producer.stop()
+    await pool.close()
+    log.info("selection_worker_stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Gelombang selection worker")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9125)
+    args = parser.parse_args()
+    settings = SelectionSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    asyncio.run(run(settings, args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Admission control: what a person sees when the site is full, driven by a fake clock."""
+
+from __future__ import annotations
+
+import json
+
+from gelombang.admission import AdmissionController, AdmissionMiddleware
+from gelombang.metrics import REQUESTS_SHED, Message, Receive, Scope, Send
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def controller(clock: FakeClock, **limits: float) -> AdmissionController:
+    return AdmissionController(
+        max_in_flight=int(limits.get("max_in_flight", 100)),
+        rate_per_s=limits.get("rate_per_s", 10.0),
+        burst=int(limits.get("burst", 5)),
+        max_retry_after_s=int(limits.get("max_retry_after_s", 60)),
+        clock=clock,
+    )
+
+
+def test_a_burst_is_admitted_then_the_excess_is_told_to_come_back() -> None:
+    clock = FakeClock()
+    gate = controller(clock, rate_per_s=10, burst=5)
+    results = [gate.try_admit() for _ in range(5)]
+    assert results == [None] * 5
+    for _ in range(5):
+        gate.release()
+    refused = gate.try_admit()
+    assert refused is not None
+    assert (refused.status, refused.reason, refused.retry_after_s) == (429, "rate", 1)
+
+
+def test_capacity_comes_back_at_the_configured_rate() -> None:
+    clock = FakeClock()
+    gate = controller(clock, rate_per_s=10, burst=1)
+    assert gate.try_admit() is None
+    gate.release()
+    assert gate.try_admit() is not None
+    clock.now += 0.1  # one token at 10/s
+    assert gate.try_admit() is None
+
+
+def test_the_estimated_wait_grows_with_the_crowd_and_is_capped() -> None:
+    clock = FakeClock()
+    gate = controller(clock, rate_per_s=10, burst=1, max_retry_after_s=60)
+    assert gate.try_admit() is None
+    waits = []
+    for _ in range(100):
+        shed = gate.try_admit()
+        assert shed is not None
+        waits.append(shed.retry_after_s)
+    # 100 people ahead at 10 admitted per second: the last one waits about 10 s.
+    assert waits[0] == 1
+    assert waits[-1] == 10
+    assert waits == sorted(waits)
+    for _ in range(10_000):
+        shed = gate.try_admit()
+    assert shed is not None and shed.retry_after_s == 60
+
+
+def test_the_estimate_shrinks_as_time_passes() -> None:
+    clock = FakeClock()
+    gate = controller(clock, rate_per_s=10, burst=1)
+    gate.try_admit()
+    for _ in range(50):
+        gate.try_admit()
+    first = gate.try_admit()
+    assert first is not None and first.retry_after_s == 6
+    clock.now += 4.0  # 40 of the 51 ahead were served
+    assert gate.try_admit() is None
+    later = gate.try_admit()
+    assert later is not None and later.retry_after_s == 2
+
+
+def test_in_flight_cap_refuses_with_503_until_a_request_finishes() -> None:
+    clock = FakeClock()
+    gate = controller(clock, max_in_flight=2, rate_per_s=1000, burst=1000)
+    assert gate.try_admit() is None
+    assert gate.try_admit() is None
+    refused = gate.try_admit()
+    assert refused is not None and (refused.status, refused.reason) == (503, "in_flight")
+    gate.release()
+    assert gate.try_admit() is None
+
+
+def test_pressure_is_reported_while_refusing_and_clears_when_calm() -> None:
+    clock = FakeClock()
+    gate = controller(clock, rate_per_s=10, burst=5)
+    assert not gate.under_pressure
+    for _ in range(6):
+        if gate.try_admit() is None:
+            gate.release()
+    assert gate.under_pressure
+    clock.now += 10
+    assert not gate.under_pressure
+
+
+# -- The middleware, as the ASGI server drives it ---------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def __call__(self, message: Message) -> None:
+        self.messages.append(message)
+
+    @property
+    def status(self) -> int:
+        return int(self.messages[0]["status"])
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        return dict(self.messages[0]["headers"])
+
+    @property
+    def body(self) -> dict[str, object]:
+        loaded: dict[str, object] = json.loads(self.messages[1]["body"])
+        return loaded
+
+
+async def no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class App:
+    """Stands in for FastAPI: answers 200 and counts what reached it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.calls += 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def http(path: str, language: str = "") -> Scope:
+    headers = [(b"accept-language", language.encode())] if language else []
+    return {"type": "http", "method": "POST", "path": path, "headers": headers}
+
+
+def shed_count(reason: str) -> float:
+    value = REQUESTS_SHED.labels("test-admission", reason)._value.get()
+    return float(value)
+
+
+async def test_refusal_is_localized_json_with_retry_after_and_counted() -> None:
+    clock = FakeClock()
+    app = App()
+    gate = controller(clock, rate_per_s=1, burst=1)
+    middleware = AdmissionMiddleware(app, gate, service="test-admission")
+    before = shed_count("rate")
+
+    await middleware(http("/api/v1/registrations"), no_body, Recorder())
+    indonesian, english = Recorder(), Recorder()
+    await middleware(http("/api/v1/registrations"), no_body, indonesian)
+    await middleware(http("/api/v1/registrations", "en-US,en;q=0.9"), no_body, english)
+
+    assert app.calls == 1
+    assert indonesian.status == english.status == 429
+    assert indonesian.headers[b"retry-after"] == b"1"
+    assert english.headers[b"retry-after"] == b"2"
+    assert indonesian.body["code"] == "server_busy"
+    assert "banyak sekali orang mendaftar" in str(indonesian.body["detail"])
+    assert "about 2 seconds" in str(english.body["detail"])
+    assert shed_count("rate") == before + 2
+
+
+async def test_health_and_metrics_are_never_shed() -> None:
+    clock = FakeClock()
+    app = App()
+    gate = controller(clock, rate_per_s=1, burst=1, max_in_flight=1)
+    middleware = AdmissionMiddleware(app, gate, service="test-admission")
+    await middleware(http("/api/v1/registrations"), no_body, Recorder())
+    for path in ("/healthz", "/readyz", "/metrics"):
+        answer = Recorder()
+        await middleware(http(path), no_body, answer)
+        assert answer.status == 200
+    assert app.calls == 4
+
+
+async def test_a_failing_request_still_frees_its_place() -> None:
+    class Broken:
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            raise RuntimeError("boom")
+
+    gate = controller(FakeClock(), max_in_flight=1, rate_per_s=100, burst=100)
+    middleware = AdmissionMiddleware(Broken(), gate, service="test-admission")
+    for _ in range(2):
+        try:
+            await middleware(http("/api/v1/registrations"), no_body, Recorder())
+        except RuntimeError:
+            pass
+    assert gate.in_flight == 0
