@@ -23,11 +23,16 @@ class RegistrationSettings(CommonSettings):
     # Admission control, per process (gelombang.admission). The intake target is 80,000 sign-ups
     # a minute (~1,333/s) over two processes, ~670/s each; the rate leaves headroom above that
     # but stays below where one uvicorn worker on this 2-core machine saturates. The in-flight
-    # cap follows Little's law at the p99 target: ~800/s x 0.25 s = 200 requests in progress;
-    # more than that can only mean requests are queueing and latency is already slipping.
+    # cap follows Little's law at the p99 target (rate x 0.25 s): more requests in progress than
+    # that can only mean they are queueing and latency is already slipping.
     admission_rate_per_s: float = 900.0
     admission_burst: int = 300
-    admission_max_in_flight: int = 200
+    # Measured by `make bench` (README, Performance): with the whole stack on this machine the
+    # gateway's knee is ~100 sign-ups/s (~50 per process) at ~40 ms p50; past it requests only
+    # queue. 64 per process is Little's law at ~250/s x 0.25 s: above the knee with room for
+    # bursts, and far below the 200 (sized for 800/s) that let latency reach seconds before
+    # any request was refused.
+    admission_max_in_flight: int = 64
     # An estimate longer than this is no use to a person; past it the page just keeps retrying.
     admission_max_retry_after_s: int = 120
     # Proof of work (ALTCHA): "pressure" asks for it only while admission control is close to its

@@ -405,7 +405,7 @@ def _offline_then_online(db: Path, officer: Officer, taken: dict[str, Any]) -> N
 
 
 async def test_assisted_registration_is_verified_by_the_nik_check(
-    assisted: httpx.AsyncClient, new_officer: MakeOfficer
+    assisted: httpx.AsyncClient, new_officer: MakeOfficer, pool: asyncpg.Pool
 ) -> None:
     officer = await new_officer()
     # No email and no phone: the officer's attestation is the only contact evidence.
@@ -433,6 +433,16 @@ async def test_assisted_registration_is_verified_by_the_nik_check(
     item = (await listed(assisted, officer))[accepted["registration_id"]]
     assert item["status"] == "verified"
     assert item["channel"] == "assisted"
+
+    # And joins the pool for the next wave's draw like any other verified person.
+    async def in_pool() -> str | None:
+        channel: str | None = await pool.fetchval(
+            "SELECT channel FROM selection_pool WHERE registration_id = $1",
+            uuid.UUID(accepted["registration_id"]),
+        )
+        return channel
+
+    assert await eventually(in_pool, timeout_s=20) == "assisted"
 
 
 async def test_admin_cli_issues_and_revokes_officer_keys(

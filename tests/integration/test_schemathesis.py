@@ -24,12 +24,12 @@ pytestmark = pytest.mark.integration
 
 ST = str(REPO_ROOT / ".venv" / "bin" / "st")
 LONG_BUDGET_S = os.environ.get("GELOMBANG_FUZZ_SECONDS")
-BUDGET_S = int(LONG_BUDGET_S or "10")
+BUDGET_S = int(LONG_BUDGET_S or "8")
 # The coverage phase builds all its cases before it looks at the clock, so the quick pass skips
 # it and bounds the work by cases per operation as well as by time.
 QUICK = ("--phases", "examples,fuzzing", "--max-examples", "25")
-# Two at a time: the dev and CI machines have two cores and the stack runs on them too.
-PARALLEL = int(os.environ.get("GELOMBANG_FUZZ_PARALLEL", "2"))
+# Four at a time: each run mostly waits on the services, and the machine has two cores.
+PARALLEL = int(os.environ.get("GELOMBANG_FUZZ_PARALLEL", "4"))
 REPORTS = REPO_ROOT / "reports" / "schemathesis"
 
 # Excluded checks, and why:
@@ -102,14 +102,11 @@ def targets() -> list[Target]:
         # No key at all: every officer and admin operation must answer its documented 401.
         Target("assisted-anonymous", 8010),
         Target("selection-read", 8020, (admin,), ("--include-method", "GET")),
-        # Admin writes with the token, but only invalid data: every case must be refused with a
-        # 4xx before it touches a wave other tests (and people) rely on.
-        Target(
-            "selection-write-invalid",
-            8020,
-            (admin,),
-            ("--exclude-method", "GET", "--mode", "negative"),
-        ),
+        # Admin writes only without the token (all must be refused). With it, even "negative"
+        # data is not safe on a shared database: pydantic's lax mode turns a number into a
+        # date, and such a case once created and closed a real wave. Fuzzing admin writes with
+        # the token needs a disposable database (open in issue 9).
+        Target("selection-anonymous", 8020, (), ("--exclude-method", "GET")),
         # Simulators stand in for systems we do not own; their fault switches and mailbox reset
         # belong to other tests, /metrics is Prometheus text, 401 for a wrong API key is the
         # real providers' behaviour they mimic, and they answer a share of requests with a 5xx
@@ -200,7 +197,7 @@ NAMES = (
     "assisted-admin",
     "assisted-anonymous",
     "selection-read",
-    "selection-write-invalid",
+    "selection-anonymous",
     "civil-registry-sim",
     "sms-gateway-sim",
 )

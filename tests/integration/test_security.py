@@ -453,8 +453,8 @@ async def test_personal_data_is_in_no_log_no_kafka_payload_and_no_database_dump(
             ids.append(answer.json()["registration_id"])
 
     # Every sign-up must reach the read model. Then give verification (mail, SMS, the civil
-    # registry for the walk-ins) up to a minute to act on them; on a busy machine it may still
-    # be behind, and the scan covers whatever it produced by then.
+    # registry for the walk-ins) up to 30 s to act on them; on a busy machine it may still be
+    # behind, and the scan covers whatever it produced by then.
     async def statuses() -> list[str]:
         rows = await pool.fetch(
             "SELECT status FROM registrations WHERE registration_id = ANY($1::uuid[])",
@@ -471,7 +471,7 @@ async def test_personal_data_is_in_no_log_no_kafka_payload_and_no_database_dump(
 
     await eventually(projected, timeout_s=60, every_s=0.5)
     with contextlib.suppress(AssertionError):
-        await eventually(checked, timeout_s=60, every_s=1)
+        await eventually(checked, timeout_s=30, every_s=1)
     after = await end_offsets(settings)
 
     needles = needles_of(public + walk_ins)
