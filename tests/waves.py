@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import random
 import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from gelombang.settings import AdminSettings
+from gelombang.events import REGISTRATIONS_VERIFIED, RegistrationVerified
+from gelombang.kafka import EventPublisher, make_producer
+from gelombang.pii import PiiCipher
+from gelombang.settings import AdminSettings, CommonSettings
 from services.selection.draw import seed_commitment
 
 GATEWAY = "http://127.0.0.1:8080"
@@ -60,3 +65,35 @@ async def close_draw_announce(
     announced = await admin.post(f"/api/v1/admin/waves/{number}/announce")
     assert announced.status_code == 200, announced.text
     return closed.json(), announced.json()["wave"]
+
+
+def random_nik(rng: random.Random) -> str:
+    # Kota Bekasi (32.75), born 17-05-1990, random district and serial.
+    return f"3275{rng.randint(1, 12):02d}170590{rng.randint(1, 9999):04d}"
+
+
+async def publish_verified(
+    settings: CommonSettings, cipher: PiiCipher, count: int
+) -> tuple[list[uuid.UUID], list[str]]:
+    """Publish ``count`` verified registrations in Jawa Barat, as the verification workers do."""
+    rng = random.Random(secrets.randbits(64))
+    niks = list({random_nik(rng) for _ in range(count * 2)})[:count]
+    ids = [uuid.uuid4() for _ in niks]
+    producer = make_producer(settings.kafka_bootstrap, client_id="test-selection")
+    await producer.start()
+    try:
+        publisher = EventPublisher(producer)
+        for registration_id, nik in zip(ids, niks, strict=True):
+            event = RegistrationVerified(
+                registration_id=registration_id,
+                nik_hash=cipher.nik_hash(nik),
+                province_code="32",
+                regency_code="3275",
+                employment_status="laid_off",
+                receives_social_aid=False,
+                channel="api",
+            )
+            await publisher.publish(REGISTRATIONS_VERIFIED, str(registration_id).encode(), event)
+    finally:
+        await producer.stop()
+    return ids, niks

@@ -9,6 +9,7 @@ ops need the panel.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -18,11 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import yaml
 
+from gelombang.pii import PiiCipher
+from gelombang.settings import CommonSettings
 from tests.citizens import valid_payload
+from tests.waves import (
+    admin_client,
+    close_draw_announce,
+    create_wave,
+    next_wave_number,
+    publish_verified,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -139,8 +150,32 @@ def after_load() -> Iterator[None]:
     assert len(accepted) >= 30, [a.status_code for a in answers]
     assert {a.status_code for a in answers[len(valid) :]} == {422}
     assert duplicate.status_code == 409, duplicate.text
+    # The Waves dashboard shows the recent waves: on a fresh stack there are none until one is
+    # drawn, so draw a small one, as an admin would, through the gateway.
+    asyncio.run(_draw_a_small_wave())
     time.sleep(SETTLE_S)
     yield
+
+
+async def _draw_a_small_wave() -> None:
+    settings = CommonSettings()
+    cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
+    ids, _ = await publish_verified(settings, cipher, 6)
+    db = await asyncpg.connect(settings.database_url)
+    try:
+        deadline = time.monotonic() + PATIENCE_S
+        while await db.fetchval(
+            "SELECT count(*) FROM selection_pool WHERE registration_id = ANY($1::uuid[])", ids
+        ) < len(ids):
+            assert time.monotonic() < deadline, "verified registrations never reached the pool"
+            await asyncio.sleep(0.5)
+    finally:
+        await db.close()
+    async with admin_client() as admin:
+        number = await next_wave_number(admin)
+        # Fewer seats than people, so the wave has both selected and waitlisted.
+        await create_wave(admin, number, total_quota=3)
+        await close_draw_announce(admin, number)
 
 
 @pytest.fixture(scope="module")

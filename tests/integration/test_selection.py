@@ -23,43 +23,19 @@ from gelombang.settings import CommonSettings
 from services.selection.draw import seed_commitment
 from services.selection.repository import revoke_expired
 from tests.integration.conftest import eventually
-from tests.waves import GATEWAY, admin_client, close_draw_announce, create_wave, next_wave_number
+from tests.waves import (
+    GATEWAY,
+    admin_client,
+    close_draw_announce,
+    create_wave,
+    next_wave_number,
+    publish_verified,
+    random_nik,
+)
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _nik(rng: random.Random) -> str:
-    # Kota Bekasi (32.75), born 17-05-1990, random district and serial.
-    return f"3275{rng.randint(1, 12):02d}170590{rng.randint(1, 9999):04d}"
-
-
-async def _verified(
-    settings: CommonSettings, cipher: PiiCipher, count: int
-) -> tuple[list[uuid.UUID], list[str]]:
-    """Publish ``count`` verified registrations in Jawa Barat, as the verification workers do."""
-    rng = random.Random(secrets.randbits(64))
-    niks = list({_nik(rng) for _ in range(count * 2)})[:count]
-    ids = [uuid.uuid4() for _ in niks]
-    producer = make_producer(settings.kafka_bootstrap, client_id="test-selection")
-    await producer.start()
-    try:
-        publisher = EventPublisher(producer)
-        for registration_id, nik in zip(ids, niks, strict=True):
-            event = RegistrationVerified(
-                registration_id=registration_id,
-                nik_hash=cipher.nik_hash(nik),
-                province_code="32",
-                regency_code="3275",
-                employment_status="laid_off",
-                receives_social_aid=False,
-                channel="api",
-            )
-            await publisher.publish(REGISTRATIONS_VERIFIED, str(registration_id).encode(), event)
-    finally:
-        await producer.stop()
-    return ids, niks
 
 
 async def _in_pool(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> int | None:
@@ -85,7 +61,7 @@ async def test_lists_are_matched_by_nik_hash_and_reimport_changes_nothing(
     settings: CommonSettings, cipher: PiiCipher, pool: asyncpg.Pool
 ) -> None:
     rng = random.Random(secrets.randbits(64))
-    niks = sorted({_nik(rng) for _ in range(40)})[:20]
+    niks = sorted({random_nik(rng) for _ in range(40)})[:20]
     good = "\n".join(f"{n},{'laid_off' if i % 2 else 'furloughed'}" for i, n in enumerate(niks))
     body = f"nik,status\n{good}\n1234,laid_off\n{niks[0]},retired\n"
     async with admin_client() as admin:
@@ -125,7 +101,7 @@ async def test_lists_are_matched_by_nik_hash_and_reimport_changes_nothing(
 async def test_a_wave_from_pool_to_published_draw_then_revocation_returns_seats(
     settings: CommonSettings, cipher: PiiCipher, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    ids, niks = await _verified(settings, cipher, 6)
+    ids, niks = await publish_verified(settings, cipher, 6)
     await eventually(lambda: _in_pool(pool, ids), timeout_s=20)
     # Three of them are on the labour-office list: tier 1, ahead of everybody else in Jawa Barat.
     listed = "nik,status\n" + "\n".join(f"{n},laid_off" for n in niks[:3]) + "\n"
@@ -234,7 +210,7 @@ async def test_a_wave_from_pool_to_published_draw_then_revocation_returns_seats(
 async def test_replaying_verified_events_does_not_grow_the_pool(
     settings: CommonSettings, cipher: PiiCipher, pool: asyncpg.Pool
 ) -> None:
-    ids, _ = await _verified(settings, cipher, 3)
+    ids, _ = await publish_verified(settings, cipher, 3)
     await eventually(lambda: _in_pool(pool, ids), timeout_s=20)
     producer = make_producer(settings.kafka_bootstrap, client_id="test-selection-replay")
     await producer.start()
