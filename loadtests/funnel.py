@@ -30,7 +30,7 @@ import httpx
 
 from gelombang.population import SignUp, make_signup
 from gelombang.settings import REPO_ROOT, CommonSettings
-from services.simulators.mail_sink import find_messages
+from services.simulators.mail_sink import Mailbox
 
 GATEWAY = "http://127.0.0.1:8080"
 SMS_GATEWAY = "http://127.0.0.1:8092"
@@ -118,13 +118,22 @@ async def sign_up(
 
 
 async def confirm(
-    client: httpx.AsyncClient, sms: httpx.AsyncClient, person: Person, deadline: float
+    client: httpx.AsyncClient,
+    sms: httpx.AsyncClient,
+    mailbox: Mailbox,
+    person: Person,
+    deadline: float,
 ) -> None:
-    """Wait for the person's message, then click the link or type the code."""
-    while time.monotonic() < deadline and not person.confirmed:
+    """Wait for the person's message, then click the link or type the code.
+
+    Someone whose NIK check fails first is rejected without ever being asked to confirm: their
+    wait ends with the final status, not at the deadline.
+    """
+    while time.monotonic() < deadline and not person.confirmed and person.final_status is None:
         if person.email:
-            messages = await asyncio.to_thread(find_messages, MAILDIR, person.email)
-            links = [m for msg in messages for m in _LINK.findall(_body(msg))]
+            links = [
+                m for msg in mailbox.messages_to(person.email) for m in _LINK.findall(_body(msg))
+            ]
             if links:
                 path = "/" + links[-1].split("/", 3)[3]
                 response = await _polite(client, "GET", path, deadline)
@@ -147,15 +156,25 @@ async def confirm(
         await asyncio.sleep(0.5)
 
 
+async def _read_mail(mailbox: Mailbox, deadline: float) -> None:
+    """One reader for everyone's mail: each new message is parsed once, not once per person."""
+    while time.monotonic() < deadline:
+        await asyncio.to_thread(mailbox.refresh)
+        await asyncio.sleep(0.5)
+
+
 def _body(message: Any) -> str:
     part = message.get_body(preferencelist=("plain",))
     return str(part.get_content()) if part is not None else ""
 
 
-async def settle(pool: asyncpg.Pool, crowd: list[Person], deadline: float) -> None:
-    ids = [uuid.UUID(p.registration_id) for p in crowd if p.registration_id]
-    by_id = {p.registration_id: p for p in crowd}
+async def settle(
+    pool: asyncpg.Pool, crowd: list[Person], signed_up: asyncio.Event, deadline: float
+) -> None:
     while time.monotonic() < deadline:
+        # Sign-ups are still arriving while this runs: read the ids on every round.
+        by_id = {p.registration_id: p for p in crowd if p.registration_id}
+        ids = [uuid.UUID(i) for i in by_id]
         rows = await pool.fetch(
             """SELECT registration_id, status, reason FROM registrations
                 WHERE registration_id = ANY($1::uuid[]) AND status IN ('verified', 'rejected')""",
@@ -164,7 +183,7 @@ async def settle(pool: asyncpg.Pool, crowd: list[Person], deadline: float) -> No
         for row in rows:
             person = by_id[str(row["registration_id"])]
             person.final_status, person.final_reason = row["status"], row["reason"]
-        if len(rows) == len(ids):
+        if signed_up.is_set() and len(rows) == len(ids):
             return
         await asyncio.sleep(1.0)
 
@@ -201,21 +220,33 @@ async def run_funnel(
     ):
         slots = asyncio.Semaphore(concurrency)
 
+        signed_up = asyncio.Event()
+        mailbox = Mailbox(MAILDIR, only_new=True)
+        done = [0]  # sign-up attempts finished (accepted or not)
+
         async def one(person: Person) -> None:
             async with slots:
                 await sign_up(client, person, report, deadline)
+                done[0] += 1
+                if done[0] == len(crowd):
+                    signed_up.set()
             if person.registration_id:
                 async with slots:
-                    await confirm(client, sms, person, deadline)
+                    await confirm(client, sms, mailbox, person, deadline)
 
-        await asyncio.gather(*(one(p) for p in crowd))
-    report.confirmed = sum(p.confirmed for p in crowd)
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    try:
-        await settle(pool, crowd, deadline)
-        report.postgres = await reconcile(pool, crowd)
-    finally:
-        await pool.close()
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            # Final statuses are followed while people confirm, so that nobody waits for a
+            # message that will never come.
+            settling = asyncio.create_task(settle(pool, crowd, signed_up, deadline))
+            reading = asyncio.create_task(_read_mail(mailbox, deadline))
+            await asyncio.gather(*(one(p) for p in crowd))
+            reading.cancel()
+            report.confirmed = sum(p.confirmed for p in crowd)
+            await settling
+            report.postgres = await reconcile(pool, crowd)
+        finally:
+            await pool.close()
     for person in crowd:
         if not person.registration_id:
             continue

@@ -77,31 +77,59 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-def read_mailbox(maildir: Path) -> list[EmailMessage]:
-    """Every message in ``maildir``, oldest first."""
-    parser = BytesParser(_class=EmailMessage, policy=email.policy.default)
-    messages: list[EmailMessage] = []
-    for path in sorted(maildir.glob("*.eml")):
-        with path.open("rb") as fh:
-            parsed = parser.parse(fh)
-        assert isinstance(parsed, EmailMessage)
-        messages.append(parsed)
-    return messages
+def _recipients(message: EmailMessage) -> set[str]:
+    headers = [
+        str(value) for name in ("To", "Cc", "X-Original-To") for value in message.get_all(name, [])
+    ]
+    return {address.casefold() for _, address in getaddresses(headers)}
 
 
 def find_messages(maildir: Path, to: str) -> list[EmailMessage]:
     """Messages addressed to ``to`` (To, Cc or envelope recipient), oldest first."""
     wanted = to.strip().casefold()
+    needle = wanted.encode()
+    parser = BytesParser(_class=EmailMessage, policy=email.policy.default)
     found: list[EmailMessage] = []
-    for message in read_mailbox(maildir):
-        headers = [
-            str(value)
-            for name in ("To", "Cc", "X-Original-To")
-            for value in message.get_all(name, [])
-        ]
-        if any(address.casefold() == wanted for _, address in getaddresses(headers)):
+    for path in sorted(maildir.glob("*.eml")):
+        raw = path.read_bytes()
+        # A byte search first: after a load run the maildir holds tens of thousands of
+        # messages, and parsing each one on every poll is what made waiting for a link slow.
+        if needle not in raw.lower():
+            continue
+        message = parser.parsebytes(raw)
+        assert isinstance(message, EmailMessage)
+        if wanted in _recipients(message):
             found.append(message)
     return found
+
+
+class Mailbox:
+    """An index of the maildir by recipient that reads each new file once.
+
+    For a client that waits for many people's mail at the same time (the funnel driver): one
+    ``refresh`` per poll, then lookups are free.
+    """
+
+    def __init__(self, maildir: Path, *, only_new: bool = False) -> None:
+        self.maildir = maildir
+        # only_new: what is already there is not for us (earlier runs), and not worth parsing.
+        self._seen: set[str] = {p.name for p in maildir.glob("*.eml")} if only_new else set()
+        self._by_recipient: dict[str, list[EmailMessage]] = {}
+        self._parser = BytesParser(_class=EmailMessage, policy=email.policy.default)
+
+    def refresh(self) -> int:
+        """Index messages that arrived since the last call; returns how many."""
+        new = sorted(p for p in self.maildir.glob("*.eml") if p.name not in self._seen)
+        for path in new:
+            message = self._parser.parsebytes(path.read_bytes())
+            assert isinstance(message, EmailMessage)
+            for address in _recipients(message):
+                self._by_recipient.setdefault(address, []).append(message)
+            self._seen.add(path.name)
+        return len(new)
+
+    def messages_to(self, to: str) -> list[EmailMessage]:
+        return list(self._by_recipient.get(to.strip().casefold(), []))
 
 
 async def _smtp_answers(host: str, port: int) -> bool:
