@@ -380,6 +380,10 @@ class AppSpec:
     args: tuple[str, ...] = ("--port", "{port}")
     ready: str | None = "/readyz"  # HTTP readiness path; None = TCP connect is enough
     run_dirs: tuple[Path, ...] = ()  # folders under .run/ it writes to, created before start
+    # CPU priority (nice). Work that Kafka buffers (verification, simulators, the pool worker)
+    # yields the cores to intake during a spike and catches up after it: on a 2-core machine
+    # the alternative is that everything slows down together and sign-ups time out.
+    nice: int = 0
 
     def argv(self) -> list[str]:
         return [str(VENV_PY), "-m", self.module, *(a.format(port=self.port) for a in self.args)]
@@ -426,12 +430,16 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
         for i in range(api_instances(env))
     ]
     apps += [
-        AppSpec("projector", "services.registration.worker", 9101, "projector"),
+        # The read model may trail intake by seconds in a spike; the sign-up itself may not.
+        AppSpec("projector", "services.registration.worker", 9101, "projector", nice=5),
         AppSpec("assisted", "services.assisted.app", 8010, "assisted"),  # posko officers' lane
         # Waves: the admin API and the worker keeping the eligible pool and relaying decisions.
         AppSpec("selection", "services.selection.app", 8020, "selection"),
-        AppSpec("selection-worker", "services.selection.worker", 9125, "selection"),
-        AppSpec("civil-registry-sim", "services.simulators.civil_registry", 8091, "simulators"),
+        AppSpec("selection-worker", "services.selection.worker", 9125, "selection", nice=10),
+        # Simulators stand in for outside systems, which would not share our cores at all.
+        AppSpec(
+            "civil-registry-sim", "services.simulators.civil_registry", 8091, "simulators", nice=10
+        ),
         AppSpec(
             "sms-gateway-sim",
             "services.simulators.sms_gateway",
@@ -439,6 +447,7 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
             "simulators",
             args=("--port", "{port}", "--outbox", str(SMS_DIR / "outbox.jsonl")),
             run_dirs=(SMS_DIR,),
+            nice=10,
         ),
         # <port> is the ops port (probes, metrics); its /readyz also checks SMTP on 1025 answers.
         AppSpec(
@@ -448,11 +457,14 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
             "simulators",
             args=("--ops-port", "{port}", "--port", str(SMTP_PORT), "--maildir", str(MAIL_DIR)),
             run_dirs=(MAIL_DIR,),
+            nice=10,
         ),
     ]
     # Verification workers share the Kafka partitions and the due work in Postgres.
     apps += [
-        AppSpec(f"verification-{i}", "services.verification.worker", 9111 + i, "verification")
+        AppSpec(
+            f"verification-{i}", "services.verification.worker", 9111 + i, "verification", nice=10
+        )
         for i in range(verification_workers(env))
     ]
     return apps
@@ -587,7 +599,7 @@ def start_exporters(infra: dict[str, Component]) -> None:
 
 
 def spawn(
-    comp: Component, argv: list[str], env: dict[str, str] | None = None
+    comp: Component, argv: list[str], env: dict[str, str] | None = None, nice: int = 0
 ) -> subprocess.Popen[bytes]:
     """Start a long-running process detached from us (own session: it survives our exit and a
     Ctrl-C in this terminal), output appended to its log, pid recorded."""
@@ -606,6 +618,9 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    if nice:
+        # Right after the start, before it forks anything: what it starts inherits it.
+        os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
     write_pid(comp.name, proc.pid)
     return proc
 
@@ -1268,7 +1283,7 @@ def start_apps(apps: list[AppSpec], env: dict[str, str]) -> None:
         comp.ensure_ports_free()
         for folder in app.run_dirs:
             folder.mkdir(parents=True, exist_ok=True)
-        pending.append((comp, spawn(comp, app.argv(), env), time.monotonic()))
+        pending.append((comp, spawn(comp, app.argv(), env, app.nice), time.monotonic()))
     # Launch all, then wait: start-up is mostly imports and connecting to Kafka/Postgres, so
     # waiting after launching everything costs roughly the slowest start, not the sum.
     for comp, proc, t0 in pending:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from gelombang.events import Event, dead_letter_topic, decode_event
 from gelombang.logs import get_logger
 from gelombang.metrics import (
+    KAFKA_COMMIT_FAILED,
     KAFKA_CONSUMED,
     KAFKA_CONSUMER_LAG,
     KAFKA_DEAD_LETTERED,
@@ -150,7 +151,16 @@ class ConsumerLoop:
                 if delivered:
                     await self._with_retries(delivered)
                 # Effects are stored (or dead-lettered): only now may the offsets move.
-                await self._consumer.commit()
+                try:
+                    await self._consumer.commit()
+                except CommitFailedError:
+                    # The group rebalanced while this batch was handled (a long pause, a
+                    # stopped process): the partitions' new owner replays it from the last
+                    # commit, and handlers are idempotent. Keep consuming rather than exit;
+                    # nothing restarts a worker that gave up.
+                    KAFKA_COMMIT_FAILED.labels(self._group).inc()
+                    log.warning("commit_failed_after_rebalance", group=self._group)
+                    continue
                 for record in records:
                     KAFKA_CONSUMED.labels(self._group, record.topic).inc()
             await self._report_lag()

@@ -42,6 +42,11 @@ KAFKA_CONSUMER_LAG = Gauge(
 KAFKA_DEAD_LETTERED = Counter(
     "kafka_dead_lettered_total", "Records sent to a dead-letter topic", ["group", "topic"]
 )
+KAFKA_COMMIT_FAILED = Counter(
+    "kafka_commit_failed_total",
+    "Offset commits refused after a rebalance (the batch is replayed by the new owner)",
+    ["group"],
+)
 DEDUPE_HITS = Counter(
     "registration_dedupe_hits_total",
     "Sign-ups refused because the NIK is already registered",

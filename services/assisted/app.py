@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
+from gelombang.coalesce import PipelinedRedis
 from gelombang.kafka import EventPublisher, make_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
@@ -54,6 +55,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
             socket_timeout=settings.redis_timeout_s,
             socket_connect_timeout=settings.redis_timeout_s,
         )
+        pipelined = PipelinedRedis(redis)  # the hot path's commands share round trips
         pool = await asyncpg.create_pool(
             settings.database_url, min_size=1, max_size=settings.db_pool_max
         )
@@ -62,9 +64,9 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
         # the same code, not a copy.
         registration = Collaborators(
             cipher=cipher,
-            reservations=RedisNikReservations(redis),
+            reservations=RedisNikReservations(pipelined),
             ledger=PostgresClaimLedger(pool, settings.claim_lookup_timeout_s),
-            idempotency=RedisIdempotencyStore(redis, settings.idempotency_ttl_s),
+            idempotency=RedisIdempotencyStore(pipelined, settings.idempotency_ttl_s),
             publisher=EventPublisher(producer, timeout_s=settings.produce_timeout_s),
         )
         deps = AssistedCollaborators(

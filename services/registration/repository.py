@@ -14,29 +14,36 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from gelombang.coalesce import Coalescer, PipelinedRedis, command, reply
 from gelombang.contact import OtpCheck, OtpStore
 from gelombang.events import RegistrationSubmitted
 from services.registration.service import DependencyUnavailable, StoredAnswer
 
 
 class RedisNikReservations:
-    """``nik:<hash>`` → registration id. A cache of Postgres' claims, never the truth."""
+    """``nik:<hash>`` → registration id. A cache of Postgres' claims, never the truth.
 
-    def __init__(self, client: aioredis.Redis) -> None:
-        self._redis = client
+    Commands go through the shared pipeliner: at peak, concurrent sign-ups share round trips.
+    """
+
+    def __init__(self, redis: PipelinedRedis) -> None:
+        self._redis = redis
 
     async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
         try:
-            if await self._redis.set(f"nik:{nik_hash}", registration_id, nx=True):
-                return None
-            holder = await self._redis.get(f"nik:{nik_hash}")
+            # SET NX GET (Redis 7): reserves if free, else answers the holder; one command.
+            (holder,) = await self._redis.run(
+                command("SET", f"nik:{nik_hash}", registration_id, "NX", "GET", get=True)
+            )
+            holder = reply(holder)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
         return holder.decode() if isinstance(holder, bytes) else holder
 
     async def overwrite(self, nik_hash: str, registration_id: str) -> None:
         try:
-            await self._redis.set(f"nik:{nik_hash}", registration_id)
+            (done,) = await self._redis.run(command("SET", f"nik:{nik_hash}", registration_id))
+            reply(done)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
 
@@ -47,14 +54,14 @@ class RedisNikReservations:
             "return redis.call('del', KEYS[1]) end return 0"
         )
         try:
-            await self._redis.eval(script, 1, f"nik:{nik_hash}", registration_id)
+            await self._redis.client.eval(script, 1, f"nik:{nik_hash}", registration_id)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
 
 
 class RedisIdempotencyStore:
-    def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
-        self._redis = client
+    def __init__(self, redis: PipelinedRedis, ttl_s: int) -> None:
+        self._redis = redis
         self._ttl_s = ttl_s
 
     @staticmethod
@@ -64,7 +71,8 @@ class RedisIdempotencyStore:
 
     async def get(self, key: str) -> StoredAnswer | None:
         try:
-            raw = await self._redis.get(self._key(key))
+            (raw,) = await self._redis.run(command("GET", self._key(key)))
+            raw = reply(raw)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
         if raw is None:
@@ -77,7 +85,10 @@ class RedisIdempotencyStore:
             {"fingerprint": answer.fingerprint, "registration_id": answer.registration_id}
         )
         try:
-            await self._redis.set(self._key(key), value, ex=self._ttl_s)
+            (done,) = await self._redis.run(
+                command("SET", self._key(key), value, "EX", self._ttl_s)
+            )
+            reply(done)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
 
@@ -116,18 +127,22 @@ class PostgresClaimLedger:
     def __init__(self, pool: asyncpg.Pool, timeout_s: float) -> None:
         self._pool = pool
         self._timeout_s = timeout_s
+        # Concurrent sign-ups' lookups share one query (gelombang.coalesce).
+        self._lookups: Coalescer[str, str | None] = Coalescer(self._holders)
+
+    async def _holders(self, nik_hashes: list[str]) -> list[str | None]:
+        rows = await self._pool.fetch(
+            "SELECT nik_hash, registration_id FROM nik_claims WHERE nik_hash = ANY($1::text[])",
+            nik_hashes,
+        )
+        found = {row["nik_hash"]: str(row["registration_id"]) for row in rows}
+        return [found.get(nik_hash) for nik_hash in nik_hashes]
 
     async def holder_of(self, nik_hash: str) -> str | None:
         try:
-            row = await asyncio.wait_for(
-                self._pool.fetchval(
-                    "SELECT registration_id FROM nik_claims WHERE nik_hash = $1", nik_hash
-                ),
-                timeout=self._timeout_s,
-            )
+            return await asyncio.wait_for(self._lookups(nik_hash), timeout=self._timeout_s)
         except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
             raise DependencyUnavailable("postgres") from exc
-        return str(row) if row is not None else None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
-from gelombang.kafka import make_consumer
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
 from tests.citizens import valid_payload
@@ -30,12 +31,29 @@ async def status_row(pool: asyncpg.Pool, registration_id: str) -> asyncpg.Record
 
 
 async def read_event(settings: CommonSettings, key: bytes, registration_id: str) -> Any:
-    """An independent consumer (its own group, from the start of the key's partition)."""
-    consumer = make_consumer(
-        settings.kafka_bootstrap, f"it-reader-{uuid.uuid4().hex[:8]}", [REGISTRATIONS_SUBMITTED]
+    """An independent reader of the recent end of every partition (no group, nothing committed).
+
+    Only the tail: a long-lived dev stack holds hundreds of thousands of earlier sign-ups, and
+    reading them all from the start would not finish in time.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
     )
     await consumer.start()
     try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([REGISTRATIONS_SUBMITTED])
+        finally:
+            await admin.close()
+        partitions = [
+            TopicPartition(REGISTRATIONS_SUBMITTED, p["partition"]) for p in described["partitions"]
+        ]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for partition, end in ends.items():
+            consumer.seek(partition, max(0, end - 2000))
         for _ in range(60):
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
