@@ -88,7 +88,13 @@ SHARED_NGINX_DIRECTIVES = (
     "return",
 )
 # Local template placeholders and the defaults deploy/local/stack.py fills them with.
-LOCAL_GATEWAY_DEFAULTS = {"RATE": "20r/s", "BURST": "40", "CONN_LIMIT": "50"}
+LOCAL_GATEWAY_DEFAULTS = {
+    "RATE": "20r/s",
+    "BURST": "40",
+    "CONN_LIMIT": "50",
+    "INTAKE_RATE": "300r/s",
+    "INTAKE_BURST": "300",
+}
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 
 

@@ -21,6 +21,8 @@ environment; every Gelombang process also gets os.environ overlaid with .run/sta
     GELOMBANG_API_INSTANCES            registration API processes, ports 8000.. (default 2)
     GELOMBANG_GATEWAY_RATE             per-IP request rate at the gateway (default 20r/s)
     GELOMBANG_GATEWAY_BURST            per-IP burst (default 40)
+    GELOMBANG_GATEWAY_INTAKE_RATE      sign-ups/s from everyone together (default 300r/s)
+    GELOMBANG_GATEWAY_INTAKE_BURST     burst above that rate (default 300)
     GELOMBANG_GATEWAY_CONN_LIMIT       per-IP concurrent connections (default 50)
     GELOMBANG_GATEWAY_UNLIMITED_CIDRS  space-separated CIDRs exempt from the limits (load tests;
                                        default 127.0.0.2/32, the address loadtests bind to)
@@ -1338,7 +1340,23 @@ def gateway_settings(env: dict[str, str]) -> dict[str, str]:
             cidrs.append(str(ipaddress.ip_network(raw, strict=False)))
         except ValueError as exc:
             raise StackError(f"GELOMBANG_GATEWAY_UNLIMITED_CIDRS: {exc}") from exc
+    # The intake ceiling for sign-ups from everyone together (the measured knee, README
+    # Performance); a bigger machine raises it.
+    intake_rate = env.get("GELOMBANG_GATEWAY_INTAKE_RATE", "300r/s").strip()
+    if intake_rate.isdigit():
+        intake_rate += "r/s"
+    if not re.fullmatch(r"[1-9]\d*r/[sm]", intake_rate):
+        raise StackError(
+            f"GELOMBANG_GATEWAY_INTAKE_RATE must look like 300r/s, got {intake_rate!r}"
+        )
+    intake_burst = env.get("GELOMBANG_GATEWAY_INTAKE_BURST", "300").strip()
+    if not intake_burst.isdigit() or int(intake_burst) < 1:
+        raise StackError(
+            f"GELOMBANG_GATEWAY_INTAKE_BURST must be a positive integer, got {intake_burst!r}"
+        )
     return {
+        "INTAKE_RATE": intake_rate,
+        "INTAKE_BURST": intake_burst,
         "RATE": rate,
         "BURST": burst,
         "CONN_LIMIT": conn,
