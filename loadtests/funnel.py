@@ -222,13 +222,11 @@ async def run_funnel(
 
         signed_up = asyncio.Event()
         mailbox = Mailbox(MAILDIR, only_new=True)
-        done = [0]  # sign-up attempts finished (accepted or not)
 
         async def one(person: Person) -> None:
             async with slots:
                 await sign_up(client, person, report, deadline)
-                done[0] += 1
-                if done[0] == len(crowd):
+                if report.accepted + report.refused.total() == len(crowd):
                     signed_up.set()
             if person.registration_id:
                 async with slots:

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 
 from gelombang.events import REGISTRATIONS_VERIFIED, RegistrationVerified
@@ -97,3 +98,11 @@ async def publish_verified(
     finally:
         await producer.stop()
     return ids, niks
+
+
+async def all_in_pool(pool: asyncpg.Pool | asyncpg.Connection, ids: list[uuid.UUID]) -> int | None:
+    """How many, once all of ``ids`` are in the selection pool; None before (for eventually)."""
+    n: int = await pool.fetchval(
+        "SELECT count(*) FROM selection_pool WHERE registration_id = ANY($1::uuid[])", ids
+    )
+    return n if n == len(ids) else None

@@ -1321,17 +1321,23 @@ def render_template(template: str, values: dict[str, str]) -> str:
 LOADTEST_SOURCE_CIDR = "127.0.0.2/32"
 
 
-def gateway_settings(env: dict[str, str]) -> dict[str, str]:
-    rate = env.get("GELOMBANG_GATEWAY_RATE", "20r/s").strip()
+def _nginx_rate(env: dict[str, str], key: str, default: str) -> str:
+    rate = env.get(key, default).strip()
     if rate.isdigit():
         rate += "r/s"
     if not re.fullmatch(r"[1-9]\d*r/[sm]", rate):
-        raise StackError(f"GELOMBANG_GATEWAY_RATE must look like 20r/s or 600r/m, got {rate!r}")
-    burst = env.get("GELOMBANG_GATEWAY_BURST", "40").strip()
-    conn = env.get("GELOMBANG_GATEWAY_CONN_LIMIT", "50").strip()
-    for key, value in (("GELOMBANG_GATEWAY_BURST", burst), ("GELOMBANG_GATEWAY_CONN_LIMIT", conn)):
-        if not value.isdigit() or int(value) < 1:
-            raise StackError(f"{key} must be a positive integer, got {value!r}")
+        raise StackError(f"{key} must look like {default} or 600r/m, got {rate!r}")
+    return rate
+
+
+def _positive(env: dict[str, str], key: str, default: str) -> str:
+    value = env.get(key, default).strip()
+    if not value.isdigit() or int(value) < 1:
+        raise StackError(f"{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def gateway_settings(env: dict[str, str]) -> dict[str, str]:
     cidrs: list[str] = []
     # The load generators (make bench, make load) bind to 127.0.0.2, so they can run at
     # 80,000/min while everything else on 127.0.0.1 (people, tests) keeps the public limits.
@@ -1340,26 +1346,14 @@ def gateway_settings(env: dict[str, str]) -> dict[str, str]:
             cidrs.append(str(ipaddress.ip_network(raw, strict=False)))
         except ValueError as exc:
             raise StackError(f"GELOMBANG_GATEWAY_UNLIMITED_CIDRS: {exc}") from exc
-    # The intake ceiling for sign-ups from everyone together (the measured knee, README
-    # Performance); a bigger machine raises it.
-    intake_rate = env.get("GELOMBANG_GATEWAY_INTAKE_RATE", "300r/s").strip()
-    if intake_rate.isdigit():
-        intake_rate += "r/s"
-    if not re.fullmatch(r"[1-9]\d*r/[sm]", intake_rate):
-        raise StackError(
-            f"GELOMBANG_GATEWAY_INTAKE_RATE must look like 300r/s, got {intake_rate!r}"
-        )
-    intake_burst = env.get("GELOMBANG_GATEWAY_INTAKE_BURST", "300").strip()
-    if not intake_burst.isdigit() or int(intake_burst) < 1:
-        raise StackError(
-            f"GELOMBANG_GATEWAY_INTAKE_BURST must be a positive integer, got {intake_burst!r}"
-        )
     return {
-        "INTAKE_RATE": intake_rate,
-        "INTAKE_BURST": intake_burst,
-        "RATE": rate,
-        "BURST": burst,
-        "CONN_LIMIT": conn,
+        # The intake ceiling for sign-ups from everyone together (the measured knee, README
+        # Performance); a bigger machine raises it.
+        "INTAKE_RATE": _nginx_rate(env, "GELOMBANG_GATEWAY_INTAKE_RATE", "300r/s"),
+        "INTAKE_BURST": _positive(env, "GELOMBANG_GATEWAY_INTAKE_BURST", "300"),
+        "RATE": _nginx_rate(env, "GELOMBANG_GATEWAY_RATE", "20r/s"),
+        "BURST": _positive(env, "GELOMBANG_GATEWAY_BURST", "40"),
+        "CONN_LIMIT": _positive(env, "GELOMBANG_GATEWAY_CONN_LIMIT", "50"),
         "UNLIMITED_CIDRS": "\n".join(f"        {c} 0;" for c in cidrs)
         or "        # (none: GELOMBANG_GATEWAY_UNLIMITED_CIDRS is empty)",
     }

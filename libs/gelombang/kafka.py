@@ -18,6 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
+from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
 from gelombang.events import Event, dead_letter_topic, decode_event
 from gelombang.logs import get_logger
@@ -55,6 +56,16 @@ def make_producer(bootstrap: str, client_id: str, **overrides: Any) -> AIOKafkaP
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
+
+
+async def start_producer(producer: AIOKafkaProducer, within_s: float = 60.0) -> None:
+    """Kafka may still be electing a controller when an API starts: retry with jitter instead
+    of crash-looping."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(within_s), wait=wait_random_exponential(max=3), reraise=True
+    ):
+        with attempt:
+            await producer.start()
 
 
 class EventPublisher:

@@ -6,16 +6,43 @@ this one beside their loop so Prometheus and the stack supervisor can see them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
+import asyncpg
+import redis.asyncio as aioredis
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+
+async def database_reachable(pool: asyncpg.Pool, timeout_s: float = 1.0) -> bool:
+    try:
+        await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=timeout_s)
+    except (TimeoutError, asyncpg.PostgresError, OSError):
+        return False
+    return True
+
+
+async def kafka_reachable(producer: AIOKafkaProducer, timeout_s: float = 2.0) -> bool:
+    try:
+        return bool(await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout_s))
+    except Exception:  # any failure to read metadata means "not reachable"
+        return False
+
+
+async def redis_reachable(client: aioredis.Redis, timeout_s: float = 1.0) -> bool:
+    try:
+        return bool(await asyncio.wait_for(client.ping(), timeout=timeout_s))
+    except (TimeoutError, RedisError, OSError):
+        return False
 
 
 def probes_app(ready: ReadinessCheck) -> Starlette:

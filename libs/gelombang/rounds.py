@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
 
 from gelombang.logs import get_logger
 
@@ -40,3 +41,18 @@ async def repeat(
             waiter.cancel()
         if wake is not None:
             wake.clear()
+
+
+async def run_until_stopped(tasks: Collection[asyncio.Task[Any]], stop: asyncio.Event) -> None:
+    """Wait for ``stop`` or for any of a worker's tasks to end, then set ``stop``.
+
+    A task that ends on its own has failed (they all loop until stopped): it is logged, and the
+    whole worker winds down rather than run on without one of its parts.
+    """
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not stopper and not task.cancelled() and task.exception() is not None:
+            log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
+    stop.set()
+    stopper.cancel()

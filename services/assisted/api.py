@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gelombang.kafka import PublishFailed
 from gelombang.logs import get_logger
 from gelombang.messages import Lang, message, pick_language
+from gelombang.probes import database_reachable, kafka_reachable, redis_reachable
 from services.assisted import repository
 from services.assisted.schemas import (
     AssistedAccepted,
@@ -53,8 +54,7 @@ from services.assisted.service import (
     submit,
 )
 from services.assisted.settings import AssistedSettings
-from services.registration.api import _kafka_ok, _redis_ok, _valid_idempotency_key, error
-from services.registration.repository import database_reachable
+from services.registration.api import _valid_idempotency_key, error
 from services.registration.schemas import ErrorResponse, FieldErrorOut
 from services.registration.service import Accepted, AlreadyRegistered, IdempotencyKeyReused
 
@@ -548,7 +548,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     rt = runtime(request)
     kafka_ok, redis_ok, postgres_ok = await asyncio.gather(
-        _kafka_ok(rt.producer), _redis_ok(rt.redis), database_reachable(rt.pool)
+        kafka_reachable(rt.producer), redis_reachable(rt.redis), database_reachable(rt.pool)
     )
     # Unlike the public API, Postgres is needed here: it holds the officer keys.
     ready = kafka_ok and postgres_ok

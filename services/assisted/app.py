@@ -16,10 +16,9 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
 from gelombang.coalesce import PipelinedRedis
-from gelombang.kafka import EventPublisher, make_producer
+from gelombang.kafka import EventPublisher, make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
@@ -45,11 +44,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
-        async for attempt in AsyncRetrying(
-            stop=stop_after_delay(60), wait=wait_random_exponential(max=3), reraise=True
-        ):
-            with attempt:
-                await producer.start()
+        await start_producer(producer)
         redis = aioredis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_timeout_s,

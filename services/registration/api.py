@@ -17,12 +17,12 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.admission import AdmissionController, SignUpGuard
 from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
+from gelombang.probes import kafka_reachable, redis_reachable
 from services.registration import repository
 from services.registration.schemas import (
     ErrorResponse,
@@ -372,7 +372,9 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> JSONResponse:
     rt = runtime(request)
-    kafka_ok, redis_ok = await asyncio.gather(_kafka_ok(rt.producer), _redis_ok(rt.redis))
+    kafka_ok, redis_ok = await asyncio.gather(
+        kafka_reachable(rt.producer), redis_reachable(rt.redis)
+    )
     # Redis down degrades dedupe and idempotency but must not take intake away (an orchestrator
     # would pull every replica at once), so only Kafka decides readiness; Redis is reported.
     body = {
@@ -380,20 +382,6 @@ async def readyz(request: Request) -> JSONResponse:
         "checks": {"kafka": kafka_ok, "redis": redis_ok},
     }
     return JSONResponse(body, status_code=200 if kafka_ok else 503)
-
-
-async def _kafka_ok(producer: AIOKafkaProducer) -> bool:
-    try:
-        return bool(await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=2.0))
-    except Exception:  # any failure to read metadata means "not reachable"
-        return False
-
-
-async def _redis_ok(client: aioredis.Redis) -> bool:
-    try:
-        return bool(await asyncio.wait_for(client.ping(), timeout=1.0))
-    except (TimeoutError, RedisError, OSError):
-        return False
 
 
 @router.get("/metrics", include_in_schema=False)

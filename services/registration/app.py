@@ -12,7 +12,6 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
 from gelombang.admission import (
     AdmissionController,
@@ -22,7 +21,7 @@ from gelombang.admission import (
 )
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import ContactSecrets, OtpStore
-from gelombang.kafka import EventPublisher, make_producer
+from gelombang.kafka import EventPublisher, make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
@@ -61,13 +60,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
-        # Kafka may still be electing a controller when the API starts: retry with jitter
-        # instead of crash-looping.
-        async for attempt in AsyncRetrying(
-            stop=stop_after_delay(60), wait=wait_random_exponential(max=3), reraise=True
-        ):
-            with attempt:
-                await producer.start()
+        await start_producer(producer)
         redis = aioredis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_timeout_s,

@@ -140,7 +140,9 @@ class PostgresClaimLedger:
 
     async def holder_of(self, nik_hash: str) -> str | None:
         try:
-            return await asyncio.wait_for(self._lookups(nik_hash), timeout=self._timeout_s)
+            # asyncio.timeout, not wait_for: no extra task per sign-up on the intake path.
+            async with asyncio.timeout(self._timeout_s):
+                return await self._lookups(nik_hash)
         except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
             raise DependencyUnavailable("postgres") from exc
 
@@ -318,14 +320,6 @@ async def apply_status_changes(pool: asyncpg.Pool, changes: Sequence[StatusChang
             [c.wave for c in changes],
         )
         await conn.execute(_RECOMPUTE_STATUS, list({c.registration_id for c in changes}))
-
-
-async def database_reachable(pool: asyncpg.Pool, timeout_s: float = 1.0) -> bool:
-    try:
-        await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=timeout_s)
-    except (TimeoutError, asyncpg.PostgresError, OSError):
-        return False
-    return True
 
 
 async def funnel_counts(pool: asyncpg.Pool) -> list[tuple[str, str, int]]:

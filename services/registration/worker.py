@@ -30,7 +30,8 @@ from gelombang.events import (
 from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import PROJECTOR_APPLIED, PROJECTOR_BATCH_SECONDS, REGISTRATIONS_BY_STATUS
-from gelombang.probes import probes_server
+from gelombang.probes import database_reachable, probes_server
+from gelombang.rounds import run_until_stopped
 from services.registration import repository
 from services.registration.settings import ProjectorSettings
 
@@ -126,7 +127,7 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
 
     async def ready() -> dict[str, bool]:
         polling = time.monotonic() - loop.last_poll_monotonic < 30
-        return {"kafka": polling, "postgres": await repository.database_reachable(pool)}
+        return {"kafka": polling, "postgres": await database_reachable(pool)}
 
     server = probes_server(ready, host, port)
     stop = asyncio.Event()
@@ -137,18 +138,10 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
     server_task = asyncio.create_task(server.serve(), name="probes")
     funnel_task = asyncio.create_task(report_funnel(pool, stop), name="funnel")
     log.info("projector_started", group=settings.group_id)
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait(
-        {consumer_task, server_task, stopper}, return_when=asyncio.FIRST_COMPLETED
-    )
+    await run_until_stopped((consumer_task, server_task), stop)
     loop.stop()
     server.should_exit = True
-    for task in (consumer_task, server_task):
-        if task in done and task.exception() is not None:
-            log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
-    stop.set()
     await asyncio.gather(consumer_task, server_task, funnel_task, return_exceptions=True)
-    stopper.cancel()
     await consumer.stop()
     await producer.stop()
     await pool.close()

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.logs import get_logger
 from gelombang.pii import PiiCipher
+from gelombang.probes import database_reachable
 from services.selection import repository
 from services.selection.schemas import (
     INT4_MAX,
@@ -197,9 +198,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> JSONResponse:
     rt = runtime(request)
-    try:
-        await rt.pool.fetchval("SELECT 1", timeout=1.0)
-    except (asyncpg.PostgresError, OSError, TimeoutError):
+    if not await database_reachable(rt.pool):
         return JSONResponse({"status": "unavailable", "postgres": False}, status_code=503)
     return JSONResponse({"status": "ok", "postgres": True})
 

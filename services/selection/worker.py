@@ -27,8 +27,8 @@ from gelombang.metrics import (
     SELECTION_WAVE_QUOTA,
     SELECTION_WAVE_SELECTED,
 )
-from gelombang.probes import probes_server
-from gelombang.rounds import repeat
+from gelombang.probes import database_reachable, probes_server
+from gelombang.rounds import repeat, run_until_stopped
 from services.selection import repository
 from services.selection.settings import SelectionSettings
 
@@ -99,12 +99,7 @@ async def run(settings: SelectionSettings, host: str, port: int) -> None:
 
     async def ready() -> dict[str, bool]:
         polling = time.monotonic() - loop.last_poll_monotonic < 30
-        try:
-            await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=1.0)
-            reachable = True
-        except (asyncpg.PostgresError, OSError, TimeoutError):
-            reachable = False
-        return {"kafka": polling, "postgres": reachable}
+        return {"kafka": polling, "postgres": await database_reachable(pool)}
 
     server = probes_server(ready, host, port)
     tasks = [
@@ -118,12 +113,7 @@ async def run(settings: SelectionSettings, host: str, port: int) -> None:
         asyncio.create_task(repeat("gauges", worker.gauges_round, 5.0, stop), name="gauges"),
     ]
     log.info("selection_worker_started", group=settings.group_id)
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        if task is not stopper and not task.cancelled() and task.exception() is not None:
-            log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
-    stop.set()
+    await run_until_stopped(tasks, stop)
     loop.stop()
     server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)

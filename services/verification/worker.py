@@ -50,8 +50,8 @@ from gelombang.metrics import (
     VERIFICATION_RETRIES,
 )
 from gelombang.pii import PiiCipher
-from gelombang.probes import probes_server
-from gelombang.rounds import repeat
+from gelombang.probes import database_reachable, probes_server
+from gelombang.rounds import repeat, run_until_stopped
 from services.verification import repository
 from services.verification.gateways import (
     CivilRegistryClient,
@@ -309,7 +309,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
 
     async def ready() -> dict[str, bool]:
         polling = time.monotonic() - consumer_loop.last_poll_monotonic < 30
-        reachable = await _db_ok(pool)
+        reachable = await database_reachable(pool)
         if reachable:
             OUTBOX_PENDING.set(await repository.OUTBOX.backlog(pool))
         return {"kafka": polling, "postgres": reachable}
@@ -329,12 +329,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
         asyncio.create_task(repeat("notify", verifier.notify_round, idle, stop), name="notify"),
     ]
     log.info("verification_started", group=settings.group_id)
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        if task is not stopper and not task.cancelled() and task.exception() is not None:
-            log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
-    stop.set()
+    await run_until_stopped(tasks, stop)
     consumer_loop.stop()
     server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -345,14 +340,6 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
     await redis.aclose()
     await pool.close()
     log.info("verification_stopped")
-
-
-async def _db_ok(pool: asyncpg.Pool) -> bool:
-    try:
-        await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=1.0)
-    except (asyncpg.PostgresError, OSError, TimeoutError):
-        return False
-    return True
 
 
 def main() -> None:

@@ -7,12 +7,8 @@ Screenshots go to reports/screenshots/ (ignored by git) so a failure can be look
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +20,7 @@ from playwright.async_api import Browser, Page, Request, Route, async_playwright
 
 from gelombang.population import Citizen, random_citizen
 from services.simulators.mail_sink import find_messages
+from tests.registration_process import registration_api
 
 pytestmark = pytest.mark.e2e
 
@@ -155,50 +152,21 @@ async def test_sign_up_confirm_by_email_link_and_reach_verified(browser: Browser
 # -- The waiting room against a registration process with a tiny cap ---------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def crowded_api() -> Iterator[str]:
     """Its own registration process: one request every 4 s and proof of work required, so the
     stack's own limits stay as they are."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "GELOMBANG_SERVICE_NAME": "registration-web-test",
-        "GELOMBANG_ADMISSION_RATE_PER_S": "0.25",
-        "GELOMBANG_ADMISSION_BURST": "1",
-        # Busy enough to want proof of work from the browser, which is not trusted here.
-        "GELOMBANG_POW_MODE": "always",
-        "GELOMBANG_SIGNUP_IP_EXEMPT_CIDRS": "",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.registration.app", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError("the crowded registration API did not start")
-            time.sleep(0.3)
+    with registration_api(
+        "registration-web-test",
+        {
+            "GELOMBANG_ADMISSION_RATE_PER_S": "0.25",
+            "GELOMBANG_ADMISSION_BURST": "1",
+            # Busy enough to want proof of work from the browser, which is not trusted here.
+            "GELOMBANG_POW_MODE": "always",
+            "GELOMBANG_SIGNUP_IP_EXEMPT_CIDRS": "",
+        },
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def test_a_full_site_queues_the_person_and_submits_once_admitted(

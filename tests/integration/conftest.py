@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import TypeVar
 
 import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
+from gelombang.kafka import make_consumer
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
 
@@ -60,3 +64,27 @@ async def eventually(
             return value
         await asyncio.sleep(every_s)
     raise AssertionError(f"nothing after {timeout_s}s")
+
+
+async def end_offsets(
+    settings: CommonSettings, topics: Collection[str]
+) -> dict[TopicPartition, int]:
+    """Where each partition of ``topics`` ends now (no group, nothing committed)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        for partition in topic["partitions"]
+    ]
+    consumer = make_consumer(settings.kafka_bootstrap, f"it-ends-{uuid.uuid4().hex[:8]}", [])
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()

@@ -9,10 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +18,7 @@ import pytest
 from altcha import v1
 
 from tests.citizens import valid_payload
+from tests.registration_process import registration_api
 
 pytestmark = pytest.mark.integration
 
@@ -29,46 +26,17 @@ REPO = Path(__file__).resolve().parents[2]
 UNKNOWN = "/api/v1/registrations/00000000-0000-0000-0000-000000000000"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def tight_api() -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "GELOMBANG_SERVICE_NAME": "registration-admission-test",
-        "GELOMBANG_ADMISSION_MAX_IN_FLIGHT": "1",
-        "GELOMBANG_ADMISSION_RATE_PER_S": "2",
-        "GELOMBANG_ADMISSION_BURST": "4",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.registration.app", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError("the test instance of the registration API did not start")
-            time.sleep(0.3)
+    with registration_api(
+        "registration-admission-test",
+        {
+            "GELOMBANG_ADMISSION_MAX_IN_FLIGHT": "1",
+            "GELOMBANG_ADMISSION_RATE_PER_S": "2",
+            "GELOMBANG_ADMISSION_BURST": "4",
+        },
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def hold_a_slot(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -130,37 +98,16 @@ async def test_beyond_the_rate_people_get_429_with_an_honest_wait(tight_api: str
 @pytest.fixture(scope="module")
 def guarded_api() -> Iterator[str]:
     """Proof of work always on and two sign-ups a minute per address, nobody trusted."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.registration.app", "--port", str(port)],
-        cwd=REPO,
-        env={
-            **os.environ,
-            "GELOMBANG_SERVICE_NAME": "registration-guard-test",
+    with registration_api(
+        "registration-guard-test",
+        {
             "GELOMBANG_POW_MODE": "always",
             "GELOMBANG_POW_MAX_NUMBER": "2000",
             "GELOMBANG_SIGNUP_IP_LIMIT": "2",
             "GELOMBANG_SIGNUP_IP_EXEMPT_CIDRS": "",
         },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError("the guarded registration API did not start")
-            time.sleep(0.3)
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def solved(client: httpx.AsyncClient) -> str:

@@ -27,8 +27,10 @@ import yaml
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
 from tests.citizens import valid_payload
+from tests.integration.conftest import eventually
 from tests.waves import (
     admin_client,
+    all_in_pool,
     close_draw_announce,
     create_wave,
     next_wave_number,
@@ -163,12 +165,7 @@ async def _draw_a_small_wave() -> None:
     ids, _ = await publish_verified(settings, cipher, 6)
     db = await asyncpg.connect(settings.database_url)
     try:
-        deadline = time.monotonic() + PATIENCE_S
-        while await db.fetchval(
-            "SELECT count(*) FROM selection_pool WHERE registration_id = ANY($1::uuid[])", ids
-        ) < len(ids):
-            assert time.monotonic() < deadline, "verified registrations never reached the pool"
-            await asyncio.sleep(0.5)
+        await eventually(lambda: all_in_pool(db, ids), timeout_s=PATIENCE_S)
     finally:
         await db.close()
     async with admin_client() as admin:

@@ -10,14 +10,13 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 
 from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
 from tests.citizens import valid_payload
-from tests.integration.conftest import eventually
+from tests.integration.conftest import end_offsets, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -39,19 +38,10 @@ async def read_event(settings: CommonSettings, key: bytes, registration_id: str)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
     )
+    ends = await end_offsets(settings, [REGISTRATIONS_SUBMITTED])
     await consumer.start()
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            (described,) = await admin.describe_topics([REGISTRATIONS_SUBMITTED])
-        finally:
-            await admin.close()
-        partitions = [
-            TopicPartition(REGISTRATIONS_SUBMITTED, p["partition"]) for p in described["partitions"]
-        ]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
+        consumer.assign(list(ends))
         for partition, end in ends.items():
             consumer.seek(partition, max(0, end - 2000))
         for _ in range(60):

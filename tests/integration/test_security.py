@@ -24,7 +24,6 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from gelombang.events import REGISTRATIONS_SUBMITTED, REGISTRATIONS_VERIFIED, dead_letter_topic
 from gelombang.kafka import EVENT_TYPE_HEADER, EventPublisher, make_consumer, make_producer
@@ -33,7 +32,7 @@ from gelombang.settings import REPO_ROOT, AdminSettings, CommonSettings
 from gelombang.topics import ALL_TOPICS
 from services.selection.settings import SelectionSettings
 from tests.citizens import valid_payload
-from tests.integration.conftest import eventually
+from tests.integration.conftest import end_offsets, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -215,7 +214,7 @@ async def test_malformed_and_oversized_records_go_to_the_dead_letter_topics(
         REGISTRATIONS_SUBMITTED: b"RegistrationSubmitted",
         REGISTRATIONS_VERIFIED: b"RegistrationVerified",
     }
-    before = await end_offsets(settings)
+    before = await end_offsets(settings, ALL_TOPICS)
     producer = make_producer(settings.kafka_bootstrap, client_id="it-hostile-records")
     await producer.start()
     sent: dict[bytes, str] = {}
@@ -236,7 +235,7 @@ async def test_malformed_and_oversized_records_go_to_the_dead_letter_topics(
     seen: dict[bytes, set[str]] = {key: set() for key in sent}
 
     async def all_dead_lettered() -> bool | None:
-        after = await end_offsets(settings)
+        after = await end_offsets(settings, ALL_TOPICS)
         dlq = {dead_letter_topic(t) for t in readers}
         start = {tp: o for tp, o in before.items() if tp.topic in dlq}
         stop = {tp: o for tp, o in after.items() if tp.topic in dlq}
@@ -339,27 +338,6 @@ def walk_in() -> dict[str, Any]:
     }
 
 
-async def end_offsets(settings: CommonSettings) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(ALL_TOPICS))
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(topic["topic"], partition["partition"])
-        for topic in described
-        for partition in topic["partitions"]
-    ]
-    consumer = make_consumer(settings.kafka_bootstrap, f"it-pii-{uuid.uuid4().hex[:8]}", [])
-    await consumer.start()
-    try:
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        return ends
-    finally:
-        await consumer.stop()
-
-
 async def kafka_records_between(
     settings: CommonSettings,
     start: dict[TopicPartition, int],
@@ -432,7 +410,7 @@ async def test_personal_data_is_in_no_log_no_kafka_payload_and_no_database_dump(
     pool: asyncpg.Pool,
 ) -> None:
     settings = CommonSettings()
-    before = await end_offsets(settings)
+    before = await end_offsets(settings, ALL_TOPICS)
 
     public = [unique_public_person() for _ in range(8)]
     walk_ins = [walk_in() for _ in range(4)]
@@ -472,7 +450,7 @@ async def test_personal_data_is_in_no_log_no_kafka_payload_and_no_database_dump(
     await eventually(projected, timeout_s=60, every_s=0.5)
     with contextlib.suppress(AssertionError):
         await eventually(checked, timeout_s=30, every_s=1)
-    after = await end_offsets(settings)
+    after = await end_offsets(settings, ALL_TOPICS)
 
     needles = needles_of(public + walk_ins)
     kafka = [chunk async for chunk in kafka_records_between(settings, before, after)]

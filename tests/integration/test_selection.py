@@ -8,7 +8,6 @@ import random
 import secrets
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tests.integration.conftest import eventually
 from tests.waves import (
     GATEWAY,
     admin_client,
+    all_in_pool,
     close_draw_announce,
     create_wave,
     next_wave_number,
@@ -36,13 +36,6 @@ from tests.waves import (
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _in_pool(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> int | None:
-    n: int = await pool.fetchval(
-        "SELECT count(*) FROM selection_pool WHERE registration_id = ANY($1::uuid[])", ids
-    )
-    return n if n == len(ids) else None
 
 
 async def test_admin_endpoints_refuse_without_the_admin_token() -> None:
@@ -102,7 +95,7 @@ async def test_a_wave_from_pool_to_published_draw_then_revocation_returns_seats(
     settings: CommonSettings, cipher: PiiCipher, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     ids, niks = await publish_verified(settings, cipher, 6)
-    await eventually(lambda: _in_pool(pool, ids), timeout_s=20)
+    await eventually(lambda: all_in_pool(pool, ids), timeout_s=20)
     # Three of them are on the labour-office list: tier 1, ahead of everybody else in Jawa Barat.
     listed = "nik,status\n" + "\n".join(f"{n},laid_off" for n in niks[:3]) + "\n"
 
@@ -211,7 +204,7 @@ async def test_replaying_verified_events_does_not_grow_the_pool(
     settings: CommonSettings, cipher: PiiCipher, pool: asyncpg.Pool
 ) -> None:
     ids, _ = await publish_verified(settings, cipher, 3)
-    await eventually(lambda: _in_pool(pool, ids), timeout_s=20)
+    await eventually(lambda: all_in_pool(pool, ids), timeout_s=20)
     producer = make_producer(settings.kafka_bootstrap, client_id="test-selection-replay")
     await producer.start()
     try:
