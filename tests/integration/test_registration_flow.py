@@ -74,7 +74,10 @@ async def test_signup_is_in_kafka_encrypted_and_projected_to_postgres(
     assert cipher.open_json(event.pii, registration_id)["nik"] == payload["nik"]
 
     row = await eventually(lambda: status_row(pool, registration_id))
-    assert row["status"] == "submitted"
+    # The verification workers run concurrently: on an idle stack this random NIK (unknown to
+    # the registry simulator) may already be rejected by the time the row is read.
+    moved_on = {"submitted", "contact_pending", "rejected"}
+    assert row["status"] in moved_on
     assert row["nik_hash"] == nik_hash
     assert payload["nik"] not in row["pii"]
 
@@ -83,7 +86,7 @@ async def test_signup_is_in_kafka_encrypted_and_projected_to_postgres(
         headers={"X-Status-Token": body["status_token"]},
     )
     assert status.status_code == 200
-    assert status.json()["status"] == "submitted"
+    assert status.json()["status"] in moved_on
     assert status.json()["nik_last4"] == payload["nik"][-4:]
     assert payload["nik"] not in status.text
 
