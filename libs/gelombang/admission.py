@@ -184,30 +184,81 @@ async def _refuse(scope: Scope, send: Send, shed: Shed) -> None:
 
 
 class WindowCounters(Protocol):
-    async def hit(self, key: str, ttl_s: int) -> int:
-        """Count one more event under ``key`` and return the count so far."""
+    async def take(
+        self, key: str, previous_key: str, *, carried: float, limit: int, ttl_s: int
+    ) -> tuple[bool, int, int]:
+        """Count one event under ``key`` if ``key``'s count + 1 + ``previous_key``'s count x
+        ``carried`` stays within ``limit``. Returns (counted, count in this window before the
+        event, count in the previous window)."""
 
     async def first_time(self, key: str, ttl_s: int) -> bool: ...
 
 
+# Check and count in one atomic step, so replicas racing on one address cannot overshoot and a
+# refused attempt does not count (double-tapping after a 429 must not lengthen the wait).
+_TAKE = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current + 1 + previous * tonumber(ARGV[1]) > tonumber(ARGV[2]) then
+  return {0, current, previous}
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return {1, current, previous}
+"""
+
+
 class RedisWindowCounters:
-    """Fixed-window counters shared by every API process, so limits hold across replicas."""
+    """Sliding-window counters shared by every API process, so limits hold across replicas."""
 
     def __init__(self, redis: PipelinedRedis, prefix: str = "abuse") -> None:
         self._redis = redis
         self._prefix = prefix
 
-    async def hit(self, key: str, ttl_s: int) -> int:
-        name = f"{self._prefix}:{key}"
-        count, expiry = await self._redis.run(command("INCR", name), command("EXPIRE", name, ttl_s))
-        reply(expiry)
-        return int(reply(count))
+    async def take(
+        self, key: str, previous_key: str, *, carried: float, limit: int, ttl_s: int
+    ) -> tuple[bool, int, int]:
+        (result,) = await self._redis.run(
+            command(
+                "EVAL",
+                _TAKE,
+                2,
+                f"{self._prefix}:{key}",
+                f"{self._prefix}:{previous_key}",
+                f"{carried:.6f}",
+                limit,
+                ttl_s,
+            )
+        )
+        counted, current, previous = reply(result)
+        return bool(counted), int(current), int(previous)
 
     async def first_time(self, key: str, ttl_s: int) -> bool:
         (first,) = await self._redis.run(
             command("SET", f"{self._prefix}:{key}", b"1", "NX", "EX", ttl_s)
         )
         return bool(reply(first))
+
+
+def sliding_window_wait(
+    *, now: float, window_s: int, limit: int, current: int, previous: int
+) -> int:
+    """Seconds until one more event fits a sliding window of ``limit`` per ``window_s``.
+
+    The window is estimated, as Cloudflare does, from two fixed windows: this one's count
+    plus the previous one's weighted by how much of it still overlaps. A fixed window alone lets
+    an address send twice the limit across a boundary (and made the limit depend on the clock).
+    """
+    start = (now // window_s) * window_s
+    if limit < 1:
+        return window_s
+    if previous > 0 and current + 1 <= limit:
+        # Still this window: wait until enough of the previous window has slid out.
+        fraction = 1 - (limit - current - 1) / previous
+        return max(1, math.ceil(start + fraction * window_s - now))
+    # Next window: then this window's count is the one sliding out.
+    fraction = max(0.0, 1 - (limit - 1) / current) if current > 0 else 0.0
+    return max(1, math.ceil(start + window_s + fraction * window_s - now))
 
 
 @dataclass(frozen=True)
@@ -303,14 +354,24 @@ class SignUpGuard:
     async def _over_limit(self, key: str, limit: int, window_s: int) -> int | None:
         now = self._clock()
         window = int(now // window_s)
+        carried = 1 - (now - window * window_s) / window_s
         try:
-            count = await self._counters.hit(f"{key}:{window}", window_s + 1)
+            counted, current, previous = await self._counters.take(
+                f"{key}:{window}",
+                f"{key}:{window - 1}",
+                carried=carried,
+                limit=limit,
+                # The count must outlive its own window and the next, where it still weighs.
+                ttl_s=2 * window_s + 1,
+            )
         except (TimeoutError, RedisError, OSError):
             DEPENDENCY_ERRORS.labels("redis", "sign_up_limit").inc()
             return None
-        if count <= limit:
+        if counted:
             return None
-        return max(1, math.ceil((window + 1) * window_s - now))
+        return sliding_window_wait(
+            now=now, window_s=window_s, limit=limit, current=current, previous=previous
+        )
 
     async def _proof_ok(self, proof: str | None) -> bool:
         if not proof:

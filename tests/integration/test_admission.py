@@ -156,5 +156,5 @@ async def test_sign_ups_need_a_fresh_proof_of_work_and_respect_the_address_limit
             headers={"X-Altcha": await solved(client), "Accept-Language": "en"},
         )
         assert third.status_code == 429
-        assert 1 <= int(third.headers["Retry-After"]) <= 60
+        assert 1 <= int(third.headers["Retry-After"]) <= 120  # at most two windows
         assert "from your network" in third.json()["detail"]

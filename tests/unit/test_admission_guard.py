@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable
 
+import pytest
 from altcha import v1
 
-from gelombang.admission import SignUpGuard
+from gelombang.admission import Refusal, SignUpGuard, sliding_window_wait
 
 
 class FakeCounters:
@@ -15,9 +17,14 @@ class FakeCounters:
         self.counts: dict[str, int] = {}
         self.seen: set[str] = set()
 
-    async def hit(self, key: str, ttl_s: int) -> int:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key]
+    async def take(
+        self, key: str, previous_key: str, *, carried: float, limit: int, ttl_s: int
+    ) -> tuple[bool, int, int]:
+        current, previous = self.counts.get(key, 0), self.counts.get(previous_key, 0)
+        if current + 1 + previous * carried > limit:
+            return False, current, previous
+        self.counts[key] = current + 1
+        return True, current, previous
 
     async def first_time(self, key: str, ttl_s: int) -> bool:
         if key in self.seen:
@@ -27,7 +34,9 @@ class FakeCounters:
 
 
 class BrokenCounters:
-    async def hit(self, key: str, ttl_s: int) -> int:
+    async def take(
+        self, key: str, previous_key: str, *, carried: float, limit: int, ttl_s: int
+    ) -> tuple[bool, int, int]:
         raise TimeoutError("redis is slow")
 
     async def first_time(self, key: str, ttl_s: int) -> bool:
@@ -76,35 +85,87 @@ def solve(challenge: dict[str, object]) -> str:
     return base64.b64encode(json.dumps(payload).encode()).decode()
 
 
-async def test_a_flood_from_one_address_waits_until_the_next_minute() -> None:
+def sign_up(g: SignUpGuard, ip: str = "203.0.113.9", nik: str = "h") -> Awaitable[Refusal | None]:
+    return g.check(client_ip=ip, nik_hash=nik, proof=None, proof_required=False)
+
+
+async def test_a_flood_from_one_address_waits_until_enough_of_it_has_slid_out() -> None:
     clock = FakeClock()
     clock.now = 1_800_000_030.0  # half way through a minute
     g = guard(FakeCounters(), clock, ip_limit=3, nik_limit=100)
     for n in range(3):
-        assert (
-            await g.check(
-                client_ip="203.0.113.9", nik_hash=f"h{n}", proof=None, proof_required=False
-            )
-            is None
-        )
-    refused = await g.check(
-        client_ip="203.0.113.9", nik_hash="h9", proof=None, proof_required=False
-    )
+        assert await sign_up(g, nik=f"h{n}") is None
+    refused = await sign_up(g, nik="h9")
     assert refused is not None
+    # The three count fully for the rest of this minute and for a third of the next, after
+    # which 1 + 3 x 2/3 = 3 fits: 30 s + 20 s.
     assert (refused.status, refused.code, refused.retry_after_s) == (
         429,
         "too_many_from_network",
-        30,
+        50,
     )
-    # Someone else on another address is not affected, and the next minute starts afresh.
+    # Someone else on another address is not affected.
+    assert await sign_up(g, ip="198.51.100.7", nik="x") is None
+    clock.now += 49
+    assert await sign_up(g, nik="y") is not None
+    clock.now += 1
+    assert await sign_up(g, nik="y") is None
+
+
+async def limit_reached(at: float) -> tuple[SignUpGuard, FakeClock]:
+    """An address allowed two sign-ups a minute that has just made them at ``at``."""
+    clock = FakeClock()
+    clock.now = at
+    g = guard(FakeCounters(), clock, ip_limit=2, nik_limit=100)
+    assert await sign_up(g, nik="a") is None
+    assert await sign_up(g, nik="b") is None
+    return g, clock
+
+
+async def test_a_minute_boundary_does_not_let_an_address_send_twice_the_limit() -> None:
+    g, clock = await limit_reached(1_800_000_059.5)
+    clock.now += 1  # into the next minute
+    refused = await sign_up(g, nik="c")
+    assert refused is not None and refused.code == "too_many_from_network"
+
+
+async def test_retrying_a_refused_sign_up_does_not_lengthen_the_wait() -> None:
+    g, clock = await limit_reached(1_800_000_010.0)
+    first = await sign_up(g, nik="c")
+    assert first is not None and first.retry_after_s is not None
+    for _ in range(5):  # an impatient thumb
+        clock.now += 1
+        again = await sign_up(g, nik="c")
+        assert again is not None and again.retry_after_s == first.retry_after_s - (
+            clock.now - 1_800_000_010.0
+        )
+    clock.now = 1_800_000_010.0 + first.retry_after_s
+    assert await sign_up(g, nik="c") is None
+
+
+@pytest.mark.parametrize(
+    ("at", "current", "previous", "limit", "expected"),
+    [
+        # Limit 1 reached: the window assumes events spread evenly, so this minute's one weighs
+        # until the whole next minute has passed.
+        (30.0, 1, 0, 1, 90),
+        (30.0, 0, 4, 2, 15),  # 0 + 1 + 4 x (1 - f) <= 2 from f = 3/4
+        (0.0, 2, 2, 2, 90),  # next minute, 1 + 2 x (1 - g) <= 2 from g = 1/2
+        (59.0, 5, 0, 10, 1),  # a race between replicas: never less than a second
+    ],
+)
+def test_the_wait_is_when_one_more_fits(
+    at: float, current: int, previous: int, limit: int, expected: int
+) -> None:
     assert (
-        await g.check(client_ip="198.51.100.7", nik_hash="x", proof=None, proof_required=False)
-        is None
-    )
-    clock.now += 30
-    assert (
-        await g.check(client_ip="203.0.113.9", nik_hash="y", proof=None, proof_required=False)
-        is None
+        sliding_window_wait(
+            now=1_800_000_000.0 + at,
+            window_s=60,
+            limit=limit,
+            current=current,
+            previous=previous,
+        )
+        == expected
     )
 
 
@@ -127,7 +188,8 @@ async def test_hammering_one_nik_is_refused_whatever_the_address() -> None:
         client_ip="203.0.113.3", nik_hash="same", proof=None, proof_required=False
     )
     assert refused is not None and (refused.status, refused.code) == (429, "too_many_for_nik")
-    assert refused.retry_after_s is not None and 1 <= refused.retry_after_s <= 600
+    # Never longer than two windows: by then nothing counted weighs any more.
+    assert refused.retry_after_s is not None and 1 <= refused.retry_after_s <= 1200
 
 
 async def test_under_pressure_a_solved_challenge_is_needed_and_works_once() -> None:
