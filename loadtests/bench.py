@@ -28,7 +28,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,11 +39,15 @@ from gelombang.settings import REPO_ROOT, CommonSettings
 from loadtests.bench_report import write_markdown, write_png
 from loadtests.citizens import unique_bodies
 from loadtests.generator import Recording, Target, percentile, run_rate
+from loadtests.officer import officer_lane, provision_officer
+from loadtests.processes import cpu_by_component
 from loadtests.reconcile import check, write_ids
 
 REPORTS = REPO_ROOT / "reports"
-PIDS = REPO_ROOT / ".run" / "pids"
 GATEWAY = Target("127.0.0.1", 8080, "/api/v1/registrations")
+GATEWAY_URL = "http://127.0.0.1:8080"
+# One walk-in every two seconds: a busy desk, and enough answers for a p99 over 3 minutes.
+OFFICER_EVERY_S = 2.0
 # The gateway exempts this address from its per-IP limits (deploy/local/stack.py).
 SOURCE = os.environ.get("GELOMBANG_LOAD_SOURCE", "127.0.0.2")
 CEILING_BASE_PORT = 8100
@@ -156,53 +159,6 @@ def make_bodies(count: int) -> Iterator[bytes]:
                     seen.add(nik)
                     bodies.append(body)
     return iter(bodies)
-
-
-# -- CPU accounting ------------------------------------------------------------------------
-
-
-def _proc_table() -> dict[int, tuple[int, float]]:
-    """pid -> (parent pid, CPU seconds) for every process."""
-    tick = os.sysconf("SC_CLK_TCK")
-    table: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        # utime + stime, plus cutime + cstime: a Postgres backend that exits between the two
-        # snapshots moves its CPU into the postmaster's children time instead of vanishing.
-        used = sum(int(f) for f in fields[11:15])
-        table[int(entry.name)] = (int(fields[1]), used / tick)
-    return table
-
-
-def cpu_by_component(extra: dict[str, int] | None = None) -> dict[str, float]:
-    """CPU seconds so far of each component of .run/pids, its descendants included (Postgres
-    backends, nginx workers)."""
-    table = _proc_table()
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    roots = dict(extra or {})
-    for pidfile in sorted(PIDS.glob("*.pid")):
-        try:
-            roots[pidfile.stem] = int(pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue
-    totals: dict[str, float] = {}
-    for name, root in roots.items():
-        stack, seconds = [root], 0.0
-        while stack:
-            pid = stack.pop()
-            if pid in table:
-                seconds += table[pid][1]
-                stack += children.get(pid, [])
-        totals[name] = seconds
-    return totals
 
 
 # -- Kafka lag -------------------------------------------------------------------------------
@@ -355,15 +311,27 @@ async def run(cfg: Config) -> dict[str, Any]:
     # Let the knee's backlog clear so the sustained phase starts from an empty pipeline.
     await wait_for_lag(settings.kafka_bootstrap, 60)
     print(f"bench: sustained {cfg.rate_per_min}/min for {cfg.sustained_s} s", file=sys.stderr)
-    sustained = await run_rate(
-        [GATEWAY],
-        bodies,
-        sustained_rate,
-        cfg.sustained_s,
-        connections=cfg.connections,
-        source=SOURCE,
+    # A posko officer keeps working through the spike, on the priority lane (issue 8).
+    officer = await asyncio.to_thread(provision_officer, GATEWAY_URL)
+    sustained, desk = await asyncio.gather(
+        run_rate(
+            [GATEWAY],
+            bodies,
+            sustained_rate,
+            cfg.sustained_s,
+            connections=cfg.connections,
+            source=SOURCE,
+        ),
+        officer_lane(
+            GATEWAY_URL,
+            officer,
+            every_s=OFFICER_EVERY_S,
+            seconds=cfg.sustained_s,
+            rng=random.Random(),
+        ),
     )
-    accepted += sustained.accepted_ids
+    print(f"bench: officer during the spike {desk.summary()}", file=sys.stderr)
+    accepted += sustained.accepted_ids + desk.accepted_ids
     timeline.add(sustained, "sustained", sustained.started - started)
     lag_drain_s, lag_left = await wait_for_lag(settings.kafka_bootstrap, cfg.lag_timeout_s)
     print(f"bench: lag drained in {lag_drain_s} s (left {lag_left})", file=sys.stderr)
@@ -387,6 +355,7 @@ async def run(cfg: Config) -> dict[str, Any]:
         "p99_ms": round(percentile(lat, 99), 1),
         "errors": errors,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        **desk.summary(),
         "lost": result.lost,
         "duplicated": result.duplicated,
         "reconciled_accepted": result.accepted,

@@ -1,7 +1,7 @@
 """Fault suite: steady sign-ups through the gateway while one component at a time is SIGKILLed
 and brought back, then every 202 reconciled against Kafka and Postgres.
 
-``python -m loadtests.chaos [--faults projector,registration-0] [--rate 30]`` (``make chaos``).
+``python -m loadtests.chaos [--faults projector,pause-kafka] [--overload 2,3]`` (``make chaos``).
 Loopback only, bounded (each fault: ``--before-s`` of load, the kill, the restart through
 ``deploy/local/stack.py up``, ``--after-s`` more load), and it stops by itself. It signals only
 processes of the local stack, by the pid in ``.run/pids/<name>.pid``, and restarts them itself.
@@ -15,15 +15,29 @@ loss, duplicate or failed request.
 Every request has its own Idempotency-Key; a timeout or a cut connection is retried with the
 same key and body, so each key must end as exactly one registration.
 
-Not yet covered (issue 9): SIGSTOP/SIGCONT pauses, a full disk under Kafka and Postgres, a TCP
-proxy injecting latency and cut connections between the API and Kafka, and overload at 2x/3x
-the measured knee.
+Pauses (``pause-kafka``, ``pause-postgres``, ``pause-redis``): the process is SIGSTOPped for
+``--pause-s`` and then SIGCONTed, which is what a long GC pause, a stalled disk or a frozen VM
+looks like from outside: connections stay open and nothing answers.
+
+Overload (``--overload 2,3``): after the faults, sign-ups are offered at 2x and 3x the knee that
+``make bench`` measured (``reports/bench.json``, or ``--knee-per-s``) through the gateway, while
+a posko officer keeps submitting on the priority lane. Per multiple: goodput, shed (429/503 with
+Retry-After), anything else (a 5xx, a refusal without Retry-After, a timeout), the API and
+gateway's peak memory, whether every component is still alive, and the officer's latencies.
+Exit 1 if anything but shedding went wrong, or an officer waited 1 s or more.
+
+The link (``kafka-link``): a registration process of its own reaches Kafka only through
+``loadtests.faulty_link`` (``tc netem`` is not available here), which adds 300 ms each way for
+8 s, then cuts every connection once a second for 6 s, then refuses connections for 5 s.
+
+Not yet covered (issue 9): a full disk under Kafka and Postgres.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -32,22 +46,33 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
 
 from gelombang.settings import REPO_ROOT, CommonSettings
-from loadtests.citizens import signup_payload
+from loadtests.citizens import signup_payload, unique_bodies
+from loadtests.faulty_link import FaultyLink
+from loadtests.generator import Target, percentile, run_rate
+from loadtests.officer import officer_lane, provision_officer
+from loadtests.processes import (
+    component_pids,
+    dead_components,
+    registration_api,
+    rss_mb_by_component,
+)
 from loadtests.reconcile import check
 
 GATEWAY = "http://127.0.0.1:8080"
 # The gateway exempts this source address from its per-IP limits (the load tests use it too).
 SOURCE_ADDRESS = "127.0.0.2"
-PIDS = REPO_ROOT / ".run" / "pids"
 REPORT = REPO_ROOT / "reports" / "chaos.json"
+BENCH_REPORT = REPO_ROOT / "reports" / "bench.json"
 # App processes first: they are quick to restart. Infrastructure last.
-ALL_FAULTS = (
+KILLS = (
     "registration-0",
     "projector",
     "verification-0",
@@ -56,6 +81,11 @@ ALL_FAULTS = (
     "kafka",
     "postgres",
 )
+PAUSES = ("pause-redis", "pause-kafka", "pause-postgres")
+# Between an API process and Kafka: latency, then cut connections, then the link down.
+LINK = "kafka-link"
+LINK_DELAY_S = 0.3
+ALL_FAULTS = (*KILLS, *PAUSES, LINK)
 ATTEMPTS = 4
 
 
@@ -70,6 +100,8 @@ class FaultResult:
     duplicated: int = 0
     recovery_s: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
+    #: What the fault did, where it is not obvious (connections that went through the link).
+    detail: dict[str, Any] = field(default_factory=dict)
     accepted_ids: list[str] = field(default_factory=list, repr=False)
 
 
@@ -82,13 +114,17 @@ async def sign_up(
     result.requests += 1
     started = time.monotonic()
     ids: set[str] = set()
-    final: int | None = None
+    final: int | str = "no answer"
     for attempt in range(ATTEMPTS):
         try:
             response = await client.post("/api/v1/registrations", content=body, headers=headers)
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
+            final = type(exc).__name__  # what is left if every attempt ends like this
             await asyncio.sleep(0.5 * (attempt + 1))
             continue
+        except Exception as exc:  # a harness fault must show up in the counts
+            final = f"harness error {type(exc).__name__}"
+            break
         final = response.status_code
         if response.status_code == 202:
             ids.add(response.json()["registration_id"])
@@ -114,10 +150,15 @@ async def sign_up(
 
 
 async def steady_load(
-    result: FaultResult, rate: float, seconds: float, rng: random.Random, killed_at: list[float]
+    result: FaultResult,
+    base_url: str,
+    rate: float,
+    seconds: float,
+    rng: random.Random,
+    killed_at: list[float],
 ) -> None:
     transport = httpx.AsyncHTTPTransport(local_address=SOURCE_ADDRESS)
-    async with httpx.AsyncClient(base_url=GATEWAY, transport=transport, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=base_url, transport=transport, timeout=10) as client:
         tasks: set[asyncio.Task[None]] = set()
         started = time.monotonic()
         sent = 0
@@ -129,13 +170,14 @@ async def steady_load(
                 task.add_done_callback(tasks.discard)
             sent = max(sent, due)
             await asyncio.sleep(0.02)
-        if tasks:
-            await asyncio.wait(tasks, timeout=60)
+        # Every sign-up ends by itself (ATTEMPTS bounded by the client timeout); closing the
+        # client under one still retrying would drop it from the counts.
+        await asyncio.gather(*tasks)
 
 
-def kill(name: str) -> None:
-    pid = int((PIDS / f"{name}.pid").read_text().split()[0])
-    os.kill(pid, signal.SIGKILL)
+def signal_component(name: str, signum: signal.Signals) -> None:
+    pid = component_pids()[name]
+    os.kill(pid, signum)
 
 
 def bring_back() -> None:
@@ -149,27 +191,220 @@ def bring_back() -> None:
     )
 
 
-async def one_fault(
-    fault: str, rate: float, before_s: float, after_s: float, rng: random.Random
+Inject = Callable[[list[float]], Awaitable[None]]
+
+
+async def kill_and_restart(component: str, started: list[float]) -> None:
+    signal_component(component, signal.SIGKILL)
+    started.append(time.monotonic())
+    await asyncio.sleep(2)  # a moment of real outage before the restart
+    await asyncio.to_thread(bring_back)
+
+
+async def pause(component: str, seconds: float, started: list[float]) -> None:
+    signal_component(component, signal.SIGSTOP)
+    started.append(time.monotonic())
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        signal_component(component, signal.SIGCONT)
+
+
+async def bad_link(link: FaultyLink, started: list[float]) -> None:
+    """Slow, then flapping, then down, then healthy again."""
+    started.append(time.monotonic())
+    link.delay_s = LINK_DELAY_S
+    await asyncio.sleep(8)
+    link.delay_s = 0.0
+    for _ in range(6):
+        link.cut()
+        await asyncio.sleep(1)
+    link.refusing = True
+    link.cut()
+    await asyncio.sleep(5)
+    link.refusing = False
+
+
+def kafka_fault_ports() -> tuple[int, int]:
+    """(the broker's FAULTS listener, the proxy port it advertises), from the broker's config."""
+    props = (REPO_ROOT / ".run" / "kafka" / "server.properties").read_text()
+    ports: dict[str, int] = {}
+    for line in props.splitlines():
+        key, _, value = line.partition("=")
+        for listener in value.split(","):
+            if listener.startswith("FAULTS://"):
+                ports[key.strip()] = int(listener.rsplit(":", 1)[1])
+    if set(ports) != {"listeners", "advertised.listeners"}:
+        raise RuntimeError("the broker has no FAULTS listener: restart it with `make up`")
+    return ports["listeners"], ports["advertised.listeners"]
+
+
+async def under_load(
+    fault: str,
+    base_url: str,
+    inject: Inject,
+    rate: float,
+    before_s: float,
+    after_s: float,
+    rng: random.Random,
 ) -> FaultResult:
     result = FaultResult(fault)
-    killed_at: list[float] = []
-
-    async def inject() -> None:
-        await asyncio.sleep(before_s)
-        kill(fault)
-        killed_at.append(time.monotonic())
-        await asyncio.sleep(2)  # a moment of real outage before the restart
-        await asyncio.to_thread(bring_back)
-
-    load = asyncio.create_task(steady_load(result, rate, before_s + after_s, rng, killed_at))
-    await inject()
-    # The load goes on for after_s past the restart, at least, so recovery is observed.
+    started: list[float] = []
+    load = asyncio.create_task(
+        steady_load(result, base_url, rate, before_s + after_s, rng, started)
+    )
+    await asyncio.sleep(before_s)
+    await inject(started)
+    # The load goes on for after_s past the fault, at least, so recovery is observed.
     await asyncio.wait({load}, timeout=before_s + after_s + 300)
     return result
 
 
-async def reconcile_all(results: list[FaultResult], since_ms: int, wait_s: float) -> None:
+async def one_fault(
+    fault: str, rate: float, before_s: float, after_s: float, pause_s: float, rng: random.Random
+) -> FaultResult:
+    if fault in PAUSES:
+        component = fault.removeprefix("pause-")
+        return await under_load(
+            fault, GATEWAY, partial(pause, component, pause_s), rate, before_s, after_s, rng
+        )
+    if fault != LINK:
+        return await under_load(
+            fault, GATEWAY, partial(kill_and_restart, fault), rate, before_s, after_s, rng
+        )
+    # A registration process of its own that reaches Kafka only through the faulty link; the
+    # load goes to it directly.
+    listener, proxied = kafka_fault_ports()
+    async with FaultyLink(proxied, listener) as link:
+        with contextlib.ExitStack() as stack:
+            # Blocking start and stop: in a thread, so the proxy on this loop keeps serving.
+            base = await asyncio.to_thread(
+                stack.enter_context,
+                registration_api(
+                    "registration-chaos-link",
+                    {"GELOMBANG_KAFKA_BOOTSTRAP": f"127.0.0.1:{proxied}"},
+                ),
+            )
+            try:
+                result = await under_load(
+                    fault, base, partial(bad_link, link), rate, before_s, after_s, rng
+                )
+            finally:
+                await asyncio.to_thread(stack.close)
+    # Zero would mean the process found Kafka some other way and nothing was tested.
+    result.detail["connections_through_link"] = link.connections
+    if not link.connections:
+        result.failed += 1
+    return result
+
+
+# -- Overload ----------------------------------------------------------------------------------
+
+# Components whose memory must stay bounded under overload: the ones the flood reaches.
+FRONT = ("nginx", "registration-0", "registration-1", "assisted", "kafka", "redis")
+# A process that grows by more than this during 30 s of overload is not shedding, it is queueing.
+MEMORY_GROWTH_LIMIT_MB = 256.0
+
+
+@dataclass
+class OverloadResult:
+    multiple: float
+    offered_per_s: float
+    seconds: float
+    requests: int = 0
+    accepted: int = 0
+    goodput_per_s: float = 0.0
+    shed: int = 0
+    shed_rate: float = 0.0
+    other_errors: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    memory_mb_before: dict[str, float] = field(default_factory=dict)
+    memory_mb_peak: dict[str, float] = field(default_factory=dict)
+    memory_bounded: bool = True
+    crashed: list[str] = field(default_factory=list)
+    officer: dict[str, Any] = field(default_factory=dict)
+    lost: int = 0
+    duplicated: int = 0
+    accepted_ids: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.other_errors == 0
+            and self.memory_bounded
+            and not self.crashed
+            and bool(self.officer.get("officer_under_1s"))
+            and self.lost == 0
+            and self.duplicated == 0
+        )
+
+
+def measured_knee() -> float | None:
+    try:
+        knee = json.loads(BENCH_REPORT.read_text()).get("knee_per_s")
+    except (OSError, ValueError):
+        return None
+    return float(knee) if knee else None
+
+
+async def overload(
+    multiple: float, knee: float, seconds: float, rng: random.Random
+) -> OverloadResult:
+    rate = multiple * knee
+    result = OverloadResult(multiple, rate, seconds)
+    before = {k: round(v, 1) for k, v in rss_mb_by_component().items() if k in FRONT}
+    peak = dict(before)
+    running = True
+
+    async def sample_memory() -> None:
+        while running:
+            for name, mb in rss_mb_by_component().items():
+                if name in peak:
+                    peak[name] = max(peak[name], round(mb, 1))
+            await asyncio.sleep(1)
+
+    officer = await asyncio.to_thread(
+        provision_officer, GATEWAY, posko_name="Posko Uji Beban Lebih"
+    )
+    sampler = asyncio.create_task(sample_memory())
+    try:
+        bodies = unique_bodies(rng, int(rate * seconds) + 10)
+        target = Target("127.0.0.1", 8080, "/api/v1/registrations")
+        recording, desk = await asyncio.gather(
+            run_rate([target], bodies, rate, seconds, connections=512, source=SOURCE_ADDRESS),
+            officer_lane(GATEWAY, officer, every_s=1.0, seconds=seconds, rng=rng),
+        )
+    finally:
+        running = False
+        await sampler
+    statuses = recording.statuses()
+    latencies = recording.latencies_ms()
+    without_retry_after = recording.shed_without_retry_after()
+    result.requests = sum(statuses.values())
+    result.accepted = statuses.get(202, 0)
+    result.goodput_per_s = round(result.accepted / seconds, 1)
+    result.shed = statuses.get(429, 0) + statuses.get(503, 0) - without_retry_after
+    result.shed_rate = round(result.shed / max(1, result.requests), 3)
+    result.other_errors = result.requests - result.accepted - result.shed
+    result.statuses = {str(k): v for k, v in sorted(statuses.items())}
+    result.p50_ms = round(percentile(latencies, 50), 1)
+    result.p99_ms = round(percentile(latencies, 99), 1)
+    result.memory_mb_before = before
+    result.memory_mb_peak = peak
+    result.memory_bounded = all(
+        peak[name] - before[name] <= MEMORY_GROWTH_LIMIT_MB for name in before
+    )
+    result.crashed = dead_components()
+    result.officer = desk.summary()
+    result.accepted_ids = recording.accepted_ids + desk.accepted_ids
+    return result
+
+
+async def reconcile_all(
+    results: Sequence[FaultResult | OverloadResult], since_ms: int, wait_s: float
+) -> None:
     """Each fault's 202s against Kafka and the read model, waiting for the projector to catch
     up (it may itself have been the component killed)."""
     settings = CommonSettings()
@@ -184,36 +419,67 @@ async def reconcile_all(results: list[FaultResult], since_ms: int, wait_s: float
         result.duplicated += outcome.duplicated
 
 
+def _multiples(text: str) -> list[float]:
+    return [float(m) for m in text.split(",") if m.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faults", default=",".join(ALL_FAULTS), help="comma-separated names")
     parser.add_argument("--rate", type=float, default=30.0, help="sign-ups per second")
     parser.add_argument("--before-s", type=float, default=5.0)
     parser.add_argument("--after-s", type=float, default=20.0)
+    parser.add_argument("--pause-s", type=float, default=10.0, help="length of each SIGSTOP")
+    parser.add_argument(
+        "--overload", type=_multiples, default=[2.0, 3.0], help="multiples of the knee ('' none)"
+    )
+    parser.add_argument("--overload-s", type=float, default=30.0)
+    parser.add_argument(
+        "--knee-per-s", type=float, default=None, help="default: knee_per_s of reports/bench.json"
+    )
     parser.add_argument("--reconcile-wait-s", type=float, default=120.0)
     args = parser.parse_args(argv)
     faults = [f.strip() for f in args.faults.split(",") if f.strip()]
     unknown = [f for f in faults if f not in ALL_FAULTS]
     if unknown:
         parser.error(f"unknown faults {unknown}; known: {', '.join(ALL_FAULTS)}")
+    knee = args.knee_per_s or measured_knee()
+    if args.overload and not knee:
+        parser.error("no knee measured yet: run `make bench` first or pass --knee-per-s")
     rng = random.Random()
     since_ms = int(time.time() * 1000)
     results: list[FaultResult] = []
     for fault in faults:
         print(f"chaos: {fault} ...", flush=True)
-        results.append(asyncio.run(one_fault(fault, args.rate, args.before_s, args.after_s, rng)))
+        results.append(
+            asyncio.run(one_fault(fault, args.rate, args.before_s, args.after_s, args.pause_s, rng))
+        )
         print(f"chaos: {fault} {summary(results[-1])}", flush=True)
-    asyncio.run(reconcile_all(results, since_ms, args.reconcile_wait_s))
+    overloads: list[OverloadResult] = []
+    for multiple in args.overload:
+        assert knee is not None
+        print(f"chaos: overload {multiple}x the knee ({multiple * knee:.0f}/s) ...", flush=True)
+        overloads.append(asyncio.run(overload(multiple, knee, args.overload_s, rng)))
+        print(f"chaos: overload {overload_summary(overloads[-1])}", flush=True)
+    asyncio.run(reconcile_all([*results, *overloads], since_ms, args.reconcile_wait_s))
     report: dict[str, Any] = {
         "rate_per_s": args.rate,
         "faults": {r.fault: public(r) for r in results},
         "totals": {k: sum(public_counts(r)[k] for r in results) for k in COUNTS},
+        "overload": {
+            "knee_per_s": knee,
+            "seconds": args.overload_s,
+            "runs": {f"{o.multiple:g}x": {**public(o), "ok": o.ok} for o in overloads},
+        },
     }
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n")
     for result in results:
         print(f"{result.fault:20} {summary(result)}")
+    for o in overloads:
+        print(f"{f'overload {o.multiple:g}x':20} {overload_summary(o)}")
     bad = [r.fault for r in results if r.lost or r.duplicated or r.failed or not r.accepted]
+    bad += [f"overload {o.multiple:g}x" for o in overloads if not o.ok]
     print(f"report: {REPORT.relative_to(REPO_ROOT)}; " + (f"FAILED: {bad}" if bad else "ok"))
     return 1 if bad else 0
 
@@ -225,16 +491,25 @@ def public_counts(result: FaultResult) -> dict[str, int]:
     return {k: int(getattr(result, k)) for k in COUNTS}
 
 
-def public(result: FaultResult) -> dict[str, Any]:
+def public(result: FaultResult | OverloadResult) -> dict[str, Any]:
     data = asdict(result)
     data.pop("accepted_ids")
-    data.pop("fault")
+    data.pop("fault", None)
     return data
 
 
 def summary(result: FaultResult) -> str:
     counts = " ".join(f"{k} {v}" for k, v in public_counts(result).items())
     return f"{counts} recovery_s {result.recovery_s} statuses {result.statuses}"
+
+
+def overload_summary(o: OverloadResult) -> str:
+    return (
+        f"offered {o.offered_per_s:.0f}/s goodput {o.goodput_per_s}/s shed {o.shed_rate:.0%} "
+        f"other {o.other_errors} p99 {o.p99_ms} ms officer max {o.officer.get('officer_max_ms')} "
+        f"ms crashed {o.crashed} memory bounded {o.memory_bounded} lost {o.lost} "
+        f"duplicated {o.duplicated}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ class Second:
     completed: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+    # 429/503 without Retry-After: a refusal that does not tell people when to come back.
+    shed_without_retry_after: int = 0
 
 
 @dataclass
@@ -66,6 +68,9 @@ class Recording:
 
     def latencies_ms(self) -> list[float]:
         return [ms for s in self.seconds for ms in s.latencies_ms]
+
+    def shed_without_retry_after(self) -> int:
+        return sum(s.shed_without_retry_after for s in self.seconds)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -98,14 +103,14 @@ class _Connection:
             self._writer.close()
         self._reader = self._writer = None
 
-    async def post(self, request: bytes) -> tuple[int, bytes]:
+    async def post(self, request: bytes) -> tuple[int, bytes, dict[str, str]]:
         try:
             return await asyncio.wait_for(self._exchange(request), self._timeout_s)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
             self.close()
-            return TIMEOUT_STATUS, b""
+            return TIMEOUT_STATUS, b"", {}
 
-    async def _exchange(self, request: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, request: bytes) -> tuple[int, bytes, dict[str, str]]:
         reader, writer = await self._open()
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
@@ -128,7 +133,7 @@ class _Connection:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
         if headers.get("connection", "").lower() == "close":
             self.close()
-        return status, body
+        return status, body, headers
 
 
 def request_bytes(target: Target, body: bytes, idempotency_key: bool) -> bytes:
@@ -169,15 +174,20 @@ async def run_rate(
         try:
             while (item := await queue.get()) is not None:
                 due, body = item
+                headers: dict[str, str] = {}
                 if time.monotonic() - due > timeout_s:
                     # A person would have given up by now; sending it anyway would let a slow
                     # run go on for many times its duration. It counts as a timeout.
                     status, answer = TIMEOUT_STATUS, b""
                 else:
-                    status, answer = await conn.post(request_bytes(target, body, idempotency_key))
+                    status, answer, headers = await conn.post(
+                        request_bytes(target, body, idempotency_key)
+                    )
                 done = time.monotonic()
                 second = rec.second(due)
                 second.statuses[status] = second.statuses.get(status, 0) + 1
+                if status in (429, 503) and "retry-after" not in headers:
+                    second.shed_without_retry_after += 1
                 second.latencies_ms.append((done - due) * 1000)
                 rec.finished = max(rec.finished, done)
                 if status == 202:

@@ -6,6 +6,8 @@ Settings come from the environment so ``make load`` can pass them through:
   ``LOAD_DURATION_S`` (600, the launch-day curve), ``LOAD_PER_USER_PER_S`` (1);
 - ``GELOMBANG_LOAD_SOURCE`` (127.0.0.2): the loopback address the users connect from, which the
   gateway exempts from its per-IP limits; set it empty to connect from the default address;
+- ``LOAD_OFFICERS`` (2): posko officers submitting a walk-in every 2 s on their own lane
+  through the spike; Locust reports them as ``officer sign-up`` (issue 8: under 1 s);
 - ``LOAD_IDS_DIR`` (reports/): each Locust process writes the registration ids it got a 202
   for to ``load-ids-<pid>.json`` there, for ``python -m loadtests.reconcile``.
 """
@@ -26,6 +28,7 @@ from locust import FastHttpUser, LoadTestShape, constant_throughput, events, tas
 
 from gelombang.settings import REPO_ROOT
 from loadtests.citizens import signup_payload
+from loadtests.officer import ASSISTED, OFFICER_TARGET_MS, provision_officer, walk_in_payload
 from loadtests.reconcile import write_ids
 
 PEAK_PER_MIN = float(os.environ.get("LOAD_PEAK_PER_MIN", "80000"))
@@ -105,3 +108,41 @@ class SpikeUser(SignUpUser):
     @task
     def register(self) -> None:
         self.sign_up(signup_payload(RNG))
+
+
+class OfficerUser(FastHttpUser):
+    """A posko officer at a desk: one walk-in every two seconds, whatever the public does."""
+
+    abstract = True
+    fixed_count = int(os.environ.get("LOAD_OFFICERS", "2"))
+    wait_time = constant_throughput(0.5)
+    network_timeout = 10.0
+    connection_timeout = 5.0
+
+    def on_start(self) -> None:
+        key = provision_officer(str(self.host), officer_name=f"Petugas Beban {os.getpid()}")
+        self._authorization = f"Bearer {key.api_key}"
+
+    @task
+    def walk_in(self) -> None:
+        sent = time.perf_counter()
+        with self.client.post(
+            f"{ASSISTED}/registrations",
+            data=json.dumps(walk_in_payload(RNG)),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": self._authorization,
+                "Idempotency-Key": str(uuid.uuid4()),
+            },
+            name="officer sign-up",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 202:
+                response.failure(f"{response.status_code} (expected 202)")
+                return
+            # The request is complete when the block starts.
+            if (time.perf_counter() - sent) * 1000 >= OFFICER_TARGET_MS:
+                response.failure("answered in over 1 s")
+                return
+            response.success()
+            ACCEPTED.append(response.json()["registration_id"])

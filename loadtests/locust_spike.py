@@ -14,12 +14,17 @@ from loadtests.locust_common import (
     PEAK_PER_MIN,
     PER_USER_PER_S,
     RAMP_S,
+    OfficerUser,
     SpikeUser,
     run_time,
 )
 
 
 class SpikeSignUps(SpikeUser):
+    pass
+
+
+class Officers(OfficerUser):
     pass
 
 

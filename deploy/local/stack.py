@@ -86,6 +86,11 @@ PG_PORT = 5432
 REDIS_PORT = 6379
 KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
+# A third listener for fault tests: it advertises the port of the fault-injecting TCP proxy that
+# `make chaos` runs in front of it, so a client bootstrapped there keeps talking through the proxy
+# (Kafka clients connect to the advertised address, not the one they bootstrapped from).
+KAFKA_FAULTS_PORT = 9094
+KAFKA_FAULTS_PROXY_PORT = 19094
 GATEWAY_PORT = 8080
 PROMETHEUS_PORT = 9090
 # Exporters for the infrastructure (Debian's prometheus-*-exporter packages), on their usual ports.
@@ -503,7 +508,7 @@ def infra_components() -> dict[str, Component]:
         "kafka": Component(
             "kafka",
             str(RUN / "kafka" / "server.properties"),
-            (KAFKA_PORT, KAFKA_CONTROLLER_PORT),
+            (KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_FAULTS_PORT),
             kafka_metadata,
             f"{HOST}:{KAFKA_PORT}",
         ),
@@ -1157,11 +1162,14 @@ def write_kafka_config() -> Path:
         "process.roles=broker,controller\n"
         "node.id=1\n"
         f"controller.quorum.voters=1@{HOST}:{KAFKA_CONTROLLER_PORT}\n"
-        f"listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}\n"
-        f"advertised.listeners=PLAINTEXT://{HOST}:{KAFKA_PORT}\n"
+        f"listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT},"
+        f"FAULTS://{HOST}:{KAFKA_FAULTS_PORT}\n"
+        f"advertised.listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},"
+        f"FAULTS://{HOST}:{KAFKA_FAULTS_PROXY_PORT}\n"
         "controller.listener.names=CONTROLLER\n"
         "inter.broker.listener.name=PLAINTEXT\n"
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+        "FAULTS:PLAINTEXT\n"
         f"log.dirs={KAFKA_DATA}\n"
         "# 12 partitions: room for up to 12 consumers per group without re-partitioning.\n"
         "num.partitions=12\n"

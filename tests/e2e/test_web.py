@@ -19,8 +19,8 @@ import pytest
 from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
 
 from gelombang.population import Citizen, random_citizen
+from loadtests.processes import registration_api
 from services.simulators.mail_sink import find_messages
-from tests.registration_process import registration_api
 
 pytestmark = pytest.mark.e2e
 

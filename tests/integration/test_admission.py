@@ -17,8 +17,8 @@ import httpx
 import pytest
 from altcha import v1
 
+from loadtests.processes import registration_api
 from tests.citizens import valid_payload
-from tests.registration_process import registration_api
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from gelombang.settings import REPO_ROOT, AdminSettings
+from loadtests.officer import provision_officer
 
 pytestmark = pytest.mark.integration
 
@@ -64,20 +64,7 @@ def admin_token() -> str:
 
 def new_officer_key() -> str:
     """A fresh posko and officer, made the way an admin does, so fuzzing stays in its posko."""
-    admin = {"Authorization": f"Bearer {admin_token()}"}
-    with httpx.Client(base_url="http://127.0.0.1:8010", headers=admin, timeout=15) as client:
-        posko = client.post(
-            "/api/v1/assisted/admin/posko",
-            json={"name": "Posko Uji Fuzz", "province_code": "35", "regency_code": "3578"},
-        )
-        posko.raise_for_status()
-        officer = client.post(
-            "/api/v1/assisted/admin/officers",
-            json={"posko_id": posko.json()["id"], "name": "Petugas Fuzz"},
-        )
-        officer.raise_for_status()
-        key: str = officer.json()["api_key"]
-        return key
+    return provision_officer("http://127.0.0.1:8010", posko_name="Posko Uji Fuzz").api_key
 
 
 def targets() -> list[Target]:

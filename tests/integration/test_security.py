@@ -28,8 +28,9 @@ from aiokafka import TopicPartition
 from gelombang.events import REGISTRATIONS_SUBMITTED, REGISTRATIONS_VERIFIED, dead_letter_topic
 from gelombang.kafka import EVENT_TYPE_HEADER, EventPublisher, make_consumer, make_producer
 from gelombang.population import random_citizen
-from gelombang.settings import REPO_ROOT, AdminSettings, CommonSettings
+from gelombang.settings import REPO_ROOT, CommonSettings
 from gelombang.topics import ALL_TOPICS
+from loadtests.officer import provision_officer
 from services.selection.settings import SelectionSettings
 from tests.citizens import valid_payload
 from tests.integration.conftest import end_offsets, eventually
@@ -466,22 +467,10 @@ async def test_personal_data_is_in_no_log_no_kafka_payload_and_no_database_dump(
 
 
 async def new_officer_key() -> str:
-    admin = {"Authorization": f"Bearer {AdminSettings().effective_admin_token}"}
-    async with httpx.AsyncClient(
-        base_url="http://127.0.0.1:8010", headers=admin, timeout=15
-    ) as client:
-        posko = await client.post(
-            "/api/v1/assisted/admin/posko",
-            json={"name": "Posko Uji Data Pribadi", "province_code": "35", "regency_code": "3578"},
-        )
-        assert posko.status_code == 201, posko.text
-        officer = await client.post(
-            "/api/v1/assisted/admin/officers",
-            json={"posko_id": posko.json()["id"], "name": "Petugas Uji"},
-        )
-        assert officer.status_code == 201, officer.text
-        key: str = officer.json()["api_key"]
-        return key
+    officer = await asyncio.to_thread(
+        provision_officer, "http://127.0.0.1:8010", posko_name="Posko Uji Data Pribadi"
+    )
+    return officer.api_key
 
 
 # ---- Dependencies -----------------------------------------------------------------------------

@@ -1,0 +1,138 @@
+"""The local stack's processes: their CPU and memory (read from /proc, no psutil needed), and
+a registration API process of one's own.
+
+A component is a process in ``.run/pids`` with all its descendants: Postgres backends, nginx
+workers and the JVM's children count towards their parent component.
+
+``registration_api`` starts an extra registration process on a free port with its own settings
+(caps far below the stack's for admission tests, another Kafka address for fault tests):
+changing the stack's own processes would affect everything else running. It shares the stack's
+Kafka, Redis and Postgres and is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from gelombang.settings import REPO_ROOT
+
+PIDS = REPO_ROOT / ".run" / "pids"
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    ppid: int
+    cpu_s: float
+    rss_mb: float
+
+
+def proc_table() -> dict[int, ProcStat]:
+    """Every process now: parent, CPU seconds, resident memory."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, ProcStat] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # utime + stime, plus cutime + cstime: a Postgres backend that exits between the two
+        # snapshots moves its CPU into the postmaster's children time instead of vanishing.
+        used = sum(int(f) for f in fields[11:15])
+        table[int(entry.name)] = ProcStat(int(fields[1]), used / tick, int(fields[21]) * _PAGE_MB)
+    return table
+
+
+def component_pids() -> dict[str, int]:
+    """Component name -> pid, from .run/pids."""
+    roots: dict[str, int] = {}
+    for pidfile in sorted(PIDS.glob("*.pid")):
+        try:
+            roots[pidfile.stem] = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return roots
+
+
+def by_component(
+    measure: Callable[[ProcStat], float], extra: dict[str, int] | None = None
+) -> dict[str, float]:
+    """``measure`` summed over each component's process tree (missing processes count 0)."""
+    table = proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, stat in table.items():
+        children.setdefault(stat.ppid, []).append(pid)
+    totals: dict[str, float] = {}
+    for name, root in {**(extra or {}), **component_pids()}.items():
+        stack, total = [root], 0.0
+        while stack:
+            pid = stack.pop()
+            if pid in table:
+                total += measure(table[pid])
+                stack += children.get(pid, [])
+        totals[name] = total
+    return totals
+
+
+def cpu_by_component(extra: dict[str, int] | None = None) -> dict[str, float]:
+    """CPU seconds so far of each component."""
+    return by_component(lambda stat: stat.cpu_s, extra)
+
+
+def rss_mb_by_component(extra: dict[str, int] | None = None) -> dict[str, float]:
+    """Resident memory now of each component, in MiB."""
+    return by_component(lambda stat: stat.rss_mb, extra)
+
+
+def dead_components() -> list[str]:
+    """Components whose recorded pid is no longer running."""
+    return [name for name, pid in component_pids().items() if not Path(f"/proc/{pid}").exists()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def registration_api(service_name: str, settings: dict[str, str]) -> Iterator[str]:
+    """Yields the base URL once /readyz answers; ``settings`` are GELOMBANG_* overrides."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own module, a port we chose
+        [sys.executable, "-m", "services.registration.app", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "GELOMBANG_SERVICE_NAME": service_name, **settings},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the extra registration API ({service_name}) did not start")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
