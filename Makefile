@@ -81,8 +81,8 @@ FUZZ_SECONDS ?= 120
 fuzz: up ## Schemathesis, every phase, FUZZ_SECONDS per target against each service's OpenAPI
 	@GELOMBANG_FUZZ_SECONDS=$(FUZZ_SECONDS) bash .ci/pytest-tier tests/integration/test_schemathesis.py
 
-CHAOS_FAULTS ?= registration-0,projector,verification-0,civil-registry-sim,redis,kafka,postgres,pause-redis,pause-kafka,pause-postgres,kafka-link
+CHAOS_FAULTS ?= registration-0,projector,verification-0,civil-registry-sim,redis,kafka,postgres,pause-redis,pause-kafka,pause-postgres,kafka-link,disk-kafka,disk-postgres
 CHAOS_OVERLOAD ?= 2,3
-chaos: up ## Fault suite (kills, pauses, a bad Kafka link, 2x/3x overload; reports/chaos.json), then fuzz
+chaos: up ## Fault suite (kills, pauses, bad Kafka link, full disks, 2x/3x overload; reports/chaos.json), then fuzz
 	@$(PY) -m loadtests.chaos --faults $(CHAOS_FAULTS) --overload '$(CHAOS_OVERLOAD)'
 	@$(MAKE) --no-print-directory fuzz

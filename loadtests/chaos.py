@@ -9,7 +9,8 @@ processes of the local stack, by the pid in ``.run/pids/<name>.pid``, and restar
 Per fault, ``reports/chaos.json`` holds ``requests``, ``accepted`` (202), ``refused`` (429/503
 with Retry-After: the honest answer during a fault), ``failed`` (anything else: a 5xx without
 Retry-After, or no answer after every retry), ``lost`` and ``duplicated`` (from
-``loadtests.reconcile``) and ``recovery_s`` (kill to the first 202 after it). Exit 1 on any
+``loadtests.reconcile``) and ``recovery_s`` (from the fault to the first 202 answered after the
+last refusal or failure; with none, to the first 202 asked after the fault). Exit 1 on any
 loss, duplicate or failed request.
 
 Every request has its own Idempotency-Key; a timeout or a cut connection is retried with the
@@ -30,7 +31,10 @@ The link (``kafka-link``): a registration process of its own reaches Kafka only 
 ``loadtests.faulty_link`` (``tc netem`` is not available here), which adds 300 ms each way for
 8 s, then cuts every connection once a second for 6 s, then refuses connections for 5 s.
 
-Not yet covered (issue 9): a full disk under Kafka and Postgres.
+Full disks (``disk-kafka``, ``disk-postgres``): the store is stopped, its data moved onto a
+tmpfs with 64 MB to spare and the store started again; under load a ballast file fills that disk
+to the last byte for 10 s and is then removed (the store restarted if the full disk stopped
+it). Afterwards the data goes back to the real disk. Needs root (mount).
 """
 
 from __future__ import annotations
@@ -41,14 +45,16 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -63,6 +69,7 @@ from loadtests.processes import (
     dead_components,
     registration_api,
     rss_mb_by_component,
+    running,
 )
 from loadtests.reconcile import check
 
@@ -85,7 +92,9 @@ PAUSES = ("pause-redis", "pause-kafka", "pause-postgres")
 # Between an API process and Kafka: latency, then cut connections, then the link down.
 LINK = "kafka-link"
 LINK_DELAY_S = 0.3
-ALL_FAULTS = (*KILLS, *PAUSES, LINK)
+# A size-limited tmpfs under the store's data, filled to the last byte for a while.
+DISKS = ("disk-kafka", "disk-postgres")
+ALL_FAULTS = (*KILLS, *PAUSES, LINK, *DISKS)
 ATTEMPTS = 4
 
 
@@ -96,9 +105,15 @@ class FaultResult:
     accepted: int = 0
     refused: int = 0
     failed: int = 0
+    # 5xx answers without Retry-After, even if a retry then got a 202: each was a broken promise
+    # ("accept durably or refuse with Retry-After").
+    server_errors: int = 0
     lost: int = 0
     duplicated: int = 0
     recovery_s: float | None = None
+    # Answer times (monotonic) of 202s and of everything else, to work out recovery_s.
+    accepted_at: list[float] = field(default_factory=list, repr=False)
+    troubled_at: list[float] = field(default_factory=list, repr=False)
     statuses: dict[str, int] = field(default_factory=dict)
     #: What the fault did, where it is not obvious (connections that went through the link).
     detail: dict[str, Any] = field(default_factory=dict)
@@ -131,7 +146,8 @@ async def sign_up(
             break
         if response.status_code in (429, 503) and response.headers.get("Retry-After"):
             break
-        if response.status_code >= 500:  # retry like a client would; counted if it persists
+        if response.status_code >= 500:  # retry like a client would, but it counts
+            result.server_errors += 1
             await asyncio.sleep(0.5 * (attempt + 1))
             continue
         break
@@ -141,28 +157,41 @@ async def sign_up(
         result.accepted_ids.extend(ids)
         # Two different ids for one key would be one person registered twice.
         result.duplicated += len(ids) - 1
-        if killed_at and started >= killed_at[0] and result.recovery_s is None:
-            result.recovery_s = round(time.monotonic() - killed_at[0], 2)
+        if killed_at and started >= killed_at[0]:
+            result.accepted_at.append(time.monotonic())
     elif final in (429, 503):
         result.refused += 1
+        result.troubled_at.append(time.monotonic())
     else:
         result.failed += 1
+        result.troubled_at.append(time.monotonic())
+
+
+def recovery_s(result: FaultResult, fault_at: float) -> float | None:
+    last_trouble = max(result.troubled_at, default=fault_at)
+    after = [t for t in result.accepted_at if t > last_trouble]
+    return round(min(after) - fault_at, 2) if after else None
 
 
 async def steady_load(
     result: FaultResult,
     base_url: str,
     rate: float,
-    seconds: float,
     rng: random.Random,
     killed_at: list[float],
+    stop: asyncio.Event,
 ) -> None:
-    transport = httpx.AsyncHTTPTransport(local_address=SOURCE_ADDRESS)
+    # No pool limit: these are independent people, and a shared pool would turn a slow server
+    # into client-side PoolTimeouts that say nothing about the server.
+    transport = httpx.AsyncHTTPTransport(
+        local_address=SOURCE_ADDRESS,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+    )
     async with httpx.AsyncClient(base_url=base_url, transport=transport, timeout=10) as client:
         tasks: set[asyncio.Task[None]] = set()
         started = time.monotonic()
         sent = 0
-        while time.monotonic() - started < seconds:
+        while not stop.is_set():
             due = int((time.monotonic() - started) * rate)
             for _ in range(due - sent):
                 task = asyncio.create_task(sign_up(client, result, rng, killed_at))
@@ -250,13 +279,17 @@ async def under_load(
 ) -> FaultResult:
     result = FaultResult(fault)
     started: list[float] = []
-    load = asyncio.create_task(
-        steady_load(result, base_url, rate, before_s + after_s, rng, started)
-    )
+    stop = asyncio.Event()
+    load = asyncio.create_task(steady_load(result, base_url, rate, rng, started, stop))
     await asyncio.sleep(before_s)
     await inject(started)
-    # The load goes on for after_s past the fault, at least, so recovery is observed.
-    await asyncio.wait({load}, timeout=before_s + after_s + 300)
+    # The load goes on for after_s past the end of the fault (a restart can take a while), so
+    # recovery is observed.
+    await asyncio.sleep(after_s)
+    stop.set()
+    await load
+    if started:
+        result.recovery_s = recovery_s(result, started[0])
     return result
 
 
@@ -268,6 +301,19 @@ async def one_fault(
         return await under_load(
             fault, GATEWAY, partial(pause, component, pause_s), rate, before_s, after_s, rng
         )
+    if fault in DISKS:
+        component = fault.removeprefix("disk-")
+        with on_a_small_disk(component) as data:
+            result = await under_load(
+                fault,
+                GATEWAY,
+                partial(fill_then_free, component, data),
+                rate,
+                before_s,
+                after_s,
+                rng,
+            )
+        return result
     if fault != LINK:
         return await under_load(
             fault, GATEWAY, partial(kill_and_restart, fault), rate, before_s, after_s, rng
@@ -296,6 +342,103 @@ async def one_fault(
     if not link.connections:
         result.failed += 1
     return result
+
+
+# -- Full disks ---------------------------------------------------------------------------------
+
+# Each store's data directory and the signal for a fast, clean stop (Postgres' SIGTERM waits for
+# every client to leave).
+DATA_DIRS = {
+    "kafka": (REPO_ROOT / ".run" / "kafka" / "data", signal.SIGTERM),
+    "postgres": (REPO_ROOT / ".run" / "postgres" / "data", signal.SIGINT),
+}
+# Room left on the small disk once the data is on it; the ballast file then takes all of it.
+DISK_HEADROOM_MB = 64
+DISK_FULL_S = 10.0
+
+
+def stop_and_wait(component: str, signum: signal.Signals, timeout_s: float = 90.0) -> None:
+    pid = component_pids()[component]
+    os.kill(pid, signum)
+    deadline = time.monotonic() + timeout_s
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+
+
+def _du_mb(path: Path) -> int:
+    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return total // 2**20 + 1
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, timeout=600)  # noqa: S603 - fixed tools
+
+
+@contextlib.contextmanager
+def on_a_small_disk(component: str) -> Iterator[Path]:
+    """The component's data moved onto a tmpfs with only DISK_HEADROOM_MB free, and back after.
+
+    The copy on the real disk is kept until the data from the small disk has been copied back,
+    so a failure part-way leaves a usable copy (and says where).
+    """
+    data, stop = DATA_DIRS[component]
+    kept = data.with_name(data.name + ".before-chaos")
+    stop_and_wait(component, stop)
+    owner = data.stat()
+    data.rename(kept)
+    data.mkdir(mode=0o700)
+    size_mb = _du_mb(kept) + DISK_HEADROOM_MB
+    try:
+        _run(
+            "mount", "-t", "tmpfs", "-o",
+            f"size={size_mb}m,mode=0700,uid={owner.st_uid},gid={owner.st_gid}",
+            f"gelombang-chaos-{component}", str(data),
+        )  # fmt: skip
+    except subprocess.CalledProcessError:
+        data.rmdir()
+        kept.rename(data)
+        bring_back()
+        raise
+    try:
+        _run("cp", "-a", f"{kept}/.", str(data))
+        bring_back()
+        yield data
+    finally:
+        if running(component):
+            stop_and_wait(component, stop)
+        restored = data.with_name(data.name + ".restored")
+        _run("cp", "-a", str(data), str(restored))
+        _run("umount", str(data))
+        data.rmdir()
+        restored.rename(data)
+        shutil.rmtree(kept)
+        bring_back()
+
+
+async def fill_then_free(component: str, data: Path, started: list[float]) -> None:
+    """Fill the small disk to the last byte, keep it full, then free it and restart the store
+    if the full disk stopped it (Kafka takes its only log directory offline and halts;
+    Postgres PANICs when WAL cannot be written)."""
+    ballast = data / "chaos-ballast"
+    started.append(time.monotonic())
+    await asyncio.to_thread(_fill, ballast)
+    await asyncio.sleep(DISK_FULL_S)
+    await asyncio.to_thread(ballast.unlink)
+    if not running(component):
+        await asyncio.to_thread(bring_back)
+
+
+def _fill(path: Path) -> None:
+    chunk = b"\0" * 2**20
+    with path.open("wb") as ballast:
+        try:
+            while True:
+                ballast.write(chunk)
+                ballast.flush()
+        except OSError:  # ENOSPC: full
+            pass
 
 
 # -- Overload ----------------------------------------------------------------------------------
@@ -443,6 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [f for f in faults if f not in ALL_FAULTS]
     if unknown:
         parser.error(f"unknown faults {unknown}; known: {', '.join(ALL_FAULTS)}")
+    if any(f in DISKS for f in faults) and os.geteuid() != 0:
+        parser.error(f"{', '.join(DISKS)} mount a tmpfs and need root; leave them out")
     knee = args.knee_per_s or measured_knee()
     if args.overload and not knee:
         parser.error("no knee measured yet: run `make bench` first or pass --knee-per-s")
@@ -478,13 +623,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{result.fault:20} {summary(result)}")
     for o in overloads:
         print(f"{f'overload {o.multiple:g}x':20} {overload_summary(o)}")
-    bad = [r.fault for r in results if r.lost or r.duplicated or r.failed or not r.accepted]
+    bad = [
+        r.fault
+        for r in results
+        if r.lost or r.duplicated or r.failed or r.server_errors or not r.accepted
+    ]
     bad += [f"overload {o.multiple:g}x" for o in overloads if not o.ok]
     print(f"report: {REPORT.relative_to(REPO_ROOT)}; " + (f"FAILED: {bad}" if bad else "ok"))
     return 1 if bad else 0
 
 
-COUNTS = ("requests", "accepted", "refused", "failed", "lost", "duplicated")
+COUNTS = ("requests", "accepted", "refused", "failed", "server_errors", "lost", "duplicated")
 
 
 def public_counts(result: FaultResult) -> dict[str, int]:
@@ -493,8 +642,8 @@ def public_counts(result: FaultResult) -> dict[str, int]:
 
 def public(result: FaultResult | OverloadResult) -> dict[str, Any]:
     data = asdict(result)
-    data.pop("accepted_ids")
-    data.pop("fault", None)
+    for internal in ("accepted_ids", "fault", "accepted_at", "troubled_at"):
+        data.pop(internal, None)
     return data
 
 

@@ -97,6 +97,11 @@ def rss_mb_by_component(extra: dict[str, int] | None = None) -> dict[str, float]
     return by_component(lambda stat: stat.rss_mb, extra)
 
 
+def running(component: str) -> bool:
+    pid = component_pids().get(component)
+    return pid is not None and Path(f"/proc/{pid}").exists()
+
+
 def dead_components() -> list[str]:
     """Components whose recorded pid is no longer running."""
     return [name for name, pid in component_pids().items() if not Path(f"/proc/{pid}").exists()]

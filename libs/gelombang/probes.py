@@ -22,11 +22,24 @@ from starlette.routing import Route
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
+#: What "Postgres is not answering" looks like to asyncpg. Besides server errors, timeouts and
+#: socket errors: a connection whose server was killed can still look open for a moment (it got
+#: the server's FATAL but not yet the close) and then fails with InternalClientError ("another
+#: operation is in progress") or InterfaceError; found by `make chaos` killing Postgres, where
+#: they were 500s.
+POSTGRES_UNAVAILABLE: tuple[type[Exception], ...] = (
+    TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
 
 async def database_reachable(pool: asyncpg.Pool, timeout_s: float = 1.0) -> bool:
     try:
         await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=timeout_s)
-    except (TimeoutError, asyncpg.PostgresError, OSError):
+    except POSTGRES_UNAVAILABLE:
         return False
     return True
 

@@ -20,7 +20,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gelombang.kafka import PublishFailed
 from gelombang.logs import get_logger
 from gelombang.messages import Lang, message, pick_language
-from gelombang.probes import database_reachable, kafka_reachable, redis_reachable
+from gelombang.probes import (
+    POSTGRES_UNAVAILABLE,
+    database_reachable,
+    kafka_reachable,
+    redis_reachable,
+)
 from services.assisted import repository
 from services.assisted.schemas import (
     AssistedAccepted,
@@ -99,6 +104,10 @@ class Runtime:
     pool: asyncpg.Pool
 
 
+# Kafka did not take it, or Postgres (the posko's list) is not answering: 503, retry later.
+_SUBMIT_UNAVAILABLE: tuple[type[Exception], ...] = (PublishFailed, *POSTGRES_UNAVAILABLE)
+
+
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
@@ -147,7 +156,7 @@ async def current_officer(
     lang = pick_language(accept_language)
     try:
         officer = await _officer(rt, authorization)
-    except (TimeoutError, asyncpg.PostgresError, OSError):
+    except POSTGRES_UNAVAILABLE:
         raise Refused(error(503, "service_unavailable", lang, headers=_retry_after(rt))) from None
     if officer is None:
         raise Refused(_unauthorized(lang))
@@ -204,7 +213,7 @@ async def create_assisted_registration(
         return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
     try:
         outcome = await submit(payload, idempotency_key, officer, rt.deps)
-    except (PublishFailed, TimeoutError, asyncpg.PostgresError, OSError):
+    except _SUBMIT_UNAVAILABLE:
         return error(503, "service_unavailable", lang, headers=_retry_after(rt))
     if isinstance(outcome, AlreadyRegistered):
         return error(409, "nik_already_registered", lang, field="nik")
@@ -244,7 +253,7 @@ async def list_assisted_registrations(
     try:
         rows = await repository.list_submissions(rt.pool, officer.posko_id, before, limit)
         await rt.deps.audit.record(officer, "registration.list")
-    except (TimeoutError, asyncpg.PostgresError, OSError):
+    except POSTGRES_UNAVAILABLE:
         return error(503, "service_unavailable", lang, headers=_retry_after(rt))
     items = [
         SubmissionOut(
@@ -325,7 +334,7 @@ async def upload_batch(
         await repository.create_batch(
             rt.pool, rt.deps.registration.cipher, batch_id, officer, content_sha256(data), new_rows
         )
-    except (TimeoutError, asyncpg.PostgresError, OSError):
+    except POSTGRES_UNAVAILABLE:
         return error(503, "service_unavailable", lang, headers=_retry_after(rt))
     rt.batches.start(batch_id, officer)
     base = f"{rt.settings.public_base_url}{PREFIX}/batches/{batch_id}"
@@ -379,7 +388,7 @@ async def batch_progress(
         if isinstance(batch, JSONResponse):
             return batch
         await rt.deps.audit.record(officer, "batch.view")
-    except (TimeoutError, asyncpg.PostgresError, OSError):
+    except POSTGRES_UNAVAILABLE:
         return error(503, "service_unavailable", lang, headers=_retry_after(rt))
     counts = BatchCounts(**{k: v for k, v in batch.counts.items() if k in BatchCounts.model_fields})
     base = f"{rt.settings.public_base_url}{PREFIX}/batches/{batch.id}"
@@ -416,7 +425,7 @@ async def batch_errors(
             return batch
         problems = await repository.batch_problems(rt.pool, batch.id)
         await rt.deps.audit.record(officer, "batch.errors_download")
-    except (TimeoutError, asyncpg.PostgresError, OSError):
+    except POSTGRES_UNAVAILABLE:
         return error(503, "service_unavailable", lang, headers=_retry_after(rt))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

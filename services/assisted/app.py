@@ -22,6 +22,7 @@ from gelombang.kafka import EventPublisher, make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
+from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.assisted import repository
 from services.assisted.api import BatchRunner, Refused, Runtime, refused_handler, router
 from services.assisted.service import AssistedCollaborators, BatchPolicy
@@ -123,6 +124,7 @@ def main() -> None:
         access_log=False,
         log_level="warning",
         proxy_headers=True,
+        timeout_keep_alive=GATEWAY_KEEP_ALIVE_S,
         forwarded_allow_ips="127.0.0.1",
     )
 

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gelombang.admission import AdmissionController, SignUpGuard
 from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
-from gelombang.probes import kafka_reachable, redis_reachable
+from gelombang.probes import POSTGRES_UNAVAILABLE, kafka_reachable, redis_reachable
 from services.registration import repository
 from services.registration.schemas import (
     ErrorResponse,
@@ -212,7 +212,7 @@ async def get_registration(
         return error(404, "not_found", lang)
     try:
         row = await repository.fetch_status(rt.pool, parsed)
-    except (TimeoutError, asyncpg.PostgresError, OSError):
+    except POSTGRES_UNAVAILABLE:
         headers = {"Retry-After": str(rt.settings.retry_after_s)}
         return error(503, "service_unavailable", lang, headers=headers)
     if row is None:

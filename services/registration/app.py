@@ -25,6 +25,7 @@ from gelombang.kafka import EventPublisher, make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
+from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.registration.api import (
     Runtime,
     router,
@@ -159,6 +160,7 @@ def main() -> None:
         access_log=False,  # paths carry registration ids; RED metrics replace access logs
         log_level="warning",
         proxy_headers=True,
+        timeout_keep_alive=GATEWAY_KEEP_ALIVE_S,
         forwarded_allow_ips="127.0.0.1",
     )
 

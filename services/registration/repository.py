@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from gelombang.coalesce import Coalescer, PipelinedRedis, command, reply
 from gelombang.contact import OtpCheck, OtpStore
 from gelombang.events import RegistrationSubmitted
+from gelombang.probes import POSTGRES_UNAVAILABLE
 from services.registration.service import DependencyUnavailable, StoredAnswer
 
 
@@ -143,7 +144,7 @@ class PostgresClaimLedger:
             # asyncio.timeout, not wait_for: no extra task per sign-up on the intake path.
             async with asyncio.timeout(self._timeout_s):
                 return await self._lookups(nik_hash)
-        except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
+        except POSTGRES_UNAVAILABLE as exc:
             raise DependencyUnavailable("postgres") from exc
 
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
+from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.selection.api import (
     Runtime,
     admin_unreadable_body_handler,
@@ -80,6 +81,7 @@ def main() -> None:
         access_log=False,
         log_level="warning",
         proxy_headers=True,
+        timeout_keep_alive=GATEWAY_KEEP_ALIVE_S,
         forwarded_allow_ips="127.0.0.1",
     )
 
