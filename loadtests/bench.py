@@ -119,8 +119,7 @@ def parse_args(argv: list[str] | None) -> Config:
     p.add_argument("--lag-timeout-s", type=int, default=_env_int("BENCH_LAG_TIMEOUT_S", 240))
     p.add_argument("--draw-rows", type=int, default=_env_int("BENCH_DRAW_ROWS", 1_500_000))
     # Enough for the target rate at the p99 target (1,333/s x 0.25 s = 333) with margin. More
-    # (1,024 measured) costs the generator 3x the CPU and, past the knee, makes nginx time out
-    # connecting to the busy API processes and mark them down: 502s (README, Performance).
+    # (1,024 measured) costs the generator 3x the CPU without offering anything more.
     p.add_argument("--connections", type=int, default=_env_int("BENCH_CONNECTIONS", 512))
     args = p.parse_args(argv)
     return Config(
