@@ -272,6 +272,28 @@ def summarize(rec: Recording, rate: int, duration_s: float) -> Step:
     )
 
 
+async def find_knee(
+    bodies: Iterator[bytes], rates: list[int], step_s: int, connections: int = 512
+) -> tuple[int, list[Step], list[Recording]]:
+    """Rising rates through the gateway until p99 passes 250 ms or errors appear; the knee is
+    the last rate that held (0 if none did)."""
+    steps: list[Step] = []
+    recordings: list[Recording] = []
+    for rate in rates:
+        rec = await run_rate(
+            [GATEWAY], bodies, rate, step_s, connections=connections, source=SOURCE
+        )
+        recordings.append(rec)
+        step = summarize(rec, rate, step_s)
+        steps.append(step)
+        print(f"bench: knee step {asdict(step)}", file=sys.stderr)
+        if not step.held:
+            break
+        await asyncio.sleep(3)
+    held = [s for s in steps if s.held]
+    return (held[-1].rate_per_s if held else 0), steps, recordings
+
+
 async def run(cfg: Config) -> dict[str, Any]:
     settings = CommonSettings()
     knee_rates = cfg.knee_rates
@@ -291,21 +313,12 @@ async def run(cfg: Config) -> dict[str, Any]:
     print(f"bench: ceiling {ceiling_per_s:.0f}/s", file=sys.stderr)
 
     accepted: list[str] = []
-    steps: list[Step] = []
-    for rate in knee_rates:
-        rec = await run_rate(
-            [GATEWAY], bodies, rate, cfg.knee_step_s, connections=cfg.connections, source=SOURCE
-        )
+    knee_per_s, steps, knee_recs = await find_knee(
+        bodies, knee_rates, cfg.knee_step_s, cfg.connections
+    )
+    for rec in knee_recs:
         accepted += rec.accepted_ids
         timeline.add(rec, "knee", rec.started - started)
-        step = summarize(rec, rate, cfg.knee_step_s)
-        steps.append(step)
-        print(f"bench: knee step {asdict(step)}", file=sys.stderr)
-        if not step.held:
-            break
-        await asyncio.sleep(3)
-    held = [s for s in steps if s.held]
-    knee_per_s = held[-1].rate_per_s if held else 0
 
     # Let the knee's backlog clear so the sustained phase starts from an empty pipeline.
     await wait_for_lag(settings.kafka_bootstrap, 60)

@@ -21,7 +21,8 @@ Pauses (``pause-kafka``, ``pause-postgres``, ``pause-redis``): the process is SI
 looks like from outside: connections stay open and nothing answers.
 
 Overload (``--overload 2,3``): after the faults, sign-ups are offered at 2x and 3x the knee that
-``make bench`` measured (``reports/bench.json``, or ``--knee-per-s``) through the gateway, while
+``make bench`` measured (``reports/bench.json``, or ``--knee-per-s``; with neither, it is
+measured first, the bench's way) through the gateway, while
 a posko officer keeps submitting on the priority lane. Per multiple: goodput, shed (429/503 with
 Retry-After), anything else (a 5xx, a refusal without Retry-After, a timeout), the API and
 gateway's peak memory, whether every component is still alive, and the officer's latencies.
@@ -60,6 +61,7 @@ from typing import Any
 import httpx
 
 from gelombang.settings import REPO_ROOT, CommonSettings
+from loadtests.bench import find_knee
 from loadtests.citizens import signup_payload, unique_bodies
 from loadtests.faulty_link import FaultyLink
 from loadtests.generator import Target, percentile, run_rate
@@ -78,6 +80,8 @@ GATEWAY = "http://127.0.0.1:8080"
 SOURCE_ADDRESS = "127.0.0.2"
 REPORT = REPO_ROOT / "reports" / "chaos.json"
 BENCH_REPORT = REPO_ROOT / "reports" / "bench.json"
+# The bench's first knee steps: this machine's knee has been 50/s; bigger rigs should run the bench.
+KNEE_STEPS = (25, 50, 100, 200, 300)
 # App processes first: they are quick to restart. Infrastructure last.
 KILLS = (
     "registration-0",
@@ -589,9 +593,17 @@ def main(argv: list[str] | None = None) -> int:
     if any(f in DISKS for f in faults) and os.geteuid() != 0:
         parser.error(f"{', '.join(DISKS)} mount a tmpfs and need root; leave them out")
     knee = args.knee_per_s or measured_knee()
-    if args.overload and not knee:
-        parser.error("no knee measured yet: run `make bench` first or pass --knee-per-s")
+    knee_source = "--knee-per-s" if args.knee_per_s else "reports/bench.json"
     rng = random.Random()
+    if args.overload and not knee:
+        knee_source = "measured by chaos (no bench report)"
+        # A fresh checkout has no bench report yet: measure the knee the way the bench does.
+        print("chaos: no knee in reports/bench.json; measuring it (10 s per step) ...", flush=True)
+        bodies = unique_bodies(rng, sum(KNEE_STEPS) * 10 + 10)
+        knee = asyncio.run(find_knee(bodies, list(KNEE_STEPS), 10))[0]
+        if not knee:
+            print("chaos: not even the lowest rate held; overload runs at multiples of it")
+            knee = KNEE_STEPS[0]
     since_ms = int(time.time() * 1000)
     results: list[FaultResult] = []
     for fault in faults:
@@ -613,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         "totals": {k: sum(public_counts(r)[k] for r in results) for k in COUNTS},
         "overload": {
             "knee_per_s": knee,
+            "knee_source": knee_source,
             "seconds": args.overload_s,
             "runs": {f"{o.multiple:g}x": {**public(o), "ok": o.ok} for o in overloads},
         },
