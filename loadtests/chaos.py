@@ -109,8 +109,8 @@ class FaultResult:
     accepted: int = 0
     refused: int = 0
     failed: int = 0
-    # 5xx answers without Retry-After, even if a retry then got a 202: each was a broken promise
-    # ("accept durably or refuse with Retry-After").
+    # 5xx answers other than 503 + Retry-After, even if a retry then got a 202: each was a broken
+    # promise ("accept durably or refuse with 503 and Retry-After").
     server_errors: int = 0
     lost: int = 0
     duplicated: int = 0
