@@ -97,14 +97,18 @@ def rss_mb_by_component(extra: dict[str, int] | None = None) -> dict[str, float]
     return by_component(lambda stat: stat.rss_mb, extra)
 
 
+def alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
 def running(component: str) -> bool:
     pid = component_pids().get(component)
-    return pid is not None and Path(f"/proc/{pid}").exists()
+    return pid is not None and alive(pid)
 
 
 def dead_components() -> list[str]:
     """Components whose recorded pid is no longer running."""
-    return [name for name, pid in component_pids().items() if not Path(f"/proc/{pid}").exists()]
+    return [name for name, pid in component_pids().items() if not alive(pid)]
 
 
 def free_port() -> int:

@@ -73,6 +73,19 @@ def random_nik(rng: random.Random) -> str:
     return f"3275{rng.randint(1, 12):02d}170590{rng.randint(1, 9999):04d}"
 
 
+async def publish_events(settings: CommonSettings, events: list[RegistrationVerified]) -> None:
+    """Publish verified events as the verification workers do (keyed by registration id)."""
+    producer = make_producer(settings.kafka_bootstrap, client_id="test-selection")
+    await producer.start()
+    try:
+        publisher = EventPublisher(producer)
+        for event in events:
+            key = str(event.registration_id).encode()
+            await publisher.publish(REGISTRATIONS_VERIFIED, key, event)
+    finally:
+        await producer.stop()
+
+
 async def publish_verified(
     settings: CommonSettings, cipher: PiiCipher, count: int
 ) -> tuple[list[uuid.UUID], list[str]]:
@@ -80,23 +93,19 @@ async def publish_verified(
     rng = random.Random(secrets.randbits(64))
     niks = list({random_nik(rng) for _ in range(count * 2)})[:count]
     ids = [uuid.uuid4() for _ in niks]
-    producer = make_producer(settings.kafka_bootstrap, client_id="test-selection")
-    await producer.start()
-    try:
-        publisher = EventPublisher(producer)
-        for registration_id, nik in zip(ids, niks, strict=True):
-            event = RegistrationVerified(
-                registration_id=registration_id,
-                nik_hash=cipher.nik_hash(nik),
-                province_code="32",
-                regency_code="3275",
-                employment_status="laid_off",
-                receives_social_aid=False,
-                channel="api",
-            )
-            await publisher.publish(REGISTRATIONS_VERIFIED, str(registration_id).encode(), event)
-    finally:
-        await producer.stop()
+    events = [
+        RegistrationVerified(
+            registration_id=registration_id,
+            nik_hash=cipher.nik_hash(nik),
+            province_code="32",
+            regency_code="3275",
+            employment_status="laid_off",
+            receives_social_aid=False,
+            channel="api",
+        )
+        for registration_id, nik in zip(ids, niks, strict=True)
+    ]
+    await publish_events(settings, events)
     return ids, niks
 
 

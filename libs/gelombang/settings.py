@@ -18,8 +18,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_ENV = REPO_ROOT / ".run" / "stack.env"
 
-# Keys that ship in examples and compose files. A deployment that still uses one of these would
-# let anyone who read our docs decrypt NIKs, so outside dev they are refused at startup.
 #: How long an API process keeps an idle keep-alive connection from the gateway. It must outlast
 #: the gateway's own idle timeout for upstream connections (nginx `keepalive_timeout` in the
 #: upstream blocks, 60 s): otherwise the process closes a connection just as nginx sends the next
@@ -27,6 +25,8 @@ STACK_ENV = REPO_ROOT / ".run" / "stack.env"
 #: `make chaos` found three such 502s under overload with uvicorn's default of 5 s.
 GATEWAY_KEEP_ALIVE_S = 75
 
+# Keys that ship in examples and compose files. A deployment that still uses one of these would
+# let anyone who read our docs decrypt NIKs, so outside dev they are refused at startup.
 PLACEHOLDER_KEYS = frozenset({"0" * 64, "change-me", "changeme", "dev"})
 
 

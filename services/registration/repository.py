@@ -55,7 +55,10 @@ class RedisNikReservations:
             "return redis.call('del', KEYS[1]) end return 0"
         )
         try:
-            await self._redis.client.eval(script, 1, f"nik:{nik_hash}", registration_id)
+            (done,) = await self._redis.run(
+                command("EVAL", script, 1, f"nik:{nik_hash}", registration_id)
+            )
+            reply(done)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
 

@@ -15,8 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from gelombang.events import REGISTRATIONS_VERIFIED, RegistrationVerified
-from gelombang.kafka import EventPublisher, make_producer
+from gelombang.events import RegistrationVerified
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
 from services.selection.draw import seed_commitment
@@ -29,6 +28,7 @@ from tests.waves import (
     close_draw_announce,
     create_wave,
     next_wave_number,
+    publish_events,
     publish_verified,
     random_nik,
 )
@@ -205,23 +205,19 @@ async def test_replaying_verified_events_does_not_grow_the_pool(
 ) -> None:
     ids, _ = await publish_verified(settings, cipher, 3)
     await eventually(lambda: all_in_pool(pool, ids), timeout_s=20)
-    producer = make_producer(settings.kafka_bootstrap, client_id="test-selection-replay")
-    await producer.start()
-    try:
-        publisher = EventPublisher(producer)
-        for registration_id in ids:
-            event = RegistrationVerified(
-                registration_id=registration_id,
-                nik_hash="replayed",
-                province_code="11",
-                regency_code="1101",
-                employment_status="job_seeker",
-                receives_social_aid=True,
-                channel="api",
-            )
-            await publisher.publish(REGISTRATIONS_VERIFIED, str(registration_id).encode(), event)
-    finally:
-        await producer.stop()
+    replays = [
+        RegistrationVerified(
+            registration_id=registration_id,
+            nik_hash="replayed",
+            province_code="11",
+            regency_code="1101",
+            employment_status="job_seeker",
+            receives_social_aid=True,
+            channel="api",
+        )
+        for registration_id in ids
+    ]
+    await publish_events(settings, replays)
     # The replays are acknowledged; a few poll intervals later the worker has seen them.
     await asyncio.sleep(3.0)
     rows = await pool.fetch(
