@@ -1,26 +1,52 @@
-"""Test citizens: valid, unique sign-up payloads (random NIK serials so runs never collide)."""
+"""Test citizens: valid, unique sign-up payloads (random NIKs so runs never collide)."""
 
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
+
+from gelombang.nik import parse_nik
+
+# Three words: the civil-registry simulator's people have one or two (gelombang.population), so
+# a test citizen never matches one by chance, whichever NIK it draws.
+MALE_NAME = "Budi Uji Santoso"
+FEMALE_NAME = "Siti Uji Rahayu"
+
+
+def adult_birth_date(rng: random.Random) -> date:
+    """A birth date 20-50 years ago: well clear of the API's 18+ rule in any time zone, and
+    ~11,000 days so that NIKs drawn with it rarely meet those of earlier runs."""
+    return date.today() - timedelta(days=rng.randint(20 * 366, 50 * 365))
+
+
+def nik_for(rng: random.Random, born: date, *, female: bool = False) -> str:
+    """A structurally valid NIK of Kota Bekasi (32.75) encoding ``born`` and the sex (women add
+    40 to the day), with a random district and serial."""
+    day = born.day + (40 if female else 0)
+    nik = f"3275{rng.randint(1, 12):02d}{day:02d}{born:%m%y}{rng.randint(1, 9999):04d}"
+    parsed = parse_nik(nik)  # raises if the layout above ever drifts from the real one
+    assert parsed.matches_birth_date(born) and parsed.gender == ("F" if female else "M"), nik
+    return nik
+
+
+def random_nik(rng: random.Random) -> str:
+    """A NIK of a random adult of either sex, e.g. for labour-office lists."""
+    return nik_for(rng, adult_birth_date(rng), female=rng.random() < 0.5)
 
 
 def valid_payload(**overrides: Any) -> dict[str, Any]:
-    born = date(1990, 5, 17)
-    female = bool(overrides.pop("_female", False))
-    day = born.day + (40 if female else 0)
     rng = random.SystemRandom()
-    # Kota Bekasi (32.75) in Jawa Barat; district and serial random to keep NIKs unique.
-    nik = f"3275{rng.randint(1, 12):02d}{day:02d}{born:%m%y}{rng.randint(1, 9999):04d}"
+    born = adult_birth_date(rng)
+    female = bool(overrides.pop("_female", False))
     payload: dict[str, Any] = {
-        "nik": nik,
-        "full_name": "Siti Rahayu" if female else "Budi Santoso",
+        "nik": nik_for(rng, born, female=female),
+        "full_name": FEMALE_NAME if female else MALE_NAME,
         "birth_date": born.isoformat(),
         "gender": "F" if female else "M",
         "email": "pendaftar@example.co.id",
         "phone": "+6281234567890",
+        # Domicile in Kota Bekasi, Jawa Barat, as the NIK.
         "province_code": "32",
         "regency_code": "3275",
         "employment_status": "laid_off",

@@ -16,6 +16,7 @@ from gelombang.kafka import EventPublisher, make_producer
 from gelombang.pii import PiiCipher
 from gelombang.settings import AdminSettings, CommonSettings
 from services.selection.draw import seed_commitment
+from tests.citizens import random_nik
 
 GATEWAY = "http://127.0.0.1:8080"
 
@@ -66,11 +67,6 @@ async def close_draw_announce(
     announced = await admin.post(f"/api/v1/admin/waves/{number}/announce")
     assert announced.status_code == 200, announced.text
     return closed.json(), announced.json()["wave"]
-
-
-def random_nik(rng: random.Random) -> str:
-    # Kota Bekasi (32.75), born 17-05-1990, random district and serial.
-    return f"3275{rng.randint(1, 12):02d}170590{rng.randint(1, 9999):04d}"
 
 
 async def publish_events(settings: CommonSettings, events: list[RegistrationVerified]) -> None:

@@ -124,6 +124,7 @@ APP_TIMEOUT = 60.0
 NGINX_TIMEOUT = 30.0
 PROMETHEUS_TIMEOUT = 60.0
 STOP_GRACE = 20.0  # Kafka's controlled shutdown alone can take ~10 s
+SETTLE_S = 60.0  # how long `up` lets a ready-then-flapping component settle (see cmd_up)
 
 # Some distributions keep daemons in sbin directories that are not on a non-login PATH.
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
@@ -1600,6 +1601,13 @@ def cmd_up(with_apps: bool) -> int:
     if with_apps:
         comps[3:3] = [a.component() for a in apps if a.present()]
     rows, ok = status_rows(comps)
+    # Every component passed its readiness wait above; one that fails this last look is still
+    # running but briefly unready, e.g. a Kafka consumer whose group is rebalancing as the
+    # second worker joins. Give it a minute to settle before calling the stack broken.
+    settle_until = time.monotonic() + SETTLE_S
+    while not ok and time.monotonic() < settle_until:
+        time.sleep(2)
+        rows, ok = status_rows(comps)
     say("")
     print_table(["COMPONENT", "STATE", "PID", "ADDRESS", "HEALTH", "LOG"], rows)
     say("")

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 
+import asyncpg
 import httpx
 import pytest
 
+from gelombang.settings import CommonSettings
 from loadtests.funnel import run_funnel
-from tests.waves import GATEWAY, admin_client, close_draw_announce, create_wave, next_wave_number
+from tests.integration.conftest import eventually
+from tests.waves import (
+    GATEWAY,
+    admin_client,
+    all_in_pool,
+    close_draw_announce,
+    create_wave,
+    next_wave_number,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -32,6 +43,15 @@ async def test_sign_ups_reach_the_outcome_their_data_predicts() -> None:
 
     # The next wave: every verified person ends selected or waitlisted, and sees which wave.
     verified = [p for p in crowd if p.final_status == "verified"]
+    # "verified" is the projector's view; the selection pool is filled by another consumer of
+    # the same event, which may lag behind on a loaded machine. A wave closed before they are
+    # in the pool would leave them out of it.
+    db = await asyncpg.connect(CommonSettings().database_url)
+    try:
+        ids = [uuid.UUID(p.registration_id) for p in verified]
+        await eventually(lambda: all_in_pool(db, ids), timeout_s=60, every_s=0.5)
+    finally:
+        await db.close()
     async with admin_client() as admin:
         number = await next_wave_number(admin)
         await create_wave(admin, number, total_quota=max(1, len(verified) // 2))

@@ -54,9 +54,12 @@ async def api() -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout_s: float = 10.0, every_s: float = 0.1
+    probe: Callable[[], Awaitable[T | None]], timeout_s: float = 60.0, every_s: float = 0.1
 ) -> T:
-    """Poll until ``probe`` returns something; fail with a clear message after the timeout."""
+    """Poll until ``probe`` returns something; fail with a clear message after the timeout.
+
+    The default is generous for a loaded CI machine; a passing probe returns at once anyway.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = await probe()

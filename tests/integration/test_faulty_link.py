@@ -36,7 +36,7 @@ async def round_trip(port: int, payload: bytes) -> tuple[bytes, float]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     started = time.monotonic()
     writer.write(payload)
-    answer = await asyncio.wait_for(reader.readexactly(len(payload)), 5)
+    answer = await asyncio.wait_for(reader.readexactly(len(payload)), 10)
     elapsed = time.monotonic() - started
     writer.close()
     return answer, elapsed
@@ -51,7 +51,8 @@ async def test_bytes_pass_unchanged_and_late_by_the_delay_each_way(
     faulty.delay_s = 0.2
     answer, elapsed = await round_trip(port, b"ping")
     assert answer == b"ping"
-    assert 0.4 <= elapsed < 2.0
+    # At least the delay each way; the upper bound leaves room for a loaded CI machine.
+    assert 0.4 <= elapsed < 5.0
     assert faulty.connections == 2
 
 

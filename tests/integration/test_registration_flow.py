@@ -74,8 +74,8 @@ async def test_signup_is_in_kafka_encrypted_and_projected_to_postgres(
     assert cipher.open_json(event.pii, registration_id)["nik"] == payload["nik"]
 
     row = await eventually(lambda: status_row(pool, registration_id))
-    # The verification workers run concurrently: on an idle stack this random NIK (unknown to
-    # the registry simulator) may already be rejected by the time the row is read.
+    # The verification workers run concurrently: on an idle stack this test citizen (never
+    # matched by the registry simulator) may already be rejected by the time the row is read.
     moved_on = {"submitted", "contact_pending", "rejected"}
     assert row["status"] in moved_on
     assert row["nik_hash"] == nik_hash

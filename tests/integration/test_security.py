@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import secrets
 import shutil
 import subprocess
@@ -156,7 +157,8 @@ async def test_slow_clients_are_cut_off_and_others_are_still_served() -> None:
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=5) as other:
         started = time.monotonic()
         assert (await other.get("/healthz")).status_code == 200
-        assert time.monotonic() - started < 1
+        # Served, not stuck behind the held connections (5 s: a loaded CI machine).
+        assert time.monotonic() - started < 5
     durations = await asyncio.gather(*held)
     assert max(durations) < 15, durations  # client_header_timeout / client_body_timeout: 10 s
 
@@ -504,9 +506,13 @@ def test_no_locked_dependency_has_a_known_vulnerability(tmp_path: Path) -> None:
         check=False,
     )
     output = audit.stdout + audit.stderr
-    unreachable = ("ConnectionError", "Max retries exceeded", "Failed to resolve", "timed out")
-    if audit.returncode != 0 and any(marker in output for marker in unreachable):
+    # pip-audit's summary when the advisory service did answer and something is vulnerable.
+    reported = re.search(r"Found \d+ known vulnerabilit", output)
+    # Exit 1 without that summary: the run stopped before a verdict, which in practice is the
+    # advisory service being out of reach or failing (refused, reset, 429/503, timeouts); the
+    # kinds of failure are too many to list. Usage errors exit 2 and still fail below.
+    if audit.returncode == 1 and not reported:
         # Not a pass: the run says plainly that nothing was checked.
-        pytest.skip(f"NOT AUDITED: the vulnerability database could not be reached\n{output}")
+        pytest.skip(f"NOT AUDITED: pip-audit stopped before a verdict\n{output}")
     assert audit.returncode == 0, output
     assert "No known vulnerabilities found" in output, output

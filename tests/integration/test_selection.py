@@ -20,6 +20,7 @@ from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
 from services.selection.draw import seed_commitment
 from services.selection.repository import revoke_expired
+from tests.citizens import random_nik
 from tests.integration.conftest import eventually
 from tests.waves import (
     GATEWAY,
@@ -30,7 +31,6 @@ from tests.waves import (
     next_wave_number,
     publish_events,
     publish_verified,
-    random_nik,
 )
 
 pytestmark = pytest.mark.integration

@@ -7,6 +7,7 @@ processes are shared with everyone else using the stack.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 import uuid
@@ -109,15 +110,19 @@ async def test_registry_rate_limit_answers_429(registry: httpx.AsyncClient) -> N
     before = (await registry.get("/admin/faults")).json()
     body = {"nik": "3275011708900001", "full_name": "A", "birth_date": "1990-08-17"}
     try:
+        started = time.monotonic()  # the PUT starts a fresh, full bucket
         await registry.put("/admin/faults", json={"rate_limit_per_s": 2, "error_rate": 0})
         responses = await asyncio.gather(
             *(registry.post("/v1/nik/verify", json=body) for _ in range(12))
         )
+        elapsed = time.monotonic() - started
         codes = [r.status_code for r in responses]
-        # Two tokens in the bucket (plus any refilled while the requests arrive).
-        assert codes.count(200) in (2, 3, 4), codes
+        # At most the two tokens in the bucket plus any refilled while the requests arrive
+        # (slow on a loaded machine). Not exactly that many: the verification workers share
+        # the bucket and may take some of them.
+        assert codes.count(200) <= 2 + math.ceil(2 * elapsed), (codes, elapsed)
         limited = [r for r in responses if r.status_code == 429]
-        assert len(limited) == 12 - codes.count(200)
+        assert limited and len(limited) == 12 - codes.count(200), codes
         assert all(r.headers["Retry-After"] == "1" for r in limited)
     finally:
         await registry.put("/admin/faults", json=before)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Awaitable
 
 import pytest
@@ -45,7 +46,9 @@ class BrokenCounters:
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = 1_800_000_000.0
+        # Starts at the real time: ALTCHA checks a challenge's expiry (issued from this clock)
+        # against the real clock, so a fixed date would expire every challenge once it passed.
+        self.now = time.time()
 
     def __call__(self) -> float:
         return self.now
