@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -19,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gelombang.admission import AdmissionController, SignUpGuard
+from gelombang.admission import AdmissionController, Refusal, SignUpGuard
 from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
 from gelombang.probes import POSTGRES_UNAVAILABLE, kafka_reachable, redis_reachable
@@ -41,6 +42,7 @@ from services.registration.service import (
     ContactCollaborators,
     DependencyUnavailable,
     IdempotencyKeyReused,
+    Refused,
     confirm_email_link,
     confirm_otp,
     register,
@@ -134,14 +136,16 @@ async def create_registration(
     lang = pick_language(accept_language)
     if idempotency_key is not None and not _valid_idempotency_key(idempotency_key):
         return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
-    refused = await _guard_sign_up(request, rt, payload, x_altcha, lang)
-    if refused is not None:
-        return refused
+    guard = _sign_up_guard(request, rt, payload, x_altcha)
     try:
-        outcome = await register(payload, idempotency_key, rt.deps)
+        outcome = await register(payload, idempotency_key, rt.deps, guard=guard)
     except PublishFailed:
         retry_after = {"Retry-After": str(rt.settings.retry_after_s)}
         return error(503, "service_unavailable", lang, headers=retry_after)
+    if isinstance(outcome, Refused):
+        refusal = outcome.refusal
+        headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
+        return error(refusal.status, refusal.code, lang, headers=headers)
     if isinstance(outcome, AlreadyRegistered):
         return error(409, "nik_already_registered", lang, field="nik")
     if isinstance(outcome, IdempotencyKeyReused):
@@ -158,25 +162,22 @@ async def create_registration(
     )
 
 
-async def _guard_sign_up(
-    request: Request, rt: Runtime, payload: RegistrationRequest, proof: str | None, lang: Lang
-) -> JSONResponse | None:
+def _sign_up_guard(
+    request: Request, rt: Runtime, payload: RegistrationRequest, proof: str | None
+) -> Awaitable[Refusal | None] | None:
+    """The public lane's limits and proof of work, for ``register`` to await with its lookups."""
     guard: SignUpGuard | None = getattr(request.app.state, "sign_up_guard", None)
     admission: AdmissionController | None = getattr(request.app.state, "admission", None)
     if guard is None:
         return None
     mode = rt.settings.pow_mode
     pressure = admission is not None and admission.under_pressure
-    refusal = await guard.check(
+    return guard.check(
         client_ip=request.client.host if request.client else "",
         nik_hash=rt.deps.cipher.nik_hash(payload.nik),
         proof=proof,
         proof_required=mode == "always" or (mode == "pressure" and pressure),
     )
-    if refusal is None:
-        return None
-    headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
-    return error(refusal.status, refusal.code, lang, headers=headers)
 
 
 @router.get(

@@ -1,7 +1,8 @@
 """Sign-up logic: dedupe, make the event durable, answer. No I/O of its own.
 
 Collaborators are passed in (see the Protocols below) so the rules can be tested with fakes.
-The order of steps is what makes the guarantees hold:
+The lookups go out together (one round trip), but their answers are judged in this order, and
+that order is what makes the guarantees hold:
 
 1. A retried request (same Idempotency-Key, same body) gets the first answer again.
 2. "One NIK, one registration": the Redis fast path, then the Postgres claim (the truth). Either
@@ -17,6 +18,7 @@ attempt did reach Kafka, and the status token (derived from the id) is the same 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
+from gelombang.admission import Refusal
 from gelombang.contact import ContactSecrets, LinkExpired, LinkInvalid, OtpCheck
 from gelombang.events import (
     REGISTRATIONS_CONTACT_CONFIRMED,
@@ -93,7 +96,14 @@ class IdempotencyKeyReused:
     """The same Idempotency-Key came with a different body: refusing protects the first answer."""
 
 
-Outcome = Accepted | AlreadyRegistered | IdempotencyKeyReused
+@dataclass(frozen=True)
+class Refused:
+    """The sign-up guard said no (limits per address or NIK, proof of work); nothing was sent."""
+
+    refusal: Refusal
+
+
+Outcome = Accepted | AlreadyRegistered | IdempotencyKeyReused | Refused
 
 
 @dataclass(frozen=True)
@@ -152,29 +162,60 @@ async def register(
     idempotency_key: str | None,
     deps: Collaborators,
     channel: Channel = "api",
+    guard: Awaitable[Refusal | None] | None = None,
 ) -> Outcome:
-    """Raises ``gelombang.kafka.PublishFailed`` when Kafka did not take the event."""
-    body_fingerprint = fingerprint(request)
-    if idempotency_key is not None:
-        _, stored = await _degrade(deps.idempotency.get(idempotency_key), "redis", "idem_get")
-        if stored is not None:
-            if stored.fingerprint != body_fingerprint:
-                return IdempotencyKeyReused()
-            token = deps.cipher.status_token(stored.registration_id)
-            return Accepted(stored.registration_id, token, replayed=True)
+    """Raises ``gelombang.kafka.PublishFailed`` when Kafka did not take the event.
 
+    ``guard`` is the public lane's sign-up check (``gelombang.admission.SignUpGuard.check``);
+    it runs alongside the lookups and its refusal comes before any other answer.
+    """
+    body_fingerprint = fingerprint(request)
     nik_hash = deps.cipher.nik_hash(request.nik)
     registration_id = registration_id_for(deps.cipher, nik_hash, idempotency_key)
 
-    answered, holder = await _degrade(
-        deps.reservations.reserve(nik_hash, registration_id), "redis", "reserve"
+    # The lookups do not depend on each other, so they go out together: the Redis ones share
+    # one pipeline (gelombang.coalesce) and the claim query runs meanwhile, instead of a round
+    # trip each in a row. The reservation is therefore taken before we know whether this
+    # sign-up goes ahead; it is given back below whenever nothing gets published for it.
+    answers = await asyncio.gather(
+        _nothing() if guard is None else guard,
+        _degrade(_stored_answer(deps.idempotency, idempotency_key), "redis", "idem_get"),
+        _degrade(deps.reservations.reserve(nik_hash, registration_id), "redis", "reserve"),
+        _degrade(deps.ledger.holder_of(nik_hash), "postgres", "claim_lookup"),
+        return_exceptions=True,
     )
-    reserved_here = answered and holder is None
+    guarded, stored_answer, reservation, claim = answers
+    reserved_here = reservation == (True, None)
+    try:
+        refusal = _settled(guarded)
+        _, stored = _settled(stored_answer)
+        _, holder = _settled(reservation)
+        _, claimed_by = _settled(claim)
+    except BaseException:
+        if reserved_here:
+            await _release(deps, nik_hash, registration_id)
+        raise
+
+    if refusal is not None:
+        if reserved_here:
+            await _release(deps, nik_hash, registration_id)
+        return Refused(refusal)
+
+    if stored is not None:
+        if stored.fingerprint != body_fingerprint:
+            # Another body under this key: its NIK (and so its id) may differ from the first.
+            if reserved_here and stored.registration_id != registration_id:
+                await _release(deps, nik_hash, registration_id)
+            return IdempotencyKeyReused()
+        # A replay. Same body, same NIK and key, so the same id: a reservation just taken
+        # (Redis had forgotten the NIK) is the right one to keep.
+        token = deps.cipher.status_token(stored.registration_id)
+        return Accepted(stored.registration_id, token, replayed=True)
+
     if holder is not None and holder != registration_id:
         DEDUPE_HITS.labels("redis").inc()
         return AlreadyRegistered()
 
-    _, claimed_by = await _degrade(deps.ledger.holder_of(nik_hash), "postgres", "claim_lookup")
     if claimed_by is not None and claimed_by != registration_id:
         DEDUPE_HITS.labels("postgres").inc()
         if reserved_here:
@@ -187,7 +228,7 @@ async def register(
         await deps.publisher.publish(REGISTRATIONS_SUBMITTED, nik_hash.encode(), event)
     except Exception:
         if reserved_here:
-            await _degrade(deps.reservations.release(nik_hash, registration_id), "redis", "release")
+            await _release(deps, nik_hash, registration_id)
         raise
 
     if idempotency_key is not None:
@@ -195,6 +236,25 @@ async def register(
         await _degrade(deps.idempotency.put(idempotency_key, answer), "redis", "idem_put")
     REGISTRATIONS_ACCEPTED.labels(request.province_code, channel).inc()
     return Accepted(registration_id, deps.cipher.status_token(registration_id))
+
+
+def _settled(answer: T | BaseException) -> T:
+    """One answer from ``gather(..., return_exceptions=True)``: raised if it is an error."""
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _stored_answer(store: IdempotencyStore, key: str | None) -> StoredAnswer | None:
+    return None if key is None else await store.get(key)
+
+
+async def _release(deps: Collaborators, nik_hash: str, registration_id: str) -> None:
+    await _degrade(deps.reservations.release(nik_hash, registration_id), "redis", "release")
 
 
 async def _degrade(call: Awaitable[T], dependency: str, operation: str) -> tuple[bool, T | None]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from gelombang.admission import Refusal
 from gelombang.events import REGISTRATIONS_SUBMITTED, Event, RegistrationSubmitted
 from gelombang.kafka import PublishFailed
 from gelombang.pii import PiiCipher
@@ -17,6 +18,7 @@ from services.registration.service import (
     Collaborators,
     DependencyUnavailable,
     IdempotencyKeyReused,
+    Refused,
     StoredAnswer,
     register,
 )
@@ -192,3 +194,61 @@ async def test_timed_out_attempt_and_its_retry_become_one_registration() -> None
     assert retry.status_token == first.status_token
     ids = {json.loads(e.to_bytes())["registration_id"] for _, _, e in world.publisher.published}
     assert ids == {first.registration_id}
+
+
+async def test_a_reused_key_with_another_nik_leaves_that_nik_free() -> None:
+    # The reservation is taken alongside the idempotency lookup; when the key turns out to be
+    # reused for another person, that person's NIK must not stay reserved by a sign-up that
+    # never happened.
+    world = World()
+    first = valid_payload()
+    await register(RegistrationRequest.model_validate(first), "key-4", world.deps)
+    other = request()
+    assert isinstance(await register(other, "key-4", world.deps), IdempotencyKeyReused)
+    assert world.cipher.nik_hash(other.nik) not in world.reservations.held
+    assert isinstance(await register(other, "key-5", world.deps), Accepted)
+    assert len(world.publisher.published) == 2
+
+
+async def test_a_replay_after_redis_forgot_the_nik_keeps_it_reserved_for_the_same_person() -> None:
+    world = World()
+    payload = valid_payload()
+    req = RegistrationRequest.model_validate(payload)
+    first = await register(req, "key-6", world.deps)
+    assert isinstance(first, Accepted)
+    world.reservations.held.clear()  # evicted; the idempotency answer survived
+    again = await register(req, "key-6", world.deps)
+    assert isinstance(again, Accepted) and again.replayed
+    assert world.reservations.held == {world.cipher.nik_hash(req.nik): first.registration_id}
+    # The same person under a new key is still one registration.
+    assert isinstance(await register(req, "key-7", world.deps), AlreadyRegistered)
+
+
+async def test_a_guard_refusal_publishes_nothing_and_leaves_the_nik_free() -> None:
+    world = World()
+    req = request()
+    limit = Refusal(429, "too_many_for_nik", "nik_limit", 30)
+
+    async def refuse() -> Refusal | None:
+        return limit
+
+    assert await register(req, "key-8", world.deps, guard=refuse()) == Refused(limit)
+    assert world.publisher.published == [] and world.reservations.held == {}
+    assert world.idempotency.answers == {}
+
+    async def admit() -> Refusal | None:
+        return None
+
+    assert isinstance(await register(req, "key-8", world.deps, guard=admit()), Accepted)
+
+
+async def test_a_failing_lookup_leaves_no_reservation_behind() -> None:
+    world = World()
+    req = request()
+
+    async def broken() -> Refusal | None:
+        raise RuntimeError("guard bug")
+
+    with pytest.raises(RuntimeError):
+        await register(req, None, world.deps, guard=broken())
+    assert world.publisher.published == [] and world.reservations.held == {}
