@@ -20,6 +20,12 @@ from gelombang.events import RegistrationSubmitted
 from gelombang.probes import POSTGRES_UNAVAILABLE
 from services.registration.service import DependencyUnavailable, StoredAnswer
 
+# A reservation only has to last until the projector has stored the claim in Postgres (seconds,
+# or hours behind a backlog). Bounded, so that one whose sign-up never reached Kafka and could
+# not be released (the process was killed in between, Redis failed at that moment) cannot
+# refuse that person forever; the Postgres claim stays the lasting truth.
+NIK_RESERVATION_TTL_S = 3 * 24 * 3600
+
 
 class RedisNikReservations:
     """``nik:<hash>`` → registration id. A cache of Postgres' claims, never the truth.
@@ -27,14 +33,24 @@ class RedisNikReservations:
     Commands go through the shared pipeliner: at peak, concurrent sign-ups share round trips.
     """
 
-    def __init__(self, redis: PipelinedRedis) -> None:
+    def __init__(self, redis: PipelinedRedis, ttl_s: int = NIK_RESERVATION_TTL_S) -> None:
         self._redis = redis
+        self._ttl_s = ttl_s
 
     async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
         try:
             # SET NX GET (Redis 7): reserves if free, else answers the holder; one command.
             (holder,) = await self._redis.run(
-                command("SET", f"nik:{nik_hash}", registration_id, "NX", "GET", get=True)
+                command(
+                    "SET",
+                    f"nik:{nik_hash}",
+                    registration_id,
+                    "NX",
+                    "GET",
+                    "EX",
+                    self._ttl_s,
+                    get=True,
+                )
             )
             holder = reply(holder)
         except (TimeoutError, RedisError, OSError) as exc:
@@ -43,7 +59,9 @@ class RedisNikReservations:
 
     async def overwrite(self, nik_hash: str, registration_id: str) -> None:
         try:
-            (done,) = await self._redis.run(command("SET", f"nik:{nik_hash}", registration_id))
+            (done,) = await self._redis.run(
+                command("SET", f"nik:{nik_hash}", registration_id, "EX", self._ttl_s)
+            )
             reply(done)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
+from services.registration.repository import NIK_RESERVATION_TTL_S
 from tests.citizens import valid_payload
 from tests.integration.conftest import end_offsets, eventually
 
@@ -123,6 +124,17 @@ async def test_duplicate_nik_is_409_also_after_redis_was_flushed(
     await redis_client.flushdb()
     third = await api.post("/api/v1/registrations", json=payload)
     assert third.status_code == 409, third.text
+
+
+async def test_a_nik_reservation_in_redis_expires(
+    api: httpx.AsyncClient, redis_client: aioredis.Redis, cipher: PiiCipher
+) -> None:
+    # A reservation whose sign-up never reached Kafka (the process was killed in between) must
+    # not refuse that person forever; Postgres' claim is what lasts.
+    payload = valid_payload()
+    assert (await api.post("/api/v1/registrations", json=payload)).status_code == 202
+    ttl = await redis_client.ttl(f"nik:{cipher.nik_hash(payload['nik'])}")
+    assert 0 < ttl <= NIK_RESERVATION_TTL_S
 
 
 async def test_retry_with_idempotency_key_gets_the_same_answer(api: httpx.AsyncClient) -> None:
