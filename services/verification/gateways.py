@@ -136,11 +136,12 @@ class SmsClient:
 
 
 class Mailer:
-    def __init__(self, host: str, port: int, sender: str, timeout_s: float) -> None:
+    def __init__(self, host: str, port: int, sender: str, timeout_s: float, helo_name: str) -> None:
         self._host = host
         self._port = port
         self._sender = sender
         self._timeout_s = timeout_s
+        self._helo_name = helo_name
 
     async def send(self, to: str, subject: str, body: str, message_id: str) -> None:
         message = EmailMessage()
@@ -154,7 +155,11 @@ class Mailer:
         result = "error"
         try:
             await aiosmtplib.send(
-                message, hostname=self._host, port=self._port, timeout=self._timeout_s
+                message,
+                hostname=self._host,
+                port=self._port,
+                timeout=self._timeout_s,
+                local_hostname=self._helo_name,
             )
             result = "sent"
         except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -26,6 +26,9 @@ class VerificationSettings(CommonSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_timeout_s: float = 10.0
+    # The name this worker gives in EHLO. Empty: this host's FQDN, looked up once at start, not
+    # per message (aiosmtplib would otherwise resolve it in a thread for every email).
+    smtp_helo_name: str = ""
     mail_from: str = "Gelombang <no-reply@gelombang.example.id>"
 
     # Retry schedule for checks whose outside system was unavailable: exponential with full

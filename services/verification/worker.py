@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import random
 import signal
+import socket
 import time
 from dataclasses import dataclass
 
@@ -296,7 +297,11 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
         ),
         sms=SmsClient(sms_http, settings.sms_api_key),
         mailer=Mailer(
-            settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout_s
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.mail_from,
+            settings.smtp_timeout_s,
+            settings.smtp_helo_name or await asyncio.to_thread(socket.getfqdn),
         ),
         publisher=publisher,
         rng=random.Random(),

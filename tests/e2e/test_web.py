@@ -137,7 +137,7 @@ async def test_sign_up_confirm_by_email_link_and_reach_verified(browser: Browser
     link = await mail_link(email)
     await page.goto(link)
     confirmed = page.locator("#confirm-text")
-    await expect(confirmed).to_have_class(re.compile("good"), timeout=15_000)
+    await expect(confirmed).to_have_class(re.compile("good"), timeout=60_000)
     await expect(confirmed).to_contain_text("kontak Anda sudah dikonfirmasi")
     # The token has served its purpose and is gone from the address bar (and history).
     assert "token=" not in page.url

@@ -95,7 +95,7 @@ async def test_a_wave_from_pool_to_published_draw_then_revocation_returns_seats(
     settings: CommonSettings, cipher: PiiCipher, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     ids, niks = await publish_verified(settings, cipher, 6)
-    await eventually(lambda: all_in_pool(pool, ids), timeout_s=20)
+    await eventually(lambda: all_in_pool(pool, ids), timeout_s=60)
     # Three of them are on the labour-office list: tier 1, ahead of everybody else in Jawa Barat.
     listed = "nik,status\n" + "\n".join(f"{n},laid_off" for n in niks[:3]) + "\n"
 
@@ -204,7 +204,7 @@ async def test_replaying_verified_events_does_not_grow_the_pool(
     settings: CommonSettings, cipher: PiiCipher, pool: asyncpg.Pool
 ) -> None:
     ids, _ = await publish_verified(settings, cipher, 3)
-    await eventually(lambda: all_in_pool(pool, ids), timeout_s=20)
+    await eventually(lambda: all_in_pool(pool, ids), timeout_s=60)
     replays = [
         RegistrationVerified(
             registration_id=registration_id,
