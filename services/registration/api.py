@@ -136,16 +136,21 @@ async def create_registration(
     lang = pick_language(accept_language)
     if idempotency_key is not None and not _valid_idempotency_key(idempotency_key):
         return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
-    guard = _sign_up_guard(request, rt, payload, x_altcha)
+    guard, proof_required = _sign_up_guard(request, rt, payload, x_altcha)
+    if guard is not None and proof_required:
+        # Under pressure a refusal must stay cheap (that is when junk arrives): the guard
+        # answers before any lookup is made. Otherwise it rides along with the lookups.
+        refusal = await guard
+        if refusal is not None:
+            return _refused(refusal, lang)
+        guard = None
     try:
         outcome = await register(payload, idempotency_key, rt.deps, guard=guard)
     except PublishFailed:
         retry_after = {"Retry-After": str(rt.settings.retry_after_s)}
         return error(503, "service_unavailable", lang, headers=retry_after)
     if isinstance(outcome, Refused):
-        refusal = outcome.refusal
-        headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
-        return error(refusal.status, refusal.code, lang, headers=headers)
+        return _refused(outcome.refusal, lang)
     if isinstance(outcome, AlreadyRegistered):
         return error(409, "nik_already_registered", lang, field="nik")
     if isinstance(outcome, IdempotencyKeyReused):
@@ -164,20 +169,27 @@ async def create_registration(
 
 def _sign_up_guard(
     request: Request, rt: Runtime, payload: RegistrationRequest, proof: str | None
-) -> Awaitable[Refusal | None] | None:
-    """The public lane's limits and proof of work, for ``register`` to await with its lookups."""
+) -> tuple[Awaitable[Refusal | None] | None, bool]:
+    """The public lane's limits and proof of work, and whether a proof is required now."""
     guard: SignUpGuard | None = getattr(request.app.state, "sign_up_guard", None)
     admission: AdmissionController | None = getattr(request.app.state, "admission", None)
     if guard is None:
-        return None
+        return None, False
     mode = rt.settings.pow_mode
     pressure = admission is not None and admission.under_pressure
-    return guard.check(
+    proof_required = mode == "always" or (mode == "pressure" and pressure)
+    check = guard.check(
         client_ip=request.client.host if request.client else "",
         nik_hash=rt.deps.cipher.nik_hash(payload.nik),
         proof=proof,
-        proof_required=mode == "always" or (mode == "pressure" and pressure),
+        proof_required=proof_required,
     )
+    return check, proof_required
+
+
+def _refused(refusal: Refusal, lang: Lang) -> JSONResponse:
+    headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
+    return error(refusal.status, refusal.code, lang, headers=headers)
 
 
 @router.get(

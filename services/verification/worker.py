@@ -252,6 +252,11 @@ class Verifier:
     async def outbox_round(self) -> int:
         return await repository.OUTBOX.relay(self.pool, self.publisher, 500)
 
+    async def gauges_round(self) -> int:
+        """Refresh the backlog gauge that the OutboxNotDraining alert watches; 0 = sleep."""
+        OUTBOX_PENDING.set(await repository.OUTBOX.backlog(self.pool))
+        return 0
+
     async def expiry_round(self) -> int:
         settled = await repository.expire_contacts(self.pool, self.settings.scheduler_batch)
         for event in settled:
@@ -314,10 +319,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
 
     async def ready() -> dict[str, bool]:
         polling = time.monotonic() - consumer_loop.last_poll_monotonic < 30
-        reachable = await database_reachable(pool)
-        if reachable:
-            OUTBOX_PENDING.set(await repository.OUTBOX.backlog(pool))
-        return {"kafka": polling, "postgres": reachable}
+        return {"kafka": polling, "postgres": await database_reachable(pool)}
 
     server = probes_server(ready, host, port)
     idle = settings.idle_poll_s
@@ -331,6 +333,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
             name="outbox",
         ),
         asyncio.create_task(repeat("expiry", verifier.expiry_round, 30.0, stop), name="expiry"),
+        asyncio.create_task(repeat("gauges", verifier.gauges_round, 15.0, stop), name="gauges"),
         asyncio.create_task(repeat("notify", verifier.notify_round, idle, stop), name="notify"),
     ]
     log.info("verification_started", group=settings.group_id)
