@@ -211,14 +211,18 @@ async def record_contact_sent(
     pool: asyncpg.Pool, registration_id: uuid.UUID, progress: Event
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        updated = await conn.execute(
+        updated = await conn.fetchrow(
             """UPDATE verification_cases
                   SET contact_state = 'sent', contact_sends = contact_sends + 1,
                       contact_last_error = NULL, updated_at = now()
-                WHERE registration_id = $1 AND contact_state = 'unsent'""",
+                WHERE registration_id = $1 AND contact_state = 'unsent'
+            RETURNING outcome""",
             registration_id,
         )
-        if not updated.endswith(" 0"):
+        # The NIK check may have settled the case while the message was on its way (both run
+        # at once). The message went out, but a "contact pending" step after "rejected" would
+        # tell the person their registration moved on when it did not.
+        if updated is not None and updated["outcome"] is None:
             await add_to_outbox(conn, [progress])
 
 

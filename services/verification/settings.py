@@ -29,6 +29,8 @@ class VerificationSettings(CommonSettings):
     # The name this worker gives in EHLO. Empty: this host's FQDN, looked up once at start, not
     # per message (aiosmtplib would otherwise resolve it in a thread for every email).
     smtp_helo_name: str = ""
+    # Kept-open SMTP connections per worker, which is also how many emails it sends at once.
+    smtp_connections: int = 8
     mail_from: str = "Gelombang <no-reply@gelombang.example.id>"
 
     # Retry schedule for checks whose outside system was unavailable: exponential with full

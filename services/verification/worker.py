@@ -307,6 +307,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
             settings.mail_from,
             settings.smtp_timeout_s,
             settings.smtp_helo_name or await asyncio.to_thread(socket.getfqdn),
+            settings.smtp_connections,
         ),
         publisher=publisher,
         rng=random.Random(),
@@ -345,6 +346,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
     await producer.stop()
     await registry_http.aclose()
     await sms_http.aclose()
+    await verifier.mailer.aclose()
     await redis.aclose()
     await pool.close()
     log.info("verification_stopped")
