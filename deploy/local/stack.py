@@ -629,8 +629,30 @@ def spawn(
     if nice:
         # Right after the start, before it forks anything: what it starts inherits it.
         os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
+        set_autogroup_nice(proc.pid, nice)
     write_pid(comp.name, proc.pid)
     return proc
+
+
+def set_autogroup_nice(pid: int, nice: int) -> None:
+    """Give the process's scheduler autogroup the same nice value as the process.
+
+    Every process we start has its own session (``start_new_session``), and with the kernel's
+    autogroup scheduling (``/proc/sys/kernel/sched_autogroup_enabled``, on by default) each
+    session is its own group: the CPU is shared between groups first, and a process's nice only
+    counts inside its group. A niced verification worker therefore got as much CPU as an API
+    process (measured: 0.56 of 2 cores at nice 10 while intake queued at 300/s). The group's nice
+    is what counts between sessions.
+    """
+    path = Path(f"/proc/{pid}/autogroup")
+    try:
+        path.write_text(f"{nice}\n")
+    except FileNotFoundError:
+        return  # kernel built without autogroup: plain nice is all there is, and it works
+    except OSError:
+        # Lowering a group's priority needs no privilege, but some containers mount /proc
+        # read-only; the processes then compete as equals, which is slower, not wrong.
+        say(f"  note: could not set the scheduler group nice of pid {pid} ({path})")
 
 
 def wait_ready(
