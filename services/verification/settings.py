@@ -20,6 +20,8 @@ class VerificationSettings(CommonSettings):
     sms_url: str = "http://127.0.0.1:8092"
     sms_api_key: str = "dev-sms-key"
     sms_timeout_s: float = 5.0
+    # Kept-open connections to the SMS gateway per worker: one due batch of codes goes out at once.
+    sms_connections: int = 64
     # Each SMS costs money: at most this many codes per registration and per phone per day.
     sms_daily_limit: int = 5
 

@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass
 
 import asyncpg
-import httpx
 import redis.asyncio as aioredis
 
 from gelombang.contact import ContactSecrets, OtpStore, link_expiry
@@ -60,6 +59,7 @@ from services.verification.gateways import (
     SmsClient,
     Unavailable,
     Undeliverable,
+    http_session,
 )
 from services.verification.service import (
     decision_texts,
@@ -280,11 +280,10 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
     consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
     await producer.start()
     await consumer.start()
-    limits = httpx.Limits(max_connections=settings.registry_concurrency * 2)
-    registry_http = httpx.AsyncClient(
-        base_url=settings.registry_url, timeout=settings.registry_timeout_s, limits=limits
+    registry_http = http_session(
+        settings.registry_url, settings.registry_timeout_s, settings.registry_concurrency * 2
     )
-    sms_http = httpx.AsyncClient(base_url=settings.sms_url, timeout=settings.sms_timeout_s)
+    sms_http = http_session(settings.sms_url, settings.sms_timeout_s, settings.sms_connections)
     publisher = EventPublisher(producer)
     verifier = Verifier(
         settings=settings,
@@ -344,8 +343,8 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     await consumer.stop()
     await producer.stop()
-    await registry_http.aclose()
-    await sms_http.aclose()
+    await registry_http.close()
+    await sms_http.close()
     await verifier.mailer.aclose()
     await redis.aclose()
     await pool.close()
