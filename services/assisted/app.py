@@ -10,7 +10,6 @@ import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
@@ -22,6 +21,7 @@ from gelombang.kafka import EventPublisher, make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
+from gelombang.postgres import create_pool
 from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.assisted import repository
 from services.assisted.api import BatchRunner, Refused, Runtime, refused_handler, router
@@ -52,7 +52,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
             socket_connect_timeout=settings.redis_timeout_s,
         )
         pipelined = PipelinedRedis(redis)  # the hot path's commands share round trips
-        pool = await asyncpg.create_pool(
+        pool = await create_pool(
             settings.database_url, min_size=1, max_size=settings.db_pool_max
         )
         cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)

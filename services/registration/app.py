@@ -6,7 +6,6 @@ import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
@@ -25,6 +24,7 @@ from gelombang.kafka import EventPublisher, make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
+from gelombang.postgres import create_pool
 from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.registration.api import (
     Runtime,
@@ -46,15 +46,6 @@ from services.registration.settings import RegistrationSettings
 log = get_logger(__name__)
 
 
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """Skip asyncpg's RESET ALL / UNLISTEN / CLOSE ALL round trip when a connection goes back.
-
-    This pool only runs single read statements (claim lookups, status reads): no session state,
-    cursors, listeners or advisory locks to clean up. The reset was one Postgres round trip per
-    sign-up, ~5% of an API process's CPU at 300 sign-ups/s (py-spy, README Performance).
-    """
-
-
 def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     settings = settings or RegistrationSettings()
 
@@ -70,11 +61,8 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         pipelined = PipelinedRedis(redis)  # the hot path's commands share round trips
         # min_size=0: no connection is needed to start; Postgres down degrades the claim
         # lookup and status reads, not intake.
-        pool = await asyncpg.create_pool(
-            settings.database_url,
-            min_size=0,
-            max_size=settings.db_pool_max,
-            reset=_keep_session,
+        pool = await create_pool(
+            settings.database_url, min_size=0, max_size=settings.db_pool_max
         )
         cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
         deps = Collaborators(

@@ -30,6 +30,7 @@ from gelombang.events import (
 from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import PROJECTOR_APPLIED, PROJECTOR_BATCH_SECONDS, REGISTRATIONS_BY_STATUS
+from gelombang.postgres import create_pool
 from gelombang.probes import database_reachable, probes_server
 from gelombang.rounds import run_until_stopped
 from services.registration import repository
@@ -115,7 +116,7 @@ async def report_funnel(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
 
 
 async def run(settings: ProjectorSettings, host: str, port: int) -> None:
-    pool = await asyncpg.create_pool(
+    pool = await create_pool(
         settings.database_url, min_size=1, max_size=settings.db_pool_max
     )
     producer = make_producer(settings.kafka_bootstrap, client_id=f"{settings.group_id}-dlq")

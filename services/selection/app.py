@@ -11,7 +11,6 @@ import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
+from gelombang.postgres import create_pool
 from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.selection.api import (
     Runtime,
@@ -41,7 +41,7 @@ def create_app(settings: SelectionSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await asyncpg.create_pool(
+        pool = await create_pool(
             settings.database_url, min_size=1, max_size=settings.db_pool_max
         )
         waves = Waves(PostgresWaveStore(pool), settings.default_total_quota, load_weights())

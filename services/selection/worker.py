@@ -27,6 +27,7 @@ from gelombang.metrics import (
     SELECTION_WAVE_QUOTA,
     SELECTION_WAVE_SELECTED,
 )
+from gelombang.postgres import create_pool
 from gelombang.probes import database_reachable, probes_server
 from gelombang.rounds import repeat, run_until_stopped
 from services.selection import repository
@@ -83,7 +84,7 @@ class Worker:
 
 
 async def run(settings: SelectionSettings, host: str, port: int) -> None:
-    pool = await asyncpg.create_pool(
+    pool = await create_pool(
         settings.database_url, min_size=1, max_size=settings.db_pool_max
     )
     producer = make_producer(settings.kafka_bootstrap, client_id=settings.group_id)

@@ -50,6 +50,7 @@ from gelombang.metrics import (
     VERIFICATION_RETRIES,
 )
 from gelombang.pii import PiiCipher
+from gelombang.postgres import create_pool
 from gelombang.probes import database_reachable, probes_server
 from gelombang.rounds import repeat, run_until_stopped
 from services.verification import repository
@@ -130,6 +131,8 @@ class Verifier:
 
     # -- NIK checks -------------------------------------------------------------------------
     async def nik_round(self) -> int:
+        if self.registry.wait_s() > 0:
+            return 0  # the registry is down or asked us to slow down: claim nothing yet
         due = await repository.claim_nik_checks(
             self.pool, self.settings.scheduler_batch, self.settings.lease_s
         )
@@ -272,7 +275,7 @@ class Verifier:
 
 
 async def run(settings: VerificationSettings, host: str, port: int) -> None:
-    pool = await asyncpg.create_pool(
+    pool = await create_pool(
         settings.database_url, min_size=1, max_size=settings.db_pool_max
     )
     redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)

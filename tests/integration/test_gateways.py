@@ -174,3 +174,43 @@ async def test_sms_sent_refused_and_unavailable(outside: tuple[Outside, str]) ->
     }
     assert isinstance(sent["headers"], dict)
     assert sent["headers"]["Authorization"] == "Bearer sms-key"
+
+
+async def test_too_many_requests_slows_the_client_down_without_opening_the_circuit(
+    outside: tuple[Outside, str],
+) -> None:
+    system, url = outside
+    system.status, system.body, system.headers = 429, b"{}", {"Retry-After": "7"}
+    session = http_session(url, 2.0, max_connections=4)
+    client = CivilRegistryClient(session, "k3y", concurrency=4, failure_threshold=3, open_s=60)
+    try:
+        assert client.wait_s() == 0
+        for _ in range(6):  # twice the failure threshold
+            with pytest.raises(Unavailable) as caught:
+                await client.verify("3201011501900001", "Siti Aminah", "1990-01-15")
+            assert caught.value.reason == "http_429"
+        # Every call reached the registry (the circuit stayed closed); hold off as it asked.
+        assert len(system.requests) == 6
+        assert 6.0 < client.wait_s() <= 7.0
+    finally:
+        await session.close()
+
+
+async def test_a_failing_registry_opens_the_circuit_and_the_client_says_how_long(
+    outside: tuple[Outside, str],
+) -> None:
+    system, url = outside
+    system.status, system.body = 503, b"{}"
+    session = http_session(url, 2.0, max_connections=4)
+    client = CivilRegistryClient(session, "k3y", concurrency=4, failure_threshold=3, open_s=60)
+    try:
+        for _ in range(3):
+            with pytest.raises(Unavailable):
+                await client.verify("3201011501900001", "Siti Aminah", "1990-01-15")
+        with pytest.raises(Unavailable) as caught:
+            await client.verify("3201011501900001", "Siti Aminah", "1990-01-15")
+    finally:
+        await session.close()
+    assert caught.value.reason == "circuit_open"
+    assert len(system.requests) == 3  # the open circuit kept the fourth call at home
+    assert 59.0 < client.wait_s() <= 60.0
