@@ -53,7 +53,7 @@ SOURCE = os.environ.get("GELOMBANG_LOAD_SOURCE", "127.0.0.2")
 CEILING_BASE_PORT = 8100
 P99_LIMIT_MS = 250.0
 # Fine steps at the bottom too: on a busy 2-core machine the knee can be well below the target.
-KNEE_RATES = "50,100,200,300,400,600,800,1000,1333,1600,2000"
+KNEE_RATES = "50,100,200,300,400,500,600,700,800,1000,1333,1600,2000"
 # The consumer groups of the stack that read the intake topic, directly or downstream.
 GROUPS = ("registration-projector", "verification", "selection-pool")
 

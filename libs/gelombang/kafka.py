@@ -104,6 +104,13 @@ def make_consumer(
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "max_poll_records": 1000,
+        # Consumers are the niced background work: in a spike intake takes the cores, and a
+        # worker's event loop may not run for seconds. With the default 10 s session such a
+        # worker was declared dead and its group rebalanced again and again (22 rejoins in one
+        # worker's log after a 30 s spike at 800/s), replaying batches instead of draining
+        # them. A killed worker's partitions now wait up to 30 s for a new owner.
+        "session_timeout_ms": 30_000,
+        "heartbeat_interval_ms": 3_000,
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)

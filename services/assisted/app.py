@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.coalesce import PipelinedRedis
+from gelombang.heap import settle_after_startup
 from gelombang.kafka import EventPublisher, make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
@@ -81,6 +82,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
         for batch_id, officer in await repository.unfinished_batches(pool):
             log.info("batch_resumed", batch_id=str(batch_id))
             batches.start(batch_id, officer)
+        settle_after_startup()  # an officer's walk-in is answered during a spike too
         log.info("started")
         try:
             yield

@@ -20,6 +20,7 @@ from gelombang.admission import (
 )
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import ContactSecrets, OtpStore
+from gelombang.heap import settle_after_startup
 from gelombang.kafka import EventPublisher, make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
@@ -91,6 +92,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             nik_window_s=settings.signup_nik_window_s,
             ip_exempt=settings.signup_ip_exempt_cidrs.split(","),
         )
+        settle_after_startup()
         log.info("started")
         try:
             yield
