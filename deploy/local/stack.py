@@ -21,7 +21,7 @@ environment; every Gelombang process also gets os.environ overlaid with .run/sta
     GELOMBANG_API_INSTANCES            registration API processes, ports 8000.. (default 2)
     GELOMBANG_GATEWAY_RATE             per-IP request rate at the gateway (default 20r/s)
     GELOMBANG_GATEWAY_BURST            per-IP burst (default 40)
-    GELOMBANG_GATEWAY_INTAKE_RATE      sign-ups/s from everyone together (default 500r/s)
+    GELOMBANG_GATEWAY_INTAKE_RATE      sign-ups/s from everyone together (default 450r/s)
     GELOMBANG_GATEWAY_INTAKE_BURST     burst above that rate (default 300)
     GELOMBANG_GATEWAY_CONN_LIMIT       per-IP concurrent connections (default 50)
     GELOMBANG_GATEWAY_UNLIMITED_CIDRS  space-separated CIDRs exempt from the limits (load tests;
@@ -1386,7 +1386,7 @@ def gateway_settings(env: dict[str, str]) -> dict[str, str]:
     return {
         # The intake ceiling for sign-ups from everyone together (the measured knee, README
         # Performance); a bigger machine raises it.
-        "INTAKE_RATE": _nginx_rate(env, "GELOMBANG_GATEWAY_INTAKE_RATE", "500r/s"),
+        "INTAKE_RATE": _nginx_rate(env, "GELOMBANG_GATEWAY_INTAKE_RATE", "450r/s"),
         "INTAKE_BURST": _positive(env, "GELOMBANG_GATEWAY_INTAKE_BURST", "300"),
         "RATE": _nginx_rate(env, "GELOMBANG_GATEWAY_RATE", "20r/s"),
         "BURST": _positive(env, "GELOMBANG_GATEWAY_BURST", "40"),

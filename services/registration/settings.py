@@ -28,10 +28,9 @@ class RegistrationSettings(CommonSettings):
     admission_rate_per_s: float = 900.0
     admission_burst: int = 300
     # Measured by `make bench` (README, Performance): with the whole stack on this machine the
-    # gateway's knee is ~100 sign-ups/s (~50 per process) at ~40 ms p50; past it requests only
-    # queue. 64 per process is Little's law at ~250/s x 0.25 s: above the knee with room for
-    # bursts, and far below the 200 (sized for 800/s) that let latency reach seconds before
-    # any request was refused.
+    # gateway's knee is 300-500 sign-ups/s (150-250 per process) at ~15 ms p50. 64 per process
+    # is Little's law at ~250/s x 0.25 s. 160 was tried at 1,000/s offered: p99 went from
+    # 0.26 s to 1 s with more 503s, not fewer, because past the knee requests only queue.
     admission_max_in_flight: int = 64
     # An estimate longer than this is no use to a person; past it the page just keeps retrying.
     admission_max_retry_after_s: int = 120

@@ -6,12 +6,13 @@ are reused between calls."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 
+from loadtests.processes import free_port
 from services.verification.gateways import (
     CivilRegistryClient,
     SmsClient,
@@ -21,13 +22,6 @@ from services.verification.gateways import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Outside:
@@ -74,12 +68,20 @@ async def outside() -> AsyncIterator[tuple[Outside, str]]:
         await runner.cleanup()
 
 
+def registry_client(
+    session: aiohttp.ClientSession, failure_threshold: int = 100, open_s: float = 15.0
+) -> CivilRegistryClient:
+    return CivilRegistryClient(
+        session, "k3y", concurrency=4, failure_threshold=failure_threshold, open_s=open_s
+    )
+
+
 async def test_registry_answers_are_read_and_connections_reused(
     outside: tuple[Outside, str],
 ) -> None:
     system, url = outside
     session = http_session(url, 2.0, max_connections=4)
-    client = CivilRegistryClient(session, "k3y", concurrency=4, failure_threshold=100, open_s=15)
+    client = registry_client(session)
     try:
         assert await client.verify("3201011501900001", "Siti Aminah", "1990-01-15") == "match"
         system.body = b'{"result": "not_found"}'
@@ -120,7 +122,7 @@ async def test_registry_failures_mean_retry_later(
     system, url = outside
     system.status, system.body, system.headers = status, body, headers
     session = http_session(url, 2.0, max_connections=4)
-    client = CivilRegistryClient(session, "k3y", concurrency=4, failure_threshold=100, open_s=15)
+    client = registry_client(session)
     try:
         with pytest.raises(Unavailable) as caught:
             await client.verify("3201011501900001", "Siti Aminah", "1990-01-15")
@@ -139,9 +141,7 @@ async def test_registry_that_is_slow_or_gone_means_retry_later(
     gone = http_session(f"http://127.0.0.1:{free_port()}", 2.0, max_connections=4)
     try:
         for session in (slow, gone):
-            client = CivilRegistryClient(
-                session, "k3y", concurrency=4, failure_threshold=100, open_s=15
-            )
+            client = registry_client(session)
             with pytest.raises(Unavailable):
                 await client.verify("3201011501900001", "Siti Aminah", "1990-01-15")
     finally:
@@ -182,7 +182,7 @@ async def test_too_many_requests_slows_the_client_down_without_opening_the_circu
     system, url = outside
     system.status, system.body, system.headers = 429, b"{}", {"Retry-After": "7"}
     session = http_session(url, 2.0, max_connections=4)
-    client = CivilRegistryClient(session, "k3y", concurrency=4, failure_threshold=3, open_s=60)
+    client = registry_client(session, failure_threshold=3, open_s=60)
     try:
         assert client.wait_s() == 0
         for _ in range(6):  # twice the failure threshold
@@ -202,7 +202,7 @@ async def test_a_failing_registry_opens_the_circuit_and_the_client_says_how_long
     system, url = outside
     system.status, system.body = 503, b"{}"
     session = http_session(url, 2.0, max_connections=4)
-    client = CivilRegistryClient(session, "k3y", concurrency=4, failure_threshold=3, open_s=60)
+    client = registry_client(session, failure_threshold=3, open_s=60)
     try:
         for _ in range(3):
             with pytest.raises(Unavailable):

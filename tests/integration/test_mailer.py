@@ -4,12 +4,12 @@ a few kept-open connections, and a server that drops them while idle loses no ma
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from loadtests.processes import free_port
 from services.verification.gateways import Mailer
 
 pytestmark = pytest.mark.integration
@@ -24,13 +24,6 @@ class Recorder:
         self.recipients += envelope.rcpt_tos
         self.sessions.add(id(session))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_mail_shares_connections_and_survives_a_server_restart() -> None:
