@@ -216,16 +216,15 @@ async def wait_for_drains(bootstrap: str, timeout_s: float) -> dict[str, Any]:
     publishes a progress step that the projector then reads: while that backlog lasts, the
     progress topic is never quite at zero even when every sign-up has long been stored.
     """
-    everything, intake = await asyncio.gather(
+    results = await asyncio.gather(
         wait_for_lag(bootstrap, timeout_s),
         wait_for_lag(bootstrap, timeout_s, REGISTRATIONS_SUBMITTED),
     )
-    return {
-        "lag_drain_s": None if everything[0] is None else round(everything[0], 1),
-        "lag_left": everything[1],
-        "intake_lag_drain_s": None if intake[0] is None else round(intake[0], 1),
-        "intake_lag_left": intake[1],
-    }
+    report: dict[str, Any] = {}
+    for prefix, (seconds, left) in zip(("", "intake_"), results, strict=True):
+        report[f"{prefix}lag_drain_s"] = None if seconds is None else round(seconds, 1)
+        report[f"{prefix}lag_left"] = left
+    return report
 
 
 async def pending_nik_checks(database_url: str) -> int | None:

@@ -18,7 +18,8 @@ YOUNG_THRESHOLD = 20_000
 
 
 def settle_after_startup() -> None:
-    """Call once, when the process has built everything it keeps for its lifetime."""
+    """Call once, just before serving, when the app (modules, schemas, routes) is built; what
+    the lifespan opens afterwards (pools, clients) is small beside it."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()

@@ -82,7 +82,6 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
         for batch_id, officer in await repository.unfinished_batches(pool):
             log.info("batch_resumed", batch_id=str(batch_id))
             batches.start(batch_id, officer)
-        settle_after_startup()  # an officer's walk-in is answered during a spike too
         log.info("started")
         try:
             yield
@@ -117,8 +116,12 @@ def main() -> None:
     args = parser.parse_args()
     settings = AssistedSettings()
     configure_logging(settings.service_name, settings.log_level)
+    app = create_app(settings)
+    # Here, not in the lifespan: only a serving process should freeze its heap, not a test
+    # that builds apps over and over.
+    settle_after_startup()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         loop="uvloop",

@@ -92,7 +92,6 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             nik_window_s=settings.signup_nik_window_s,
             ip_exempt=settings.signup_ip_exempt_cidrs.split(","),
         )
-        settle_after_startup()
         log.info("started")
         try:
             yield
@@ -141,8 +140,12 @@ def main() -> None:
     args = parser.parse_args()
     settings = RegistrationSettings()
     configure_logging(settings.service_name, settings.log_level)
+    app = create_app(settings)
+    # Here, not in the lifespan: only a serving process should freeze its heap, not a test
+    # that builds apps over and over.
+    settle_after_startup()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         loop="uvloop",

@@ -69,7 +69,6 @@ def http_session(base_url: str, timeout_s: float, max_connections: int) -> aioht
         base_url=base_url,
         timeout=aiohttp.ClientTimeout(total=timeout_s),
         connector=aiohttp.TCPConnector(limit=max_connections),
-        raise_for_status=False,
     )
 
 
@@ -131,10 +130,6 @@ class CivilRegistryClient:
                     return await self._call(nik, full_name, birth_date)
             except OpenedState as exc:
                 raise Unavailable("circuit_open") from exc
-            except Unavailable as exc:
-                if exc.reason == "http_429":
-                    self._hold_off(exc.retry_after_s or 1.0)
-                raise
 
     async def _call(self, nik: str, full_name: str, birth_date: str) -> RegistryResult:
         started = time.perf_counter()
@@ -152,9 +147,12 @@ class CivilRegistryClient:
                         return result
                     raise Unavailable("bad_answer")
                 outcome = str(response.status)
+                retry_after = _retry_after(response)
+                if response.status == 429:
+                    self._hold_off(retry_after or 1.0)
                 # 429 and 5xx are the registry's problem, not the person's: retry later.
                 # Inside the breaker, so a registry that keeps failing is left alone a while.
-                raise Unavailable(f"http_{response.status}", _retry_after(response))
+                raise Unavailable(f"http_{response.status}", retry_after)
         except HTTP_ERRORS as exc:
             outcome = type(exc).__name__
             raise Unavailable(type(exc).__name__) from exc
