@@ -24,14 +24,26 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     for key in (
         "sustained_accepted_per_min",
         "sustained_offered_per_min",
+        "sustained_fresh_offered_per_min",
         "sustained_s",
         "p50_ms",
         "p99_ms",
         "errors",
         "statuses",
+        "redis_outage_s",
+        "redis_outage_at_s",
+        "redis_outage_p99_ms",
+        "redis_outage_statuses",
+        "p99_ms_with_redis_outage",
         "lost",
         "duplicated",
         "reconciled_accepted",
+        "duplicate_check",
+        "repeats_sent",
+        "repeats_refused_at_edge",
+        "duplicates_past_edge",
+        "duplicates_past_edge_not_refused",
+        "duplicates_downstream",
         "officer_requests",
         "officer_p50_ms",
         "officer_p99_ms",
@@ -52,6 +64,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "run_s",
     ):
         lines.append(f"| {key} | {report.get(key)} |")
+    lines += repeat_section(report)
     lines += [
         "",
         "## Knee steps (through the gateway)",
@@ -70,6 +83,34 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         lines.append(f"| {name} | {seconds} |")
     lines += ["", "![throughput and latency](bench.png)", ""]
     path.write_text("\n".join(lines))
+
+
+def repeat_section(report: dict[str, Any]) -> list[str]:
+    """One NIK, one registration, under a Redis outage: what the repeat attempts showed."""
+    if "duplicate_check" not in report:
+        return []
+    past = report.get("duplicates_past_edge", 0)
+    lines = [
+        "",
+        "## Repeat sign-ups (one NIK, one registration)",
+        "",
+        f"{report.get('repeats_sent')} repeat attempts of people already answered 202 (same NIK,"
+        f" another email, a new Idempotency-Key); statuses {report.get('repeats_statuses')}."
+        f" The edge refused {report.get('repeats_refused_at_edge')} with 409; {past} got a 202"
+        f" (Redis stopped for {report.get('redis_outage_s')} s) and reached the log.",
+        "",
+        f"- Refused by the log as duplicates: {report.get('duplicates_refused_by_log')};"
+        f" not refused: **{report.get('duplicates_past_edge_not_refused')}** (target 0);"
+        " excused (the original was itself rejected):"
+        f" {report.get('duplicates_past_edge_excused')}.",
+        f"- Acted on downstream: **{report.get('duplicates_downstream')}** (target 0); by store"
+        f" {report.get('duplicates_downstream_by_store')}, stores checked"
+        f" {report.get('stores_checked')}.",
+        f"- Duplicates past the edge: **{past}**, which must be > 0: with none, only the edge was"
+        " tested and the log's verdict proved nothing.",
+        f"- Verdict: **{report.get('duplicate_check')}**.",
+    ]
+    return lines
 
 
 def write_png(path: Path, timeline: dict[str, list[Any]]) -> None:

@@ -73,6 +73,7 @@ from loadtests.processes import (
     registration_api,
     rss_mb_by_component,
     running,
+    stopped,
 )
 from loadtests.reconcile import check
 
@@ -91,6 +92,8 @@ KILLS = (
     "postgres",
 )
 PAUSES = ("pause-redis", "pause-kafka", "pause-postgres")
+# A pause's watchdog resumes the process this long after the pause should have ended.
+PAUSE_WATCHDOG_S = 5.0
 # Between an API process and Kafka: latency, then cut connections, then the link down.
 LINK = "kafka-link"
 LINK_DELAY_S = 0.3
@@ -241,11 +244,8 @@ async def kill_and_restart(component: str) -> None:
 
 
 async def pause(component: str, seconds: float) -> None:
-    signal_component(component, signal.SIGSTOP)
-    try:
+    with stopped(component, seconds + PAUSE_WATCHDOG_S):
         await asyncio.sleep(seconds)
-    finally:
-        signal_component(component, signal.SIGCONT)
 
 
 async def bad_link(link: FaultyLink) -> None:

@@ -42,11 +42,23 @@ def signup_payload(rng: random.Random) -> dict[str, Any]:
     }
     no_email = rng.random() < NO_EMAIL_RATE
     if not no_email:
-        # Never a real provider's domain: a misrouted test mail must not reach a real person.
-        payload["email"] = f"warga.{rng.randrange(10**12)}@example.id"
+        payload["email"] = example_email(rng)
     if no_email or rng.random() < ALSO_PHONE_RATE:
         payload["phone"] = f"+62{rng.choice(MOBILE_PREFIXES)}{rng.randint(0, 99_999_999):08d}"
     return payload
+
+
+def example_email(rng: random.Random) -> str:
+    # Never a real provider's domain: a misrouted test mail must not reach a real person.
+    return f"warga.{rng.randrange(10**12)}@example.id"
+
+
+def repeat_body(original: bytes, rng: random.Random) -> bytes:
+    """The same person signing up again (same NIK, name, birth date, phone) with another email:
+    what someone does who did not see the first confirmation arrive."""
+    payload = json.loads(original)
+    payload["email"] = example_email(rng)
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def invalid_payload(rng: random.Random) -> dict[str, Any]:

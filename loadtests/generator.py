@@ -20,11 +20,15 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 
 # What the bench reports per second of the run: enough for the PNG and for percentiles.
 TIMEOUT_STATUS = 0  # no answer within the timeout, or the connection broke
+
+# Told of every answer: (due time, the body sent, status, registration id of a 202 or None).
+# The body is the very object the body iterator gave, so the source can recognise its own.
+OnAnswer = Callable[[float, bytes, int, "str | None"], None]
 
 
 @dataclass(frozen=True)
@@ -53,21 +57,31 @@ class Recording:
     late_ms_max: float = 0.0
     finished: float = 0.0
 
+    def index(self, at: float) -> int:
+        """The second of the run that ``at`` (a monotonic time) falls in."""
+        return max(0, int(at - self.started))
+
+    def between(self, start: float, end: float) -> range:
+        """The seconds that overlap ``start``..``end``, to leave out with ``skip``."""
+        return range(self.index(start), self.index(end) + 1)
+
     def second(self, at: float) -> Second:
-        index = max(0, int(at - self.started))
+        index = self.index(at)
         while len(self.seconds) <= index:
             self.seconds.append(Second())
         return self.seconds[index]
 
-    def statuses(self) -> dict[int, int]:
+    def statuses(self, skip: Container[int] = ()) -> dict[int, int]:
         total: dict[int, int] = {}
-        for s in self.seconds:
+        for i, s in enumerate(self.seconds):
+            if i in skip:
+                continue
             for status, n in s.statuses.items():
                 total[status] = total.get(status, 0) + n
         return total
 
-    def latencies_ms(self) -> list[float]:
-        return [ms for s in self.seconds for ms in s.latencies_ms]
+    def latencies_ms(self, skip: Container[int] = ()) -> list[float]:
+        return [ms for i, s in enumerate(self.seconds) if i not in skip for ms in s.latencies_ms]
 
     def shed_without_retry_after(self) -> int:
         return sum(s.shed_without_retry_after for s in self.seconds)
@@ -159,11 +173,13 @@ async def run_rate(
     timeout_s: float = 10.0,
     idempotency_key: bool = True,
     keep_ids: bool = True,
+    on_answer: OnAnswer | None = None,
 ) -> Recording:
     """Offer ``rate_per_s`` requests for ``duration_s``; waits for the stragglers, then returns.
 
     Requests go round-robin over ``targets``. A request that finds no free connection waits in
-    a queue; its latency still starts when it was due.
+    a queue; its latency still starts when it was due. ``on_answer`` lets a body source that
+    reacts to answers (repeat attempts of people already accepted) see each one.
     """
     rec = recording if recording is not None else Recording(started=time.monotonic())
     queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
@@ -190,10 +206,15 @@ async def run_rate(
                     second.shed_without_retry_after += 1
                 second.latencies_ms.append((done - due) * 1000)
                 rec.finished = max(rec.finished, done)
+                registration_id: str | None = None
                 if status == 202:
                     rec.second(done).completed += 1
-                    if keep_ids:
-                        rec.accepted_ids.append(json.loads(answer)["registration_id"])
+                    if keep_ids or on_answer is not None:
+                        registration_id = json.loads(answer)["registration_id"]
+                    if keep_ids and registration_id is not None:
+                        rec.accepted_ids.append(registration_id)
+                if on_answer is not None:
+                    on_answer(due, body, status, registration_id)
         finally:
             conn.close()
 

@@ -4,6 +4,9 @@ a registration API process of one's own.
 A component is a process in ``.run/pids`` with all its descendants: Postgres backends, nginx
 workers and the JVM's children count towards their parent component.
 
+``stopped`` SIGSTOPs a component for a while (a frozen process: connections stay open, nothing
+answers) and always SIGCONTs it again.
+
 ``registration_api`` starts an extra registration process on a free port with its own settings
 (caps far below the stack's for admission tests, another Kafka address for fault tests):
 changing the stack's own processes would affect everything else running. It shares the stack's
@@ -13,6 +16,7 @@ Kafka, Redis and Postgres and is stopped on exit.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -109,6 +113,40 @@ def running(component: str) -> bool:
 def dead_components() -> list[str]:
     """Components whose recorded pid is no longer running."""
     return [name for name, pid in component_pids().items() if not alive(pid)]
+
+
+# Resumes a paused pid after a while, from a process of its own: the pause then ends even if the
+# process that paused it is killed outright and never gets to run its ``finally``.
+_RESUME_LATER = (
+    "import os, signal, sys, time\n"
+    "time.sleep(float(sys.argv[1]))\n"
+    "os.kill(int(sys.argv[2]), signal.SIGCONT)\n"
+)
+
+
+@contextmanager
+def stopped(component: str, at_most_s: float) -> Iterator[int]:
+    """``component`` SIGSTOPped inside the block and SIGCONTed on leaving it, however it is left
+    (error, cancellation, Ctrl-C); after ``at_most_s`` a watchdog resumes it in any case.
+    Yields the pid. ``KeyError`` if the component has no pid in .run/pids."""
+    pid = component_pids()[component]
+    watchdog = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", _RESUME_LATER, str(at_most_s), str(pid)],
+        # Its own session: a Ctrl-C to the caller's process group must not stop the watchdog.
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        yield pid
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass  # gone meanwhile: nothing left to resume
+        watchdog.kill()
+        watchdog.wait()
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from gelombang.nik import parse_nik
+from gelombang.population import random_citizen
 
 # Three words: the civil-registry simulator's people have one or two (gelombang.population), so
 # a test citizen never matches one by chance, whichever NIK it draws.
@@ -56,3 +57,27 @@ def valid_payload(**overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+def registry_person(*, email: bool = True, phone: bool = False, **overrides: Any) -> dict[str, Any]:
+    """A sign-up of a person the civil-registry simulator knows: the NIK check passes, so the
+    registration stays live (waiting for the contact check) instead of being rejected."""
+    rng = random.SystemRandom()
+    citizen = random_citizen(random.Random())
+    tag = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(10))
+    body: dict[str, Any] = {
+        "nik": citizen.nik,
+        "full_name": citizen.full_name,
+        "birth_date": citizen.birth_date.isoformat(),
+        "gender": citizen.gender,
+        "email": f"it.{tag}@example.id" if email else None,
+        "phone": f"+62813{rng.randrange(10**7, 10**8)}" if phone else None,
+        "province_code": citizen.province_code,
+        "regency_code": citizen.regency_code,
+        "employment_status": "furloughed",
+        "in_formal_education": False,
+        "receives_social_aid": False,
+        "consent": True,
+    }
+    body.update(overrides)
+    return body

@@ -35,7 +35,7 @@ but keep ``stack.env``: it holds the keys that encrypt stored PII)::
     .run/pids/<name>.pid        pid of each process we started (the only pids we ever signal)
     .run/logs/<name>.log        stdout/stderr (and own logs) of each component
     .run/postgres/{data,run}    cluster (owned by user postgres) and its unix socket
-    .run/redis/redis.conf       generated config (no persistence: Redis is only a cache)
+    .run/redis/redis.conf       generated config (append-only file: the NIK hints outlive a restart)
     .run/kafka/                 server.properties, cluster.id, data/ (KRaft log dirs)
     .run/nginx/                 nginx.conf rendered from deploy/local/nginx.conf.template, temp/
     .run/prometheus/            prometheus.yml, data/ (TSDB, 2 days retention)
@@ -1135,14 +1135,17 @@ def start_redis(comp: Component) -> None:
     REDIS_DIR.mkdir(parents=True, exist_ok=True)
     conf = REDIS_DIR / "redis.conf"
     conf.write_text(
-        "# Written by deploy/local/stack.py. Redis is only the dedupe fast path and a cache;\n"
-        "# Postgres is the source of truth, so no persistence (no RDB snapshots, no AOF).\n"
+        "# Written by deploy/local/stack.py. Redis is the edge's fast path; the log decides.\n"
+        "# Its data survives a restart (append-only file, fsync once a second) so a restarted\n"
+        "# Redis still answers the friendly 409 for people already registered, instead of\n"
+        "# letting their repeats through to be refused later by the decider.\n"
         f"bind {HOST}\n"
         "protected-mode yes\n"
         f"port {REDIS_PORT}\n"
         f"dir {REDIS_DIR}\n"
         'save ""\n'
-        "appendonly no\n"
+        "appendonly yes\n"
+        "appendfsync everysec\n"
         "daemonize no\n"
         'logfile ""\n'
         "loglevel notice\n"

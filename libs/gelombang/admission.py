@@ -182,6 +182,26 @@ async def _refuse(scope: Scope, send: Send, shed: Shed) -> None:
 
 # -- Bots: per-IP and per-NIK limits, and proof of work under pressure --------------------------
 
+# The fields of an ALTCHA v1 solution that are text; the library calls str methods on them.
+_ALTCHA_TEXT_FIELDS = ("algorithm", "challenge", "salt", "signature")
+
+
+def _altcha_solution(proof: str) -> dict[str, object] | None:
+    """The decoded X-Altcha header, or None unless it has the shape of a solution.
+
+    The ALTCHA library trusts that shape: a number where the salt goes raises AttributeError
+    and deeply nested JSON raises RecursionError, each a 500 for a header anyone can send.
+    """
+    try:
+        decoded = json.loads(base64.b64decode(proof))
+    except (ValueError, RecursionError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        return None
+    if not isinstance(decoded, dict) or "number" not in decoded:
+        return None
+    if not all(isinstance(decoded.get(name), str) for name in _ALTCHA_TEXT_FIELDS):
+        return None
+    return decoded
+
 
 class WindowCounters(Protocol):
     async def take(
@@ -376,13 +396,16 @@ class SignUpGuard:
     async def _proof_ok(self, proof: str | None) -> bool:
         if not proof:
             return False
+        solution = _altcha_solution(proof)
+        if solution is None:
+            return False
         try:
             ok, _ = altcha_v1.verify_solution(proof, self._pow_key, check_expires=True)
-            signature = str(json.loads(base64.b64decode(proof))["signature"])
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, TypeError):  # e.g. a salt that cannot be encoded (lone surrogate)
             return False
         if not ok:
             return False
+        signature = solution["signature"]
         # One solution, one sign-up: otherwise a bot solves once and replays it all day.
         try:
             return await self._counters.first_time(f"pow:{signature}", self._pow_ttl_s)

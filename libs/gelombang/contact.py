@@ -83,12 +83,16 @@ def link_expiry(now: datetime | None = None) -> datetime:
 
 
 # Check and count in one atomic step so that parallel guesses cannot exceed the attempt limit.
+# A correct code is marked used rather than deleted: to everyone it is gone ('expired', as a
+# deleted one), but _RESTORE_OTP can give it back, attempts and expiry unchanged, when the
+# confirmation could not be made durable.
 _CHECK_OTP = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'expired' end
+if redis.call('HGET', KEYS[1], 'used') then return 'expired' end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 if attempts >= tonumber(ARGV[2]) then return 'locked' end
 if redis.call('HGET', KEYS[1], 'digest') == ARGV[1] then
-  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'used', '1')
   return 'ok'
 end
 attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
@@ -96,9 +100,24 @@ if attempts >= tonumber(ARGV[2]) then return 'locked' end
 return 'wrong'
 """
 
+# Only the code that was used, and only while it is still the live one: a code issued since
+# (``issue`` replaces the whole hash) or one that expired meanwhile stays as it is. Nothing
+# but the 'used' mark changes, so giving a code back never buys a guesser more attempts.
+_RESTORE_OTP = """
+if redis.call('HGET', KEYS[1], 'used') and redis.call('HGET', KEYS[1], 'digest') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'used')
+  return 1
+end
+return 0
+"""
+
 
 class OtpStore:
-    """Live one-time codes in Redis: ``otp:<registration id>`` → {digest, attempts}, 10 min TTL."""
+    """Live one-time codes in Redis: ``otp:<registration id>`` → {digest, attempts}, 10 min TTL.
+
+    A code that passed ``check`` also carries ``used`` until it expires or ``restore`` takes
+    the mark away again.
+    """
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._redis = client
@@ -123,3 +142,11 @@ class OtpStore:
         if text not in ("ok", "wrong", "locked", "expired"):
             raise RuntimeError(f"unexpected OTP check result {text!r}")
         return text  # type: ignore[return-value]
+
+    async def restore(self, registration_id: str, digest: str) -> bool:
+        """Give back a code that ``check`` just accepted (the confirmation it led to failed).
+
+        True if the code is live again; False if it expired or was replaced in the meantime.
+        """
+        result = await self._redis.eval(_RESTORE_OTP, 1, self._key(registration_id), digest)
+        return bool(result)

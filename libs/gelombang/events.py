@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Every sign-up attempt, keyed by the NIK's blind index: all attempts of one NIK share a
+# partition, in order. The decider's NIK releases travel here too, for the same reason.
 REGISTRATIONS_SUBMITTED = "registrations.submitted"
+# The decider's verdict "first live attempt of this NIK": the only registrations downstream
+# services (verification, and through it selection) ever act on.
+REGISTRATIONS_ACCEPTED = "registrations.accepted"
 REGISTRATIONS_CONTACT_CONFIRMED = "registrations.contact_confirmed"
 REGISTRATIONS_VERIFIED = "registrations.verified"
 REGISTRATIONS_REJECTED = "registrations.rejected"
@@ -35,6 +40,15 @@ EmploymentStatus = Literal[
 ]
 
 
+# Namespace of the ids of events derived from others (a decision, a release): the same cause
+# always yields the same event id, so consumers' idempotency by event id absorbs a re-send.
+_DECISIONS = UUID("6b9f3c2e-4f1a-5d0b-9a7e-2c8d1e0f4a53")
+
+
+def derived_event_id(kind: str, cause: UUID) -> UUID:
+    return uuid5(_DECISIONS, f"{kind}:{cause}")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -49,9 +63,13 @@ class Event(BaseModel):
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
+    def message_key(self) -> bytes:
+        """The Kafka key: by registration unless the event must stay in its NIK's order."""
+        return str(getattr(self, "registration_id", "")).encode()
 
-class RegistrationSubmitted(Event):
-    event_type: ClassVar[str] = "RegistrationSubmitted"
+
+class _Registration(Event):
+    """What a person submitted; shared by the attempt and the decider's acceptance of it."""
 
     registration_id: UUID
     nik_hash: str
@@ -66,6 +84,50 @@ class RegistrationSubmitted(Event):
     has_email: bool
     has_phone: bool
 
+    def message_key(self) -> bytes:
+        return self.nik_hash.encode()
+
+
+class RegistrationSubmitted(_Registration):
+    """One sign-up attempt, as the edge took it (the edge's NIK checks are a hint only)."""
+
+    event_type: ClassVar[str] = "RegistrationSubmitted"
+
+
+class RegistrationAccepted(_Registration):
+    """The decider found this the first live attempt of its NIK (``registrations.accepted``).
+
+    The event id is derived from the registration id, so a re-published decision is the same
+    event to every consumer."""
+
+    event_type: ClassVar[str] = "RegistrationAccepted"
+
+    @classmethod
+    def of(cls, submitted: RegistrationSubmitted) -> RegistrationAccepted:
+        fields = submitted.model_dump(exclude={"event_id", "occurred_at"})
+        return cls(
+            event_id=derived_event_id("accepted", submitted.registration_id),
+            occurred_at=submitted.occurred_at,
+            **fields,
+        )
+
+
+class NikReleased(Event):
+    """A rejection that invites the person to register again gave their NIK back.
+
+    Published by the decider into ``registrations.submitted`` under the NIK's key, so it sits in
+    the NIK's own order: an attempt after it in the log is decided against the released claim,
+    on the first run and on every replay alike."""
+
+    event_type: ClassVar[str] = "NikReleased"
+
+    registration_id: UUID
+    nik_hash: str
+    reason: str
+
+    def message_key(self) -> bytes:
+        return self.nik_hash.encode()
+
 
 # "officer": a posko officer saw the ID card in person, which replaces the contact check.
 ContactMethod = Literal["email", "sms", "officer"]
@@ -73,6 +135,11 @@ ProgressStatus = Literal["contact_pending", "contact_confirmed", "nik_verified"]
 RejectionReason = Literal[
     "nik_not_found", "nik_data_mismatch", "contact_expired", "duplicate", "contact_undeliverable"
 ]
+# Rejections whose message tells the person to register again: they give the NIK back, so the
+# next attempt is accepted. A duplicate never releases anything (the first one still holds it).
+RELEASING_REASONS: frozenset[str] = frozenset(
+    {"nik_not_found", "nik_data_mismatch", "contact_expired", "contact_undeliverable"}
+)
 
 
 class ContactConfirmed(Event):
@@ -138,6 +205,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.event_type: cls
     for cls in (
         RegistrationSubmitted,
+        RegistrationAccepted,
+        NikReleased,
         ContactConfirmed,
         ContactCodeResendRequested,
         RegistrationProgressed,

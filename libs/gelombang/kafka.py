@@ -3,7 +3,8 @@
 Producer: acks=all and idempotence, always; a publish either returns after the broker has the
 record on all in-sync replicas or raises ``PublishFailed`` within a bounded time.
 Consumer: no auto-commit; offsets are committed only after the batch handler has stored its
-effects; a record that cannot be decoded goes to ``<topic>.dlq`` instead of blocking the partition.
+effects; a record that cannot be decoded, or that the handler keeps failing on for a reason that is
+not a store or broker being down, goes to ``<topic>.dlq`` instead of blocking the partition.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
+from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
 from gelombang.events import Event, dead_letter_topic, decode_event
@@ -130,6 +133,54 @@ class Delivered:
 BatchHandler = Callable[[list[Delivered]], Awaitable[None]]
 
 
+class RawPublisher(Protocol):
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> None: ...
+
+
+# A store or the broker is briefly unavailable; the records are not at fault. Such a batch waits
+# for as long as it takes and is never parked: `make chaos` fills Postgres' disk, and nothing may
+# be dead-lettered then.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # ConnectionError and TimeoutError are OSErrors too
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, statement timeout
+    asyncpg.exceptions.InsufficientResourcesError,  # disk full, out of memory or connections
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure
+    PublishFailed,
+    KafkaError,
+    RedisError,
+)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    sqlstate = getattr(exc, "sqlstate", None)
+    return sqlstate if isinstance(sqlstate, str) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the same records later can succeed without anyone touching them."""
+    if isinstance(exc, ValueError):
+        # asyncpg's "invalid input for query argument" is an InterfaceError and a ValueError:
+        # the record's value cannot be encoded, so waiting would stall the partition for good.
+        return False
+    # SQLSTATE class 42 (undefined table or column, permission denied) is the code's or the
+    # schema's fault, never a value's: parking would send every record to the dead-letter topic
+    # (say, a deploy ahead of its migration). Waiting shows as lag and keeps them in order.
+    return isinstance(exc, TRANSIENT_ERRORS) or (_sqlstate(exc) or "").startswith("42")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Class and SQLSTATE only: an exception's message may quote the record's personal data."""
+    sqlstate = _sqlstate(exc)
+    name = type(exc).__name__
+    return f"{name} (SQLSTATE {sqlstate})" if sqlstate else name
+
+
 class ConsumerLoop:
     """Poll, decode, hand a batch to the handler, then commit. Stops when ``stop()`` is called."""
 
@@ -138,14 +189,22 @@ class ConsumerLoop:
         consumer: AIOKafkaConsumer,
         group_id: str,
         handler: BatchHandler,
-        dead_letters: EventPublisher,
+        dead_letters: RawPublisher,
         poll_timeout_ms: int = 500,
+        attempts: int = 3,
+        retry_delay_s: float = 0.2,
+        max_retry_delay_s: float = 10.0,
     ) -> None:
         self._consumer = consumer
         self._group = group_id
         self._handler = handler
         self._dead_letters = dead_letters
         self._poll_timeout_ms = poll_timeout_ms
+        # Failures that may be the records' fault, per batch and then per record, before a
+        # record is parked; transient ones are retried without a bound.
+        self._attempts = attempts
+        self._retry_delay_s = retry_delay_s
+        self._max_retry_delay_s = max_retry_delay_s
         self._stopping = asyncio.Event()
         self.last_poll_monotonic = 0.0
         self._lag_reported: set[tuple[str, int]] = set()
@@ -165,10 +224,9 @@ class ConsumerLoop:
                 record for partition_records in batches.values() for record in partition_records
             ]
             if records:
-                delivered = await self._decode(records)
-                if delivered:
-                    await self._with_retries(delivered)
-                # Effects are stored (or dead-lettered): only now may the offsets move.
+                await self._handle(records)
+                # Every record's effects are stored, or it is dead-lettered: only now may the
+                # offsets move.
                 try:
                     await self._consumer.commit()
                 except CommitFailedError:
@@ -183,55 +241,97 @@ class ConsumerLoop:
                     KAFKA_CONSUMED.labels(self._group, record.topic).inc()
             await self._report_lag()
 
-    async def _with_retries(self, delivered: list[Delivered]) -> None:
-        # A store that is briefly down (Postgres restart) must delay the batch, never skip it:
-        # retry with capped backoff until it works or the process is stopped (then nothing was
-        # committed and the next owner of the partition replays the batch).
-        delay = 0.2
+    async def _handle(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        decoded: list[tuple[ConsumerRecord[bytes, bytes], Delivered]] = []
+        for record in records:
+            try:
+                decoded.append((record, self._decode(record)))
+            except Exception as exc:
+                await self._park(record, exc)
+        if not decoded:
+            return
+        error = await self._attempt([d for _, d in decoded])
+        if error is None:
+            return
+        if len(decoded) == 1:  # that was the record alone: it has had its attempts
+            await self._park(decoded[0][0], error)
+            return
+        # Some record keeps failing: one at a time, in the log's order, so that only that record
+        # is parked and every other one keeps its effects and its place in its key's order.
+        for record, delivered in decoded:
+            error = await self._attempt([delivered])
+            if error is not None:
+                await self._park(record, error)
+
+    async def _attempt(self, batch: list[Delivered]) -> Exception | None:
+        """Hand ``batch`` to the handler until it succeeds (None) or has failed ``attempts``
+        times for a reason that may be the records' (that error is returned)."""
+        failures = 0
+        delay = self._retry_delay_s
         while True:
             try:
-                await self._handler(delivered)
-                return
-            except Exception:
-                log.exception("batch_failed_retrying", group=self._group, size=len(delivered))
+                await self._handler(batch)
+                return None
+            except Exception as exc:
+                # A store that is briefly down (Postgres restart, full disk) must delay the
+                # records, never park them: only other failures count towards the bound.
+                transient = is_transient(exc)
+                if not transient:
+                    failures += 1
+                log.warning(
+                    "batch_failed_retrying",
+                    group=self._group,
+                    size=len(batch),
+                    error=failure_reason(exc),
+                    transient=transient,
+                )
+                if self._stopping.is_set():
+                    # Nothing was committed: the partition's next owner replays the batch.
+                    raise
+                if failures >= self._attempts:
+                    return exc
+                delay = await self._back_off(delay)
+
+    async def _back_off(self, delay: float) -> float:
+        await asyncio.sleep(delay)
+        return min(delay * 2, self._max_retry_delay_s)
+
+    def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Delivered:
+        headers = dict(record.headers or ())
+        event_type = headers.get(EVENT_TYPE_HEADER, b"").decode(errors="replace")
+        event = decode_event(event_type, record.value or b"")
+        return Delivered(record.topic, record.partition, record.offset, record.key, event)
+
+    async def _park(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+        """Move ``record`` to its dead-letter topic; it is skipped only once Kafka has it there."""
+        headers = list(record.headers or ()) + [
+            ("dlq_error", type(exc).__name__.encode()),
+            ("dlq_reason", failure_reason(exc).encode()),
+            ("dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ("dlq_group", self._group.encode()),
+        ]
+        delay = self._retry_delay_s
+        while True:
+            try:
+                await self._dead_letters.publish_raw(
+                    dead_letter_topic(record.topic), record.key, record.value or b"", headers
+                )
+                break
+            except PublishFailed:
+                log.warning("dead_letter_publish_failed", group=self._group, topic=record.topic)
                 if self._stopping.is_set():
                     raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-
-    async def _decode(self, records: list[ConsumerRecord[bytes, bytes]]) -> list[Delivered]:
-        delivered: list[Delivered] = []
-        for record in records:
-            headers = dict(record.headers or ())
-            event_type = headers.get(EVENT_TYPE_HEADER, b"").decode(errors="replace")
-            try:
-                event = decode_event(event_type, record.value or b"")
-            except Exception as exc:
-                await self._dead_letter(record, exc)
-                continue
-            delivered.append(
-                Delivered(record.topic, record.partition, record.offset, record.key, event)
-            )
-        return delivered
-
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+                delay = await self._back_off(delay)
+        KAFKA_DEAD_LETTERED.labels(self._group, record.topic).inc()
+        # Where it came from and why, never its key or value: both may identify a person.
         log.warning(
             "dead_lettered",
             group=self._group,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            error=type(exc).__name__,
+            error=failure_reason(exc),
         )
-        headers = list(record.headers or ()) + [
-            ("dlq_error", type(exc).__name__.encode()),
-            ("dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-            ("dlq_group", self._group.encode()),
-        ]
-        await self._dead_letters.publish_raw(
-            dead_letter_topic(record.topic), record.key, record.value or b"", headers
-        )
-        KAFKA_DEAD_LETTERED.labels(self._group, record.topic).inc()
 
     async def _report_lag(self) -> None:
         assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}

@@ -36,12 +36,20 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The email or phone number was not confirmed within 48 hours. Please register again.",
     },
     "duplicate": {
-        "id": "NIK ini sudah terdaftar melalui pendaftaran lain. Pendaftaran ini tidak dipakai.",
-        "en": "This NIK was already registered by another sign-up; this one is not used.",
+        "id": "NIK ini sudah terdaftar melalui pendaftaran lain, jadi pendaftaran ini tidak "
+        "dipakai dan tidak akan diproses. Pendaftaran pertama tetap berlaku: buka tautan status "
+        "yang Anda terima saat pertama mendaftar. Jika tautan itu hilang atau Anda merasa belum "
+        "pernah mendaftar, hubungi layanan pengaduan atau posko terdekat dengan membawa KTP.",
+        "en": "This NIK was already registered by another sign-up, so this one is not used and "
+        "will not be processed. The first registration still counts: open the status link you "
+        "received when you first signed up. If you lost it, or never registered before, contact "
+        "the help desk or the nearest assisted-registration post (posko) with your ID card.",
     },
     "contact_undeliverable": {
-        "id": "Pesan konfirmasi tidak dapat dikirim ke email atau nomor HP Anda.",
-        "en": "The confirmation message could not be delivered to your email or phone.",
+        "id": "Pesan konfirmasi tidak dapat dikirim ke email atau nomor HP Anda. Silakan daftar "
+        "ulang dengan email atau nomor HP lain.",
+        "en": "The confirmation message could not be delivered to your email or phone. Please "
+        "register again with another email address or phone number.",
     },
     # Contact confirmation (email link, SMS code)
     "link_invalid": {
@@ -248,6 +256,12 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "idempotency_key_invalid": {
         "id": "Header Idempotency-Key tidak valid.",
         "en": "The Idempotency-Key header is not valid.",
+    },
+    "nik_check_pending": {
+        "id": "Pendaftaran lain dengan NIK ini masih sedang diproses. Coba lagi sebentar lagi; "
+        "Anda akan mendapat jawaban pasti.",
+        "en": "Another registration with this NIK is still being processed. Please try again "
+        "in a moment; you will then get a definite answer.",
     },
     "service_unavailable": {
         "id": "Layanan sedang sibuk. Silakan coba lagi dalam beberapa saat.",

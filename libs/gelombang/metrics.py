@@ -75,6 +75,27 @@ REGISTRATIONS_BY_STATUS = Gauge(
 PROJECTOR_APPLIED = Counter(
     "projector_events_applied_total", "Events written to the status read model", ["topic"]
 )
+DECIDER_VERDICTS = Counter(
+    "registration_verdicts_total",
+    "Registrations decided from the log: accepted (first live attempt of a NIK) or duplicate",
+    ["verdict"],
+)
+DECIDER_RELEASES = Counter(
+    "registration_nik_releases_total",
+    "NIKs given back by a rejection that invites the person to register again",
+)
+DECIDER_HINT_ERRORS = Counter(
+    "registration_hint_write_errors_total",
+    "Batches whose NIK hints could not be written back to Redis (the edge's 409 goes cold)",
+)
+REGISTRATION_OUTBOX_PENDING = Gauge(
+    "registration_outbox_pending", "Decisions and releases stored but not yet in Kafka"
+)
+ONE_NIK_VIOLATIONS = Counter(
+    "one_nik_violations_total",
+    "A second live registration of one NIK reached a store's unique index (a bug upstream)",
+    ["store"],
+)
 PROJECTOR_BATCH_SECONDS = Histogram(
     "projector_batch_duration_seconds",
     "Time to store one batch in Postgres",

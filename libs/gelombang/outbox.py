@@ -60,7 +60,7 @@ class Outbox:
                 (
                     self._topic_of[e.event_type],
                     e.event_type,
-                    str(getattr(e, "registration_id", "")).encode(),
+                    e.message_key(),
                     e.to_bytes(),
                 )
                 for e in events

@@ -50,7 +50,11 @@ class PiiCipher:
         return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
 
     def check_status_token(self, registration_id: str, token: str) -> bool:
-        return hmac.compare_digest(self.status_token(registration_id), token)
+        # As bytes: the token comes from a header, which Starlette decodes as latin-1, and
+        # compare_digest raises TypeError (a 500) on a str holding any non-ASCII character.
+        # surrogatepass: even a str no header could carry encodes, so this never raises.
+        presented = token.encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(self.status_token(registration_id).encode(), presented)
 
     def seal(self, plaintext: bytes, bound_to: str) -> str:
         nonce = os.urandom(12)

@@ -11,15 +11,61 @@ skipping the rest loses nothing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Sequence
+from uuid import UUID
+
 import asyncpg
+
+from gelombang.logs import get_logger
+from gelombang.metrics import ONE_NIK_VIOLATIONS
+
+log = get_logger(__name__)
+# Table names are spliced into SQL: ours only, never input.
+_TABLE = re.compile(r"[a-z_]+")
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
     """Nothing to undo (see the module docstring)."""
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int, max_size: int, server_settings: dict[str, str] | None = None
+) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, reset=_keep_session
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        reset=_keep_session,
+        server_settings=server_settings,
     )
     return pool
+
+
+async def report_second_registrations(
+    conn: asyncpg.Connection,
+    table: str,
+    attempted: Sequence[UUID],
+    stored: Collection[UUID],
+    store: str,
+) -> int:
+    """After an ``INSERT ... ON CONFLICT DO NOTHING`` of people into ``table``: those neither
+    stored now nor there before were refused by the table's unique index on the NIK hash, i.e.
+    a second live registration of one NIK reached this store. That is a bug upstream (the
+    decider decides one per NIK): counted and logged by id, never raised, so it cannot turn into
+    a crash loop. Returns how many."""
+    if not _TABLE.fullmatch(table):
+        raise ValueError(f"not a table name: {table!r}")
+    others = [r for r in attempted if r not in stored]
+    if not others:
+        return 0
+    rows = await conn.fetch(
+        f"SELECT registration_id FROM {table} WHERE registration_id = ANY($1::uuid[])",  # noqa: S608
+        others,
+    )
+    known = {row["registration_id"] for row in rows}
+    refused = [r for r in others if r not in known]
+    for registration_id in refused:
+        ONE_NIK_VIOLATIONS.labels(store).inc()
+        log.error("second_registration_refused", store=store, registration_id=str(registration_id))
+    return len(refused)

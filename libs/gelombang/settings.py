@@ -128,4 +128,10 @@ class AdminSettings(CommonSettings):
         return digest.hexdigest()
 
     def admin_token_matches(self, presented: str) -> bool:
-        return hmac.compare_digest(presented.encode(), self.effective_admin_token.encode())
+        # Bytes, never str: compare_digest raises TypeError on non-ASCII text, and a header
+        # arrives as latin-1 text. surrogatepass: no str at all (an undecodable environment
+        # variable holds lone surrogates) can make the comparison raise.
+        return hmac.compare_digest(
+            presented.encode("utf-8", "surrogatepass"),
+            self.effective_admin_token.encode("utf-8", "surrogatepass"),
+        )

@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from gelombang.events import (
+    REGISTRATIONS_ACCEPTED,
     REGISTRATIONS_CONTACT_CONFIRMED,
     REGISTRATIONS_PROGRESS,
     REGISTRATIONS_REJECTED,
@@ -28,6 +29,7 @@ from gelombang.settings import CommonSettings
 
 EVENT_TOPICS = (
     REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_ACCEPTED,
     REGISTRATIONS_CONTACT_CONFIRMED,
     REGISTRATIONS_PROGRESS,
     REGISTRATIONS_VERIFIED,

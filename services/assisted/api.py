@@ -61,7 +61,12 @@ from services.assisted.service import (
 from services.assisted.settings import AssistedSettings
 from services.registration.api import _valid_idempotency_key, error
 from services.registration.schemas import ErrorResponse, FieldErrorOut
-from services.registration.service import Accepted, AlreadyRegistered, IdempotencyKeyReused
+from services.registration.service import (
+    Accepted,
+    AlreadyRegistered,
+    IdempotencyKeyReused,
+    TryAgainShortly,
+)
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -217,6 +222,9 @@ async def create_assisted_registration(
         return error(503, "service_unavailable", lang, headers=_retry_after(rt))
     if isinstance(outcome, AlreadyRegistered):
         return error(409, "nik_already_registered", lang, field="nik")
+    if isinstance(outcome, TryAgainShortly):
+        retry = {"Retry-After": str(outcome.retry_after_s)}
+        return error(503, "nik_check_pending", lang, field="nik", headers=retry)
     if isinstance(outcome, IdempotencyKeyReused):
         if idempotency_key is None:
             # The derived key (this posko, this NIK) was used before with other details: this
@@ -280,7 +288,8 @@ async def list_assisted_registrations(
 async def _read_limited(request: Request, max_bytes: int) -> bytes | None:
     """The body, or None once it grows past ``max_bytes`` (without reading the rest into memory)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    # isascii: "²" (a latin-1 byte) is a digit to str.isdigit() but not to int().
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         return None
     chunks: list[bytes] = []
     size = 0

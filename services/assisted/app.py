@@ -30,7 +30,7 @@ from services.assisted.service import AssistedCollaborators, BatchPolicy
 from services.assisted.settings import AssistedSettings
 from services.registration.api import unreadable_body_handler, validation_error_handler
 from services.registration.repository import (
-    PostgresClaimLedger,
+    PostgresStandings,
     RedisIdempotencyStore,
     RedisNikReservations,
 )
@@ -62,7 +62,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
         registration = Collaborators(
             cipher=cipher,
             reservations=RedisNikReservations(pipelined),
-            ledger=PostgresClaimLedger(pool, settings.claim_lookup_timeout_s),
+            standings=PostgresStandings(pool, settings.claim_lookup_timeout_s),
             idempotency=RedisIdempotencyStore(pipelined, settings.idempotency_ttl_s),
             publisher=EventPublisher(producer, timeout_s=settings.produce_timeout_s),
         )

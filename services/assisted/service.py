@@ -42,6 +42,7 @@ from services.registration.service import (
     Collaborators,
     IdempotencyKeyReused,
     Outcome,
+    TryAgainShortly,
     register,
     registration_id_for,
 )
@@ -160,6 +161,8 @@ async def submit(
     elif isinstance(outcome, AlreadyRegistered):
         await deps.audit.record(officer, "registration.refused_duplicate")
         ASSISTED_SUBMISSIONS.labels(source, "duplicate").inc()
+    elif isinstance(outcome, TryAgainShortly):
+        ASSISTED_SUBMISSIONS.labels(source, "deferred").inc()
     else:
         await deps.audit.record(officer, "registration.refused_key_conflict")
         ASSISTED_SUBMISSIONS.labels(source, "key_conflict").inc()
@@ -387,7 +390,11 @@ async def _submit_row(
         except Exception as exc:  # Postgres or Redis trouble recording it: retry as well
             log.warning("batch_row_failed", attempt=attempt + 1, error=type(exc).__name__)
         else:
-            return await _settled(row, officer, outcome, deps)
+            if not isinstance(outcome, TryAgainShortly):
+                return await _settled(row, officer, outcome, deps)
+            # Another registration of this NIK is still on its way through the log.
+            await policy_.sleep(outcome.retry_after_s)
+            continue
         if attempt + 1 < policy_.attempts:
             delay = policy_.backoff_s * (2**attempt) * (0.5 + random.random())
             await policy_.sleep(delay)

@@ -43,6 +43,7 @@ from services.registration.service import (
     DependencyUnavailable,
     IdempotencyKeyReused,
     Refused,
+    TryAgainShortly,
     confirm_email_link,
     confirm_otp,
     register,
@@ -153,6 +154,9 @@ async def create_registration(
         return _refused(outcome.refusal, lang)
     if isinstance(outcome, AlreadyRegistered):
         return error(409, "nik_already_registered", lang, field="nik")
+    if isinstance(outcome, TryAgainShortly):
+        retry = {"Retry-After": str(outcome.retry_after_s)}
+        return error(503, "nik_check_pending", lang, field="nik", headers=retry)
     if isinstance(outcome, IdempotencyKeyReused):
         return error(422, "idempotency_key_conflict", lang, field="Idempotency-Key")
     assert isinstance(outcome, Accepted)

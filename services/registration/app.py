@@ -34,7 +34,7 @@ from services.registration.api import (
     validation_error_handler,
 )
 from services.registration.repository import (
-    PostgresClaimLedger,
+    PostgresStandings,
     RedisIdempotencyStore,
     RedisNikReservations,
     RedisOnceGuard,
@@ -60,8 +60,8 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             socket_connect_timeout=settings.redis_timeout_s,
         )
         pipelined = PipelinedRedis(redis)  # the hot path's commands share round trips
-        # min_size=0: no connection is needed to start; Postgres down degrades the claim
-        # lookup and status reads, not intake.
+        # min_size=0: no connection is needed to start; Postgres down degrades status reads
+        # and the reservation-conflict check, not intake.
         pool = await create_pool(
             settings.database_url, min_size=0, max_size=settings.db_pool_max
         )
@@ -69,7 +69,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         deps = Collaborators(
             cipher=cipher,
             reservations=RedisNikReservations(pipelined),
-            ledger=PostgresClaimLedger(pool, settings.claim_lookup_timeout_s),
+            standings=PostgresStandings(pool, settings.claim_lookup_timeout_s),
             idempotency=RedisIdempotencyStore(pipelined, settings.idempotency_ttl_s),
             publisher=EventPublisher(producer, timeout_s=settings.produce_timeout_s),
         )

@@ -8,27 +8,53 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gelombang.coalesce import Coalescer, PipelinedRedis, command, reply
+from gelombang.coalesce import Command, PipelinedRedis, command, reply
 from gelombang.contact import OtpCheck, OtpStore
-from gelombang.events import RegistrationSubmitted
+from gelombang.events import (
+    REGISTRATIONS_ACCEPTED,
+    REGISTRATIONS_SUBMITTED,
+    RELEASING_REASONS,
+    NikReleased,
+    RegistrationAccepted,
+    RegistrationSubmitted,
+    derived_event_id,
+)
+from gelombang.outbox import Outbox
 from gelombang.probes import POSTGRES_UNAVAILABLE
-from services.registration.service import DependencyUnavailable, StoredAnswer
+from services.registration.decisions import Decisions, decide, nik_hashes
+from services.registration.service import DependencyUnavailable, Holding, Standing, StoredAnswer
 
-# A reservation only has to last until the projector has stored the claim in Postgres (seconds,
-# or hours behind a backlog). Bounded, so that one whose sign-up never reached Kafka and could
-# not be released (the process was killed in between, Redis failed at that moment) cannot
-# refuse that person forever; the Postgres claim stays the lasting truth.
+# An edge reservation only has to last until the decider has confirmed it (it then rewrites the
+# key without expiry: see ``RedisNikHints``): seconds, or hours behind a backlog. Bounded, so that
+# one whose sign-up never reached Kafka cannot refuse that person forever even if nobody
+# takes it over; the decider's claim is the lasting truth.
 NIK_RESERVATION_TTL_S = 3 * 24 * 3600
+
+# Compare-and-delete and compare-and-set, each in one step: only ever replace the holder we saw.
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+_TAKE_OVER = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0"
+)
+# The holder and its remaining lifetime (-1: no expiry, the decider's confirmed hint).
+_INSPECT = "return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}"
+
+
+def _nik_key(nik_hash: str) -> str:
+    return f"nik:{nik_hash}"
 
 
 class RedisNikReservations:
-    """``nik:<hash>`` → registration id. A cache of Postgres' claims, never the truth.
+    """``nik:<hash>`` → registration id: the edge's fast path, never the truth.
 
     Commands go through the shared pipeliner: at peak, concurrent sign-ups share round trips.
     """
@@ -37,48 +63,63 @@ class RedisNikReservations:
         self._redis = redis
         self._ttl_s = ttl_s
 
-    async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
+    async def _run(self, cmd: Command) -> Any:
         try:
-            # SET NX GET (Redis 7): reserves if free, else answers the holder; one command.
-            (holder,) = await self._redis.run(
-                command(
-                    "SET",
-                    f"nik:{nik_hash}",
-                    registration_id,
-                    "NX",
-                    "GET",
-                    "EX",
-                    self._ttl_s,
-                    get=True,
-                )
-            )
-            holder = reply(holder)
+            (answer,) = await self._redis.run(cmd)
+            return reply(answer)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
+
+    async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
+        # SET NX GET (Redis 7): reserves if free, else answers the holder; one command.
+        holder = await self._run(
+            command(
+                "SET", _nik_key(nik_hash), registration_id, "NX", "GET", "EX", self._ttl_s, get=True
+            )
+        )
         return holder.decode() if isinstance(holder, bytes) else holder
 
-    async def overwrite(self, nik_hash: str, registration_id: str) -> None:
-        try:
-            (done,) = await self._redis.run(
-                command("SET", f"nik:{nik_hash}", registration_id, "EX", self._ttl_s)
+    async def inspect(self, nik_hash: str) -> Holding | None:
+        holder, pttl = await self._run(command("EVAL", _INSPECT, 1, _nik_key(nik_hash)))
+        if holder is None:
+            return None
+        held_ms = self._ttl_s * 1000 - int(pttl)
+        return Holding(
+            registration_id=holder.decode() if isinstance(holder, bytes) else str(holder),
+            confirmed=int(pttl) == -1,
+            age_s=max(0.0, held_ms / 1000) if int(pttl) >= 0 else 0.0,
+        )
+
+    async def take_over(self, nik_hash: str, holder: str, registration_id: str) -> bool:
+        done = await self._run(
+            command(
+                "EVAL", _TAKE_OVER, 1, _nik_key(nik_hash), holder, registration_id, self._ttl_s
             )
-            reply(done)
-        except (TimeoutError, RedisError, OSError) as exc:
-            raise DependencyUnavailable("redis") from exc
+        )
+        return bool(done)
 
     async def release(self, nik_hash: str, registration_id: str) -> None:
-        # Only delete our own reservation: compare-and-delete in one step.
-        script = (
-            "if redis.call('get', KEYS[1]) == ARGV[1] then "
-            "return redis.call('del', KEYS[1]) end return 0"
-        )
-        try:
-            (done,) = await self._redis.run(
-                command("EVAL", script, 1, f"nik:{nik_hash}", registration_id)
-            )
-            reply(done)
-        except (TimeoutError, RedisError, OSError) as exc:
-            raise DependencyUnavailable("redis") from exc
+        await self._run(command("EVAL", _RELEASE, 1, _nik_key(nik_hash), registration_id))
+
+
+class RedisNikHints:
+    """The decider's side of ``nik:<hash>``: each decided NIK's holder, written back without
+    expiry, so the edge's 409 stays warm (a repeat never needs to reach the log), and a released
+    NIK's key removed, so the person's next attempt passes the edge."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def write(self, decided: Decisions) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for nik_hash, holder in decided.claims.items():
+            if holder is not None:
+                pipe.set(_nik_key(nik_hash), str(holder))
+        for release in decided.released:
+            if decided.claims.get(release.nik_hash) is None:
+                pipe.eval(_RELEASE, 1, _nik_key(release.nik_hash), str(release.registration_id))
+        if len(pipe):
+            await pipe.execute()
 
 
 class RedisIdempotencyStore:
@@ -144,29 +185,41 @@ class RedisOtpChecker:
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
 
+    async def restore(self, registration_id: str, digest: str) -> bool:
+        try:
+            return await self._store.restore(registration_id, digest)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
 
-class PostgresClaimLedger:
+
+class PostgresStandings:
+    """Where a reservation's holder stands in the read model: the edge's rare path only (a
+    reservation conflict the decider has not confirmed yet)."""
+
     def __init__(self, pool: asyncpg.Pool, timeout_s: float) -> None:
         self._pool = pool
         self._timeout_s = timeout_s
-        # Concurrent sign-ups' lookups share one query (gelombang.coalesce).
-        self._lookups: Coalescer[str, str | None] = Coalescer(self._holders)
 
-    async def _holders(self, nik_hashes: list[str]) -> list[str | None]:
-        rows = await self._pool.fetch(
-            "SELECT nik_hash, registration_id FROM nik_claims WHERE nik_hash = ANY($1::text[])",
-            nik_hashes,
-        )
-        found = {row["nik_hash"]: str(row["registration_id"]) for row in rows}
-        return [found.get(nik_hash) for nik_hash in nik_hashes]
-
-    async def holder_of(self, nik_hash: str) -> str | None:
+    async def standing_of(self, registration_id: str) -> Standing | None:
         try:
-            # asyncio.timeout, not wait_for: no extra task per sign-up on the intake path.
+            parsed = UUID(registration_id)
+        except ValueError:
+            return None  # not an id we wrote: nothing in the log holds it
+        try:
             async with asyncio.timeout(self._timeout_s):
-                return await self._lookups(nik_hash)
+                row = await self._pool.fetchrow(
+                    "SELECT decision, status, reason FROM registrations WHERE registration_id = $1",
+                    parsed,
+                )
         except POSTGRES_UNAVAILABLE as exc:
             raise DependencyUnavailable("postgres") from exc
+        if row is None:
+            return None
+        if row["decision"] == "duplicate":
+            return "duplicate"
+        if row["status"] == "rejected" and row["reason"] in RELEASING_REASONS:
+            return "released"
+        return "live"
 
 
 @dataclass(frozen=True)
@@ -220,76 +273,106 @@ async def fetch_status(pool: asyncpg.Pool, registration_id: UUID) -> StatusRow |
     )
 
 
+OUTBOX = Outbox(
+    "registration_outbox",
+    {"RegistrationAccepted": REGISTRATIONS_ACCEPTED, "NikReleased": REGISTRATIONS_SUBMITTED},
+)
+
 # History event ids are derived from (registration, status) so that replaying the topic, or a
-# client's retry that published the same registration twice, adds nothing.
-_APPLY_SUBMITTED = [
+# client's retry that published the same registration twice, adds nothing. A duplicate's
+# rejection carries its attempt's own time (plus 1 µs, so the history reads in order): a
+# rebuild from the log then writes the same rows.
+_STORE_DECIDED = [
     """
     INSERT INTO registrations (registration_id, nik_hash, nik_last4, pii, province_code,
                                regency_code, employment_status, receives_social_aid, channel,
-                               status, submitted_at)
-    SELECT r, h, l, p, pr, rg, e, a, c, 'submitted', t
+                               status, reason, decision, submitted_at)
+    SELECT r, h, l, p, pr, rg, e, a, c,
+           CASE WHEN d = 'duplicate' THEN 'rejected' ELSE 'submitted' END,
+           CASE WHEN d = 'duplicate' THEN 'duplicate' END, d, t
       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                  $7::text[], $8::bool[], $9::text[], $10::timestamptz[])
-           WITH ORDINALITY AS i(r, h, l, p, pr, rg, e, a, c, t, n)
-     ORDER BY n
+                  $7::text[], $8::bool[], $9::text[], $10::timestamptz[], $11::text[])
+           AS i(r, h, l, p, pr, rg, e, a, c, t, d)
     ON CONFLICT (registration_id) DO NOTHING
     """,
     """
-    INSERT INTO nik_claims (nik_hash, registration_id, claimed_at)
-    SELECT h, r, t
-      FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS i(r, h, t, n)
-     ORDER BY n
-    ON CONFLICT DO NOTHING
-    """,
-    """
-    INSERT INTO registration_history (event_id, registration_id, status, occurred_at)
-    SELECT md5(r::text || ':submitted')::uuid, r, 'submitted', t
-      FROM unnest($1::uuid[], $2::timestamptz[]) AS i(r, t)
-    ON CONFLICT (event_id) DO NOTHING
-    """,
-    """
-    WITH rejected AS (
-        UPDATE registrations g
-           SET status = 'rejected', reason = 'duplicate', updated_at = now()
-         WHERE g.registration_id = ANY($1::uuid[])
-           AND g.status = 'submitted'
-           AND NOT EXISTS (SELECT 1 FROM nik_claims c WHERE c.registration_id = g.registration_id)
-        RETURNING g.registration_id
-    )
     INSERT INTO registration_history (event_id, registration_id, status, reason, occurred_at)
-    SELECT md5(registration_id::text || ':rejected')::uuid, registration_id, 'rejected',
-           'duplicate', now()
-      FROM rejected
+    SELECT md5(r::text || ':submitted')::uuid, r, 'submitted', NULL, t
+      FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS i(r, t, d)
+    UNION ALL
+    SELECT md5(r::text || ':rejected')::uuid, r, 'rejected', 'duplicate',
+           t + interval '1 microsecond'
+      FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS i(r, t, d)
+     WHERE d = 'duplicate'
     ON CONFLICT (event_id) DO NOTHING
     """,
 ]
 
 
-async def apply_submitted(pool: asyncpg.Pool, events: Sequence[RegistrationSubmitted]) -> int:
-    """Store a batch of submissions in one transaction; returns how many were new."""
-    if not events:
-        return 0
-    ids = [e.registration_id for e in events]
-    at = [e.occurred_at for e in events]
+async def decide_submissions(
+    pool: asyncpg.Pool, records: Sequence[RegistrationSubmitted | NikReleased]
+) -> Decisions:
+    """Decide a batch of attempts and releases (in log order) and store the verdicts, the
+    claims, the read-model rows and the accepted events' outbox rows in one transaction."""
+    if not records:
+        return Decisions()
+    hashes = nik_hashes(records)
+    ids = [r.registration_id for r in records if isinstance(r, RegistrationSubmitted)]
     async with pool.acquire() as conn, conn.transaction():
-        status = await conn.execute(
-            _APPLY_SUBMITTED[0],
-            ids,
-            [e.nik_hash for e in events],
-            [e.nik_last4 for e in events],
-            [e.pii for e in events],
-            [e.province_code for e in events],
-            [e.regency_code for e in events],
-            [e.employment_status for e in events],
-            [e.receives_social_aid for e in events],
-            [e.channel for e in events],
-            at,
+        # Locked so that two owners of one partition (a rebalance's overlap) decide in turn.
+        claim_rows = await conn.fetch(
+            "SELECT nik_hash, registration_id FROM nik_claims WHERE nik_hash = ANY($1::text[])"
+            " FOR UPDATE",
+            hashes,
         )
-        await conn.execute(_APPLY_SUBMITTED[1], ids, [e.nik_hash for e in events], at)
-        await conn.execute(_APPLY_SUBMITTED[2], ids, at)
-        await conn.execute(_APPLY_SUBMITTED[3], ids)
-        await conn.execute(_RECOMPUTE_STATUS, ids)
-    return int(status.rsplit(" ", 1)[-1])
+        verdict_rows = await conn.fetch(
+            "SELECT registration_id, decision FROM registrations"
+            " WHERE registration_id = ANY($1::uuid[])",
+            ids,
+        )
+        decided = decide(
+            records,
+            {row["nik_hash"]: row["registration_id"] for row in claim_rows},
+            {row["registration_id"]: row["decision"] for row in verdict_rows},
+        )
+        new = [(e, "accepted") for e in decided.accepted] + [
+            (e, "duplicate") for e in decided.duplicates
+        ]
+        if new:
+            new_ids = [e.registration_id for e, _ in new]
+            at = [e.occurred_at for e, _ in new]
+            verdicts = [v for _, v in new]
+            await conn.execute(
+                _STORE_DECIDED[0],
+                new_ids,
+                [e.nik_hash for e, _ in new],
+                [e.nik_last4 for e, _ in new],
+                [e.pii for e, _ in new],
+                [e.province_code for e, _ in new],
+                [e.regency_code for e, _ in new],
+                [e.employment_status for e, _ in new],
+                [e.receives_social_aid for e, _ in new],
+                [e.channel for e, _ in new],
+                at,
+                verdicts,
+            )
+            await conn.execute(_STORE_DECIDED[1], new_ids, at, verdicts)
+        changed = decided.changed_claims
+        if changed:
+            await conn.execute(
+                "DELETE FROM nik_claims WHERE nik_hash = ANY($1::text[])", list(changed)
+            )
+            taken = [(h, r) for h, r in changed.items() if r is not None]
+            await conn.execute(
+                """INSERT INTO nik_claims (nik_hash, registration_id, claimed_at)
+                   SELECT h, r, now() FROM unnest($1::text[], $2::uuid[]) AS i(h, r)""",
+                [h for h, _ in taken],
+                [r for _, r in taken],
+            )
+        await OUTBOX.add(conn, [RegistrationAccepted.of(e) for e in decided.accepted])
+        if new:
+            await conn.execute(_RECOMPUTE_STATUS, [e.registration_id for e, _ in new])
+    return decided
 
 
 # Later steps outrank earlier ones; a rejection is final. Equal ranks: the later event wins.
@@ -321,18 +404,25 @@ class StatusChange:
     wave: int | None = None
 
 
-async def apply_status_changes(pool: asyncpg.Pool, changes: Sequence[StatusChange]) -> None:
-    """Store status steps (idempotent by event id) and recompute the affected statuses."""
+async def apply_status_changes(
+    pool: asyncpg.Pool, changes: Sequence[StatusChange]
+) -> list[NikReleased]:
+    """Store status steps (idempotent by event id) and recompute the affected statuses.
+
+    A rejection that invites the person to register again also queues the release of their
+    NIK (returned), in the same transaction: stored once, however often the step is replayed.
+    """
     if not changes:
-        return
+        return []
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
+        stored = await conn.fetch(
             """
             INSERT INTO registration_history (event_id, registration_id, status, reason,
                                               occurred_at, wave)
             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
                                  $5::timestamptz[], $6::int[])
             ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id
             """,
             [c.event_id for c in changes],
             [c.registration_id for c in changes],
@@ -341,7 +431,33 @@ async def apply_status_changes(pool: asyncpg.Pool, changes: Sequence[StatusChang
             [c.occurred_at for c in changes],
             [c.wave for c in changes],
         )
+        fresh = {row["event_id"] for row in stored}
+        releasing = [
+            c
+            for c in changes
+            if c.event_id in fresh and c.status == "rejected" and c.reason in RELEASING_REASONS
+        ]
+        releases: list[NikReleased] = []
+        if releasing:
+            rows = await conn.fetch(
+                """SELECT registration_id, nik_hash FROM registrations
+                    WHERE registration_id = ANY($1::uuid[]) AND decision = 'accepted'""",
+                [c.registration_id for c in releasing],
+            )
+            nik_of = {row["registration_id"]: row["nik_hash"] for row in rows}
+            releases = [
+                NikReleased(
+                    event_id=derived_event_id("released", c.event_id),
+                    registration_id=c.registration_id,
+                    nik_hash=nik_of[c.registration_id],
+                    reason=c.reason or "",
+                )
+                for c in releasing
+                if c.registration_id in nik_of
+            ]
+            await OUTBOX.add(conn, releases)
         await conn.execute(_RECOMPUTE_STATUS, list({c.registration_id for c in changes}))
+    return releases
 
 
 async def funnel_counts(pool: asyncpg.Pool) -> list[tuple[str, str, int]]:

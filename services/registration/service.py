@@ -1,15 +1,22 @@
-"""Sign-up logic: dedupe, make the event durable, answer. No I/O of its own.
+"""Sign-up logic: a fast duplicate hint, make the event durable, answer. No I/O of its own.
 
 Collaborators are passed in (see the Protocols below) so the rules can be tested with fakes.
-The lookups go out together (one round trip), but their answers are judged in this order, and
-that order is what makes the guarantees hold:
+The edge makes one Redis round trip (the guard's limits, the idempotency answer and the NIK
+reservation share one pipeline), and its answers are judged in this order:
 
 1. A retried request (same Idempotency-Key, same body) gets the first answer again.
-2. "One NIK, one registration": the Redis fast path, then the Postgres claim (the truth). Either
-   may be down; then we skip it, because an outage of a fast path must never stop intake. The
-   projector's unique constraint still rejects a duplicate that slipped through.
-3. The event is acknowledged by Kafka (acks=all) before we say 202. If that fails, the Redis
-   reservation is released and the caller gets "unavailable, retry" and nothing is claimed.
+2. The NIK reservation is a fast, friendly 409, and only a hint: Redis may be down, slow or
+   empty, and then the sign-up goes ahead. The log decides (``services.registration.decisions``):
+   a second attempt that got past the edge is refused there, and nothing downstream acts on it.
+3. The event is acknowledged by Kafka (acks=all) before we say 202. If that fails, the caller
+   gets "unavailable, retry"; the reservation is kept, because a publish that timed out may
+   still land, and a retry with the same Idempotency-Key is the same registration anyway.
+
+A reservation held by another registration is looked at more closely only on that rare path:
+confirmed by the decider, live in the read model, or too young to tell → 409; its registration
+was rejected and the NIK is being given back → "retry shortly"; unknown to the log and older
+than a publish could take → taken over (its sign-up never reached Kafka: the process died in
+between).
 
 The registration id is derived from (NIK hash, Idempotency-Key) when a key is given, so a client
 that timed out and retries with the same key ends with exactly one registration even if the first
@@ -47,20 +54,38 @@ T = TypeVar("T")
 
 
 class DependencyUnavailable(Exception):
-    """A fast-path store (Redis, the Postgres claim lookup) did not answer in time."""
+    """A fast-path store (Redis, the read model on the rare path) did not answer in time."""
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Who holds a NIK's reservation, and whether the decider has confirmed it."""
+
+    registration_id: str
+    confirmed: bool
+    age_s: float
 
 
 class NikReservations(Protocol):
     async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
         """Reserve the NIK for this id; return None if reserved now, else the current holder."""
 
-    async def overwrite(self, nik_hash: str, registration_id: str) -> None: ...
+    async def inspect(self, nik_hash: str) -> Holding | None: ...
+
+    async def take_over(self, nik_hash: str, holder: str, registration_id: str) -> bool:
+        """Replace ``holder`` by ``registration_id`` if it still holds the NIK."""
 
     async def release(self, nik_hash: str, registration_id: str) -> None: ...
 
 
-class ClaimLedger(Protocol):
-    async def holder_of(self, nik_hash: str) -> str | None: ...
+# What the read model says of a reservation's holder: "live" (accepted, not given back),
+# "released" (rejected with an invitation to register again: the decider is freeing the NIK),
+# "duplicate" (the log refused it: it holds nothing).
+Standing = Literal["live", "released", "duplicate"]
+
+
+class Standings(Protocol):
+    async def standing_of(self, registration_id: str) -> Standing | None: ...
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,14 @@ class AlreadyRegistered:
 
 
 @dataclass(frozen=True)
+class TryAgainShortly:
+    """Another registration of this NIK is still on its way through the log (or its NIK is
+    being given back): in ``retry_after_s`` the answer will be a clear yes or no."""
+
+    retry_after_s: int
+
+
+@dataclass(frozen=True)
 class IdempotencyKeyReused:
     """The same Idempotency-Key came with a different body: refusing protects the first answer."""
 
@@ -103,16 +136,25 @@ class Refused:
     refusal: Refusal
 
 
-Outcome = Accepted | AlreadyRegistered | IdempotencyKeyReused | Refused
+Outcome = Accepted | AlreadyRegistered | TryAgainShortly | IdempotencyKeyReused | Refused
+
+# A reservation younger than this may belong to a sign-up whose publish is still in flight: the
+# API waits 8 s for Kafka, and a record it gave up on can still be sent within the producer's
+# 10 s request timeout. Older and unknown to the log, it belongs to a sign-up that never got
+# there, and a new attempt may take it over.
+TAKE_OVER_AFTER_S = 20.0
+# How soon to come back while the NIK is being given back after a rejection.
+RELEASE_RETRY_S = 2
 
 
 @dataclass(frozen=True)
 class Collaborators:
     cipher: PiiCipher
     reservations: NikReservations
-    ledger: ClaimLedger
+    standings: Standings
     idempotency: IdempotencyStore
     publisher: Publisher
+    take_over_after_s: float = TAKE_OVER_AFTER_S
 
 
 def fingerprint(request: RegistrationRequest) -> str:
@@ -173,24 +215,21 @@ async def register(
     nik_hash = deps.cipher.nik_hash(request.nik)
     registration_id = registration_id_for(deps.cipher, nik_hash, idempotency_key)
 
-    # The lookups do not depend on each other, so they go out together: the Redis ones share
-    # one pipeline (gelombang.coalesce) and the claim query runs meanwhile, instead of a round
-    # trip each in a row. The reservation is therefore taken before we know whether this
+    # The lookups do not depend on each other, so they go out together in one Redis pipeline
+    # (gelombang.coalesce). The reservation is therefore taken before we know whether this
     # sign-up goes ahead; it is given back below whenever nothing gets published for it.
     answers = await asyncio.gather(
         _nothing() if guard is None else guard,
         _degrade(_stored_answer(deps.idempotency, idempotency_key), "redis", "idem_get"),
         _degrade(deps.reservations.reserve(nik_hash, registration_id), "redis", "reserve"),
-        _degrade(deps.ledger.holder_of(nik_hash), "postgres", "claim_lookup"),
         return_exceptions=True,
     )
-    guarded, stored_answer, reservation, claim = answers
+    guarded, stored_answer, reservation = answers
     reserved_here = reservation == (True, None)
     try:
         refusal = _settled(guarded)
         _, stored = _settled(stored_answer)
         _, holder = _settled(reservation)
-        _, claimed_by = _settled(claim)
     except BaseException:
         if reserved_here:
             await _release(deps, nik_hash, registration_id)
@@ -213,29 +252,63 @@ async def register(
         return Accepted(stored.registration_id, token, replayed=True)
 
     if holder is not None and holder != registration_id:
-        DEDUPE_HITS.labels("redis").inc()
-        return AlreadyRegistered()
-
-    if claimed_by is not None and claimed_by != registration_id:
-        DEDUPE_HITS.labels("postgres").inc()
-        if reserved_here:
-            # Redis had forgotten this NIK (flushed, evicted): teach it again.
-            await _degrade(deps.reservations.overwrite(nik_hash, claimed_by), "redis", "heal")
-        return AlreadyRegistered()
+        verdict = await _held_elsewhere(deps, nik_hash, registration_id)
+        if verdict is not None:
+            return verdict
 
     event = build_event(request, registration_id, nik_hash, deps.cipher, channel)
-    try:
-        await deps.publisher.publish(REGISTRATIONS_SUBMITTED, nik_hash.encode(), event)
-    except Exception:
-        if reserved_here:
-            await _release(deps, nik_hash, registration_id)
-        raise
+    # On failure the reservation stays: the record may still reach the log (see the docstring).
+    await deps.publisher.publish(REGISTRATIONS_SUBMITTED, nik_hash.encode(), event)
 
     if idempotency_key is not None:
         answer = StoredAnswer(body_fingerprint, registration_id)
         await _degrade(deps.idempotency.put(idempotency_key, answer), "redis", "idem_put")
     REGISTRATIONS_ACCEPTED.labels(request.province_code, channel).inc()
     return Accepted(registration_id, deps.cipher.status_token(registration_id))
+
+
+async def _held_elsewhere(
+    deps: Collaborators, nik_hash: str, registration_id: str
+) -> AlreadyRegistered | TryAgainShortly | None:
+    """The rare path: another registration holds the NIK's reservation. None = go ahead (the
+    reservation was taken over)."""
+    answered, holding = await _degrade(deps.reservations.inspect(nik_hash), "redis", "inspect")
+    if not answered:
+        DEDUPE_HITS.labels("redis").inc()
+        return AlreadyRegistered()  # the fast path said "held"; that is all we can know now
+    if holding is None:
+        return TryAgainShortly(RELEASE_RETRY_S)  # given back since: the next try reserves it
+    if holding.registration_id == registration_id:
+        return None
+    if holding.confirmed:
+        DEDUPE_HITS.labels("redis").inc()
+        return AlreadyRegistered()
+    answered, standing = await _degrade(
+        deps.standings.standing_of(holding.registration_id), "postgres", "standing"
+    )
+    if not answered:
+        return TryAgainShortly(RELEASE_RETRY_S)
+    if standing in ("live", "duplicate"):
+        # A duplicate holding the key means the decider's hint write failed: the NIK's claim
+        # is someone else's all the same.
+        DEDUPE_HITS.labels("read_model").inc()
+        return AlreadyRegistered()
+    if standing == "released":
+        return TryAgainShortly(RELEASE_RETRY_S)
+    if holding.age_s < deps.take_over_after_s:
+        # Most likely a double submit whose first attempt is on its way through the log (the
+        # decider confirms within a moment); the fast path's answer stands.
+        DEDUPE_HITS.labels("redis").inc()
+        return AlreadyRegistered()
+    # Unknown to the log and too old to be on its way: its sign-up never got there.
+    answered, taken = await _degrade(
+        deps.reservations.take_over(nik_hash, holding.registration_id, registration_id),
+        "redis",
+        "take_over",
+    )
+    if answered and not taken:
+        return TryAgainShortly(RELEASE_RETRY_S)  # someone else changed it meanwhile
+    return None
 
 
 def _settled(answer: T | BaseException) -> T:
@@ -279,7 +352,11 @@ class OnceGuard(Protocol):
 
 
 class OtpChecker(Protocol):
-    async def check(self, registration_id: str, digest: str) -> OtpCheck: ...
+    async def check(self, registration_id: str, digest: str) -> OtpCheck:
+        """Consumes the code when it is right ("ok")."""
+
+    async def restore(self, registration_id: str, digest: str) -> bool:
+        """Give back a code that ``check`` consumed; False if it has expired or been replaced."""
 
 
 @dataclass(frozen=True)
@@ -323,12 +400,19 @@ async def confirm_email_link(token: str, now: datetime, deps: ContactCollaborato
 
 async def confirm_otp(registration_id: str, code: str, deps: ContactCollaborators) -> OtpCheck:
     """Raises ``DependencyUnavailable`` (Redis) or ``PublishFailed`` (Kafka)."""
-    result = await deps.otps.check(registration_id, deps.secrets.otp_digest(registration_id, code))
+    digest = deps.secrets.otp_digest(registration_id, code)
+    result = await deps.otps.check(registration_id, digest)
     if result == "ok":
         event = ContactConfirmed(registration_id=uuid.UUID(registration_id), method="sms")
-        await deps.publisher.publish(
-            REGISTRATIONS_CONTACT_CONFIRMED, registration_id.encode(), event
-        )
+        try:
+            await deps.publisher.publish(
+                REGISTRATIONS_CONTACT_CONFIRMED, registration_id.encode(), event
+            )
+        except Exception:
+            # The right code confirmed nothing: give it back, so that the person's retry once
+            # Kafka is back is a confirmation and not "code expired".
+            await _degrade(deps.otps.restore(registration_id, digest), "redis", "otp_restore")
+            raise
     return result
 
 

@@ -12,8 +12,8 @@ class RegistrationSettings(CommonSettings):
     produce_timeout_s: float = 8.0
     # How long a retried request with the same Idempotency-Key gets the first answer back.
     idempotency_ttl_s: int = 24 * 3600
-    # Redis and the Postgres claim lookup are fast paths; when they are slow we skip them rather
-    # than make every sign-up wait (the projector's unique constraint is the last word).
+    # Redis is the fast path; when it is slow we skip it rather than make every sign-up wait
+    # (the log decides). The read-model lookup runs only on a reservation conflict.
     redis_timeout_s: float = 0.25
     claim_lookup_timeout_s: float = 0.5
     retry_after_s: int = 5
@@ -56,3 +56,6 @@ class ProjectorSettings(CommonSettings):
     service_name: str = "registration-projector"
     group_id: str = "registration-projector"
     db_pool_max: int = 4
+    outbox_batch: int = 1000
+    # Writing the NIK hints back must not hold a batch up for long when Redis is slow.
+    redis_timeout_s: float = 1.0

@@ -1,8 +1,11 @@
-"""Status projector: builds the applicant read model in Postgres from Kafka.
+"""Status projector and decider: builds the applicant read model in Postgres from Kafka.
 
 ``python -m services.registration.worker --port 9101``. A consumer group owned by the
-registration service; it batches writes (one transaction per poll) and commits offsets only
-after the transaction, so a crash replays a batch and the idempotent SQL absorbs it.
+registration service. It is also the one place that decides "one NIK, one registration": it
+owns the NIK claims, reads every attempt of a NIK in its partition's order, and stores each
+verdict with its read-model row and its ``registrations.accepted`` event (outbox) in one
+transaction (``services.registration.decisions``). Offsets are committed only after that, so a
+crash replays a batch and the stored verdicts absorb it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import signal
 import time
 
 import asyncpg
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from gelombang.events import (
     REGISTRATIONS_PROGRESS,
@@ -21,6 +26,7 @@ from gelombang.events import (
     REGISTRATIONS_SUBMITTED,
     REGISTRATIONS_VERIFIED,
     SELECTION_DECIDED,
+    NikReleased,
     RegistrationProgressed,
     RegistrationRejected,
     RegistrationSubmitted,
@@ -29,11 +35,20 @@ from gelombang.events import (
 )
 from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
 from gelombang.logs import configure_logging, get_logger
-from gelombang.metrics import PROJECTOR_APPLIED, PROJECTOR_BATCH_SECONDS, REGISTRATIONS_BY_STATUS
+from gelombang.metrics import (
+    DECIDER_HINT_ERRORS,
+    DECIDER_RELEASES,
+    DECIDER_VERDICTS,
+    PROJECTOR_APPLIED,
+    PROJECTOR_BATCH_SECONDS,
+    REGISTRATION_OUTBOX_PENDING,
+    REGISTRATIONS_BY_STATUS,
+)
 from gelombang.postgres import create_pool
 from gelombang.probes import database_reachable, probes_server
-from gelombang.rounds import run_until_stopped
+from gelombang.rounds import repeat, run_until_stopped
 from services.registration import repository
+from services.registration.decisions import Decisions
 from services.registration.settings import ProjectorSettings
 
 log = get_logger(__name__)
@@ -48,19 +63,54 @@ TOPICS = (
 
 
 class Projector:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """``hints`` is None when rebuilding from the log (``replay``): Redis is the live edge's."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        hints: repository.RedisNikHints | None = None,
+        wake_outbox: asyncio.Event | None = None,
+    ) -> None:
         self._pool = pool
+        self._hints = hints
+        self._wake_outbox = wake_outbox
 
     async def handle(self, batch: list[Delivered]) -> None:
-        submitted = [d.event for d in batch if isinstance(d.event, RegistrationSubmitted)]
+        attempts = [
+            d.event for d in batch if isinstance(d.event, (RegistrationSubmitted, NikReleased))
+        ]
         changes = [c for d in batch if (c := status_change(d)) is not None]
         started = time.perf_counter()
-        # Submissions first: a status step in the same batch then finds its registration.
-        await repository.apply_submitted(self._pool, submitted)
-        await repository.apply_status_changes(self._pool, changes)
+        # Decisions first: a status step in the same batch then finds its registration.
+        decided = await repository.decide_submissions(self._pool, attempts)
+        releases = await repository.apply_status_changes(self._pool, changes)
         PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - started)
+        await self._write_hints(decided)
+        DECIDER_VERDICTS.labels("accepted").inc(len(decided.accepted))
+        DECIDER_VERDICTS.labels("duplicate").inc(len(decided.duplicates))
+        DECIDER_RELEASES.inc(len(decided.released))
+        if (decided.accepted or releases) and self._wake_outbox is not None:
+            self._wake_outbox.set()
         for delivered in batch:
             PROJECTOR_APPLIED.labels(delivered.topic).inc()
+
+    async def _write_hints(self, decided: Decisions) -> None:
+        if self._hints is None or not decided.claims:
+            return
+        try:
+            await self._hints.write(decided)
+        except (TimeoutError, RedisError, OSError) as exc:
+            # The verdicts are stored; a cold hint only means a repeat reaches the log and is
+            # refused there instead of at the edge.
+            DECIDER_HINT_ERRORS.inc()
+            log.warning("hint_write_failed", error=type(exc).__name__)
+
+    async def outbox_round(self, publisher: EventPublisher, limit: int) -> int:
+        return await repository.OUTBOX.relay(self._pool, publisher, limit)
+
+    async def gauges_round(self) -> int:
+        REGISTRATION_OUTBOX_PENDING.set(await repository.OUTBOX.backlog(self._pool))
+        return 0
 
 
 def status_change(delivered: Delivered) -> repository.StatusChange | None:
@@ -119,16 +169,26 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
     pool = await create_pool(
         settings.database_url, min_size=1, max_size=settings.db_pool_max
     )
-    producer = make_producer(settings.kafka_bootstrap, client_id=f"{settings.group_id}-dlq")
+    redis = aioredis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
+    producer = make_producer(settings.kafka_bootstrap, client_id=settings.group_id)
     consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
     await producer.start()
     await consumer.start()
-    projector = Projector(pool)
-    loop = ConsumerLoop(consumer, settings.group_id, projector.handle, EventPublisher(producer))
+    publisher = EventPublisher(producer)
+    wake_outbox = asyncio.Event()
+    projector = Projector(pool, repository.RedisNikHints(redis), wake_outbox)
+    loop = ConsumerLoop(consumer, settings.group_id, projector.handle, publisher)
 
     async def ready() -> dict[str, bool]:
         polling = time.monotonic() - loop.last_poll_monotonic < 30
         return {"kafka": polling, "postgres": await database_reachable(pool)}
+
+    async def relay() -> int:
+        return await projector.outbox_round(publisher, settings.outbox_batch)
 
     server = probes_server(ready, host, port)
     stop = asyncio.Event()
@@ -138,13 +198,18 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
     consumer_task = asyncio.create_task(loop.run(), name="projector")
     server_task = asyncio.create_task(server.serve(), name="probes")
     funnel_task = asyncio.create_task(report_funnel(pool, stop), name="funnel")
+    outbox_task = asyncio.create_task(repeat("outbox", relay, 0.5, stop, wake_outbox))
+    gauges_task = asyncio.create_task(repeat("gauges", projector.gauges_round, 15.0, stop))
     log.info("projector_started", group=settings.group_id)
-    await run_until_stopped((consumer_task, server_task), stop)
+    await run_until_stopped((consumer_task, server_task, outbox_task), stop)
     loop.stop()
     server.should_exit = True
-    await asyncio.gather(consumer_task, server_task, funnel_task, return_exceptions=True)
+    await asyncio.gather(
+        consumer_task, server_task, funnel_task, outbox_task, gauges_task, return_exceptions=True
+    )
     await consumer.stop()
     await producer.stop()
+    await redis.aclose()
     await pool.close()
     log.info("projector_stopped")
 

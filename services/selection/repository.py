@@ -11,9 +11,14 @@ from uuid import UUID
 import asyncpg
 
 from gelombang.events import SELECTION_DECIDED, RegistrationVerified, SelectionDecided
+from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
+from gelombang.postgres import report_second_registrations
 from services.selection.draw import ALGORITHM_VERSION, DrawResult, EligibleEntry
 from services.selection.service import ImportReport, ListKind, ListRow, Wave
+
+# The series exists at 0 before the first violation, so the alert's increase() can see that one.
+ONE_NIK_VIOLATIONS.labels("selection")
 
 # asyncpg ships no type information; connections and pool proxies share this interface.
 Connection = Any
@@ -34,26 +39,38 @@ _TIER_SQL = """CASE WHEN l.nik_hash IS NOT NULL THEN 1
 
 
 async def add_to_pool(pool: asyncpg.Pool, events: Sequence[RegistrationVerified]) -> int:
-    """Verified people join the pool; a replayed event changes nothing."""
+    """Verified people join the pool; a replayed event changes nothing.
+
+    One NIK, one place: a second registration of a NIK already in the pool would be a bug
+    upstream (the decider and verification both stand before it); the unique index refuses it,
+    and it is counted and logged rather than retried forever.
+    """
     if not events:
         return 0
-    status = await pool.execute(
-        """
-        INSERT INTO selection_pool (registration_id, nik_hash, province_code, employment_status,
-                                    receives_social_aid, channel, verified_at)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[],
-                             $6::text[], $7::timestamptz[])
-        ON CONFLICT (registration_id) DO NOTHING
-        """,
-        [e.registration_id for e in events],
-        [e.nik_hash for e in events],
-        [e.province_code for e in events],
-        [e.employment_status for e in events],
-        [e.receives_social_aid for e in events],
-        [e.channel for e in events],
-        [e.occurred_at for e in events],
-    )
-    return int(status.rsplit(" ", 1)[-1])
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """
+            INSERT INTO selection_pool (registration_id, nik_hash, province_code,
+                                        employment_status, receives_social_aid, channel,
+                                        verified_at)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[],
+                                 $6::text[], $7::timestamptz[])
+            ON CONFLICT DO NOTHING
+            RETURNING registration_id
+            """,
+            [e.registration_id for e in events],
+            [e.nik_hash for e in events],
+            [e.province_code for e in events],
+            [e.employment_status for e in events],
+            [e.receives_social_aid for e in events],
+            [e.channel for e in events],
+            [e.occurred_at for e in events],
+        )
+        added = {row["registration_id"] for row in rows}
+        await report_second_registrations(
+            conn, "selection_pool", [e.registration_id for e in events], added, "selection"
+        )
+    return len(added)
 
 
 async def pool_by_province_and_tier(pool: asyncpg.Pool) -> list[tuple[str, int, int]]:

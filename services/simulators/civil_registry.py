@@ -73,8 +73,9 @@ def create_app(faults: Faults, api_key: str | None = None, seed: str = POPULATIO
     apply_faults = install_faults(app, faults)
 
     async def require_api_key(x_api_key: Annotated[str, Header()] = "") -> None:
+        # Bytes: compare_digest raises TypeError on non-ASCII str (a header's latin-1 text).
         if not x_api_key or (
-            api_key is not None and not secrets.compare_digest(x_api_key, api_key)
+            api_key is not None and not secrets.compare_digest(x_api_key.encode(), api_key.encode())
         ):
             REGISTRY_REQUESTS.labels("unauthorized").inc()
             raise HTTPException(401, "missing or invalid X-Api-Key")

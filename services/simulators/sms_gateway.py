@@ -166,7 +166,8 @@ def create_app(
         if (
             scheme.lower() != "bearer"
             or not key
-            or (api_key is not None and not secrets.compare_digest(key, api_key))
+            # Bytes: compare_digest raises TypeError on non-ASCII str (a header's latin-1 text).
+            or (api_key is not None and not secrets.compare_digest(key.encode(), api_key.encode()))
         ):
             SMS_REQUESTS.labels("unauthorized").inc()
             raise HTTPException(401, "missing or invalid bearer key")

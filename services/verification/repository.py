@@ -15,10 +15,12 @@ from gelombang.events import (
     REGISTRATIONS_REJECTED,
     REGISTRATIONS_VERIFIED,
     Event,
-    RegistrationSubmitted,
+    RegistrationAccepted,
     SelectionDecided,
 )
+from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
+from gelombang.postgres import report_second_registrations
 from services.verification.service import Case, contact_method_for, decide, progressed
 
 _TOPIC_OF = {
@@ -26,6 +28,9 @@ _TOPIC_OF = {
     "RegistrationVerified": REGISTRATIONS_VERIFIED,
     "RegistrationRejected": REGISTRATIONS_REJECTED,
 }
+
+# The series exists at 0 before the first violation, so the alert's increase() can see that one.
+ONE_NIK_VIOLATIONS.labels("verification")
 
 # asyncpg ships no type information; connections and pool proxies share this interface.
 Connection = Any
@@ -38,10 +43,14 @@ async def add_to_outbox(conn: Connection, events: Sequence[Event]) -> None:
     await OUTBOX.add(conn, events)
 
 
-async def ingest_submitted(
-    conn: Connection, events: Sequence[RegistrationSubmitted], contact_expires_at: datetime
+async def ingest_accepted(
+    conn: Connection, events: Sequence[RegistrationAccepted], contact_expires_at: datetime
 ) -> int:
-    """Open a case per new submission; replays and duplicates are ignored.
+    """Open a case per newly accepted registration; replays are ignored.
+
+    The decider sends each NIK here once while it is live; a second live case of one NIK
+    would be a bug upstream, and the unique index refuses it: counted and logged, never a
+    crash loop (the batch goes on without it).
 
     Assisted registrations start with their contact confirmed: the officer's attestation
     (ID card seen in person) replaces the email or SMS check.
@@ -58,7 +67,7 @@ async def ingest_submitted(
           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                       $7::bool[], $8::text[], $9::text[], $10::text[])
                AS i(r, h, p, pr, rg, e, a, c, m, x)
-        ON CONFLICT (registration_id) DO NOTHING
+        ON CONFLICT DO NOTHING
         RETURNING registration_id, contact_method
         """,
         [e.registration_id for e in events],
@@ -72,6 +81,13 @@ async def ingest_submitted(
         [contact_method_for(e.has_email, e.has_phone, e.channel) for e in events],
         [None for _ in events],
         contact_expires_at,
+    )
+    await report_second_registrations(
+        conn,
+        "verification_cases",
+        [e.registration_id for e in events],
+        {r["registration_id"] for r in rows},
+        "verification",
     )
     attested = [r["registration_id"] for r in rows if r["contact_method"] == "officer"]
     await add_to_outbox(

@@ -3,7 +3,8 @@
 Run M of them; they share the Kafka partitions (consumer group ``verification``) and the due
 work in Postgres (``FOR UPDATE SKIP LOCKED``). Four loops per process:
 
-- consumer: opens a case per submission, applies contact confirmations and resend requests,
+- consumer: opens a case per accepted registration (the decider's verdict, never a raw
+  attempt), applies contact confirmations and resend requests,
   then commits offsets (the case rows are stored first);
 - NIK checks against the civil registry, under a concurrency cap and a circuit breaker; an
   unavailable registry reschedules the check with jittered backoff, never rejects;
@@ -26,13 +27,13 @@ import redis.asyncio as aioredis
 
 from gelombang.contact import ContactSecrets, OtpStore, link_expiry
 from gelombang.events import (
+    REGISTRATIONS_ACCEPTED,
     REGISTRATIONS_CONTACT_CONFIRMED,
-    REGISTRATIONS_SUBMITTED,
     SELECTION_DECIDED,
     VERIFICATION_REQUESTS,
     ContactCodeResendRequested,
     ContactConfirmed,
-    RegistrationSubmitted,
+    RegistrationAccepted,
     SelectionDecided,
 )
 from gelombang.kafka import (
@@ -75,7 +76,7 @@ from services.verification.settings import VerificationSettings
 log = get_logger(__name__)
 
 TOPICS = (
-    REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_ACCEPTED,
     REGISTRATIONS_CONTACT_CONFIRMED,
     VERIFICATION_REQUESTS,
     SELECTION_DECIDED,
@@ -99,12 +100,12 @@ class Verifier:
 
     # -- consumer ---------------------------------------------------------------------------
     async def handle(self, batch: list[Delivered]) -> None:
-        submitted = [d.event for d in batch if isinstance(d.event, RegistrationSubmitted)]
+        accepted = [d.event for d in batch if isinstance(d.event, RegistrationAccepted)]
         confirmed = [d.event for d in batch if isinstance(d.event, ContactConfirmed)]
         resend = [d.event for d in batch if isinstance(d.event, ContactCodeResendRequested)]
         decided = [d.event for d in batch if isinstance(d.event, SelectionDecided)]
         async with self.pool.acquire() as conn, conn.transaction():
-            await repository.ingest_submitted(conn, submitted, link_expiry())
+            await repository.ingest_accepted(conn, accepted, link_expiry())
             settled = await repository.confirm_contacts(
                 conn,
                 [

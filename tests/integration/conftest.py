@@ -4,7 +4,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -51,6 +51,18 @@ async def redis_client(settings: CommonSettings) -> AsyncIterator[aioredis.Redis
 async def api() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=API, timeout=15) as client:
         yield client
+
+
+async def status_of(api: httpx.AsyncClient, accepted: dict[str, str]) -> dict[str, Any] | None:
+    """A registration's status as its owner sees it (in English), None until it is there."""
+    response = await api.get(
+        f"/api/v1/registrations/{accepted['registration_id']}",
+        headers={"X-Status-Token": accepted["status_token"], "Accept-Language": "en"},
+    )
+    if response.status_code != 200:
+        return None
+    status: dict[str, Any] = response.json()
+    return status
 
 
 async def eventually(

@@ -26,7 +26,7 @@ import yaml
 
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
-from tests.citizens import valid_payload
+from tests.citizens import registry_person, valid_payload
 from tests.integration.conftest import eventually
 from tests.waves import (
     admin_client,
@@ -142,7 +142,11 @@ def after_load() -> Iterator[None]:
         # Four at a time: well inside the gateway's per-IP burst, and gentle on a shared box.
         with ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(lambda p: sign_up(client, p), valid + invalid))
-        duplicate = sign_up(client, valid[0])
+        # A person the registry knows stays registered (a rejected one would be given their
+        # NIK back), so their second sign-up is the edge's duplicate.
+        live = registry_person()
+        assert sign_up(client, live).status_code == 202
+        duplicate = sign_up(client, live)
         accepted = [a.json() for a in answers[: len(valid)] if a.status_code == 202]
         for body in accepted[:10]:
             client.get(

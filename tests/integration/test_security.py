@@ -26,7 +26,12 @@ import httpx
 import pytest
 from aiokafka import TopicPartition
 
-from gelombang.events import REGISTRATIONS_SUBMITTED, REGISTRATIONS_VERIFIED, dead_letter_topic
+from gelombang.events import (
+    REGISTRATIONS_ACCEPTED,
+    REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_VERIFIED,
+    dead_letter_topic,
+)
 from gelombang.kafka import EVENT_TYPE_HEADER, EventPublisher, make_consumer, make_producer
 from gelombang.population import random_citizen
 from gelombang.settings import REPO_ROOT, CommonSettings
@@ -210,11 +215,13 @@ async def test_malformed_and_oversized_records_go_to_the_dead_letter_topics(
     where events are a few KB) to ``<topic>.dlq`` and carries on with the partition."""
     settings = CommonSettings()
     readers = {
-        REGISTRATIONS_SUBMITTED: {"verification", "registration-projector"},
+        REGISTRATIONS_SUBMITTED: {"registration-projector"},
+        REGISTRATIONS_ACCEPTED: {"verification"},
         REGISTRATIONS_VERIFIED: {SelectionSettings().group_id, "registration-projector"},
     }
     event_types = {
         REGISTRATIONS_SUBMITTED: b"RegistrationSubmitted",
+        REGISTRATIONS_ACCEPTED: b"RegistrationAccepted",
         REGISTRATIONS_VERIFIED: b"RegistrationVerified",
     }
     before = await end_offsets(settings, ALL_TOPICS)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
 import signal
 import subprocess
@@ -17,12 +16,12 @@ import asyncpg
 import httpx
 import pytest
 
-from gelombang.events import REGISTRATIONS_SUBMITTED, dead_letter_topic
+from gelombang.events import REGISTRATIONS_ACCEPTED, REGISTRATIONS_SUBMITTED, dead_letter_topic
 from gelombang.kafka import EVENT_TYPE_HEADER, EventPublisher, make_consumer, make_producer
-from gelombang.population import random_citizen
 from gelombang.settings import REPO_ROOT, CommonSettings
 from services.simulators.mail_sink import find_messages
-from tests.integration.conftest import eventually
+from tests.citizens import registry_person
+from tests.integration.conftest import eventually, status_of
 
 pytestmark = pytest.mark.integration
 
@@ -32,25 +31,7 @@ MAILDIR = REPO_ROOT / ".run" / "mail"
 _LINK = re.compile(r"https?://\S+/api/v1/contact/verify\?token=[A-Za-z0-9_\-]+")
 
 
-def person(*, email: bool = True, phone: bool = False, **overrides: Any) -> dict[str, Any]:
-    citizen = random_citizen(random.Random())
-    tag = uuid.uuid4().hex[:10]
-    body: dict[str, Any] = {
-        "nik": citizen.nik,
-        "full_name": citizen.full_name,
-        "birth_date": citizen.birth_date.isoformat(),
-        "gender": citizen.gender,
-        "email": f"it.{tag}@example.id" if email else None,
-        "phone": f"+62813{random.randrange(10**7, 10**8)}" if phone else None,
-        "province_code": citizen.province_code,
-        "regency_code": citizen.regency_code,
-        "employment_status": "furloughed",
-        "in_formal_education": False,
-        "receives_social_aid": False,
-        "consent": True,
-    }
-    body.update(overrides)
-    return body
+person = registry_person
 
 
 async def submit(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, str]:
@@ -58,17 +39,6 @@ async def submit(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, str]
     assert response.status_code == 202, response.text
     accepted: dict[str, str] = response.json()
     return accepted
-
-
-async def status_of(api: httpx.AsyncClient, accepted: dict[str, str]) -> dict[str, Any] | None:
-    response = await api.get(
-        f"/api/v1/registrations/{accepted['registration_id']}",
-        headers={"X-Status-Token": accepted["status_token"], "Accept-Language": "en"},
-    )
-    if response.status_code != 200:
-        return None
-    status: dict[str, Any] = response.json()
-    return status
 
 
 async def reaches(
@@ -232,19 +202,21 @@ async def test_poison_message_goes_to_the_dead_letter_topic_and_work_continues(
     producer = make_producer(settings.kafka_bootstrap, client_id="it-poison")
     await producer.start()
     try:
-        await EventPublisher(producer).publish_raw(
-            REGISTRATIONS_SUBMITTED,
-            marker,
-            b"{not json" + marker,
-            [(EVENT_TYPE_HEADER, b"RegistrationSubmitted")],
-        )
+        # The decider reads the attempts, the verification workers its accepted registrations.
+        for topic, event_type in (
+            (REGISTRATIONS_SUBMITTED, b"RegistrationSubmitted"),
+            (REGISTRATIONS_ACCEPTED, b"RegistrationAccepted"),
+        ):
+            await EventPublisher(producer).publish_raw(
+                topic, marker, b"{not json" + marker, [(EVENT_TYPE_HEADER, event_type)]
+            )
     finally:
         await producer.stop()
 
     consumer = make_consumer(
         settings.kafka_bootstrap,
         f"it-dlq-{uuid.uuid4().hex[:8]}",
-        [dead_letter_topic(REGISTRATIONS_SUBMITTED)],
+        [dead_letter_topic(REGISTRATIONS_SUBMITTED), dead_letter_topic(REGISTRATIONS_ACCEPTED)],
     )
     await consumer.start()
     groups: set[str] = set()

@@ -236,3 +236,40 @@ async def test_redis_trouble_never_blocks_a_sign_up() -> None:
         await g.check(client_ip="203.0.113.1", nik_hash="a", proof=proof, proof_required=True)
         is None
     )
+
+
+def _encoded(value: object) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def _shaped(**fields: object) -> str:
+    """A solution with every field present, some of them of a type a client may send."""
+    solution = {
+        "algorithm": "SHA-256",
+        "challenge": "a",
+        "number": 1,
+        "salt": "s",
+        "signature": "b",
+    }
+    return _encoded({**solution, **fields})
+
+
+@pytest.mark.parametrize(
+    "proof",
+    [
+        "\xff\xfe\xe9abc",  # header bytes 0x80-0xFF, as Starlette's latin-1 decoding gives them
+        "\xe9" * 4000,
+        base64.b64encode(b"\xff\xfe" * 100).decode(),  # not UTF-8 once decoded
+        base64.b64encode(b"[" * 2900).decode(),  # nested past the recursion limit
+        _encoded(["algorithm", "challenge", "number", "salt", "signature"]),
+        _encoded("algorithm challenge number salt signature"),
+        _shaped(salt=5),
+        _shaped(salt=None),
+        _shaped(salt="\ud800"),  # cannot be encoded to hash it
+        _shaped(algorithm=["SHA-256"], challenge={}, signature=1),
+    ],
+)
+async def test_a_hostile_proof_header_is_a_refusal_never_an_error(proof: str) -> None:
+    g = guard(FakeCounters(), FakeClock())
+    refused = await g.check(client_ip="203.0.113.1", nik_hash="a", proof=proof, proof_required=True)
+    assert refused is not None and (refused.status, refused.code) == (428, "challenge_required")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gelombang.pii import PiiCipher, PiiError
-from gelombang.settings import CommonSettings
+from gelombang.settings import AdminSettings, CommonSettings
 
 
 def cipher() -> PiiCipher:
@@ -29,6 +29,28 @@ def test_status_token_is_checked_per_registration() -> None:
     assert cipher().check_status_token("reg-1", token)
     assert not cipher().check_status_token("reg-2", token)
     assert not cipher().check_status_token("reg-1", token[:-1] + "x")
+
+
+@pytest.mark.parametrize(
+    "presented",
+    [
+        # Header bytes 0x80-0xFF reach the app as these characters (Starlette decodes latin-1).
+        b"\xff\xfe\x00abc".decode("latin-1"),
+        "\xe9" * 32,  # as long as a real token, so only the bytes can tell them apart
+        "\xe9" * 100_000,
+        "\ud800",  # no header carries a lone surrogate, but no str may make the check raise
+        "",
+    ],
+)
+def test_a_status_token_of_any_text_is_refused_not_an_error(presented: str) -> None:
+    assert not cipher().check_status_token("reg-1", presented)
+
+
+def test_an_admin_token_of_any_text_is_refused_not_an_error() -> None:
+    settings = AdminSettings(_env_file=None, env="dev", admin_token="t" * 40)
+    assert settings.admin_token_matches("t" * 40)
+    for presented in ("\xff\xfe" + "t" * 38, "\xe9" * 40, "t" * 100_000, "\udcff", ""):
+        assert not settings.admin_token_matches(presented)
 
 
 def test_placeholder_keys_are_refused_outside_dev() -> None:

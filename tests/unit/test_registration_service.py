@@ -17,9 +17,12 @@ from services.registration.service import (
     AlreadyRegistered,
     Collaborators,
     DependencyUnavailable,
+    Holding,
     IdempotencyKeyReused,
     Refused,
+    Standing,
     StoredAnswer,
+    TryAgainShortly,
     register,
 )
 from tests.citizens import valid_payload
@@ -28,6 +31,10 @@ from tests.citizens import valid_payload
 @dataclass
 class FakeReservations:
     held: dict[str, str] = field(default_factory=dict)
+    # NIK hashes whose key the decider rewrote as its confirmed hint (no expiry).
+    confirmed: set[str] = field(default_factory=set)
+    # Seconds since a reservation was taken (all 0 unless a test ages one).
+    age_s: dict[str, float] = field(default_factory=dict)
     down: bool = False
 
     async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
@@ -38,8 +45,21 @@ class FakeReservations:
         self.held[nik_hash] = registration_id
         return None
 
-    async def overwrite(self, nik_hash: str, registration_id: str) -> None:
+    async def inspect(self, nik_hash: str) -> Holding | None:
+        if self.down:
+            raise DependencyUnavailable("redis")
+        if nik_hash not in self.held:
+            return None
+        return Holding(
+            self.held[nik_hash], nik_hash in self.confirmed, self.age_s.get(nik_hash, 0.0)
+        )
+
+    async def take_over(self, nik_hash: str, holder: str, registration_id: str) -> bool:
+        if self.held.get(nik_hash) != holder:
+            return False
         self.held[nik_hash] = registration_id
+        self.age_s[nik_hash] = 0.0
+        return True
 
     async def release(self, nik_hash: str, registration_id: str) -> None:
         if self.held.get(nik_hash) == registration_id:
@@ -47,14 +67,18 @@ class FakeReservations:
 
 
 @dataclass
-class FakeLedger:
-    claims: dict[str, str] = field(default_factory=dict)
-    down: bool = False
+class FakeStandings:
+    """The read model as the rare path sees it: registration id → standing."""
 
-    async def holder_of(self, nik_hash: str) -> str | None:
+    known: dict[str, Standing] = field(default_factory=dict)
+    down: bool = False
+    asked: int = 0
+
+    async def standing_of(self, registration_id: str) -> Standing | None:
+        self.asked += 1
         if self.down:
             raise DependencyUnavailable("postgres")
-        return self.claims.get(nik_hash)
+        return self.known.get(registration_id)
 
 
 @dataclass
@@ -83,14 +107,14 @@ class FakePublisher:
 class World:
     cipher: PiiCipher = field(default_factory=lambda: PiiCipher(b"h" * 32, b"e" * 32))
     reservations: FakeReservations = field(default_factory=FakeReservations)
-    ledger: FakeLedger = field(default_factory=FakeLedger)
+    standings: FakeStandings = field(default_factory=FakeStandings)
     idempotency: FakeIdempotency = field(default_factory=FakeIdempotency)
     publisher: FakePublisher = field(default_factory=FakePublisher)
 
     @property
     def deps(self) -> Collaborators:
         return Collaborators(
-            self.cipher, self.reservations, self.ledger, self.idempotency, self.publisher
+            self.cipher, self.reservations, self.standings, self.idempotency, self.publisher
         )
 
 
@@ -124,36 +148,101 @@ async def test_second_signup_for_same_nik_is_refused_without_publishing() -> Non
     assert len(world.publisher.published) == 1
 
 
-async def test_postgres_claim_refuses_duplicate_after_redis_was_flushed() -> None:
+async def test_after_redis_was_flushed_a_repeat_passes_the_edge_for_the_log_to_refuse() -> None:
+    # The edge is a hint; the decider refuses the second attempt from the log (decisions.py).
     world = World()
     req = request()
     first = await register(req, None, world.deps)
     assert isinstance(first, Accepted)
-    nik_hash = world.cipher.nik_hash(req.nik)
-    world.ledger.claims[nik_hash] = first.registration_id  # the projector stored the claim
-    world.reservations.held.clear()  # FLUSHALL
+    world.reservations.held.clear()  # FLUSHALL, or a Redis that lost its data
+    second = await register(req, None, world.deps)
+    assert isinstance(second, Accepted)
+    assert second.registration_id != first.registration_id
+    assert len(world.publisher.published) == 2
+    assert world.standings.asked == 0  # no read-model query on the sign-up path
+
+
+async def test_a_confirmed_hint_answers_409_without_asking_the_read_model() -> None:
+    world = World()
+    req = request()
+    first = await register(req, None, world.deps)
+    assert isinstance(first, Accepted)
+    world.reservations.confirmed.add(world.cipher.nik_hash(req.nik))  # the decider's hint
     assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
-    assert world.reservations.held[nik_hash] == first.registration_id  # cache healed
+    assert world.standings.asked == 0
+    assert len(world.publisher.published) == 1
+
+
+async def test_an_unconfirmed_holder_that_the_log_accepted_is_409() -> None:
+    world = World()
+    req = request()
+    first = await register(req, None, world.deps)
+    assert isinstance(first, Accepted)
+    world.standings.known[first.registration_id] = "live"
+    assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
+
+
+async def test_a_young_unknown_reservation_is_409_until_a_publish_could_have_landed() -> None:
+    world = World()
+    req = request()
+    await register(req, None, world.deps)  # its record may still be on its way to Kafka
+    nik_hash = world.cipher.nik_hash(req.nik)
+    world.reservations.age_s[nik_hash] = 19.0
+    assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
+    world.reservations.age_s[nik_hash] = 21.0  # it never got there: taken over
+    assert isinstance(await register(req, None, world.deps), Accepted)
+    assert len(world.publisher.published) == 2
+
+
+async def test_a_reservation_whose_sign_up_never_reached_the_log_is_taken_over() -> None:
+    # The process was killed between reserve and publish: nothing in the log holds the NIK.
+    world = World()
+    req = request()
+    nik_hash = world.cipher.nik_hash(req.nik)
+    world.reservations.held[nik_hash] = "0b7d5b8e-2f0a-4c1e-9d3b-5a6f7e8d9c0b"
+    world.reservations.age_s[nik_hash] = 21.0
+    outcome = await register(req, None, world.deps)
+    assert isinstance(outcome, Accepted)
+    assert world.reservations.held[nik_hash] == outcome.registration_id
+    assert len(world.publisher.published) == 1
+
+
+async def test_a_released_nik_asks_to_retry_while_the_decider_gives_it_back() -> None:
+    world = World()
+    req = request()
+    first = await register(req, None, world.deps)
+    assert isinstance(first, Accepted)
+    world.standings.known[first.registration_id] = "released"  # rejected: register again
+    assert await register(req, None, world.deps) == TryAgainShortly(2)
+    world.reservations.held.clear()  # the decider processed the release
+    assert isinstance(await register(req, None, world.deps), Accepted)
 
 
 async def test_intake_continues_when_redis_and_postgres_are_down() -> None:
     world = World()
     world.reservations.down = True
-    world.ledger.down = True
+    world.standings.down = True
     outcome = await register(request(), None, world.deps)
     assert isinstance(outcome, Accepted)
     assert len(world.publisher.published) == 1
 
 
-async def test_kafka_failure_releases_the_reservation_so_a_retry_can_succeed() -> None:
+async def test_a_timed_out_publish_keeps_the_reservation_and_the_retry_is_the_same_one() -> None:
+    # aiokafka may still deliver a record after we stopped waiting: the NIK stays reserved,
+    # and the retry with the same Idempotency-Key publishes the same registration id.
     world = World()
     req = request()
     world.publisher.failing = True
     with pytest.raises(PublishFailed):
-        await register(req, None, world.deps)
-    assert world.reservations.held == {}
+        await register(req, "key-0", world.deps)
+    nik_hash = world.cipher.nik_hash(req.nik)
+    held_by = world.reservations.held[nik_hash]
     world.publisher.failing = False
-    assert isinstance(await register(req, None, world.deps), Accepted)
+    retry = await register(req, "key-0", world.deps)
+    assert isinstance(retry, Accepted)
+    assert retry.registration_id == held_by
+    # Without the key a new attempt is another registration: the first holds the NIK.
+    assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
 
 
 async def test_retry_with_same_idempotency_key_gets_the_first_answer() -> None:
@@ -221,6 +310,7 @@ async def test_a_replay_after_redis_forgot_the_nik_keeps_it_reserved_for_the_sam
     assert isinstance(again, Accepted) and again.replayed
     assert world.reservations.held == {world.cipher.nik_hash(req.nik): first.registration_id}
     # The same person under a new key is still one registration.
+    world.standings.known[first.registration_id] = "live"
     assert isinstance(await register(req, "key-7", world.deps), AlreadyRegistered)
 
 

@@ -123,6 +123,27 @@ async def test_registry_requires_the_api_key(registry: httpx.AsyncClient) -> Non
     assert (await registry.post("/v1/nik/verify", json=body, headers=wrong)).status_code == 401
 
 
+async def test_the_simulators_refuse_a_key_of_any_bytes_with_401() -> None:
+    """Bytes 0x80-0xFF reach the app as non-ASCII text, which compare_digest cannot take."""
+    registry_app = civil_registry.create_app(Faults(CALM), api_key="sekret")
+    sms_app = sms_gateway.create_app(Faults(CALM), capacity=3, api_key="sekret")
+    body = {"nik": "3275011708900001", "full_name": "A", "birth_date": "1990-08-17"}
+    message = {"to": "+6281234567890", "text": "x", "client_ref": "r"}
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=registry_app), base_url="http://r"
+        ) as r,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=sms_app), base_url="http://s") as s,
+    ):
+        for key in (b"\xff\xfe\xe9abc", b"\xe9" * 6, b"\xe9" * 10_000):
+            checked = await r.post("/v1/nik/verify", json=body, headers={b"X-Api-Key": key})
+            assert checked.status_code == 401
+            sent = await s.post(
+                "/v1/messages", json=message, headers={b"Authorization": b"Bearer " + key}
+            )
+            assert sent.status_code == 401
+
+
 async def test_faults_apply_to_verify_but_not_to_admin_or_probes(
     registry: httpx.AsyncClient,
 ) -> None:
