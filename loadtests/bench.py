@@ -4,6 +4,9 @@ Phases, in order (each bounded; the whole run stops by itself):
 
 1. ceiling: the bare validated endpoint (``loadtests.ceiling``), one process per API process,
    offered more than it can take; what it completes per second is the ceiling;
+   then process for process (``loadtests.per_process``): one ceiling process, one 2020-design
+   baseline (``loadtests.baseline``: validate, then one INSERT) and one registration API
+   process, each at rising rates directly: ``intake_vs_baseline`` and ``api_cpu_vs_ceiling``;
 2. knee: sign-ups through the gateway at rising rates until a step's p99 passes 250 ms or any
    answer is not a 202; the knee is the last rate that held;
 3. sustained: 80,000 sign-ups a minute (``--rate-per-min``) for ``--sustained-s`` seconds;
@@ -52,6 +55,7 @@ from loadtests.duplicates import judge
 from loadtests.generator import Recording, Target, percentile, run_rate
 from loadtests.officer import officer_lane, provision_officer
 from loadtests.outage import Outage, stop_redis
+from loadtests.per_process import bodies_needed, side_by_side
 from loadtests.processes import cpu_by_component
 from loadtests.reconcile import check, write_ids
 from loadtests.repeats import Repeats, fresh_statuses
@@ -367,7 +371,7 @@ async def run(cfg: Config) -> dict[str, Any]:
     knee_rates = cfg.knee_rates
     sustained_rate = cfg.rate_per_min / 60
     # The ceiling's sample comes out of the same bodies; the rest is margin.
-    needed = CEILING_SAMPLE + 1000
+    needed = CEILING_SAMPLE + 1000 + bodies_needed()
     needed += int(sum(knee_rates) * cfg.knee_step_s + sustained_rate * cfg.sustained_s)
     print(f"bench: generating {needed} sign-up bodies", file=sys.stderr)
     bodies = make_bodies(needed)
@@ -383,6 +387,15 @@ async def run(cfg: Config) -> dict[str, Any]:
     print(f"bench: ceiling {ceiling_per_s:.0f}/s", file=sys.stderr)
 
     accepted: list[str] = []
+    print("bench: process for process (ceiling, 2020-design baseline, API)", file=sys.stderr)
+    yardstick = await side_by_side(bodies, SOURCE, accepted)
+    print(
+        "bench: intake_vs_baseline {intake_vs_baseline}, api_cpu_vs_ceiling"
+        " {api_cpu_vs_ceiling}".format(**yardstick),
+        file=sys.stderr,
+    )
+    await wait_for_lag(settings.kafka_bootstrap, 60)
+
     knee_per_s, steps, knee_recs = await find_knee(
         bodies, knee_rates, cfg.knee_step_s, cfg.connections
     )
@@ -457,6 +470,7 @@ async def run(cfg: Config) -> dict[str, Any]:
         "duplicated": result.duplicated,
         "reconciled_accepted": result.accepted,
         **duplicates.summary(),
+        **yardstick,
         "ceiling_per_s": round(ceiling_per_s, 1),
         "knee_per_s": knee_per_s,
         "ceiling_ratio": round(knee_per_s / ceiling_per_s, 3) if ceiling_per_s else 0.0,

@@ -22,6 +22,15 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "|---|---|",
     ]
     for key in (
+        "intake_vs_baseline",
+        "intake_per_process_per_s",
+        "baseline_per_s",
+        "api_cpu_vs_ceiling",
+        "cpu_compared_at_per_s",
+        "api_cpu_ms_per_signup",
+        "baseline_cpu_ms_per_signup",
+        "ceiling_cpu_ms_per_request",
+        "ceiling_process_per_s",
         "sustained_accepted_per_min",
         "sustained_offered_per_min",
         "sustained_fresh_offered_per_min",

@@ -86,10 +86,11 @@ class EventPublisher:
     ) -> None:
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(
-                self._producer.send_and_wait(topic, value=value, key=key, headers=headers),
-                timeout=self._timeout_s,
-            )
+            # asyncio.timeout, not wait_for: wait_for wraps the send in a task of its own, one
+            # more task per sign-up on the intake path. Either way a record we stopped waiting
+            # for may still be delivered (aiokafka keeps the batch), which the callers allow for.
+            async with asyncio.timeout(self._timeout_s):
+                await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
         except (KafkaError, TimeoutError, OSError) as exc:
             KAFKA_PRODUCE_ERRORS.labels(topic, type(exc).__name__).inc()
             raise PublishFailed(f"{topic}: {type(exc).__name__}") from exc
