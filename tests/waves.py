@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import uuid
@@ -21,10 +22,27 @@ from tests.citizens import random_nik
 GATEWAY = "http://127.0.0.1:8080"
 
 
+class _PatientTransport(httpx.AsyncHTTPTransport):
+    """An admin waits out the gateway's per-credential limit (429 + Retry-After) and tries
+    again, as a person would: earlier tests (hostile headers) may have spent its burst."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(30):
+            response = await super().handle_async_request(request)
+            if response.status_code != 429:
+                return response
+            await response.aread()
+            await asyncio.sleep(min(5.0, float(response.headers.get("Retry-After", "1"))))
+        return response
+
+
 def admin_client() -> httpx.AsyncClient:
     token = AdminSettings().effective_admin_token
     return httpx.AsyncClient(
-        base_url=GATEWAY, timeout=120, headers={"Authorization": f"Bearer {token}"}
+        base_url=GATEWAY,
+        timeout=120,
+        headers={"Authorization": f"Bearer {token}"},
+        transport=_PatientTransport(),
     )
 
 
