@@ -21,12 +21,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gelombang.postgres import create_pool
 from gelombang.settings import CommonSettings
+from loadtests.ceiling import serve
 from services.registration.schemas import RegistrationRequest
 
 SCHEMA = "bench_baseline"
@@ -106,15 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8110)
     args = parser.parse_args()
-    uvicorn.run(
-        create_app(CommonSettings().database_url),
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-    )
+    serve(create_app(CommonSettings().database_url), args.port)
 
 
 if __name__ == "__main__":

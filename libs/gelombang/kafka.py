@@ -134,6 +134,14 @@ class Delivered:
 BatchHandler = Callable[[list[Delivered]], Awaitable[None]]
 
 
+def decode_record(record: ConsumerRecord[bytes, bytes]) -> Delivered:
+    """The event in ``record`` (by its type header); raises if it does not decode."""
+    headers = dict(record.headers or ())
+    event_type = headers.get(EVENT_TYPE_HEADER, b"").decode(errors="replace")
+    event = decode_event(event_type, record.value or b"")
+    return Delivered(record.topic, record.partition, record.offset, record.key, event)
+
+
 class RawPublisher(Protocol):
     async def publish_raw(
         self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
@@ -246,7 +254,7 @@ class ConsumerLoop:
         decoded: list[tuple[ConsumerRecord[bytes, bytes], Delivered]] = []
         for record in records:
             try:
-                decoded.append((record, self._decode(record)))
+                decoded.append((record, decode_record(record)))
             except Exception as exc:
                 await self._park(record, exc)
         if not decoded:
@@ -296,12 +304,6 @@ class ConsumerLoop:
     async def _back_off(self, delay: float) -> float:
         await asyncio.sleep(delay)
         return min(delay * 2, self._max_retry_delay_s)
-
-    def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Delivered:
-        headers = dict(record.headers or ())
-        event_type = headers.get(EVENT_TYPE_HEADER, b"").decode(errors="replace")
-        event = decode_event(event_type, record.value or b"")
-        return Delivered(record.topic, record.partition, record.offset, record.key, event)
 
     async def _park(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
         """Move ``record`` to its dead-letter topic; it is skipped only once Kafka has it there."""

@@ -62,7 +62,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
         registration = Collaborators(
             cipher=cipher,
             reservations=RedisNikReservations(pipelined),
-            standings=PostgresStandings(pool, settings.claim_lookup_timeout_s),
+            standings=PostgresStandings(pool, settings.standing_lookup_timeout_s),
             idempotency=RedisIdempotencyStore(pipelined, settings.idempotency_ttl_s),
             publisher=EventPublisher(producer, timeout_s=settings.produce_timeout_s),
         )

@@ -18,16 +18,17 @@ import asyncio
 import re
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from tqdm import tqdm
 
-from gelombang.events import dead_letter_topic, decode_event
-from gelombang.kafka import EVENT_TYPE_HEADER, Delivered
+from gelombang.events import dead_letter_topic
+from gelombang.kafka import Delivered, decode_record
 from gelombang.postgres import create_pool
 from services.registration.settings import ProjectorSettings
 from services.registration.worker import TOPICS, Projector
@@ -99,31 +100,44 @@ async def log_bounds(
     return dict(starts), dict(ends)
 
 
-async def parked_records(bootstrap: str, group: str, topics: tuple[str, ...]) -> set[str]:
-    """``topic/partition/offset`` of every record the live ``group`` parked in a dead-letter
-    topic: the live decider skipped them, so the rebuild does too."""
-    dead = tuple(dead_letter_topic(t) for t in topics)
-    starts, ends = await log_bounds(bootstrap, dead)
+async def read_until(
+    bootstrap: str, starts: dict[TopicPartition, int], ends: dict[TopicPartition, int]
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """Every record from the start of each partition up to (not including) ``ends``, in
+    batches of at most ``BATCH``, each partition in its order. No group, nothing committed."""
     wanted = {tp: end for tp, end in ends.items() if end > starts.get(tp, 0)}
-    parked: set[str] = set()
     if not wanted:
-        return parked
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        return
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=BATCH
+    )
     await consumer.start()
     try:
         consumer.assign(list(wanted))
         await consumer.seek_to_beginning(*wanted)
         while wanted:
-            batches = await consumer.getmany(*wanted, timeout_ms=1000)
+            batches = await consumer.getmany(*wanted, timeout_ms=1000, max_records=BATCH)
+            batch: list[ConsumerRecord[bytes, bytes]] = []
             for tp, records in batches.items():
-                for record in records:
-                    headers = dict(record.headers or ())
-                    if headers.get("dlq_group", b"").decode() == group:
-                        parked.add(headers.get("dlq_source", b"").decode())
-                if records and records[-1].offset + 1 >= wanted.get(tp, 0):
+                # Written after the snapshot: the live side may not have it yet.
+                batch += [r for r in records if r.offset < ends[tp]]
+                if records and records[-1].offset + 1 >= ends[tp]:
                     wanted.pop(tp, None)
+            yield batch
     finally:
         await consumer.stop()
+
+
+async def parked_records(bootstrap: str, group: str, topics: tuple[str, ...]) -> set[str]:
+    """``topic/partition/offset`` of every record the live ``group`` parked in a dead-letter
+    topic: the live decider skipped them, so the rebuild does too."""
+    starts, ends = await log_bounds(bootstrap, tuple(dead_letter_topic(t) for t in topics))
+    parked: set[str] = set()
+    async for batch in read_until(bootstrap, starts, ends):
+        for record in batch:
+            headers = dict(record.headers or ())
+            if headers.get("dlq_group", b"").decode() == group:
+                parked.add(headers.get("dlq_source", b"").decode())
     return parked
 
 
@@ -138,49 +152,22 @@ async def rebuild(
     """Feed every record up to ``ends`` to the projector's handler, except those the live
     projector parked. (handled, skipped)."""
     projector = Projector(pool)  # no Redis hints, no outbox relay: a rebuild publishes nothing
-    wanted = {tp: end for tp, end in ends.items() if end > starts.get(tp, 0)}
-    if not wanted:
-        return 0, 0
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=BATCH
-    )
-    await consumer.start()
-    handled = undecodable = 0
-    try:
-        consumer.assign(list(wanted))
-        await consumer.seek_to_beginning(*wanted)
-        while wanted:
-            batches = await consumer.getmany(*wanted, timeout_ms=1000, max_records=BATCH)
-            delivered: list[Delivered] = []
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue  # written after the snapshot: the live side may not have it
-                    if f"{record.topic}/{record.partition}/{record.offset}" in parked:
-                        undecodable += 1
-                        continue
-                    headers = dict(record.headers or ())
-                    try:
-                        event = decode_event(
-                            headers.get(EVENT_TYPE_HEADER, b"").decode(errors="replace"),
-                            record.value or b"",
-                        )
-                    except Exception:  # parked in the dead-letter topic by the live consumer
-                        undecodable += 1
-                        continue
-                    delivered.append(
-                        Delivered(record.topic, record.partition, record.offset, record.key, event)
-                    )
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    wanted.pop(tp, None)
-            if delivered:
-                await projector.handle(delivered)
-            count = sum(len(r) for r in batches.values())
-            handled += count
-            progress.update(count)
-    finally:
-        await consumer.stop()
-    return handled, undecodable
+    handled = skipped = 0
+    async for batch in read_until(bootstrap, starts, ends):
+        delivered: list[Delivered] = []
+        for record in batch:
+            if f"{record.topic}/{record.partition}/{record.offset}" in parked:
+                skipped += 1
+                continue
+            try:
+                delivered.append(decode_record(record))
+            except Exception:  # undecodable: the live consumer parked it too
+                skipped += 1
+        if delivered:
+            await projector.handle(delivered)
+        handled += len(batch)
+        progress.update(len(batch))
+    return handled, skipped
 
 
 async def wait_for_live(
@@ -194,7 +181,9 @@ async def wait_for_live(
         while True:
             committed = await admin.list_consumer_group_offsets(group)
             behind = [
-                tp for tp, end in ends.items() if (committed.get(tp) or _NONE).offset < end
+                tp
+                for tp, end in ends.items()
+                if tp not in committed or committed[tp].offset < end
             ]
             if not behind:
                 return True
@@ -203,14 +192,6 @@ async def wait_for_live(
             await asyncio.sleep(1.0)
     finally:
         await admin.close()
-
-
-@dataclass(frozen=True)
-class _Offset:
-    offset: int = -1
-
-
-_NONE = _Offset()
 
 
 async def compare(conn: asyncpg.Connection, schema: str, snapshot_at: float) -> Comparison:

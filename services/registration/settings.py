@@ -15,7 +15,7 @@ class RegistrationSettings(CommonSettings):
     # Redis is the fast path; when it is slow we skip it rather than make every sign-up wait
     # (the log decides). The read-model lookup runs only on a reservation conflict.
     redis_timeout_s: float = 0.25
-    claim_lookup_timeout_s: float = 0.5
+    standing_lookup_timeout_s: float = 0.5
     retry_after_s: int = 5
     db_pool_max: int = 10
     # One new SMS code per registration per minute; the worker also caps codes per day.
