@@ -101,7 +101,7 @@ const FORM_HTML = `
   <div class="field">
     <label for="nik" data-t="nik"></label>
     <p class="hint" id="nik-hint" data-t="nikHint"></p>
-    <input type="text" id="nik" name="nik" inputmode="numeric" autocomplete="off" maxlength="16"
+    <input type="text" id="nik" name="nik" inputmode="numeric" autocomplete="off"
       aria-describedby="nik-hint nik-error" required>
     <p class="error" id="nik-error"></p>
   </div>
@@ -530,10 +530,17 @@ function showStatus(justSubmitted = false) {
     const status = last ? last.status : "submitted";
     const rejected = last && last.status === "rejected";
     const reasonEntry = rejected ? [...last.history].reverse().find((h) => h.reason) : null;
+    const contact = last && last.contact;
+    const contactOpen = contact && !rejected && ["pending", "sent"].includes(contact.state);
     const textEl = document.getElementById("status-text");
     if (!last) textEl.textContent = misses > 20 ? t("statusNotFound") : t("notYet");
     else if (rejected) {
       textEl.textContent = `${t("statusText").rejected} ${reasonEntry?.message || ""}`.trim();
+    } else if (contactOpen) {
+      const by = new Date(contact.confirm_by).toLocaleString(lang === "id" ? "id-ID" : "en-GB");
+      const todo = TEXT[lang].contactTodo[contact.method];
+      const text = todo ? todo(contact.hint, by) : t("statusText")[status];
+      if (textEl.textContent !== text) textEl.textContent = text;
     } else textEl.textContent = t("statusText")[status] || status;
     textEl.className = rejected ? "notice bad" : status === "selected" ? "notice good" : "";
     document.getElementById("status-nik").textContent = last
@@ -551,6 +558,9 @@ function showStatus(justSubmitted = false) {
         state = "current";
       }
       if (step === "wave" && reached === 4 && !rejected) state = "current";
+      if (step === "contact" && contact && !rejected) {
+        state = contact.state === "confirmed" ? "done" : "current";
+      }
       if (failed === step) state = "failed";
       const li = document.createElement("li");
       li.className = state;
@@ -563,7 +573,10 @@ function showStatus(justSubmitted = false) {
       li.append(label, note);
       steps.append(li);
     }
-    const wantsOtp = sms && (!last || ["submitted", "contact_pending"].includes(status));
+    // The code box stays until the contact is confirmed, even when the NIK check is done first.
+    const wantsOtp = contact
+      ? contactOpen && contact.method === "sms"
+      : sms && (!last || ["submitted", "contact_pending"].includes(status));
     if (wantsOtp && !otpShown) {
       otpShown = true;
       renderOtp(document.getElementById("otp"), id, token, () => poll(0));
@@ -611,7 +624,7 @@ function renderOtp(section, id, token, onConfirmed) {
     <form id="otp-form" novalidate>
       <div class="field">
         <label for="code" data-t="otpLabel"></label>
-        <input type="text" id="code" class="code-input" inputmode="numeric" maxlength="6"
+        <input type="text" id="code" class="code-input" inputmode="numeric"
           autocomplete="one-time-code" aria-describedby="code-error">
         <p class="error" id="code-error" role="alert"></p>
       </div>
@@ -621,6 +634,10 @@ function renderOtp(section, id, token, onConfirmed) {
     <p id="otp-notice" role="status" aria-live="polite"></p>`;
   setLanguage(lang);
   const input = section.querySelector("#code");
+  // No maxlength: it would cut "935 977" to "935 97" before the space is dropped.
+  input.addEventListener("input", () => {
+    input.value = input.value.replace(/[^0-9]/g, "").slice(0, 6);
+  });
   const error = section.querySelector("#code-error");
   const notice = section.querySelector("#otp-notice");
   section.querySelector("#otp-form").addEventListener("submit", async (event) => {
@@ -679,6 +696,10 @@ async function showConfirm() {
     <p id="confirm-text" role="status" aria-live="polite"></p>`;
   setLanguage(lang);
   const text = document.getElementById("confirm-text");
+  // A reload after the link did its job (the token is gone from the address by then) shows
+  // the same answer again instead of "the link is incomplete".
+  const earlier = JSON.parse(sessionStorage.getItem("gelombang.confirmed") || "null");
+  if (!token && earlier) return showConfirmed(earlier.status, earlier.json);
   if (!token) {
     text.textContent = t("confirmMissing");
     text.className = "notice bad";
@@ -695,8 +716,29 @@ async function showConfirm() {
   }
   // The token has done its job; keep it out of the browser history from now on.
   history.replaceState(null, "", location.pathname);
-  text.textContent = (answer.json && answer.json.detail) || t("networkError");
-  text.className = answer.status === 200 ? "notice good" : "notice bad";
+  if (answer.status === 200) {
+    sessionStorage.setItem(
+      "gelombang.confirmed",
+      JSON.stringify({ status: answer.status, json: answer.json }),
+    );
+  }
+  showConfirmed(answer.status, answer.json);
+}
+
+function showConfirmed(status, json) {
+  const text = document.getElementById("confirm-text");
+  text.textContent = (json && json.detail) || t("networkError");
+  text.className = status === 200 ? "notice good" : "notice bad";
+  if (json && typeof json.status_page === "string" && json.status_page.startsWith("/status#")) {
+    const p = document.createElement("p");
+    const link = document.createElement("a");
+    link.id = "to-status";
+    link.href = json.status_page;
+    link.dataset.t = "statusTitle";
+    link.textContent = t("statusTitle");
+    p.append(link);
+    main.append(p);
+  }
   rerender = () => {};
 }
 

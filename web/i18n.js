@@ -101,6 +101,14 @@ export const TEXT = {
       rejected: "Pendaftaran tidak dapat dilanjutkan.",
     },
     notYet: "Pendaftaran diterima dan sedang dicatat. Halaman ini diperbarui otomatis.",
+    contactTodo: {
+      email: (hint, by) =>
+        `Langkah berikutnya: buka email yang kami kirim ke ${hint} dan klik tautan ` +
+        `konfirmasinya paling lambat ${by}. Tidak ada di kotak masuk? Periksa folder spam.`,
+      sms: (hint, by) =>
+        `Langkah berikutnya: masukkan kode 6 angka yang kami kirim lewat SMS ke ${hint} ` +
+        `di bawah ini paling lambat ${by}. Belum menerima SMS? Minta kode baru.`,
+    },
     refreshed: (t) => `Diperbarui ${t}.`,
     statusUnavailable: "Status belum bisa dimuat. Kami coba lagi sebentar lagi.",
     statusNotFound: "Status tidak ditemukan. Periksa kembali tautan status Anda.",
@@ -212,6 +220,14 @@ export const TEXT = {
       rejected: "This registration cannot continue.",
     },
     notYet: "Registration received and being recorded. This page updates by itself.",
+    contactTodo: {
+      email: (hint, by) =>
+        `Next step: open the email we sent to ${hint} and click its confirmation link by ` +
+        `${by}. Not in your inbox? Check the spam folder.`,
+      sms: (hint, by) =>
+        `Next step: enter below the 6-digit code we sent by SMS to ${hint}, by ${by}. ` +
+        `No SMS yet? Ask for a new code.`,
+    },
     refreshed: (t) => `Updated ${t}.`,
     statusUnavailable: "The status could not be loaded yet. We will try again shortly.",
     statusNotFound: "Status not found. Please check your status link.",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import html
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -21,11 +21,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.admission import AdmissionController, Refusal, SignUpGuard
+from gelombang.contact import LINK_TTL, LinkExpired, LinkInvalid
 from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
+from gelombang.pii import PiiError
 from gelombang.probes import POSTGRES_UNAVAILABLE, kafka_reachable, redis_reachable
 from services.registration import repository
 from services.registration.schemas import (
+    ContactProgress,
+    ContactStep,
     ErrorResponse,
     FieldErrorOut,
     OtpResendRequest,
@@ -242,6 +246,7 @@ async def get_registration(
         regency_code=row.regency_code,
         submitted_at=row.submitted_at,
         wave=row.wave,
+        contact=_contact_of(row, rt),
         history=[
             StatusHistoryEntry(
                 status=h.status,
@@ -253,6 +258,58 @@ async def get_registration(
             for h in row.history
         ],
     )
+
+
+def _contact_of(row: repository.StatusRow, rt: Runtime) -> ContactProgress | None:
+    try:
+        personal = rt.deps.cipher.open_json(row.pii, str(row.registration_id))
+    except (PiiError, ValueError):
+        return None  # a record we cannot open still has a status to show
+    return contact_progress(
+        [(h.status, h.reason) for h in row.history],
+        row.channel,
+        personal.get("email"),
+        personal.get("phone"),
+        row.submitted_at,
+    )
+
+
+def contact_progress(
+    history: Sequence[tuple[str, str | None]],
+    channel: str,
+    email: str | None,
+    phone: str | None,
+    submitted_at: datetime,
+) -> ContactProgress | None:
+    """The contact step as the verification case sees it, read from the status history.
+
+    The same choice of channel as verification's (email first, an officer vouches for walk-ins);
+    contact_pending means the message went out, contact_confirmed that the person answered.
+    """
+    steps = {status for status, _ in history}
+    reasons = {reason for _, reason in history if reason}
+    if channel == "assisted":
+        return ContactProgress(method="officer", state="confirmed", hint="")
+    if email:
+        method: Literal["email", "sms"] = "email"
+        name, _, domain = email.partition("@")
+        hint = f"{name[:1]}***@{domain}"
+    elif phone:
+        method = "sms"
+        hint = f"****{phone[-4:]}"
+    else:
+        return None
+    state: ContactStep
+    if "contact_confirmed" in steps or "verified" in steps:
+        state = "confirmed"
+    elif reasons & {"contact_expired", "contact_undeliverable"}:
+        state = "failed"
+    elif "contact_pending" in steps:
+        state = "sent"
+    else:
+        state = "pending"
+    confirm_by = submitted_at + LINK_TTL if state in ("pending", "sent") else None
+    return ContactProgress(method=method, state=state, hint=hint, confirm_by=confirm_by)
 
 
 def status_message(status: str, reason: str | None, wave: int | None, lang: Lang) -> str | None:
@@ -310,7 +367,30 @@ async def verify_email_link(
         if outcome == "confirmed"
         else ("contact_already_confirmed" if outcome == "already_confirmed" else outcome)
     )
-    return _answer(request, status[outcome], code, lang)
+    page = _status_page_of_link(token, rt) if outcome != "link_invalid" else None
+    if page is None or "text/html" in request.headers.get("accept", ""):
+        return _answer(request, status[outcome], code, lang)
+    # Whoever holds the link reads the email that carries the status link too, so handing it
+    # back tells them nothing new: it lets the landing page lead on to the status page.
+    text = message(code, lang)
+    body: dict[str, object] = (
+        ErrorResponse(detail=text).model_dump(mode="json")
+        if status[outcome] >= 400
+        else {"status": code, "detail": text}
+    )
+    body["status_page"] = page
+    return JSONResponse(body, status_code=status[outcome])
+
+
+def _status_page_of_link(token: str, rt: Runtime) -> str | None:
+    try:
+        registration_id = rt.contact.secrets.open_link(token, datetime.now(UTC))
+    except LinkExpired as expired:
+        registration_id = expired.registration_id
+    except LinkInvalid:
+        return None
+    status_token = rt.deps.cipher.status_token(registration_id)
+    return f"/status#id={registration_id}&t={status_token}"
 
 
 @router.post(

@@ -241,13 +241,17 @@ class StatusRow:
     submitted_at: datetime
     history: list[HistoryRow]
     wave: int | None = None
+    # For the status page's contact step: which contact is being confirmed and how to hint at
+    # it (the sealed personal data) and whether an officer vouched for it (the channel).
+    pii: str = ""
+    channel: str = "api"
 
 
 async def fetch_status(pool: asyncpg.Pool, registration_id: UUID) -> StatusRow | None:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             """SELECT registration_id, status, reason, nik_last4, province_code, regency_code,
-                      submitted_at, wave
+                      submitted_at, wave, pii, channel
                  FROM registrations WHERE registration_id = $1""",
             registration_id,
         )
@@ -270,6 +274,8 @@ async def fetch_status(pool: asyncpg.Pool, registration_id: UUID) -> StatusRow |
             HistoryRow(h["status"], h["reason"], h["occurred_at"], h["wave"]) for h in history
         ],
         wave=row["wave"],
+        pii=row["pii"],
+        channel=row["channel"],
     )
 
 

@@ -282,6 +282,27 @@ class StatusHistoryEntry(BaseModel):
     wave: int | None = None
 
 
+ContactStep = Literal["pending", "sent", "confirmed", "failed"]
+
+
+class ContactProgress(BaseModel):
+    """Where the contact confirmation stands, apart from the overall status.
+
+    The NIK check usually finishes first, so a status of ``nik_verified`` says nothing about
+    whether the person still has to open the email or type the SMS code: this does.
+    """
+
+    method: Literal["email", "sms", "officer"]
+    state: ContactStep = Field(
+        description="pending: not sent yet; sent: waiting for the person; confirmed; "
+        "failed: expired or undeliverable (the registration is rejected)"
+    )
+    hint: str = Field(description="The address or number, masked: n***@example.id, ****4321")
+    confirm_by: datetime | None = Field(
+        default=None, description="Unconfirmed contacts expire then, rejecting the registration"
+    )
+
+
 class RegistrationStatus(BaseModel):
     registration_id: UUID
     status: str
@@ -293,6 +314,7 @@ class RegistrationStatus(BaseModel):
     wave: int | None = Field(
         default=None, description="The wave of the latest selection decision, if any"
     )
+    contact: ContactProgress | None = None
 
 
 class FieldErrorOut(BaseModel):

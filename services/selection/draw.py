@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import hmac
 import operator
 import re
 from collections import Counter
@@ -32,6 +33,9 @@ from functools import partial
 from typing import Literal, NamedTuple, NoReturn
 
 ALGORITHM_VERSION = "gelombang-draw-v1"
+# v2 mixes in a public beacon value nobody knew at close (issue 19): the operator can no longer
+# try seeds offline against the frozen list, because the rank key is unknown until the beacon is.
+ALGORITHM_VERSION_V2 = "gelombang-draw-v2"
 
 TIERS: tuple[int, ...] = (1, 2, 3)
 
@@ -100,9 +104,21 @@ def seed_commitment(seed_hex: str) -> str:
     return hashlib.sha256(normalise_seed(seed_hex).encode("ascii")).hexdigest()
 
 
-def rank(seed_hex: str, registration_id: str) -> str:
-    """HMAC-SHA256(key=bytes.fromhex(seed_hex), msg=registration_id as ASCII), lowercase hex."""
-    return _Ranker(normalise_seed(seed_hex))(registration_id)
+def draw_key(seed_hex: str, beacon_value: str | None) -> bytes:
+    """The HMAC key ranks are computed with.
+
+    v1 (no beacon): the seed's 32 bytes. v2: ``HMAC-SHA256(key=bytes.fromhex(seed),
+    msg=beacon_value as UTF-8)``, also 32 bytes.
+    """
+    seed = bytes.fromhex(normalise_seed(seed_hex))
+    if beacon_value is None:
+        return seed
+    return hmac.new(seed, beacon_value.encode("utf-8"), hashlib.sha256).digest()
+
+
+def rank(seed_hex: str, registration_id: str, beacon_value: str | None = None) -> str:
+    """HMAC-SHA256(key=draw_key(seed, beacon), msg=registration_id as ASCII), lowercase hex."""
+    return _Ranker(draw_key(seed_hex, beacon_value))(registration_id)
 
 
 class _Ranker:
@@ -114,9 +130,10 @@ class _Ranker:
     largest part of a 1.5 M draw.
     """
 
-    def __init__(self, seed_hex: str) -> None:
+    def __init__(self, raw_key: bytes) -> None:
         # A 32-byte key is shorter than SHA-256's 64-byte block, so it is zero-padded, never hashed.
-        key = bytes.fromhex(seed_hex).ljust(64, b"\0")
+        assert len(raw_key) <= 64
+        key = raw_key.ljust(64, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
@@ -231,18 +248,20 @@ def draw(
     total_quota: int,
     seed_hex: str,
     progress: Progress | None = None,
+    beacon_value: str | None = None,
 ) -> DrawResult:
-    """Run ``gelombang-draw-v1`` (see the module docstring and the README).
+    """Run ``gelombang-draw-v1``, or ``gelombang-draw-v2`` when ``beacon_value`` is given (the
+    rank key is then :func:`draw_key`; everything else is the same; see the README).
 
     A province with entries but no quota has quota 0: its people can still win remainder seats.
     A province with a quota but fewer entries leaves its unused seats to the remainder, as does
     ``total_quota - sum(quotas)``. The result does not depend on the order of ``entries``.
     """
     report: Progress = progress or _silent
-    seed = normalise_seed(seed_hex)
+    key = draw_key(seed_hex, beacon_value)
     validate_quotas(quotas, total_quota)
     with _collector_paused():
-        return _draw(entries, quotas, total_quota, seed, report)
+        return _draw(entries, quotas, total_quota, key, report)
 
 
 @contextmanager
@@ -263,7 +282,7 @@ def _draw(
     entries: Iterable[EligibleEntry],
     quotas: Mapping[str, int],
     total_quota: int,
-    seed: str,
+    key: bytes,
     report: Progress,
 ) -> DrawResult:
     # Input order is kept: sorting 1.5 M ids would cost seconds and the draw does not need it,
@@ -271,7 +290,7 @@ def _draw(
     ids, provinces, tiers = _columns(entries, sort_by_id=False)
     count = len(ids)
 
-    ranker = _Ranker(seed)
+    ranker = _Ranker(key)
     ranks: list[str] = []
     for start in range(0, count, _PROGRESS_EVERY):
         report("ranking", start, count)

@@ -105,36 +105,49 @@ def retry_delay_s(attempts: int, base_s: float, max_s: float, rng: random.Random
     return max(base_s / 2, rng.uniform(0, ceiling))
 
 
-def email_text(full_name: str, link: str) -> tuple[str, str]:
+def status_link(public_base_url: str, registration_id: str, status_token: str) -> str:
+    """The status page's address. Token in the fragment: browsers never send it to a server."""
+    return f"{public_base_url}/status#id={registration_id}&t={status_token}"
+
+
+def email_text(full_name: str, link: str, status: str) -> tuple[str, str]:
     subject = "Konfirmasi email pendaftaran Anda / Confirm your email"
     body = (
         f"Halo {full_name},\n\n"
         "Terima kasih telah mendaftar. Untuk melanjutkan, konfirmasi alamat email ini dengan\n"
         "membuka tautan berikut (berlaku 48 jam, hanya sekali pakai):\n\n"
         f"{link}\n\n"
+        "Status pendaftaran Anda dapat dilihat kapan saja di halaman berikut. Simpan email ini\n"
+        "dan jangan bagikan tautannya:\n\n"
+        f"{status}\n\n"
         "Jika Anda tidak merasa mendaftar, abaikan email ini.\n\n"
         "---\n"
-        "Thank you for signing up. Open the link above within 48 hours to confirm this email\n"
-        "address. If you did not sign up, ignore this message.\n"
+        "Thank you for signing up. Open the first link above within 48 hours to confirm this\n"
+        "email address. The second link shows your registration status at any time: keep this\n"
+        "email and do not share it. If you did not sign up, ignore this message.\n"
     )
     return subject, body
 
 
-def sms_text(code: str) -> str:
+def sms_text(code: str, status: str) -> str:
+    # Both in one message (two segments): the code and the way back to the page to type it in.
     return (
         f"Kode verifikasi pendaftaran Anda: {code}. Berlaku 10 menit. "
-        "JANGAN berikan kode ini kepada siapa pun."
+        "JANGAN berikan kode ini kepada siapa pun. "
+        f"Masukkan kode & lihat status: {status}"
     )
 
 
-def decision_texts(full_name: str, wave: int, outcome: str) -> tuple[str, str, str]:
+def decision_texts(
+    full_name: str, wave: int, outcome: str, status: str
+) -> tuple[str, str, str]:
     """(email subject, email body, SMS text) telling a person a wave's decision in plain words."""
     indonesian = message(f"decision_{outcome}", "id", wave=wave)
     english = message(f"decision_{outcome}", "en", wave=wave)
     subject = f"Hasil gelombang {wave} / Wave {wave} result"
     body = (
         f"Halo {full_name},\n\n{indonesian}\n\n"
-        "Status pendaftaran Anda selalu dapat dilihat di halaman status.\n\n---\n"
-        f"{english}\n"
+        f"Status pendaftaran Anda selalu dapat dilihat di halaman status:\n{status}\n\n---\n"
+        f"{english}\n\nYour registration status: {status}\n"
     )
-    return subject, body, indonesian
+    return subject, body, f"{indonesian} Status: {status}"

@@ -70,6 +70,7 @@ from services.verification.service import (
     progressed,
     retry_delay_s,
     sms_text,
+    status_link,
 )
 from services.verification.settings import VerificationSettings
 
@@ -177,7 +178,9 @@ class Verifier:
             if due.method == "email":
                 token = self.contact.link_token(registration_id, due.expires_at)
                 link = f"{self.settings.public_base_url}/api/v1/contact/verify?token={token}"
-                subject, body = email_text(personal["full_name"], link)
+                subject, body = email_text(
+                    personal["full_name"], link, self._status_link(registration_id)
+                )
                 await self.mailer.send(
                     personal["email"], subject, body, f"{registration_id}.{due.sends}"
                 )
@@ -211,7 +214,9 @@ class Verifier:
             return
         registration_id = str(due.registration_id)
         personal = self.cipher.open_json(due.pii, registration_id)
-        subject, body, sms = decision_texts(personal["full_name"], due.wave, due.outcome)
+        subject, body, sms = decision_texts(
+            personal["full_name"], due.wave, due.outcome, self._status_link(registration_id)
+        )
         # The channel the person confirmed; walk-ins registered by an officer may have neither.
         use_email = personal.get("email") and due.contact_method in ("email", "officer")
         try:
@@ -250,7 +255,13 @@ class Verifier:
             raise Unavailable("phone_daily_limit", retry_after_s=3600)
         # One reference per distinct message: a retry of the same text is deduplicated by the
         # gateway, a new code is a new message.
-        await self.sms.send(phone, sms_text(code), client_ref=f"{registration_id}:{digest[:16]}")
+        text = sms_text(code, self._status_link(registration_id))
+        await self.sms.send(phone, text, client_ref=f"{registration_id}:{digest[:16]}")
+
+    def _status_link(self, registration_id: str) -> str:
+        # The same derived token the API handed out at sign-up: nothing stored to look up.
+        token = self.cipher.status_token(registration_id)
+        return status_link(self.settings.public_base_url, registration_id, token)
 
     # -- outbox and expiry ------------------------------------------------------------------
     async def outbox_round(self) -> int:

@@ -142,6 +142,13 @@ async def test_sign_up_confirm_by_email_link_and_reach_verified(browser: Browser
     # The token has served its purpose and is gone from the address bar (and history).
     assert "token=" not in page.url
     await page.screenshot(path=SHOTS / "email-confirmed.png", full_page=True)
+    # The landing page leads on to the status, and a reload does not turn the answer red.
+    await page.reload()
+    await expect(confirmed).to_have_class(re.compile("good"), timeout=60_000)
+    await page.locator("#to-status").click()
+    await expect(page.locator("#status-nik")).to_have_text(
+        f"NIK berakhiran {citizen.nik[-4:]}", timeout=60_000
+    )
 
     await page.goto(status_url)
     await expect(page.locator('li[data-step="verified"]')).to_have_class("done", timeout=90_000)

@@ -311,3 +311,33 @@ def test_progress_is_reported_at_each_stage() -> None:
     assert {"sorting", "province"} <= set(stages)
     assert ("ranking", 3, 3) in calls
     assert ("remainder", 1, 1) in calls
+
+
+def v2_reference_rank(seed_hex: str, beacon_value: str, registration_id: str) -> str:
+    """Issue 19's wording with the stdlib: draw_key = HMAC(seed, beacon), rank = HMAC(key, id)."""
+    key = hmac.new(bytes.fromhex(seed_hex), beacon_value.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(key, registration_id.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+@modest
+@given(draws(), st.text(min_size=1, max_size=40))
+def test_v2_ranks_with_the_beacon_mixed_into_the_key(
+    case: tuple[list[EligibleEntry], dict[str, int], int, str], beacon: str
+) -> None:
+    entries, quotas, total, seed = case
+    result = draw(entries, quotas, total, seed, beacon_value=beacon)
+    for outcome in result.outcomes:
+        assert outcome.rank == v2_reference_rank(seed, beacon, outcome.registration_id)
+    # Everything but the key is v1: the v1 reference draw keyed with the v2 draw key agrees.
+    key_hex = hmac.new(bytes.fromhex(seed), beacon.encode("utf-8"), hashlib.sha256).hexdigest()
+    expected = reference_draw(entries, quotas, total, key_hex)
+    assert {o.registration_id: (o.outcome, o.via) for o in result.outcomes} == expected
+
+
+def test_v2_depends_on_the_beacon_value() -> None:
+    registration_id = "00000000-0000-4000-8000-00000000000a"
+    assert rank(SEED, registration_id, "round 1") != rank(SEED, registration_id, "round 2")
+    assert rank(SEED, registration_id, "round 1") == v2_reference_rank(
+        SEED, "round 1", registration_id
+    )
+    assert rank(SEED, registration_id) != rank(SEED, registration_id, "")
