@@ -45,6 +45,14 @@ _TAKE_OVER = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0"
 )
+_UNCONFIRM = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+)
+# How long a rejected holder's hint stays unconfirmed while its NikReleased is on its way
+# through the log (normally well under a second); should that take longer, the key lapses and
+# the log decides the next attempt as always.
+RELEASING_HINT_TTL_MS = 600_000
 # The holder and its remaining lifetime (-1: no expiry, the decider's confirmed hint).
 _INSPECT = "return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}"
 
@@ -118,6 +126,17 @@ class RedisNikHints:
         for release in decided.released:
             if decided.claims.get(release.nik_hash) is None:
                 pipe.eval(_RELEASE, 1, _nik_key(release.nik_hash), str(release.registration_id))
+        if len(pipe):
+            await pipe.execute()
+
+    async def releasing(self, releases: Sequence[NikReleased]) -> None:
+        """The rejection is stored and its NikReleased is queued: until the decider reads it,
+        the hint must stop saying "confirmed", or the person told to register again would get
+        a 409 there. Unconfirmed, the edge asks the read model and answers "retry shortly"."""
+        pipe = self._redis.pipeline(transaction=False)
+        for release in releases:
+            key = _nik_key(release.nik_hash)
+            pipe.eval(_UNCONFIRM, 1, key, str(release.registration_id), RELEASING_HINT_TTL_MS)
         if len(pipe):
             await pipe.execute()
 

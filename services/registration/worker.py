@@ -86,6 +86,7 @@ class Projector:
         releases = await repository.apply_status_changes(self._pool, changes)
         PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - started)
         await self._write_hints(decided)
+        await self._unconfirm_hints(releases)
         DECIDER_VERDICTS.labels("accepted").inc(len(decided.accepted))
         DECIDER_VERDICTS.labels("duplicate").inc(len(decided.duplicates))
         DECIDER_RELEASES.inc(len(decided.released))
@@ -104,6 +105,16 @@ class Projector:
             # refused there instead of at the edge.
             DECIDER_HINT_ERRORS.inc()
             log.warning("hint_write_failed", error=type(exc).__name__)
+
+    async def _unconfirm_hints(self, releases: list[NikReleased]) -> None:
+        if self._hints is None or not releases:
+            return
+        try:
+            await self._hints.releasing(releases)
+        except (TimeoutError, RedisError, OSError) as exc:
+            # Stored all the same; the hint turns cold when the decider reads the release.
+            DECIDER_HINT_ERRORS.inc()
+            log.warning("hint_unconfirm_failed", error=type(exc).__name__)
 
     async def outbox_round(self, publisher: EventPublisher, limit: int) -> int:
         return await repository.OUTBOX.relay(self._pool, publisher, limit)
