@@ -150,3 +150,9 @@ class OtpStore:
         """
         result = await self._redis.eval(_RESTORE_OTP, 1, self._key(registration_id), digest)
         return bool(result)
+
+
+def status_page_path(registration_id: str, status_token: str) -> str:
+    """The public status page of a registration. The token rides in the fragment: browsers
+    never send it to a server, so it stays out of every access log and Referer."""
+    return f"/status#id={registration_id}&t={status_token}"

@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.admission import AdmissionController, Refusal, SignUpGuard
-from gelombang.contact import LINK_TTL, LinkExpired, LinkInvalid
+from gelombang.contact import LINK_TTL, LinkExpired, LinkInvalid, status_page_path
 from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
 from gelombang.pii import PiiError
@@ -389,8 +389,7 @@ def _status_page_of_link(token: str, rt: Runtime) -> str | None:
         registration_id = expired.registration_id
     except LinkInvalid:
         return None
-    status_token = rt.deps.cipher.status_token(registration_id)
-    return f"/status#id={registration_id}&t={status_token}"
+    return status_page_path(registration_id, rt.deps.cipher.status_token(registration_id))
 
 
 @router.post(

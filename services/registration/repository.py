@@ -118,7 +118,10 @@ class RedisNikHints:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
 
-    async def write(self, decided: Decisions) -> None:
+    async def write(self, decided: Decisions, releasing: Sequence[NikReleased] = ()) -> None:
+        """``releasing``: rejections just stored whose NikReleased is queued. Until the decider
+        reads it, the hint must stop saying "confirmed", or the person told to register again
+        would get a 409 there; unconfirmed, the edge asks the read model ("retry shortly")."""
         pipe = self._redis.pipeline(transaction=False)
         for nik_hash, holder in decided.claims.items():
             if holder is not None:
@@ -126,15 +129,7 @@ class RedisNikHints:
         for release in decided.released:
             if decided.claims.get(release.nik_hash) is None:
                 pipe.eval(_RELEASE, 1, _nik_key(release.nik_hash), str(release.registration_id))
-        if len(pipe):
-            await pipe.execute()
-
-    async def releasing(self, releases: Sequence[NikReleased]) -> None:
-        """The rejection is stored and its NikReleased is queued: until the decider reads it,
-        the hint must stop saying "confirmed", or the person told to register again would get
-        a 409 there. Unconfirmed, the edge asks the read model and answers "retry shortly"."""
-        pipe = self._redis.pipeline(transaction=False)
-        for release in releases:
+        for release in releasing:
             key = _nik_key(release.nik_hash)
             pipe.eval(_UNCONFIRM, 1, key, str(release.registration_id), RELEASING_HINT_TTL_MS)
         if len(pipe):

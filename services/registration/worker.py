@@ -85,8 +85,7 @@ class Projector:
         decided = await repository.decide_submissions(self._pool, attempts)
         releases = await repository.apply_status_changes(self._pool, changes)
         PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - started)
-        await self._write_hints(decided)
-        await self._unconfirm_hints(releases)
+        await self._write_hints(decided, releases)
         DECIDER_VERDICTS.labels("accepted").inc(len(decided.accepted))
         DECIDER_VERDICTS.labels("duplicate").inc(len(decided.duplicates))
         DECIDER_RELEASES.inc(len(decided.released))
@@ -95,26 +94,16 @@ class Projector:
         for delivered in batch:
             PROJECTOR_APPLIED.labels(delivered.topic).inc()
 
-    async def _write_hints(self, decided: Decisions) -> None:
-        if self._hints is None or not decided.claims:
+    async def _write_hints(self, decided: Decisions, releasing: list[NikReleased]) -> None:
+        if self._hints is None or not (decided.claims or releasing):
             return
         try:
-            await self._hints.write(decided)
+            await self._hints.write(decided, releasing)
         except (TimeoutError, RedisError, OSError) as exc:
             # The verdicts are stored; a cold hint only means a repeat reaches the log and is
             # refused there instead of at the edge.
             DECIDER_HINT_ERRORS.inc()
             log.warning("hint_write_failed", error=type(exc).__name__)
-
-    async def _unconfirm_hints(self, releases: list[NikReleased]) -> None:
-        if self._hints is None or not releases:
-            return
-        try:
-            await self._hints.releasing(releases)
-        except (TimeoutError, RedisError, OSError) as exc:
-            # Stored all the same; the hint turns cold when the decider reads the release.
-            DECIDER_HINT_ERRORS.inc()
-            log.warning("hint_unconfirm_failed", error=type(exc).__name__)
 
     async def outbox_round(self, publisher: EventPublisher, limit: int) -> int:
         return await repository.OUTBOX.relay(self._pool, publisher, limit)

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from gelombang.contact import status_page_path
 from gelombang.events import (
     ContactMethod,
     Event,
@@ -106,8 +107,7 @@ def retry_delay_s(attempts: int, base_s: float, max_s: float, rng: random.Random
 
 
 def status_link(public_base_url: str, registration_id: str, status_token: str) -> str:
-    """The status page's address. Token in the fragment: browsers never send it to a server."""
-    return f"{public_base_url}/status#id={registration_id}&t={status_token}"
+    return public_base_url + status_page_path(registration_id, status_token)
 
 
 def email_text(full_name: str, link: str, status: str) -> tuple[str, str]:
