@@ -228,10 +228,43 @@ return {1, current, previous}
 """
 
 
+# Where the counters live in Redis (``RedisWindowCounters`` and the sign-up edge's script).
+LIMIT_KEY_PREFIX = "abuse"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLimit:
+    """One sliding-window limit of a sign-up, to be checked and counted in one atomic step
+    together with the sign-up's other lookups (``services.registration`` does it in one Redis
+    script): count one more under ``key`` only if this window's count + 1 + the previous
+    window's count x ``carried`` stays within ``limit``."""
+
+    reason: Literal["ip_limit", "nik_limit"]
+    key: str
+    previous_key: str
+    carried: float
+    limit: int
+    ttl_s: int
+    window_s: int
+    now: float
+
+    def refusal(self, current: int, previous: int) -> Refusal:
+        """The answer when the limit was reached, with how long until one more fits."""
+        wait = sliding_window_wait(
+            now=self.now,
+            window_s=self.window_s,
+            limit=self.limit,
+            current=current,
+            previous=previous,
+        )
+        code = "too_many_from_network" if self.reason == "ip_limit" else "too_many_for_nik"
+        return Refusal(429, code, self.reason, wait)
+
+
 class RedisWindowCounters:
     """Sliding-window counters shared by every API process, so limits hold across replicas."""
 
-    def __init__(self, redis: PipelinedRedis, prefix: str = "abuse") -> None:
+    def __init__(self, redis: PipelinedRedis, prefix: str = LIMIT_KEY_PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
 
@@ -350,6 +383,47 @@ class SignUpGuard:
             if wait is not None:
                 return self._refuse(Refusal(429, "too_many_for_nik", "nik_limit", wait))
         return None
+
+    def limits(self, client_ip: str, nik_hash: str) -> tuple[WindowLimit, ...]:
+        """The limits a sign-up from ``client_ip`` for ``nik_hash`` must pass, for a caller
+        that checks them with its own lookups (``check`` does them one by one)."""
+        windows: list[WindowLimit] = []
+        if self._ip_limit > 0 and not self._exempt(client_ip):
+            windows.append(
+                self._window("ip_limit", f"ip:{client_ip}", self._ip_limit, self._ip_window_s)
+            )
+        if self._nik_limit > 0:
+            windows.append(
+                self._window("nik_limit", f"nik:{nik_hash}", self._nik_limit, self._nik_window_s)
+            )
+        return tuple(windows)
+
+    def _window(
+        self, reason: Literal["ip_limit", "nik_limit"], key: str, limit: int, window_s: int
+    ) -> WindowLimit:
+        now = self._clock()
+        window = int(now // window_s)
+        return WindowLimit(
+            reason=reason,
+            key=f"{key}:{window}",
+            previous_key=f"{key}:{window - 1}",
+            carried=1 - (now - window * window_s) / window_s,
+            limit=limit,
+            # The count must outlive its own window and the next, where it still weighs.
+            ttl_s=2 * window_s + 1,
+            window_s=window_s,
+            now=now,
+        )
+
+    async def proof_refusal(self, client_ip: str, proof: str | None) -> Refusal | None:
+        """The proof-of-work check alone (no limits): a refusal, or None to go on."""
+        if self._exempt(client_ip) or await self._proof_ok(proof):
+            return None
+        return self._refuse(Refusal(428, "challenge_required", "challenge"))
+
+    def shed(self, refusal: Refusal) -> Refusal:
+        """Count a refusal decided elsewhere (a limit checked with the sign-up's lookups)."""
+        return self._refuse(refusal)
 
     def _refuse(self, refusal: Refusal) -> Refusal:
         REQUESTS_SHED.labels(self._service, refusal.reason).inc()

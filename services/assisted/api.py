@@ -59,7 +59,8 @@ from services.assisted.service import (
     submit,
 )
 from services.assisted.settings import AssistedSettings
-from services.registration.api import _valid_idempotency_key, error
+from services.registration.api import error
+from services.registration.lane import valid_idempotency_key
 from services.registration.schemas import ErrorResponse, FieldErrorOut
 from services.registration.service import (
     Accepted,
@@ -214,7 +215,7 @@ async def create_assisted_registration(
     key is (this posko, this NIK): submitting the same person again returns the first answer."""
     rt = runtime(request)
     lang = pick_language(accept_language)
-    if idempotency_key is not None and not _valid_idempotency_key(idempotency_key):
+    if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
         return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
     try:
         outcome = await submit(payload, idempotency_key, officer, rt.deps)

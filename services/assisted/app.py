@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.coalesce import PipelinedRedis
 from gelombang.heap import settle_after_startup
-from gelombang.kafka import EventPublisher, make_producer, start_producer
+from gelombang.kafka import make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
@@ -29,13 +29,8 @@ from services.assisted.api import BatchRunner, Refused, Runtime, refused_handler
 from services.assisted.service import AssistedCollaborators, BatchPolicy
 from services.assisted.settings import AssistedSettings
 from services.registration.api import unreadable_body_handler, validation_error_handler
-from services.registration.repository import (
-    PostgresStandings,
-    RedisIdempotencyStore,
-    RedisNikReservations,
-)
 from services.registration.schemas import ErrorResponse
-from services.registration.service import Collaborators
+from services.registration.wiring import sign_up_collaborators
 
 log = get_logger(__name__)
 
@@ -53,18 +48,18 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
             socket_connect_timeout=settings.redis_timeout_s,
         )
         pipelined = PipelinedRedis(redis)  # the hot path's commands share round trips
-        pool = await create_pool(
-            settings.database_url, min_size=1, max_size=settings.db_pool_max
-        )
+        pool = await create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_max)
         cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
         # The very collaborators of the public sign-up: dedupe, idempotency and durability are
         # the same code, not a copy.
-        registration = Collaborators(
+        registration = sign_up_collaborators(
             cipher=cipher,
-            reservations=RedisNikReservations(pipelined),
-            standings=PostgresStandings(pool, settings.standing_lookup_timeout_s),
-            idempotency=RedisIdempotencyStore(pipelined, settings.idempotency_ttl_s),
-            publisher=EventPublisher(producer, timeout_s=settings.produce_timeout_s),
+            redis=pipelined,
+            pool=pool,
+            producer=producer,
+            idempotency_ttl_s=settings.idempotency_ttl_s,
+            standing_lookup_timeout_s=settings.standing_lookup_timeout_s,
+            produce_timeout_s=settings.produce_timeout_s,
         )
         deps = AssistedCollaborators(
             registration=registration,

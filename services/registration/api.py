@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
+import json
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -18,6 +20,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.admission import AdmissionController, Refusal, SignUpGuard
@@ -27,6 +30,7 @@ from gelombang.messages import Lang, localize_validation_errors, message, pick_l
 from gelombang.pii import PiiError
 from gelombang.probes import POSTGRES_UNAVAILABLE, kafka_reachable, redis_reachable
 from services.registration import repository
+from services.registration.lane import ALTCHA_MAX_LENGTH, SignUpCall, valid_idempotency_key
 from services.registration.schemas import (
     ContactProgress,
     ContactStep,
@@ -111,10 +115,6 @@ async def unreadable_body_handler(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-def _valid_idempotency_key(key: str) -> bool:
-    return 1 <= len(key) <= 200 and all(33 <= ord(ch) <= 126 for ch in key)
-
-
 @router.post(
     "/api/v1/registrations",
     status_code=202,
@@ -131,68 +131,88 @@ def _valid_idempotency_key(key: str) -> bool:
 async def create_registration(
     payload: RegistrationRequest,
     request: Request,
-    response: Response,
     idempotency_key: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
-    x_altcha: Annotated[str | None, Header(max_length=4000)] = None,
-) -> RegistrationAccepted | JSONResponse:
-    """202 means the sign-up is durable in Kafka; anything else can be retried safely."""
-    rt = runtime(request)
-    lang = pick_language(accept_language)
-    if idempotency_key is not None and not _valid_idempotency_key(idempotency_key):
+    x_altcha: Annotated[str | None, Header(max_length=ALTCHA_MAX_LENGTH)] = None,
+) -> Response:
+    """202 means the sign-up is durable in Kafka; anything else can be retried safely.
+
+    Valid sign-ups usually reach ``sign_up`` through ``services.registration.lane`` instead;
+    this route answers the rest (and describes the endpoint in the OpenAPI document).
+    """
+    if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
+        lang = pick_language(accept_language)
         return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
-    guard, proof_required = _sign_up_guard(request, rt, payload, x_altcha)
-    if guard is not None and proof_required:
-        # Under pressure a refusal must stay cheap (that is when junk arrives): the guard
-        # answers before any lookup is made. Otherwise it rides along with the lookups.
-        refusal = await guard
-        if refusal is not None:
-            return _refused(refusal, lang)
-        guard = None
+    call = SignUpCall(
+        client_ip=request.client.host if request.client else "",
+        idempotency_key=idempotency_key,
+        accept_language=accept_language,
+        proof=x_altcha,
+    )
+    return await sign_up(request.app.state, payload, call)
+
+
+async def sign_up(state: State, payload: RegistrationRequest, call: SignUpCall) -> Response:
+    """One public sign-up, from a validated body to its answer (the route's and the lane's)."""
+    rt: Runtime = state.runtime
+    guard: SignUpGuard | None = getattr(state, "sign_up_guard", None)
+    limits = None
+    if guard is not None:
+        if _proof_required(state, rt):
+            # Under pressure a refusal must stay cheap (that is when junk arrives): the proof
+            # is checked before any lookup is made.
+            refusal = await guard.proof_refusal(call.client_ip, call.proof)
+            if refusal is not None:
+                return _refused(refusal, pick_language(call.accept_language))
+        client_ip = call.client_ip
+        limits = functools.partial(guard.limits, client_ip)
     try:
-        outcome = await register(payload, idempotency_key, rt.deps, guard=guard)
+        outcome = await register(payload, call.idempotency_key, rt.deps, limits=limits)
     except PublishFailed:
         retry_after = {"Retry-After": str(rt.settings.retry_after_s)}
+        lang = pick_language(call.accept_language)
         return error(503, "service_unavailable", lang, headers=retry_after)
+    if isinstance(outcome, Accepted):
+        return _accepted(rt, outcome)
+    lang = pick_language(call.accept_language)
     if isinstance(outcome, Refused):
+        if guard is not None:
+            guard.shed(outcome.refusal)
         return _refused(outcome.refusal, lang)
     if isinstance(outcome, AlreadyRegistered):
         return error(409, "nik_already_registered", lang, field="nik")
     if isinstance(outcome, TryAgainShortly):
         retry = {"Retry-After": str(outcome.retry_after_s)}
         return error(503, "nik_check_pending", lang, field="nik", headers=retry)
-    if isinstance(outcome, IdempotencyKeyReused):
-        return error(422, "idempotency_key_conflict", lang, field="Idempotency-Key")
-    assert isinstance(outcome, Accepted)
+    assert isinstance(outcome, IdempotencyKeyReused)
+    return error(422, "idempotency_key_conflict", lang, field="Idempotency-Key")
+
+
+def _accepted(rt: Runtime, outcome: Accepted) -> Response:
+    # Encoded here rather than through the response model: three strings we made ourselves,
+    # and the model's validation and encoding cost more than the rest of the answer.
     status_url = f"{rt.settings.public_base_url}/api/v1/registrations/{outcome.registration_id}"
-    response.headers["Location"] = status_url
+    body = {
+        "registration_id": outcome.registration_id,
+        "status_token": outcome.status_token,
+        "status_url": status_url,
+    }
+    headers = {"Location": status_url}
     if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return RegistrationAccepted(
-        registration_id=uuid.UUID(outcome.registration_id),
-        status_token=outcome.status_token,
-        status_url=status_url,
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        json.dumps(body, separators=(",", ":")).encode(),
+        status_code=202,
+        headers=headers,
+        media_type="application/json",
     )
 
 
-def _sign_up_guard(
-    request: Request, rt: Runtime, payload: RegistrationRequest, proof: str | None
-) -> tuple[Awaitable[Refusal | None] | None, bool]:
-    """The public lane's limits and proof of work, and whether a proof is required now."""
-    guard: SignUpGuard | None = getattr(request.app.state, "sign_up_guard", None)
-    admission: AdmissionController | None = getattr(request.app.state, "admission", None)
-    if guard is None:
-        return None, False
+def _proof_required(state: State, rt: Runtime) -> bool:
     mode = rt.settings.pow_mode
+    admission: AdmissionController | None = getattr(state, "admission", None)
     pressure = admission is not None and admission.under_pressure
-    proof_required = mode == "always" or (mode == "pressure" and pressure)
-    check = guard.check(
-        client_ip=request.client.host if request.client else "",
-        nik_hash=rt.deps.cipher.nik_hash(payload.nik),
-        proof=proof,
-        proof_required=proof_required,
-    )
-    return check, proof_required
+    return mode == "always" or (mode == "pressure" and pressure)
 
 
 def _refused(refusal: Refusal, lang: Lang) -> JSONResponse:

@@ -21,7 +21,7 @@ from gelombang.admission import (
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import ContactSecrets, OtpStore
 from gelombang.heap import settle_after_startup
-from gelombang.kafka import EventPublisher, make_producer, start_producer
+from gelombang.kafka import make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
@@ -30,19 +30,19 @@ from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.registration.api import (
     Runtime,
     router,
+    sign_up,
     unreadable_body_handler,
     validation_error_handler,
 )
+from services.registration.lane import SignUpLane, sign_up_route
 from services.registration.repository import (
-    PostgresStandings,
-    RedisIdempotencyStore,
-    RedisNikReservations,
     RedisOnceGuard,
     RedisOtpChecker,
 )
 from services.registration.schemas import ErrorResponse
-from services.registration.service import Collaborators, ContactCollaborators
+from services.registration.service import ContactCollaborators
 from services.registration.settings import RegistrationSettings
+from services.registration.wiring import sign_up_collaborators
 
 log = get_logger(__name__)
 
@@ -62,16 +62,16 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         pipelined = PipelinedRedis(redis)  # the hot path's commands share round trips
         # min_size=0: no connection is needed to start; Postgres down degrades status reads
         # and the reservation-conflict check, not intake.
-        pool = await create_pool(
-            settings.database_url, min_size=0, max_size=settings.db_pool_max
-        )
+        pool = await create_pool(settings.database_url, min_size=0, max_size=settings.db_pool_max)
         cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
-        deps = Collaborators(
+        deps = sign_up_collaborators(
             cipher=cipher,
-            reservations=RedisNikReservations(pipelined),
-            standings=PostgresStandings(pool, settings.standing_lookup_timeout_s),
-            idempotency=RedisIdempotencyStore(pipelined, settings.idempotency_ttl_s),
-            publisher=EventPublisher(producer, timeout_s=settings.produce_timeout_s),
+            redis=pipelined,
+            pool=pool,
+            producer=producer,
+            idempotency_ttl_s=settings.idempotency_ttl_s,
+            standing_lookup_timeout_s=settings.standing_lookup_timeout_s,
+            produce_timeout_s=settings.produce_timeout_s,
         )
         contact = ContactCollaborators(
             secrets=ContactSecrets(settings.nik_hmac_key_bytes),
@@ -113,6 +113,12 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, unreadable_body_handler)
+    # Added first, so it runs innermost: admission and metrics see both of its paths.
+    app.add_middleware(
+        SignUpLane,
+        handle=lambda payload, call: sign_up(app.state, payload, call),
+        route=sign_up_route(app),
+    )
     admission = AdmissionController(
         max_in_flight=settings.admission_max_in_flight,
         rate_per_s=settings.admission_rate_per_s,

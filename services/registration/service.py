@@ -1,10 +1,15 @@
 """Sign-up logic: a fast duplicate hint, make the event durable, answer. No I/O of its own.
 
 Collaborators are passed in (see the Protocols below) so the rules can be tested with fakes.
-The edge makes one Redis round trip (the guard's limits, the idempotency answer and the NIK
-reservation share one pipeline), and its answers are judged in this order:
+The edge is one Redis script, one command in a pipeline shared with concurrent sign-ups
+(``SignUpEdge``): the guard's limits, the answer stored under the Idempotency-Key and the NIK
+reservation are checked, and the reservation and this attempt's answer written, in one atomic
+step. Its answers are judged in this order:
 
-1. A retried request (same Idempotency-Key, same body) gets the first answer again.
+1. A retried request (same Idempotency-Key, same body) gets the first answer again. The answer
+   is stored before the publish (that saves a second round trip per sign-up), so the first
+   attempt may not have reached Kafka: a replay publishes the same registration again, and the
+   decider keeps the first verdict of an id it has already decided.
 2. The NIK reservation is a fast, friendly 409, and only a hint: Redis may be down, slow or
    empty, and then the sign-up goes ahead. The log decides (``services.registration.decisions``):
    a second attempt that got past the edge is refused there, and nothing downstream acts on it.
@@ -25,16 +30,15 @@ attempt did reach Kafka, and the status token (derived from the id) is the same 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
-from gelombang.admission import Refusal
+from gelombang.admission import Refusal, WindowLimit
 from gelombang.contact import ContactSecrets, LinkExpired, LinkInvalid, OtpCheck
 from gelombang.events import (
     REGISTRATIONS_CONTACT_CONFIRMED,
@@ -100,6 +104,34 @@ class IdempotencyStore(Protocol):
     async def put(self, key: str, answer: StoredAnswer) -> None: ...
 
 
+@dataclass(frozen=True)
+class EdgeAnswer:
+    """What the edge's one round trip found (see ``SignUpEdge.admit``)."""
+
+    # (index of the limit reached, this window's count, the previous window's count)
+    limit_reached: tuple[int, int, int] | None = None
+    # The answer stored under the Idempotency-Key by an earlier attempt.
+    stored: StoredAnswer | None = None
+    # Another registration holding the NIK's reservation (None: it is this one's now).
+    holder: str | None = None
+    # This attempt's answer is now stored under its Idempotency-Key.
+    remembered: bool = False
+
+
+class SignUpEdge(Protocol):
+    async def admit(
+        self,
+        nik_hash: str,
+        registration_id: str,
+        idempotency_key: str | None,
+        answer: StoredAnswer | None,
+        limits: Sequence[WindowLimit],
+    ) -> EdgeAnswer:
+        """In one atomic step: check and count ``limits`` (stop at the first reached); the
+        answer stored under the key, if any (stop there); else reserve the NIK for
+        ``registration_id`` and, if it is this one's, store ``answer`` under the key."""
+
+
 class Publisher(Protocol):
     async def publish(self, topic: str, key: bytes, event: Event) -> None: ...
 
@@ -150,6 +182,7 @@ RELEASE_RETRY_S = 2
 @dataclass(frozen=True)
 class Collaborators:
     cipher: PiiCipher
+    edge: SignUpEdge
     reservations: NikReservations
     standings: Standings
     idempotency: IdempotencyStore
@@ -204,54 +237,43 @@ async def register(
     idempotency_key: str | None,
     deps: Collaborators,
     channel: Channel = "api",
-    guard: Awaitable[Refusal | None] | None = None,
+    limits: Callable[[str], Sequence[WindowLimit]] | None = None,
 ) -> Outcome:
     """Raises ``gelombang.kafka.PublishFailed`` when Kafka did not take the event.
 
-    ``guard`` is the public lane's sign-up check (``gelombang.admission.SignUpGuard.check``);
-    it runs alongside the lookups and its refusal comes before any other answer.
+    ``limits`` gives the public lane's per-address and per-NIK limits for a NIK's hash
+    (``gelombang.admission.SignUpGuard.limits``); the edge checks and counts them with its
+    other lookups, and a limit reached comes before any other answer.
     """
-    body_fingerprint = fingerprint(request)
     nik_hash = deps.cipher.nik_hash(request.nik)
     registration_id = registration_id_for(deps.cipher, nik_hash, idempotency_key)
-
-    # The lookups do not depend on each other, so they go out together in one Redis pipeline
-    # (gelombang.coalesce). The reservation is therefore taken before we know whether this
-    # sign-up goes ahead; it is given back below whenever nothing gets published for it.
-    answers = await asyncio.gather(
-        _nothing() if guard is None else guard,
-        _degrade(_stored_answer(deps.idempotency, idempotency_key), "redis", "idem_get"),
-        _degrade(deps.reservations.reserve(nik_hash, registration_id), "redis", "reserve"),
-        return_exceptions=True,
+    # The answer a retry with this key must get, stored by the edge as it reserves the NIK.
+    answer = (
+        None if idempotency_key is None else StoredAnswer(fingerprint(request), registration_id)
     )
-    guarded, stored_answer, reservation = answers
-    reserved_here = reservation == (True, None)
-    try:
-        refusal = _settled(guarded)
-        _, stored = _settled(stored_answer)
-        _, holder = _settled(reservation)
-    except BaseException:
-        if reserved_here:
-            await _release(deps, nik_hash, registration_id)
-        raise
+    windows = () if limits is None else limits(nik_hash)
+    _, edge = await _degrade(
+        deps.edge.admit(nik_hash, registration_id, idempotency_key, answer, windows),
+        "redis",
+        "edge",
+    )
+    if edge is None:
+        # Redis did not answer: no limits, no hint, no stored answer. The log decides.
+        edge = EdgeAnswer(holder=None, remembered=False)
 
-    if refusal is not None:
-        if reserved_here:
-            await _release(deps, nik_hash, registration_id)
-        return Refused(refusal)
+    if edge.limit_reached is not None:
+        window, current, previous = edge.limit_reached
+        return Refused(windows[window].refusal(current, previous))
 
-    if stored is not None:
-        if stored.fingerprint != body_fingerprint:
-            # Another body under this key: its NIK (and so its id) may differ from the first.
-            if reserved_here and stored.registration_id != registration_id:
-                await _release(deps, nik_hash, registration_id)
+    if edge.stored is not None:
+        if answer is None or edge.stored.fingerprint != answer.fingerprint:
             return IdempotencyKeyReused()
-        # A replay. Same body, same NIK and key, so the same id: a reservation just taken
-        # (Redis had forgotten the NIK) is the right one to keep.
-        token = deps.cipher.status_token(stored.registration_id)
-        return Accepted(stored.registration_id, token, replayed=True)
+        # A replay: same key and body, so the same NIK and the same id. Its first attempt may
+        # have failed to reach Kafka (the answer is stored before the publish), so the event
+        # is published again; the decider keeps the first verdict of an id it has decided.
+        registration_id = edge.stored.registration_id
 
-    if holder is not None and holder != registration_id:
+    elif edge.holder is not None and edge.holder != registration_id:
         verdict = await _held_elsewhere(deps, nik_hash, registration_id)
         if verdict is not None:
             return verdict
@@ -260,11 +282,14 @@ async def register(
     # On failure the reservation stays: the record may still reach the log (see the docstring).
     await deps.publisher.publish(REGISTRATIONS_SUBMITTED, nik_hash.encode(), event)
 
-    if idempotency_key is not None:
-        answer = StoredAnswer(body_fingerprint, registration_id)
-        await _degrade(deps.idempotency.put(idempotency_key, answer), "redis", "idem_put")
+    if answer is not None and edge.stored is None and not edge.remembered:
+        # The rare paths (Redis down, a reservation taken over): remember the answer now.
+        await _degrade(deps.idempotency.put(idempotency_key or "", answer), "redis", "idem_put")
+    token = deps.cipher.status_token(registration_id)
+    if edge.stored is not None:
+        return Accepted(registration_id, token, replayed=True)
     REGISTRATIONS_ACCEPTED.labels(request.province_code, channel).inc()
-    return Accepted(registration_id, deps.cipher.status_token(registration_id))
+    return Accepted(registration_id, token)
 
 
 async def _held_elsewhere(
@@ -309,25 +334,6 @@ async def _held_elsewhere(
     if answered and not taken:
         return TryAgainShortly(RELEASE_RETRY_S)  # someone else changed it meanwhile
     return None
-
-
-def _settled(answer: T | BaseException) -> T:
-    """One answer from ``gather(..., return_exceptions=True)``: raised if it is an error."""
-    if isinstance(answer, BaseException):
-        raise answer
-    return answer
-
-
-async def _nothing() -> None:
-    return None
-
-
-async def _stored_answer(store: IdempotencyStore, key: str | None) -> StoredAnswer | None:
-    return None if key is None else await store.get(key)
-
-
-async def _release(deps: Collaborators, nik_hash: str, registration_id: str) -> None:
-    await _degrade(deps.reservations.release(nik_hash, registration_id), "redis", "release")
 
 
 async def _degrade(call: Awaitable[T], dependency: str, operation: str) -> tuple[bool, T | None]:

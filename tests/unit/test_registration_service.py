@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
-from gelombang.admission import Refusal
+from gelombang.admission import WindowLimit
 from gelombang.events import REGISTRATIONS_SUBMITTED, Event, RegistrationSubmitted
 from gelombang.kafka import PublishFailed
 from gelombang.pii import PiiCipher
+from services.registration.decisions import Decisions, decide
 from services.registration.schemas import RegistrationRequest
 from services.registration.service import (
     Accepted,
     AlreadyRegistered,
     Collaborators,
     DependencyUnavailable,
+    EdgeAnswer,
     Holding,
     IdempotencyKeyReused,
     Refused,
@@ -104,18 +107,78 @@ class FakePublisher:
 
 
 @dataclass
+class FakeEdge:
+    """The edge script's rules (services.registration.repository._EDGE) over the fakes' state."""
+
+    reservations: FakeReservations
+    idempotency: FakeIdempotency
+    # Limits (by reason) that are full, and a script that fails outright.
+    full: set[str] = field(default_factory=set)
+    broken: bool = False
+
+    async def admit(
+        self,
+        nik_hash: str,
+        registration_id: str,
+        idempotency_key: str | None,
+        answer: StoredAnswer | None,
+        limits: Sequence[WindowLimit],
+    ) -> EdgeAnswer:
+        if self.broken:
+            raise RuntimeError("script bug")
+        if self.reservations.down:
+            raise DependencyUnavailable("redis")
+        for index, limit in enumerate(limits):
+            if limit.reason in self.full:
+                return EdgeAnswer(limit_reached=(index, limit.limit, 0))
+        if idempotency_key is not None and idempotency_key in self.idempotency.answers:
+            stored = self.idempotency.answers[idempotency_key]
+            if stored.registration_id == registration_id:
+                self.reservations.held.setdefault(nik_hash, registration_id)
+            return EdgeAnswer(stored=stored)
+        holder = await self.reservations.reserve(nik_hash, registration_id)
+        if holder is not None and holder != registration_id:
+            return EdgeAnswer(holder=holder)
+        if idempotency_key is not None and answer is not None:
+            self.idempotency.answers[idempotency_key] = answer
+            return EdgeAnswer(remembered=True)
+        return EdgeAnswer()
+
+
+@dataclass
 class World:
     cipher: PiiCipher = field(default_factory=lambda: PiiCipher(b"h" * 32, b"e" * 32))
     reservations: FakeReservations = field(default_factory=FakeReservations)
     standings: FakeStandings = field(default_factory=FakeStandings)
     idempotency: FakeIdempotency = field(default_factory=FakeIdempotency)
     publisher: FakePublisher = field(default_factory=FakePublisher)
+    edge: FakeEdge | None = None
+
+    def __post_init__(self) -> None:
+        self.edge = FakeEdge(self.reservations, self.idempotency)
 
     @property
     def deps(self) -> Collaborators:
+        assert self.edge is not None
         return Collaborators(
-            self.cipher, self.reservations, self.standings, self.idempotency, self.publisher
+            self.cipher,
+            self.edge,
+            self.reservations,
+            self.standings,
+            self.idempotency,
+            self.publisher,
         )
+
+    def registrations_decided(self) -> Decisions:
+        """What the decider makes of everything published, from an empty store."""
+        records = [
+            e for _, _, e in self.publisher.published if isinstance(e, RegistrationSubmitted)
+        ]
+        return decide(records, {}, {})
+
+
+def nik_limit(limit: int = 3) -> WindowLimit:
+    return WindowLimit("nik_limit", "nik:x:10", "nik:x:9", 0.5, limit, 121, 60, now=630.0)
 
 
 def request(**overrides: object) -> RegistrationRequest:
@@ -256,7 +319,24 @@ async def test_retry_with_same_idempotency_key_gets_the_first_answer() -> None:
         first.status_token,
     )
     assert again.replayed
-    assert len(world.publisher.published) == 1
+    # The answer is stored before the first publish, so a replay publishes again: the same
+    # registration, which the decider accepts once.
+    decided = world.registrations_decided()
+    assert [str(a.registration_id) for a in decided.accepted] == [first.registration_id]
+
+
+async def test_a_replay_after_a_failed_publish_makes_the_registration_durable() -> None:
+    world = World()
+    req = request()
+    world.publisher.failing = True
+    with pytest.raises(PublishFailed):
+        await register(req, "key-9", world.deps)
+    assert world.publisher.published == []
+    world.publisher.failing = False
+    retry = await register(req, "key-9", world.deps)
+    assert isinstance(retry, Accepted)
+    decided = world.registrations_decided()
+    assert [str(a.registration_id) for a in decided.accepted] == [retry.registration_id]
 
 
 async def test_idempotency_key_with_a_different_body_is_refused() -> None:
@@ -314,31 +394,29 @@ async def test_a_replay_after_redis_forgot_the_nik_keeps_it_reserved_for_the_sam
     assert isinstance(await register(req, "key-7", world.deps), AlreadyRegistered)
 
 
-async def test_a_guard_refusal_publishes_nothing_and_leaves_the_nik_free() -> None:
+async def test_a_limit_reached_publishes_nothing_and_leaves_the_nik_free() -> None:
     world = World()
     req = request()
-    limit = Refusal(429, "too_many_for_nik", "nik_limit", 30)
-
-    async def refuse() -> Refusal | None:
-        return limit
-
-    assert await register(req, "key-8", world.deps, guard=refuse()) == Refused(limit)
+    limit = nik_limit()
+    assert world.edge is not None
+    world.edge.full.add("nik_limit")
+    outcome = await register(req, "key-8", world.deps, limits=lambda nik_hash: (limit,))
+    assert outcome == Refused(limit.refusal(3, 0))
+    assert isinstance(outcome, Refused) and outcome.refusal.status == 429
+    assert outcome.refusal.retry_after_s is not None and outcome.refusal.retry_after_s >= 1
     assert world.publisher.published == [] and world.reservations.held == {}
     assert world.idempotency.answers == {}
 
-    async def admit() -> Refusal | None:
-        return None
+    world.edge.full.clear()
+    outcome = await register(req, "key-8", world.deps, limits=lambda nik_hash: (limit,))
+    assert isinstance(outcome, Accepted)
 
-    assert isinstance(await register(req, "key-8", world.deps, guard=admit()), Accepted)
 
-
-async def test_a_failing_lookup_leaves_no_reservation_behind() -> None:
+async def test_a_failing_edge_leaves_no_reservation_behind() -> None:
     world = World()
     req = request()
-
-    async def broken() -> Refusal | None:
-        raise RuntimeError("guard bug")
-
+    assert world.edge is not None
+    world.edge.broken = True
     with pytest.raises(RuntimeError):
-        await register(req, None, world.deps, guard=broken())
+        await register(req, None, world.deps)
     assert world.publisher.published == [] and world.reservations.held == {}
