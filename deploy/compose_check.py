@@ -92,7 +92,7 @@ LOCAL_GATEWAY_DEFAULTS = {
     "RATE": "20r/s",
     "BURST": "40",
     "CONN_LIMIT": "50",
-    "INTAKE_RATE": "450r/s",
+    "INTAKE_RATE": "600r/s",
     "INTAKE_BURST": "300",
 }
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])

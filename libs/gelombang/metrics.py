@@ -115,26 +115,37 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # The labelled children per (route, method, status), looked up once: prometheus_client's
+        # labels() takes a lock and builds a key on every call, twice per request otherwise.
+        # Bounded: route templates and status codes are finite sets.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
-                route = _route_template(scope)
-                HTTP_LATENCY.labels(self.service, route, scope["method"]).observe(
-                    time.perf_counter() - started
-                )
-                HTTP_REQUESTS.labels(self.service, route, scope["method"], str(status)).inc()
+                latency, requests = self._metrics(scope, int(message["status"]))
+                latency.observe(time.perf_counter() - started)
+                requests.inc()
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+    def _metrics(self, scope: Scope, status: int) -> tuple[Any, Any]:
+        route = _route_template(scope)
+        key = (route, scope["method"], status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                HTTP_LATENCY.labels(self.service, route, scope["method"]),
+                HTTP_REQUESTS.labels(self.service, route, scope["method"], str(status)),
+            )
+            self._children[key] = children
+        return children
 
 
 def _route_template(scope: Scope) -> str:

@@ -12,7 +12,6 @@ from typing import Annotated
 
 import asyncpg
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,9 +22,9 @@ from gelombang.messages import Lang, message, pick_language
 from gelombang.probes import (
     POSTGRES_UNAVAILABLE,
     database_reachable,
-    kafka_reachable,
     redis_reachable,
 )
+from gelombang.rdkafka import RdKafkaPublisher
 from services.assisted import repository
 from services.assisted.schemas import (
     AssistedAccepted,
@@ -105,7 +104,7 @@ class Runtime:
     settings: AssistedSettings
     deps: AssistedCollaborators
     batches: BatchRunner
-    producer: AIOKafkaProducer
+    publisher: RdKafkaPublisher
     redis: aioredis.Redis
     pool: asyncpg.Pool
 
@@ -567,7 +566,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     rt = runtime(request)
     kafka_ok, redis_ok, postgres_ok = await asyncio.gather(
-        kafka_reachable(rt.producer), redis_reachable(rt.redis), database_reachable(rt.pool)
+        rt.publisher.reachable(), redis_reachable(rt.redis), database_reachable(rt.pool)
     )
     # Unlike the public API, Postgres is needed here: it holds the officer keys.
     ready = kafka_ok and postgres_ok

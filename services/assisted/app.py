@@ -18,11 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.coalesce import PipelinedRedis
 from gelombang.heap import settle_after_startup
-from gelombang.kafka import make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
 from gelombang.postgres import create_pool
+from gelombang.rdkafka import RdKafkaPublisher
 from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.assisted import repository
 from services.assisted.api import BatchRunner, Refused, Runtime, refused_handler, router
@@ -40,8 +40,12 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        producer = make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
-        await start_producer(producer)
+        publisher = RdKafkaPublisher(
+            settings.kafka_bootstrap,
+            client_id=settings.service_name,
+            timeout_s=settings.produce_timeout_s,
+        )
+        await publisher.start()
         redis = aioredis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_timeout_s,
@@ -56,10 +60,9 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
             cipher=cipher,
             redis=pipelined,
             pool=pool,
-            producer=producer,
+            publisher=publisher,
             idempotency_ttl_s=settings.idempotency_ttl_s,
             standing_lookup_timeout_s=settings.standing_lookup_timeout_s,
-            produce_timeout_s=settings.produce_timeout_s,
         )
         deps = AssistedCollaborators(
             registration=registration,
@@ -73,7 +76,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
                 concurrency=settings.batch_concurrency, attempts=settings.batch_publish_attempts
             ),
         )
-        app.state.runtime = Runtime(settings, deps, batches, producer, redis, pool)
+        app.state.runtime = Runtime(settings, deps, batches, publisher, redis, pool)
         for batch_id, officer in await repository.unfinished_batches(pool):
             log.info("batch_resumed", batch_id=str(batch_id))
             batches.start(batch_id, officer)
@@ -82,7 +85,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
             yield
         finally:
             await batches.stop()
-            await producer.stop()
+            await publisher.stop()
             await redis.aclose()
             await pool.close()
 

@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 
 import asyncpg
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -28,7 +27,8 @@ from gelombang.contact import LINK_TTL, LinkExpired, LinkInvalid, status_page_pa
 from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
 from gelombang.pii import PiiError
-from gelombang.probes import POSTGRES_UNAVAILABLE, kafka_reachable, redis_reachable
+from gelombang.probes import POSTGRES_UNAVAILABLE, redis_reachable
+from gelombang.rdkafka import RdKafkaPublisher
 from services.registration import repository
 from services.registration.lane import ALTCHA_MAX_LENGTH, SignUpCall, valid_idempotency_key
 from services.registration.schemas import (
@@ -69,7 +69,7 @@ class Runtime:
     settings: RegistrationSettings
     deps: Collaborators
     contact: ContactCollaborators
-    producer: AIOKafkaProducer
+    publisher: RdKafkaPublisher
     redis: aioredis.Redis
     pool: asyncpg.Pool
 
@@ -489,7 +489,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     rt = runtime(request)
     kafka_ok, redis_ok = await asyncio.gather(
-        kafka_reachable(rt.producer), redis_reachable(rt.redis)
+        rt.publisher.reachable(), redis_reachable(rt.redis)
     )
     # Redis down degrades dedupe and idempotency but must not take intake away (an orchestrator
     # would pull every replica at once), so only Kafka decides readiness; Redis is reported.

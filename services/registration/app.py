@@ -21,11 +21,11 @@ from gelombang.admission import (
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import ContactSecrets, OtpStore
 from gelombang.heap import settle_after_startup
-from gelombang.kafka import make_producer, start_producer
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
 from gelombang.postgres import create_pool
+from gelombang.rdkafka import RdKafkaPublisher
 from gelombang.settings import GATEWAY_KEEP_ALIVE_S
 from services.registration.api import (
     Runtime,
@@ -52,8 +52,12 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        producer = make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
-        await start_producer(producer)
+        publisher = RdKafkaPublisher(
+            settings.kafka_bootstrap,
+            client_id=settings.service_name,
+            timeout_s=settings.produce_timeout_s,
+        )
+        await publisher.start()
         redis = aioredis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_timeout_s,
@@ -68,10 +72,9 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             cipher=cipher,
             redis=pipelined,
             pool=pool,
-            producer=producer,
+            publisher=publisher,
             idempotency_ttl_s=settings.idempotency_ttl_s,
             standing_lookup_timeout_s=settings.standing_lookup_timeout_s,
-            produce_timeout_s=settings.produce_timeout_s,
         )
         contact = ContactCollaborators(
             secrets=ContactSecrets(settings.nik_hmac_key_bytes),
@@ -79,7 +82,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             otps=RedisOtpChecker(OtpStore(redis)),
             publisher=deps.publisher,
         )
-        app.state.runtime = Runtime(settings, deps, contact, producer, redis, pool)
+        app.state.runtime = Runtime(settings, deps, contact, publisher, redis, pool)
         app.state.sign_up_guard = SignUpGuard(
             counters=RedisWindowCounters(pipelined),
             service=settings.service_name,
@@ -96,7 +99,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await producer.stop()
+            await publisher.stop()
             await redis.aclose()
             await pool.close()
 

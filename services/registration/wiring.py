@@ -5,10 +5,8 @@ same objects wired the same way, not a copy."""
 from __future__ import annotations
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from gelombang.coalesce import PipelinedRedis
-from gelombang.kafka import EventPublisher
 from gelombang.pii import PiiCipher
 from services.registration.repository import (
     PostgresStandings,
@@ -16,7 +14,7 @@ from services.registration.repository import (
     RedisNikReservations,
     RedisSignUpEdge,
 )
-from services.registration.service import Collaborators
+from services.registration.service import Collaborators, Publisher
 
 
 def sign_up_collaborators(
@@ -24,10 +22,9 @@ def sign_up_collaborators(
     cipher: PiiCipher,
     redis: PipelinedRedis,
     pool: asyncpg.Pool,
-    producer: AIOKafkaProducer,
+    publisher: Publisher,
     idempotency_ttl_s: int,
     standing_lookup_timeout_s: float,
-    produce_timeout_s: float,
 ) -> Collaborators:
     return Collaborators(
         cipher=cipher,
@@ -35,5 +32,5 @@ def sign_up_collaborators(
         reservations=RedisNikReservations(redis),
         standings=PostgresStandings(pool, standing_lookup_timeout_s),
         idempotency=RedisIdempotencyStore(redis, idempotency_ttl_s),
-        publisher=EventPublisher(producer, timeout_s=produce_timeout_s),
+        publisher=publisher,
     )
