@@ -11,8 +11,10 @@ consumers and outboxes are not on the hot path.
 - Records are partitioned like aiokafka's and Java's default (murmur2 of the key): every attempt
   of one NIK lands in the NIK's one partition whichever process published it (the decider's
   rule depends on it; ``tests/integration/test_rdkafka.py`` checks the two agree).
-- ``message.timeout.ms`` bounds each record, so librdkafka always reports a delivery, success or
-  failure, within ``timeout_s``: no per-publish timer is needed.
+- A publish waits at most ``timeout_s``: the loop's poll timer fails the oldest waiting publishes
+  whose time is up (all share one timeout, so arrival order is deadline order: no timer per
+  publish). As with aiokafka, a record we stopped waiting for may still be delivered.
+  ``message.timeout.ms`` makes librdkafka report every record, success or failure, soon after.
 - Delivery reports are served on the event loop itself: while records are in flight, a timer
   calls ``poll(0)`` every ``POLL_INTERVAL_S``, which runs their callbacks inline. A thread
   blocked in ``poll`` was tried first: each of its callbacks had to take the GIL from the event
@@ -25,6 +27,7 @@ import asyncio
 import functools
 import os
 import time
+from collections import deque
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -33,6 +36,15 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 from gelombang.events import Event
 from gelombang.kafka import EVENT_TYPE_HEADER, PublishFailed
 from gelombang.metrics import KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_LATENCY, KAFKA_PRODUCED
+
+
+class TimedOut(PublishFailed):
+    """No acknowledgement within the publish's time: the record may still be delivered."""
+
+
+class DeliveryFailed(PublishFailed):
+    """librdkafka reported the record as not delivered."""
+
 
 # How often delivery reports are looked for while records are in flight: a record is answered
 # at most this much later than the broker acknowledged it (linger.ms alone is 5 ms).
@@ -45,14 +57,16 @@ class RdKafkaPublisher:
     def __init__(
         self, bootstrap: str, client_id: str, timeout_s: float = 8.0, **overrides: Any
     ) -> None:
+        # The same knob and default as the aiokafka producers (gelombang.kafka).
+        linger_ms = int(os.environ.get("GELOMBANG_KAFKA_LINGER_MS", "5"))
         self._config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "client.id": client_id,
             "acks": "all",
             "enable.idempotence": True,
-            # The same knob and default as the aiokafka producers (gelombang.kafka).
-            "linger.ms": int(os.environ.get("GELOMBANG_KAFKA_LINGER_MS", "5")),
-            "message.timeout.ms": int(timeout_s * 1000),
+            "linger.ms": linger_ms,
+            # librdkafka refuses a message timeout that is not longer than the linger.
+            "message.timeout.ms": max(int(timeout_s * 1000), linger_ms + 1),
             "partitioner": "murmur2_random",
             # librdkafka logs through its own channel; errors reach us as delivery reports.
             "log_level": 3,
@@ -61,7 +75,8 @@ class RdKafkaPublisher:
         self._timeout_s = timeout_s
         self._producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._in_flight = 0
+        self._in_flight = 0  # records librdkafka has not reported yet
+        self._waiting: deque[tuple[float, asyncio.Future[None]]] = deque()  # (deadline, publish)
         self._polling = False
         self._metrics: dict[str, tuple[Any, Any]] = {}
 
@@ -132,13 +147,14 @@ class RdKafkaPublisher:
             KAFKA_PRODUCE_ERRORS.labels(topic, type(exc).__name__).inc()
             raise PublishFailed(f"{topic}: {type(exc).__name__}") from exc
         self._in_flight += 1
+        self._waiting.append((time.monotonic() + self._timeout_s, delivered))
         if not self._polling:
             self._polling = True
             loop.call_later(POLL_INTERVAL_S, self._poll)
         try:
             await delivered
-        except PublishFailed:
-            KAFKA_PRODUCE_ERRORS.labels(topic, "KafkaError").inc()
+        except PublishFailed as exc:
+            KAFKA_PRODUCE_ERRORS.labels(topic, type(exc).__name__).inc()
             raise
         latency, produced = self._metrics_of(topic)
         latency.observe(time.perf_counter() - started)
@@ -158,7 +174,12 @@ class RdKafkaPublisher:
             self._polling = False
             return
         producer.poll(0)  # runs the callbacks of the reports that arrived, here on the loop
-        if self._in_flight and self._loop is not None:
+        waiting, now = self._waiting, time.monotonic()
+        while waiting and (waiting[0][1].done() or waiting[0][0] <= now):
+            _, delivered = waiting.popleft()
+            if not delivered.done():
+                delivered.set_exception(TimedOut("no acknowledgement in time"))
+        if (self._in_flight or waiting) and self._loop is not None:
             self._loop.call_later(POLL_INTERVAL_S, self._poll)
         else:
             self._polling = False
@@ -172,4 +193,4 @@ class RdKafkaPublisher:
         if error is None:
             delivered.set_result(None)
         else:
-            delivered.set_exception(PublishFailed(f"delivery failed: {error.name()}"))
+            delivered.set_exception(DeliveryFailed(f"delivery failed: {error.name()}"))
