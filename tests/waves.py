@@ -71,20 +71,52 @@ async def create_wave(admin: httpx.AsyncClient, number: int, **body: Any) -> dic
     return wave
 
 
+# Draw v2: a close announces a beacon reference due after it, and the draw waits until it is due.
+# Tests stand in for the beacon with a random value drawn after the close; a few seconds is enough.
+BEACON_SOURCE = "test beacon: a random value the test draws once the reference is due"
+BEACON_DELAY_S = 2.0
+
+
+async def close_wave(
+    admin: httpx.AsyncClient, number: int, seed: str, reference: str
+) -> dict[str, Any]:
+    """Close with a beacon reference due shortly after the close; returns once it is due."""
+    for _ in range(5):
+        due = datetime.now(UTC) + timedelta(seconds=BEACON_DELAY_S)
+        closed = await admin.post(
+            f"/api/v1/admin/waves/{number}/close",
+            json={
+                "seed_commitment": seed_commitment(seed),
+                "beacon_source": BEACON_SOURCE,
+                "beacon_reference": reference,
+                "beacon_due_at": due.isoformat(),
+            },
+        )
+        # A wait on the gateway's limit (429, retried by the transport) can outlast the delay;
+        # then the reference is no longer due after the close, and is announced afresh.
+        if closed.status_code != 422 or closed.json()["code"] != "beacon_due_not_after_close":
+            break
+    assert closed.status_code == 200, closed.text
+    await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.1)
+    wave: dict[str, Any] = closed.json()
+    return wave
+
+
 async def close_draw_announce(
     admin: httpx.AsyncClient, number: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Returns (the wave as published at close, the wave after the announcement)."""
     seed = secrets.token_hex(32)
-    closed = await admin.post(
-        f"/api/v1/admin/waves/{number}/close", json={"seed_commitment": seed_commitment(seed)}
+    reference = f"test round {secrets.token_hex(4)}"
+    closed = await close_wave(admin, number, seed, reference)
+    drawn = await admin.post(
+        f"/api/v1/admin/waves/{number}/draw",
+        json={"seed": seed, "beacon_reference": reference, "beacon_value": secrets.token_hex(32)},
     )
-    assert closed.status_code == 200, closed.text
-    drawn = await admin.post(f"/api/v1/admin/waves/{number}/draw", json={"seed": seed})
     assert drawn.status_code == 200, drawn.text
     announced = await admin.post(f"/api/v1/admin/waves/{number}/announce")
     assert announced.status_code == 200, announced.text
-    return closed.json(), announced.json()["wave"]
+    return closed, announced.json()["wave"]
 
 
 async def publish_events(settings: CommonSettings, events: list[RegistrationVerified]) -> None:

@@ -101,8 +101,10 @@ async def admin_unreadable_body_handler(request: Request, exc: Exception) -> Res
 async def wave_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WaveError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    # A refusal about one field names it as a validation error does ("body.<field>: ...").
+    detail = exc.message if exc.field is None else f"body.{exc.field}: {exc.message}"
     return JSONResponse(
-        AdminError(code=exc.code, detail=exc.message).model_dump(),
+        AdminError(code=exc.code, detail=detail).model_dump(),
         status_code=exc.status,
         headers=headers,
     )
@@ -129,15 +131,35 @@ async def show_wave(number: WaveNumber, rt: Admin) -> WaveOut:
 
 @router.post("/api/v1/admin/waves/{number}/close", response_model=WaveOut, responses=_ERRORS)
 async def close_wave(number: WaveNumber, body: WaveClose, rt: Admin) -> WaveOut:
-    wave = await rt.waves.close(number, body.seed_commitment, datetime.now(UTC))
-    log.info("wave_closed", wave=number, eligible=wave.eligible_count)
+    wave = await rt.waves.close(
+        number,
+        body.seed_commitment,
+        body.beacon_source,
+        body.beacon_reference,
+        body.beacon_due_at,
+        datetime.now(UTC),
+    )
+    log.info(
+        "wave_closed",
+        wave=number,
+        eligible=wave.eligible_count,
+        beacon_reference=wave.beacon_reference,
+    )
     return WaveOut.of(wave)
 
 
 @router.post("/api/v1/admin/waves/{number}/draw", response_model=WaveOut, responses=_ERRORS)
 async def draw_wave(number: WaveNumber, body: WaveDraw, rt: Admin) -> WaveOut:
-    wave = await rt.waves.draw(number, body.seed)
-    log.info("wave_drawn", wave=number, selected=wave.selected, waitlisted=wave.waitlisted)
+    wave = await rt.waves.draw(
+        number, body.seed, body.beacon_reference, body.beacon_value, datetime.now(UTC)
+    )
+    log.info(
+        "wave_drawn",
+        wave=number,
+        selected=wave.selected,
+        waitlisted=wave.waitlisted,
+        algorithm_version=wave.algorithm_version,
+    )
     return WaveOut.of(wave)
 
 

@@ -1,8 +1,8 @@
 """``python -m services.selection``: export a wave draw, verify a published one, benchmark the draw.
 
-All file handling for the draw lives here; ``draw.py`` stays pure so the same functions can later
-be fed rows from Postgres. Bad input ends with one clear ``error:`` line and exit status 2, never a
-traceback: the people running ``verify-draw`` are often outsiders checking a published draw.
+All file handling for the draw lives here; ``draw.py`` stays pure so the same functions are fed
+rows from Postgres by the service. Bad input ends with one clear ``error:`` line and exit status 2,
+never a traceback: the people running ``verify-draw`` are often outsiders checking a published draw.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from tqdm import tqdm
@@ -30,13 +30,16 @@ from gelombang.pii import PiiCipher
 from gelombang.regions import is_province
 from services.selection.draw import (
     ALGORITHM_VERSION,
+    ALGORITHM_VERSION_V2,
     PROVINCE_CODE,
     REGISTRATION_ID,
     TIERS,
     DrawResult,
     EligibleEntry,
+    algorithm_version,
     canonical_eligible,
     draw,
+    normalise_beacon_text,
     normalise_seed,
     seed_commitment,
     validate_entries,
@@ -55,11 +58,12 @@ from services.selection.repository import (
     revoke_expired,
 )
 from services.selection.schemas import WaveOut
-from services.selection.service import Wave, WaveError, Waves, import_list
+from services.selection.service import Wave, WaveError, Waves, WaveStore, import_list
 from services.selection.settings import SelectionSettings
 
 ELIGIBLE_HEADER = ["registration_id", "province_code", "tier"]
 RESULT_HEADER = ["registration_id", "province_code", "tier", "rank", "outcome"]
+BEACON_FIELDS = ("beacon_source", "beacon_reference", "beacon_value")
 DEFAULT_WAVE_QUOTA = 164_000
 # How many differing rows verify-draw prints before it stops: enough to see a pattern.
 _SHOWN_DIFFERENCES = 5
@@ -69,9 +73,11 @@ class InputError(Exception):
     """Bad input the user can fix; printed as one line, exit status 2."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, wave_store: WaveStore | None = None) -> int:
+    """Run one command. ``wave_store`` replaces the database for the admin commands (tests)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.wave_store = wave_store
     try:
         status: int = args.run(args)
     except (InputError, QuotaFileError, ValueError) as error:
@@ -94,10 +100,13 @@ def _parser() -> argparse.ArgumentParser:
         "export-draw",
         help="run a wave draw and write eligible.csv, result.csv and manifest.json",
         description=(
-            "Run the gelombang-draw-v1 draw over an eligible list and write the three files that "
+            "Run the gelombang-draw-v2 draw over an eligible list and write the three files that "
             "are published for the wave. Give --quotas (a province_code,quota CSV), --total "
             "(quotas proportional to the shipped province weights), or both (seats beyond the "
-            "provincial quotas go to the national remainder)."
+            "provincial quotas go to the national remainder). The beacon announced at close: "
+            "--beacon-source, --beacon-reference and --beacon-value, all three (without them "
+            "the draw is gelombang-draw-v1). Without --eligible, a drawn wave is exported from "
+            "the database as stored."
         ),
     )
     export.add_argument(
@@ -115,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
         help="total seats in the wave (default: the sum of --quotas)",
     )
     export.add_argument("--out", type=Path, required=True, help="directory to write (created)")
+    export.add_argument("--beacon-source", help="the public beacon named at close")
+    export.add_argument("--beacon-reference", help="the reference announced at close")
+    export.add_argument("--beacon-value", help="the value the beacon published for it")
     export.set_defaults(run=_export_draw)
 
     verify = commands.add_parser(
@@ -122,8 +134,8 @@ def _parser() -> argparse.ArgumentParser:
         help="re-run a published draw and compare it with its result.csv",
         description=(
             "Check a published draw directory: the eligible list's SHA-256, the seed against its "
-            "commitment, and a fresh run of the draw against result.csv row by row. Prints MATCH "
-            "(exit 0) or MISMATCH and the reason (exit 1)."
+            "commitment, the beacon, and a fresh run of the draw against result.csv row by row. "
+            "Prints MATCH (exit 0) or MISMATCH and the first mismatch (exit 1), then every check."
         ),
     )
     verify.add_argument("directory", type=Path, help="directory written by export-draw")
@@ -134,6 +146,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--seed-commitment",
         help="the seed commitment published at close, if you kept it",
+    )
+    verify.add_argument(
+        "--beacon-reference", help="the beacon reference announced at close, if you kept it"
+    )
+    verify.add_argument(
+        "--beacon-value", help="the value you looked up at the beacon for that reference"
     )
     verify.set_defaults(run=_verify_draw)
 
@@ -177,12 +195,31 @@ def _non_negative_int(text: str) -> int:
 # export-draw
 
 
+class PublishedBeacon(NamedTuple):
+    """The beacon fields of a gelombang-draw-v2 manifest."""
+
+    source: str
+    reference: str
+    value: str
+
+
 def _export_draw(args: argparse.Namespace) -> int:
+    beacon_flags = (args.beacon_source, args.beacon_reference, args.beacon_value)
     if args.eligible is None:
+        if args.seed is not None or any(flag is not None for flag in beacon_flags):
+            raise InputError("without --eligible the seed and beacon come from the database")
         return export_stored_wave(args.wave, args.out)
     if args.seed is None:
         raise InputError("--seed is required with --eligible")
     seed = normalise_seed(args.seed)
+    beacon: PublishedBeacon | None = None
+    if any(flag is not None for flag in beacon_flags):
+        if any(flag is None for flag in beacon_flags):
+            raise InputError(
+                "a v2 draw needs all of --beacon-source, --beacon-reference and --beacon-value"
+            )
+        named = zip(beacon_flags, BEACON_FIELDS, strict=True)
+        beacon = PublishedBeacon(*(normalise_beacon_text(flag, name) for flag, name in named))
     if args.quotas is None and args.total is None:
         raise InputError("give --quotas, --total, or both")
     if args.quotas is not None:
@@ -194,30 +231,62 @@ def _export_draw(args: argparse.Namespace) -> int:
     validate_quotas(quotas, total)
     # Sorted by id so the outcomes, and so result.csv, come out in the published list's order.
     entries = validate_entries(read_eligible_csv(args.eligible))
-    result = draw(entries, quotas, total, seed, progress=ProgressPrinter())
+    beacon_value = None if beacon is None else beacon.value
+    result = draw(
+        entries, quotas, total, seed, progress=ProgressPrinter(), beacon_value=beacon_value
+    )
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     eligible_bytes = canonical_eligible(entries)
     (out / "eligible.csv").write_bytes(eligible_bytes)
     (out / "result.csv").write_bytes(result_csv(result))
-    manifest = {
-        "wave": args.wave,
-        "eligible_sha256": hashlib.sha256(eligible_bytes).hexdigest(),
-        "seed": seed,
-        "seed_commitment": seed_commitment(seed),
-        "quotas": quotas,
-        "total_quota": total,
-        "selected": result.selected,
-        "waitlisted": result.waitlisted,
-        "algorithm_version": ALGORITHM_VERSION,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    manifest = manifest_json(
+        wave=args.wave,
+        eligible_bytes=eligible_bytes,
+        seed=seed,
+        quotas=quotas,
+        total_quota=total,
+        selected=result.selected,
+        waitlisted=result.waitlisted,
+        beacon=beacon,
+    )
+    (out / "manifest.json").write_bytes(manifest)
     print(
         f"wave {args.wave}: {result.selected} selected, {result.waitlisted} waitlisted "
         f"({result.remainder_seats} national remainder seats); wrote {out}"
     )
     return 0
+
+
+def manifest_json(
+    *,
+    wave: int,
+    eligible_bytes: bytes,
+    seed: str,
+    quotas: dict[str, int],
+    total_quota: int,
+    selected: int,
+    waitlisted: int,
+    beacon: PublishedBeacon | None,
+) -> bytes:
+    """``manifest.json``: v1 without a beacon, v2 with its source, reference and value."""
+    manifest: dict[str, object] = {
+        "wave": wave,
+        "eligible_sha256": hashlib.sha256(eligible_bytes).hexdigest(),
+        "seed": seed,
+        "seed_commitment": seed_commitment(seed),
+        "quotas": quotas,
+        "total_quota": total_quota,
+        "selected": selected,
+        "waitlisted": waitlisted,
+        "algorithm_version": algorithm_version(None if beacon is None else beacon.value),
+    }
+    if beacon is not None:
+        manifest.update(zip(BEACON_FIELDS, beacon, strict=True))
+    # ensure_ascii: a beacon value in any script stays 7-bit in the file, and json.loads gives
+    # back exactly the text that was hashed.
+    return (json.dumps(manifest, indent=2, ensure_ascii=True) + "\n").encode("ascii")
 
 
 def read_eligible_csv(path: Path) -> list[EligibleEntry]:
@@ -286,68 +355,160 @@ def result_csv(result: DrawResult) -> bytes:
 # verify-draw
 
 
+class _Checks:
+    """What verify-draw checked, in order; the verdict names the first mismatch."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.problems: list[str] = []
+
+    def record(self, what: str, problems: list[str], passed: str) -> None:
+        if problems:
+            self.problems.extend(problems)
+            self.lines.extend(f"  FAIL  {what}: {problem}" for problem in problems)
+        else:
+            self.lines.append(f"  ok    {what}: {passed}")
+
+    def verdict(self, summary: str) -> int:
+        if self.problems:
+            print(f"MISMATCH: {self.problems[0]}")
+        else:
+            print(f"MATCH: {summary}")
+        for line in self.lines:
+            print(line)
+        return 1 if self.problems else 0
+
+
 def _verify_draw(args: argparse.Namespace) -> int:
     directory: Path = args.directory
     manifest = _read_manifest(directory / "manifest.json")
-    problems: list[str] = []
+    eligible_path = directory / "eligible.csv"
+    eligible_bytes = eligible_path.read_bytes()
+    published_result = (directory / "result.csv").read_bytes()
+    checks = _Checks()
 
-    eligible_bytes = (directory / "eligible.csv").read_bytes()
     actual_sha = hashlib.sha256(eligible_bytes).hexdigest()
+    problems: list[str] = []
     if actual_sha != manifest["eligible_sha256"]:
         problems.append(
             f"eligible.csv has SHA-256 {actual_sha}, manifest says {manifest['eligible_sha256']}"
         )
     if args.eligible_sha256 is not None and actual_sha != args.eligible_sha256.strip().lower():
         problems.append(f"eligible.csv has SHA-256 {actual_sha}, published {args.eligible_sha256}")
+    entries: list[EligibleEntry] | None = None
+    try:
+        entries = _parse_canonical(eligible_path, eligible_bytes)
+    except InputError as error:
+        problems.append(f"cannot read eligible.csv: {error}")
+    if entries is not None and canonical_eligible(entries) != eligible_bytes:
+        problems.append("eligible.csv is not in canonical form (sorted, lowercase, no header)")
+    checks.record(
+        "eligible list",
+        problems,
+        f"{len(entries or [])} rows in canonical form, SHA-256 {actual_sha} = the manifest's "
+        "eligible_sha256"
+        + (" = the hash published at close" if args.eligible_sha256 is not None else ""),
+    )
 
-    seed = normalise_seed(manifest["seed"])
-    commitment = seed_commitment(seed)
-    if commitment != manifest["seed_commitment"]:
+    problems = []
+    seed: str | None = None
+    try:
+        seed = normalise_seed(manifest["seed"])
+    except ValueError as error:
+        problems.append(f"manifest seed: {error}")
+    commitment = "" if seed is None else seed_commitment(seed)
+    if seed is not None and commitment != manifest["seed_commitment"]:
         problems.append(
             f"seed hashes to {commitment}, manifest commitment is {manifest['seed_commitment']}"
         )
-    if args.seed_commitment is not None and commitment != args.seed_commitment.strip().lower():
-        problems.append(f"seed hashes to {commitment}, published commitment {args.seed_commitment}")
-    if manifest["algorithm_version"] != ALGORITHM_VERSION:
-        problems.append(
-            f"manifest algorithm_version {manifest['algorithm_version']!r}; this tool runs "
-            f"{ALGORITHM_VERSION!r}"
-        )
-
-    published_result = (directory / "result.csv").read_bytes()
-    try:
-        entries = _parse_canonical(directory / "eligible.csv", eligible_bytes)
-        result = draw(
-            entries, manifest["quotas"], manifest["total_quota"], seed, progress=ProgressPrinter()
-        )
-    except (InputError, ValueError) as error:
-        # A published list that cannot even be re-run is a failed verification, not a usage error.
-        problems.append(f"cannot re-run the draw: {error}")
-        return _verdict(problems)
-    if canonical_eligible(entries) != eligible_bytes:
-        problems.append("eligible.csv is not in canonical form (sorted, lowercase, no header)")
-    if (result.selected, result.waitlisted) != (manifest["selected"], manifest["waitlisted"]):
-        problems.append(
-            f"re-run gives {result.selected} selected / {result.waitlisted} waitlisted, manifest "
-            f"says {manifest['selected']} / {manifest['waitlisted']}"
-        )
-    problems.extend(_compare_results(result_csv(result), published_result))
-    return _verdict(
+    published: str | None = args.seed_commitment
+    if seed is not None and published is not None and commitment != published.strip().lower():
+        problems.append(f"seed hashes to {commitment}, published commitment {published}")
+    checks.record(
+        "seed",
         problems,
-        f"wave {manifest['wave']}: {result.selected} selected, {result.waitlisted} waitlisted, "
-        f"eligible_sha256 {actual_sha}",
+        f"SHA-256 of the seed {seed} is {commitment} = the manifest's seed_commitment"
+        + (" = the commitment published at close" if published is not None else ""),
+    )
+
+    runnable, beacon_value, problems, described = _check_beacon(manifest, args)
+    checks.record("beacon", problems, described)
+
+    problems = []
+    result: DrawResult | None = None
+    if entries is None or seed is None or not runnable:
+        problems.append("the draw was not re-run (see above)")
+    else:
+        try:
+            result = draw(
+                entries,
+                manifest["quotas"],
+                manifest["total_quota"],
+                seed,
+                progress=ProgressPrinter(),
+                beacon_value=beacon_value,
+            )
+        except ValueError as error:
+            problems.append(f"cannot re-run the draw: {error}")
+    if result is not None:
+        if (result.selected, result.waitlisted) != (manifest["selected"], manifest["waitlisted"]):
+            problems.append(
+                f"re-run gives {result.selected} selected / {result.waitlisted} waitlisted, "
+                f"manifest says {manifest['selected']} / {manifest['waitlisted']}"
+            )
+        problems.extend(_compare_results(result_csv(result), published_result))
+    checks.record(
+        "outcomes",
+        problems,
+        f"re-running the draw gives all {len(entries or [])} rows of result.csv (rank and "
+        f"outcome of each person) and the manifest's {manifest['selected']} selected / "
+        f"{manifest['waitlisted']} waitlisted",
+    )
+    return checks.verdict(
+        f"wave {manifest['wave']} ({manifest['algorithm_version']}): {manifest['selected']} "
+        f"selected, {manifest['waitlisted']} waitlisted"
     )
 
 
-def _verdict(problems: list[str], summary: str = "") -> int:
-    if problems:
-        print("MISMATCH")
-        for problem in problems:
-            print(f"  {problem}")
-        return 1
-    print("MATCH")
-    print(f"  {summary}")
-    return 0
+def _check_beacon(
+    manifest: dict[str, Any], args: argparse.Namespace
+) -> tuple[bool, str | None, list[str], str]:
+    """(can the draw be re-run, beacon value to re-run it with, problems, what was checked)."""
+    version = manifest["algorithm_version"]
+    fields = {name: manifest.get(name) for name in BEACON_FIELDS}
+    expected = {"beacon_reference": args.beacon_reference, "beacon_value": args.beacon_value}
+    if version == ALGORITHM_VERSION:
+        problems = [
+            f"a {version} draw has no beacon, the manifest has {name}"
+            for name, value in fields.items()
+            if value is not None
+        ]
+        if any(given is not None for given in expected.values()):
+            problems.append(f"the manifest says {version}, drawn without a beacon; you gave one")
+        return True, None, problems, f"none: {version} ranks are keyed by the seed alone"
+    if version != ALGORITHM_VERSION_V2:
+        problems = [
+            f"algorithm_version {version!r} is not {ALGORITHM_VERSION!r} or "
+            f"{ALGORITHM_VERSION_V2!r}, the ones this tool runs"
+        ]
+        return False, None, problems, ""
+    missing = [name for name, value in fields.items() if not isinstance(value, str) or not value]
+    if missing:
+        return False, None, [f"a {version} manifest needs {', '.join(missing)} as text"], ""
+    problems = [
+        f"manifest {name} is {fields[name]!r}, you gave {given.strip()!r}"
+        for name, given in expected.items()
+        if given is not None and given.strip() != fields[name]
+    ]
+    if all(given is not None for given in expected.values()):
+        looked_up = " = the reference and value you gave"
+    else:
+        looked_up = "; look the value up at the source (or pass --beacon-reference/--beacon-value)"
+    described = (
+        f"{version}, source {fields['beacon_source']!r}, reference {fields['beacon_reference']!r}, "
+        f"value {fields['beacon_value']!r}{looked_up}"
+    )
+    return True, fields["beacon_value"], problems, described
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -462,11 +623,11 @@ def add_admin_commands(commands: Any) -> None:
     seed.set_defaults(run=_new_seed)
 
     waves = commands.add_parser("wave-list", help="list the waves")
-    waves.set_defaults(run=lambda a: _with_waves(lambda w: _print_waves(w)))
+    waves.set_defaults(run=lambda a: _with_waves(a, _print_waves))
 
     show = commands.add_parser("wave-show", help="show one wave as JSON")
     show.add_argument("number", type=_positive_int)
-    show.set_defaults(run=lambda a: _with_waves(lambda w: _show(w, a.number)))
+    show.set_defaults(run=lambda a: _with_waves(a, lambda w: _show(w, a.number)))
 
     create = commands.add_parser(
         "wave-create",
@@ -484,22 +645,49 @@ def add_admin_commands(commands: Any) -> None:
     create.set_defaults(run=_wave_create)
 
     close = commands.add_parser(
-        "wave-close", help="freeze the eligible list, publish its hash with the seed commitment"
+        "wave-close",
+        help="freeze the eligible list, publish its hash with the seed commitment and the beacon",
+        description="Close a wave: freeze and hash the eligible list, and record the seed "
+        "commitment and which public beacon value the draw will mix in (a source, a reference "
+        "fixed only after the close, and when that reference is due). Publish all of it.",
     )
     close.add_argument("number", type=_positive_int)
     close.add_argument("--seed-commitment", required=True, help="from `new-seed`")
-    close.set_defaults(run=lambda a: _with_waves(lambda w: _close(w, a.number, a.seed_commitment)))
+    close.add_argument(
+        "--beacon-source",
+        required=True,
+        help="the public randomness beacon, named so anyone can look its values up",
+    )
+    close.add_argument(
+        "--beacon-reference",
+        required=True,
+        help="which of its values the draw uses, one fixed only after now (e.g. 'round 12345678')",
+    )
+    close.add_argument(
+        "--beacon-due",
+        type=_aware_datetime,
+        required=True,
+        help="ISO 8601 with zone: when that value is published (after now; the draw waits)",
+    )
+    close.set_defaults(run=lambda a: _with_waves(a, lambda w: _close(w, a)))
 
-    draw_cmd = commands.add_parser("wave-draw", help="run the draw with the revealed seed")
+    draw_cmd = commands.add_parser(
+        "wave-draw",
+        help="run the draw with the revealed seed and the beacon value",
+        description="Draw a closed wave (once): the seed must match the commitment, and the "
+        "beacon value must be for the reference announced at close, entered after it is due.",
+    )
     draw_cmd.add_argument("number", type=_positive_int)
     draw_cmd.add_argument("--seed", required=True)
-    draw_cmd.set_defaults(run=lambda a: _with_waves(lambda w: _draw_wave(w, a.number, a.seed)))
+    draw_cmd.add_argument("--beacon-reference", help="the reference announced at close, exactly")
+    draw_cmd.add_argument("--beacon-value", help="the value the beacon published for it")
+    draw_cmd.set_defaults(run=lambda a: _with_waves(a, lambda w: _draw_wave(w, a)))
 
     announce = commands.add_parser(
         "wave-announce", help="send every person of the wave their decision"
     )
     announce.add_argument("number", type=_positive_int)
-    announce.set_defaults(run=lambda a: _with_waves(lambda w: _announce(w, a.number)))
+    announce.set_defaults(run=lambda a: _with_waves(a, lambda w: _announce(w, a.number)))
 
     lists = commands.add_parser(
         "import-list",
@@ -551,14 +739,19 @@ async def _connect() -> tuple[asyncpg.Pool, SelectionSettings]:
     return pool, settings
 
 
-def _with_waves(action: Callable[[Waves], Awaitable[int]]) -> int:
-    async def run() -> int:
-        pool, settings = await _connect()
+def _with_waves(args: argparse.Namespace, action: Callable[[Waves], Awaitable[int]]) -> int:
+    async def act(store: WaveStore, default_total: int) -> int:
         try:
-            waves = Waves(PostgresWaveStore(pool), settings.default_total_quota, load_weights())
-            return await action(waves)
+            return await action(Waves(store, default_total, load_weights()))
         except WaveError as error:
             raise InputError(error.message) from None
+
+    async def run() -> int:
+        if args.wave_store is not None:
+            return await act(args.wave_store, DEFAULT_WAVE_QUOTA)
+        pool, settings = await _connect()
+        try:
+            return await act(PostgresWaveStore(pool), settings.default_total_quota)
         finally:
             await pool.close()
 
@@ -596,22 +789,44 @@ def _wave_create(args: argparse.Namespace) -> int:
         print(f"wave {wave.number} created: {wave.total_quota:,} seats, closes {wave.closes_at}")
         return 0
 
-    return _with_waves(create)
+    return _with_waves(args, create)
 
 
-async def _close(waves: Waves, number: int, commitment: str) -> int:
+async def _close(waves: Waves, args: argparse.Namespace) -> int:
+    number: int = args.number
     print(f"closing wave {number}: freezing the eligible list ...", file=sys.stderr)
-    wave = await waves.close(number, commitment, datetime.now(UTC))
-    print(f"wave {number} closed at cut-off {wave.cutoff_at}")
-    print(f"  eligible:        {wave.eligible_count:,}")
-    print(f"  eligible_sha256: {wave.eligible_sha256}   (publish)")
-    print(f"  seed_commitment: {wave.seed_commitment}")
+    wave = await waves.close(
+        number,
+        args.seed_commitment,
+        args.beacon_source,
+        args.beacon_reference,
+        args.beacon_due,
+        datetime.now(UTC),
+    )
+    due = "-" if wave.beacon_due_at is None else wave.beacon_due_at.isoformat()
+    print(f"wave {number} closed at cut-off {wave.cutoff_at}   (publish all of this now)")
+    print(f"  eligible:         {wave.eligible_count:,}")
+    print(f"  eligible_sha256:  {wave.eligible_sha256}")
+    print(f"  seed_commitment:  {wave.seed_commitment}")
+    print(f"  beacon_source:    {wave.beacon_source}")
+    print(f"  beacon_reference: {wave.beacon_reference}   (due {due}; the draw waits for it)")
     return 0
 
 
-async def _draw_wave(waves: Waves, number: int, seed: str) -> int:
-    wave = await waves.draw(number, seed, progress=ProgressPrinter())
-    print(f"wave {number} drawn: {wave.selected:,} selected, {wave.waitlisted:,} waitlisted")
+async def _draw_wave(waves: Waves, args: argparse.Namespace) -> int:
+    number: int = args.number
+    wave = await waves.draw(
+        number,
+        args.seed,
+        args.beacon_reference,
+        args.beacon_value,
+        datetime.now(UTC),
+        progress=ProgressPrinter(),
+    )
+    print(
+        f"wave {number} drawn ({wave.algorithm_version}): {wave.selected:,} selected, "
+        f"{wave.waitlisted:,} waitlisted"
+    )
     print(f"  publish with: python -m services.selection export-draw --wave {number} --out DIR")
     return 0
 
@@ -709,8 +924,28 @@ def export_stored_wave(number: int, out: Path) -> int:
             await pool.close()
 
     wave, entries, rows = asyncio.run(fetch())
-    out.mkdir(parents=True, exist_ok=True)
     eligible_bytes = canonical_eligible(entries)
+    if hashlib.sha256(eligible_bytes).hexdigest() != wave.eligible_sha256:
+        raise InputError("stored eligible list no longer matches the hash published at close")
+    # Set by the draw, which fetch() checked happened.
+    assert wave.seed is not None and wave.selected is not None and wave.waitlisted is not None
+    beacon = None
+    if wave.beacon_value is not None:
+        assert wave.beacon_source is not None and wave.beacon_reference is not None
+        beacon = PublishedBeacon(wave.beacon_source, wave.beacon_reference, wave.beacon_value)
+    if algorithm_version(wave.beacon_value) != wave.algorithm_version:
+        raise InputError(f"wave {number} was drawn with {wave.algorithm_version}, not exported")
+    manifest = manifest_json(
+        wave=number,
+        eligible_bytes=eligible_bytes,
+        seed=wave.seed,
+        quotas=wave.quotas,
+        total_quota=wave.total_quota,
+        selected=wave.selected,
+        waitlisted=wave.waitlisted,
+        beacon=beacon,
+    )
+    out.mkdir(parents=True, exist_ok=True)
     (out / "eligible.csv").write_bytes(eligible_bytes)
     lines = [",".join(RESULT_HEADER)]
     lines.extend(
@@ -719,19 +954,6 @@ def export_stored_wave(number: int, out: Path) -> int:
     )
     lines.append("")
     (out / "result.csv").write_bytes("\n".join(lines).encode("ascii"))
-    manifest = {
-        "wave": number,
-        "eligible_sha256": hashlib.sha256(eligible_bytes).hexdigest(),
-        "seed": wave.seed,
-        "seed_commitment": wave.seed_commitment,
-        "quotas": wave.quotas,
-        "total_quota": wave.total_quota,
-        "selected": wave.selected,
-        "waitlisted": wave.waitlisted,
-        "algorithm_version": wave.algorithm_version,
-    }
-    if manifest["eligible_sha256"] != wave.eligible_sha256:
-        raise InputError("stored eligible list no longer matches the hash published at close")
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (out / "manifest.json").write_bytes(manifest)
     print(f"wave {number}: wrote {out} (check it with: verify-draw {out})")
     return 0

@@ -1,12 +1,14 @@
 """The wave draw: a seeded, publicly re-runnable selection with province quotas and priority tiers.
 
-Pure functions over in-memory data. The CLI (and later the service) does the reading and writing,
-so anyone holding the published ``eligible.csv``, quotas and revealed seed can re-run exactly this
-code, or the reference implementation in ``services/selection/README.md``, and get the same result.
+Pure functions over in-memory data. The CLI and the service do the reading and writing, so anyone
+holding the published ``eligible.csv``, quotas, revealed seed and beacon value can re-run exactly
+this code, or the stdlib script in ``services/selection/README.md``, and get the same result.
 
-The algorithm (``gelombang-draw-v1``):
+The algorithm (``gelombang-draw-v2``; ``gelombang-draw-v1`` is the same without a beacon):
 
-1. ``rank = HMAC-SHA256(key=bytes.fromhex(seed_hex), msg=registration_id as ASCII)``, lowercase hex.
+1. ``draw_key = HMAC-SHA256(key=bytes.fromhex(seed_hex), msg=beacon_value as UTF-8)`` (v1: the
+   seed's 32 bytes), and ``rank = HMAC-SHA256(key=draw_key, msg=registration_id as ASCII)``,
+   lowercase hex.
 2. Everybody is ordered by ``(tier, rank)``; a rank tie (never seen in practice: it would take an
    HMAC collision) is broken by ``registration_id`` so that the order is total.
 3. Provincial pass: walking that order, a person is selected ``via="province"`` while their
@@ -36,6 +38,11 @@ ALGORITHM_VERSION = "gelombang-draw-v1"
 # v2 mixes in a public beacon value nobody knew at close (issue 19): the operator can no longer
 # try seeds offline against the frozen list, because the rank key is unknown until the beacon is.
 ALGORITHM_VERSION_V2 = "gelombang-draw-v2"
+
+# Beacon texts (source, reference, value) are published in the manifest and the value is fed to
+# HMAC as UTF-8: refusing control and invisible characters keeps what people read equal to what was
+# hashed. The bound only keeps a manifest line printable; real beacon values are far shorter.
+BEACON_TEXT_MAX = 1000
 
 TIERS: tuple[int, ...] = (1, 2, 3)
 
@@ -102,6 +109,24 @@ def seed_commitment(seed_hex: str) -> str:
     the commitment with ``printf %s SEED | sha256sum``.
     """
     return hashlib.sha256(normalise_seed(seed_hex).encode("ascii")).hexdigest()
+
+
+def normalise_beacon_text(text: str, name: str) -> str:
+    """A beacon source, reference or value as it is stored and published: surrounding whitespace
+    removed (a pasted line end must not change the draw), otherwise unchanged; or ValueError."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError(f"{name} is empty")
+    if len(stripped) > BEACON_TEXT_MAX:
+        raise ValueError(f"{name} is longer than {BEACON_TEXT_MAX} characters")
+    if not stripped.isprintable():
+        raise ValueError(f"{name} contains control or invisible characters")
+    return stripped
+
+
+def algorithm_version(beacon_value: str | None) -> str:
+    """The version a draw with (v2) or without (v1) a beacon value is published under."""
+    return ALGORITHM_VERSION if beacon_value is None else ALGORITHM_VERSION_V2
 
 
 def draw_key(seed_hex: str, beacon_value: str | None) -> bytes:

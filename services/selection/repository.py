@@ -14,8 +14,15 @@ from gelombang.events import SELECTION_DECIDED, RegistrationVerified, SelectionD
 from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
 from gelombang.postgres import report_second_registrations
-from services.selection.draw import ALGORITHM_VERSION, DrawResult, EligibleEntry
-from services.selection.service import ImportReport, ListKind, ListRow, Wave
+from services.selection.draw import DrawResult, EligibleEntry
+from services.selection.service import (
+    BeaconAnnouncement,
+    ImportReport,
+    ListKind,
+    ListRow,
+    Wave,
+    WaveError,
+)
 
 # The series exists at 0 before the first violation, so the alert's increase() can see that one.
 ONE_NIK_VIOLATIONS.labels("selection")
@@ -192,8 +199,9 @@ async def list_sizes(pool: asyncpg.Pool) -> dict[str, int]:
 # -- waves ---------------------------------------------------------------------------------------
 
 _WAVE_COLUMNS = """number, opens_at, closes_at, base_quotas, base_total, returned_seats, state,
-    cutoff_at, seed_commitment, eligible_sha256, eligible_count, seed, selected, waitlisted,
-    algorithm_version, created_at, closed_at, drawn_at, announced_at"""
+    cutoff_at, seed_commitment, eligible_sha256, eligible_count, seed, beacon_source,
+    beacon_reference, beacon_due_at, beacon_value, selected, waitlisted, algorithm_version,
+    created_at, closed_at, drawn_at, announced_at"""
 
 
 def _wave(row: asyncpg.Record, filled: dict[str, dict[int, int]] | None = None) -> Wave:
@@ -252,9 +260,11 @@ class PostgresWaveStore:
         number: int,
         cutoff: datetime,
         commitment: str,
+        beacon: BeaconAnnouncement,
         sha_of: Callable[[list[EligibleEntry]], str],
     ) -> None:
-        """Freeze the eligible list and publish its hash with the seed commitment, atomically.
+        """Freeze the eligible list and publish its hash with the seed commitment and the beacon
+        announcement, atomically.
 
         Seats of people revoked since the last close come back into this wave's quotas.
         """
@@ -286,6 +296,7 @@ class PostgresWaveStore:
                 """UPDATE selection_waves
                       SET state = 'closed', cutoff_at = $2, seed_commitment = $3,
                           eligible_sha256 = $4, eligible_count = $5, returned_seats = $6,
+                          beacon_source = $7, beacon_reference = $8, beacon_due_at = $9,
                           closed_at = now()
                     WHERE number = $1""",
                 number,
@@ -294,19 +305,34 @@ class PostgresWaveStore:
                 sha_of(entries),
                 len(entries),
                 json.dumps({r["province_code"]: r["n"] for r in returned}, sort_keys=True),
+                beacon.source,
+                beacon.reference,
+                beacon.due_at,
             )
 
     async def eligible(self, number: int) -> list[EligibleEntry]:
         async with self._pool.acquire() as conn:
             return await _eligible(conn, number)
 
-    async def store_draw(self, number: int, seed: str, result: DrawResult) -> None:
+    async def store_draw(
+        self,
+        number: int,
+        seed: str,
+        beacon_value: str | None,
+        version: str,
+        result: DrawResult,
+    ) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             state = await conn.fetchval(
                 "SELECT state FROM selection_waves WHERE number = $1 FOR UPDATE", number
             )
             if state != "closed":
-                raise RuntimeError(f"wave {number} is {state}")
+                # A concurrent draw stored its result first: that one stands.
+                raise WaveError(
+                    "wave_already_drawn",
+                    f"wave {number} was already drawn; a wave is drawn once and its published "
+                    "result stands",
+                )
             await conn.copy_records_to_table(
                 "selection_wave_results",
                 columns=[
@@ -340,13 +366,15 @@ class PostgresWaveStore:
             )
             await conn.execute(
                 """UPDATE selection_waves SET state = 'drawn', seed = $2, selected = $3,
-                          waitlisted = $4, algorithm_version = $5, drawn_at = now()
+                          waitlisted = $4, algorithm_version = $5, beacon_value = $6,
+                          drawn_at = now()
                     WHERE number = $1""",
                 number,
                 seed,
                 result.selected,
                 result.waitlisted,
-                ALGORITHM_VERSION,
+                version,
+                beacon_value,
             )
 
     async def announce(self, number: int) -> int:

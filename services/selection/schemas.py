@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.selection.draw import BEACON_TEXT_MAX
 from services.selection.service import ImportReport, Wave
 
 
@@ -50,12 +51,39 @@ class WaveClose(BaseModel):
         min_length=64,
         max_length=64,
     )
+    beacon_source: str = Field(
+        min_length=1,
+        max_length=BEACON_TEXT_MAX,
+        description="The public randomness beacon whose value the draw will mix in, named so "
+        "anyone can look the value up (e.g. 'drand quicknet, https://api.drand.sh/...')",
+    )
+    beacon_reference: str = Field(
+        min_length=1,
+        max_length=BEACON_TEXT_MAX,
+        description="Which of its values: one fixed only after the close (e.g. 'round 12345678')",
+    )
+    beacon_due_at: AwareDatetime = Field(
+        description="When that value is published; must be after the close, and the draw is "
+        "refused before it"
+    )
 
 
 class WaveDraw(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: str = Field(min_length=64, max_length=64, description="32 random bytes as hex")
+    beacon_reference: str | None = Field(
+        default=None,
+        max_length=BEACON_TEXT_MAX,
+        description="The reference announced at close, exactly; names what beacon_value is. "
+        "Required for every wave closed with a beacon (draw v2)",
+    )
+    beacon_value: str | None = Field(
+        default=None,
+        max_length=BEACON_TEXT_MAX,
+        description="The value the beacon published for that reference, as published (UTF-8 "
+        "text; surrounding whitespace is trimmed)",
+    )
 
 
 class WaveOut(BaseModel):
@@ -71,6 +99,10 @@ class WaveOut(BaseModel):
     eligible_sha256: str | None
     eligible_count: int | None
     seed: str | None
+    beacon_source: str | None
+    beacon_reference: str | None
+    beacon_due_at: datetime | None
+    beacon_value: str | None
     selected: int | None
     waitlisted: int | None
     algorithm_version: str | None
@@ -96,6 +128,10 @@ class WaveOut(BaseModel):
             eligible_count=wave.eligible_count,
             # The seed is secret until the draw has used it.
             seed=wave.seed if wave.state in ("drawn", "announced") else None,
+            beacon_source=wave.beacon_source,
+            beacon_reference=wave.beacon_reference,
+            beacon_due_at=wave.beacon_due_at,
+            beacon_value=wave.beacon_value,
             selected=wave.selected,
             waitlisted=wave.waitlisted,
             algorithm_version=wave.algorithm_version,

@@ -20,8 +20,10 @@ from services.selection.draw import (
     DrawResult,
     EligibleEntry,
     Progress,
+    algorithm_version,
     draw,
     eligible_sha256,
+    normalise_beacon_text,
     normalise_seed,
     seed_commitment,
     validate_quotas,
@@ -32,13 +34,20 @@ ListKind = Literal["labour_office", "social_aid"]
 
 
 class WaveError(Exception):
-    """A refused admin action, with a stable code and a sentence an admin can act on."""
+    """A refused admin action, with a stable code and a sentence an admin can act on.
 
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
+    ``field`` names the request field at fault, when one is: the API reports it the way it reports
+    a validation error, the CLI prints the sentence alone.
+    """
+
+    def __init__(
+        self, code: str, message: str, status: int = 409, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.field = field
 
 
 # -- tiers and the eligible list ---------------------------------------------------------------
@@ -109,6 +118,11 @@ class Wave:
     eligible_sha256: str | None = None
     eligible_count: int | None = None
     seed: str | None = None
+    beacon_source: str | None = None
+    beacon_reference: str | None = None
+    beacon_due_at: datetime | None = None
+    """When the announced reference's value is published; the draw is refused before."""
+    beacon_value: str | None = None
     selected: int | None = None
     waitlisted: int | None = None
     algorithm_version: str | None = None
@@ -170,18 +184,151 @@ def check_can_close(wave: Wave, others: Sequence[Wave]) -> None:
         raise WaveError("wave_order", f"close wave {min(earlier_open)} first")
 
 
+@dataclass(frozen=True)
+class BeaconAnnouncement:
+    """Published at close: which public random value the draw will mix in, and when it is due.
+
+    Draw v2 (issue 19): the seed is committed before anyone can know this value, so whoever holds
+    the frozen list cannot try seeds offline until a chosen registration wins.
+    """
+
+    source: str
+    reference: str
+    due_at: datetime
+
+
+def _beacon_text(text: str | None, name: str, code: str, message: str) -> str:
+    if text is None or not text.strip():
+        raise WaveError(code, message, 422, field=name)
+    try:
+        return normalise_beacon_text(text, name)
+    except ValueError as exc:
+        raise WaveError("beacon_invalid", str(exc), 422, field=name) from exc
+
+
+def announce_beacon(
+    source: str | None, reference: str | None, due_at: datetime | None, now: datetime
+) -> BeaconAnnouncement:
+    """The beacon a close announces, or WaveError: a close names a source, a reference and the
+    time that reference's value is published, which must be after the close."""
+    reference = _beacon_text(
+        reference,
+        "beacon_reference",
+        "beacon_reference_missing",
+        "a close must name the beacon reference whose value the draw will mix in (for example "
+        "a drand round number due after the close)",
+    )
+    source = _beacon_text(
+        source,
+        "beacon_source",
+        "beacon_source_missing",
+        "a close must name the public beacon the reference belongs to",
+    )
+    if due_at is None or due_at.tzinfo is None:
+        raise WaveError(
+            "beacon_due_missing",
+            "a close must say when the beacon reference is due, as a date-time with a time zone",
+            422,
+            field="beacon_due_at",
+        )
+    if due_at <= now:
+        # A value already public at close could have been known while the seed was chosen.
+        raise WaveError(
+            "beacon_due_not_after_close",
+            f"the beacon reference must be due after the close ({now.isoformat()}); "
+            f"{due_at.isoformat()} is not: its value could already be known",
+            422,
+            field="beacon_due_at",
+        )
+    return BeaconAnnouncement(source, reference, due_at)
+
+
 def check_seed(wave: Wave, seed_hex: str) -> str:
     try:
         seed = normalise_seed(seed_hex)
     except ValueError as exc:
-        raise WaveError("seed_invalid", str(exc), 422) from exc
+        raise WaveError("seed_invalid", str(exc), 422, field="seed") from exc
     if wave.seed_commitment != seed_commitment(seed):
         raise WaveError(
             "seed_mismatch",
             "sha256 of this seed is not the commitment published when the wave closed",
             422,
+            field="seed",
         )
     return seed
+
+
+def check_beacon_value(
+    wave: Wave, reference: str | None, value: str | None, now: datetime
+) -> str | None:
+    """The beacon value to draw with (None: a wave closed before draw v2, drawn as v1), or
+    WaveError.
+
+    A value names its reference by being entered with it: the reference must be, character for
+    character after trimming, the one published at close, and it must be due by ``now``.
+    """
+    if wave.beacon_reference is None:
+        if reference is not None or value is not None:
+            raise WaveError(
+                "beacon_not_announced",
+                f"wave {wave.number} closed without a beacon (before draw v2): it is drawn with "
+                "gelombang-draw-v1 and takes no beacon",
+                422,
+                field="beacon_value" if value is not None else "beacon_reference",
+            )
+        return None
+    announced = f"{wave.beacon_reference!r} of {wave.beacon_source}"
+    if reference is None or not reference.strip():
+        raise WaveError(
+            "beacon_reference_missing",
+            f"give the beacon reference with its value: wave {wave.number} announced {announced}",
+            422,
+            field="beacon_reference",
+        )
+    if reference.strip() != wave.beacon_reference:
+        raise WaveError(
+            "beacon_reference_mismatch",
+            f"this value is for {reference.strip()!r}; wave {wave.number} announced {announced} "
+            "at close, and only that reference's value can draw it",
+            422,
+            field="beacon_reference",
+        )
+    assert wave.beacon_due_at is not None  # stored with the reference by the close
+    if now < wave.beacon_due_at:
+        raise WaveError(
+            "beacon_not_due",
+            f"{wave.beacon_reference!r} is due at {wave.beacon_due_at.isoformat()}; nobody can "
+            "know its value before then, so the draw waits until then",
+            409,
+            field="beacon_value",
+        )
+    return _beacon_text(
+        value,
+        "beacon_value",
+        "beacon_value_missing",
+        f"give the value {wave.beacon_source} published for {wave.beacon_reference!r}",
+    )
+
+
+def check_can_draw(
+    wave: Wave,
+    seed_hex: str,
+    beacon_reference: str | None,
+    beacon_value: str | None,
+    now: datetime,
+) -> tuple[str, str | None]:
+    """(seed, beacon value or None for v1) to draw ``wave`` with, or WaveError saying why not."""
+    if wave.state in ("drawn", "announced"):
+        # Drawing again, with any other input, would let the operator pick among results.
+        drawn_at = "" if wave.drawn_at is None else f" at {wave.drawn_at.isoformat()}"
+        raise WaveError(
+            "wave_already_drawn",
+            f"wave {wave.number} was already drawn{drawn_at}; a wave is drawn once and its "
+            "published result stands",
+        )
+    require_state(wave, "draw")
+    seed = check_seed(wave, seed_hex)
+    return seed, check_beacon_value(wave, beacon_reference, beacon_value, now)
 
 
 class WaveStore(Protocol):
@@ -202,10 +349,18 @@ class WaveStore(Protocol):
         number: int,
         cutoff: datetime,
         commitment: str,
+        beacon: BeaconAnnouncement,
         sha_of: Callable[[list[EligibleEntry]], str],
     ) -> None: ...
     async def eligible(self, number: int) -> list[EligibleEntry]: ...
-    async def store_draw(self, number: int, seed: str, result: DrawResult) -> None: ...
+    async def store_draw(
+        self,
+        number: int,
+        seed: str,
+        beacon_value: str | None,
+        version: str,
+        result: DrawResult,
+    ) -> None: ...
     async def announce(self, number: int) -> int: ...
 
 
@@ -248,25 +403,48 @@ class Waves:
         await self._store.insert(number, opens_at, closes_at, chosen, total)
         return await self.get(number)
 
-    async def close(self, number: int, commitment: str, now: datetime) -> Wave:
+    async def close(
+        self,
+        number: int,
+        commitment: str,
+        beacon_source: str | None,
+        beacon_reference: str | None,
+        beacon_due_at: datetime | None,
+        now: datetime,
+    ) -> Wave:
         wave = await self.get(number)
         check_can_close(wave, await self._store.all_waves())
         commitment = commitment.strip().lower()
         if len(commitment) != 64 or any(c not in "0123456789abcdef" for c in commitment):
-            raise WaveError("commitment_invalid", "seed_commitment must be 64 hex characters", 422)
-        await self._store.close(number, min(now, wave.closes_at), commitment, eligible_sha256)
+            raise WaveError(
+                "commitment_invalid",
+                "seed_commitment must be 64 hex characters",
+                422,
+                field="seed_commitment",
+            )
+        beacon = announce_beacon(beacon_source, beacon_reference, beacon_due_at, now)
+        await self._store.close(
+            number, min(now, wave.closes_at), commitment, beacon, eligible_sha256
+        )
         return await self.get(number)
 
-    async def draw(self, number: int, seed_hex: str, progress: Progress | None = None) -> Wave:
+    async def draw(
+        self,
+        number: int,
+        seed_hex: str,
+        beacon_reference: str | None,
+        beacon_value: str | None,
+        now: datetime,
+        progress: Progress | None = None,
+    ) -> Wave:
         wave = await self.get(number)
-        require_state(wave, "draw")
-        seed = check_seed(wave, seed_hex)
+        seed, beacon = check_can_draw(wave, seed_hex, beacon_reference, beacon_value, now)
         entries = await self._store.eligible(number)
         # In a thread: the API process keeps answering (health, show) during a long draw.
         result = await asyncio.to_thread(
-            draw, entries, wave.quotas, wave.total_quota, seed, progress
+            draw, entries, wave.quotas, wave.total_quota, seed, progress, beacon
         )
-        await self._store.store_draw(number, seed, result)
+        await self._store.store_draw(number, seed, beacon, algorithm_version(beacon), result)
         return await self.get(number)
 
     async def announce(self, number: int) -> tuple[Wave, int]:

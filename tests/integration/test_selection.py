@@ -43,7 +43,12 @@ async def test_admin_endpoints_refuse_without_the_admin_token() -> None:
         assert (await anonymous.get("/api/v1/admin/waves")).status_code == 401
         wrong = await anonymous.post(
             "/api/v1/admin/waves/1/close",
-            json={"seed_commitment": "0" * 64},
+            json={
+                "seed_commitment": "0" * 64,
+                "beacon_source": "test beacon",
+                "beacon_reference": "round 1",
+                "beacon_due_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+            },
             headers={"Authorization": "Bearer not-the-token"},
         )
     assert wrong.status_code == 401
@@ -123,8 +128,22 @@ async def test_a_wave_from_pool_to_published_draw_then_revocation_returns_seats(
         published, done = await close_draw_announce(admin, number)
         assert published["seed"] is None, "the seed must stay secret until the draw"
         assert published["eligible_count"] >= 6
+        assert published["beacon_reference"] and published["beacon_due_at"]
+        assert published["beacon_value"] is None
         assert done["state"] == "announced"
         assert done["seed_commitment"] == seed_commitment(done["seed"])
+        assert done["algorithm_version"] == "gelombang-draw-v2"
+        assert done["beacon_reference"] == published["beacon_reference"]
+        # A drawn wave is never drawn again, whatever is offered.
+        again = await admin.post(
+            f"/api/v1/admin/waves/{number}/draw",
+            json={
+                "seed": done["seed"],
+                "beacon_reference": done["beacon_reference"],
+                "beacon_value": "another value",
+            },
+        )
+        assert again.status_code == 409 and again.json()["code"] == "wave_already_drawn"
         assert done["selected"] == tier1_before
         assert done["selected_by_province_and_tier"] == {"32": {"1": tier1_before}}
 
@@ -161,6 +180,10 @@ async def test_a_wave_from_pool_to_published_draw_then_revocation_returns_seats(
             published["eligible_sha256"],
             "--seed-commitment",
             published["seed_commitment"],
+            "--beacon-reference",
+            published["beacon_reference"],
+            "--beacon-value",
+            done["beacon_value"],
         ],
         cwd=ROOT,
         capture_output=True,

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from services.selection.draw import (
     ALGORITHM_VERSION,
+    ALGORITHM_VERSION_V2,
     DrawResult,
     EligibleEntry,
     Outcome,
@@ -208,6 +209,7 @@ def test_a_tiny_draw_computed_by_hand() -> None:
 def test_pinned_values_do_not_drift() -> None:
     # Published draws must stay verifiable with later versions of this code.
     assert ALGORITHM_VERSION == "gelombang-draw-v1"
+    assert ALGORITHM_VERSION_V2 == "gelombang-draw-v2"
     assert seed_commitment(SEED) == hashlib.sha256(SEED.encode("ascii")).hexdigest()
     assert seed_commitment(SEED.upper()) == seed_commitment(SEED)
     assert (

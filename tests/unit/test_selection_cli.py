@@ -1,11 +1,12 @@
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from services.selection.cli import main
-from services.selection.draw import seed_commitment
+from services.selection.draw import rank, seed_commitment
 
 SEED = "5e" * 32
 PROVINCES = ["11", "31", "32", "35", "94"]
@@ -65,7 +66,13 @@ def test_export_then_verify_matches(exported: Path, capsys: pytest.CaptureFixtur
         "--seed-commitment",
         seed_commitment(SEED),
     )
-    assert (status, out.splitlines()[0]) == (0, "MATCH")
+    assert status == 0
+    assert out.splitlines()[0] == "MATCH: wave 1 (gelombang-draw-v1): 15 selected, 45 waitlisted"
+    # v1 draws verify as they always did: no beacon, ranks keyed by the seed alone.
+    assert "beacon_value" not in manifest
+    assert "  ok    beacon: none: gelombang-draw-v1" in out
+    assert "= the hash published at close" in out
+    assert "= the commitment published at close" in out
 
 
 def test_a_changed_result_row_is_a_mismatch(
@@ -78,8 +85,8 @@ def test_a_changed_result_row_is_a_mismatch(
     path.write_text("\n".join(lines))
     status, out = verify(exported, capsys)
     assert status == 1
-    assert out.startswith("MISMATCH")
-    assert f"result.csv line {row + 1}" in out
+    assert out.startswith(f"MISMATCH: result.csv line {row + 1}")
+    assert "  FAIL  outcomes: " in out
 
 
 def test_a_changed_eligible_row_is_a_hash_mismatch(
@@ -192,3 +199,126 @@ def test_bench_prints_json_on_stdout(capsys: pytest.CaptureFixture[str]) -> None
     assert report["rows"] == 500
     assert report["draw_s"] >= 0
     assert "ranking" in captured.err
+
+
+BEACON = ["--beacon-source", "drand quicknet", "--beacon-reference", "round 27946612"]
+BEACON_VALUE = "12b0be648c0ee05804652fffaf9479872ed2134a654caf95825af425d5e45198"
+
+
+@pytest.fixture
+def exported_v2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    eligible = write_eligible(tmp_path / "in.csv")
+    out = tmp_path / "wave3"
+    args = ["export-draw", "--eligible", str(eligible), "--seed", SEED, "--wave", "3"]
+    args += [*BEACON, "--beacon-value", f" {BEACON_VALUE}\n", "--total", "12", "--out", str(out)]
+    assert main(args) == 0
+    capsys.readouterr()
+    return out
+
+
+def test_a_v2_export_publishes_the_beacon_and_verifies(
+    exported_v2: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = json.loads((exported_v2 / "manifest.json").read_text())
+    assert manifest["algorithm_version"] == "gelombang-draw-v2"
+    # Trimmed: a pasted line end is not part of the value that keys the draw.
+    assert (manifest["beacon_source"], manifest["beacon_reference"], manifest["beacon_value"]) == (
+        "drand quicknet",
+        "round 27946612",
+        BEACON_VALUE,
+    )
+    ranks = [line.split(",")[3] for line in (exported_v2 / "result.csv").read_text().split()[1:]]
+    first_id = (exported_v2 / "eligible.csv").read_text().split(",")[0]
+    assert ranks[0] == rank(SEED, first_id, BEACON_VALUE)
+    status, out = verify(exported_v2, capsys, "--beacon-reference", "round 27946612")
+    assert status == 0
+    assert out.startswith("MATCH: wave 3 (gelombang-draw-v2)")
+    assert f"reference 'round 27946612', value '{BEACON_VALUE}'; look the value up" in out
+    assert "rows of result.csv (rank and outcome of each person)" in out
+
+
+def _edit_manifest(directory: Path, **changes: object) -> None:
+    path = directory / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def _change_eligible_row(directory: Path) -> None:
+    path = directory / "eligible.csv"
+    lines = path.read_text().split("\n")
+    registration_id, province, tier = lines[0].split(",")
+    lines[0] = f"{registration_id},{province},{int(tier) % 3 + 1}"
+    path.write_text("\n".join(lines))
+
+
+def _change_outcome(directory: Path) -> None:
+    path = directory / "result.csv"
+    path.write_text(path.read_text().replace(",selected\n", ",waitlisted\n", 1))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "first_mismatch", "also"),
+    [
+        (_change_eligible_row, "MISMATCH: eligible.csv has SHA-256", "FAIL  outcomes"),
+        (
+            lambda d: _edit_manifest(d, seed="5f" + SEED[2:]),
+            "MISMATCH: seed hashes to",
+            "FAIL  outcomes: result.csv line 2",
+        ),
+        (
+            lambda d: _edit_manifest(d, beacon_value="0" * 64),
+            "MISMATCH: result.csv line 2",
+            "ok    seed",
+        ),
+        (_change_outcome, "MISMATCH: result.csv line", "ok    beacon"),
+        (
+            lambda d: _edit_manifest(d, algorithm_version="gelombang-draw-v1"),
+            "MISMATCH: a gelombang-draw-v1 draw has no beacon",
+            "FAIL  outcomes",
+        ),
+        (
+            lambda d: _edit_manifest(d, beacon_value=None),
+            "MISMATCH: a gelombang-draw-v2 manifest needs beacon_value",
+            "FAIL  outcomes: the draw was not re-run",
+        ),
+    ],
+    ids=["eligible row", "seed", "beacon value", "outcome", "downgraded to v1", "no value"],
+)
+def test_a_tampered_v2_draw_names_the_first_mismatch(
+    exported_v2: Path,
+    capsys: pytest.CaptureFixture[str],
+    tamper: Callable[[Path], None],
+    first_mismatch: str,
+    also: str,
+) -> None:
+    tamper(exported_v2)
+    status, out = verify(exported_v2, capsys)
+    assert status == 1
+    assert out.startswith(first_mismatch), out
+    assert also in out
+
+
+def test_a_beacon_value_other_than_the_one_looked_up_is_a_mismatch(
+    exported_v2: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Someone re-ran the whole draw with another value and rewrote every file consistently: only
+    # the value looked up at the beacon itself can tell.
+    status, out = verify(exported_v2, capsys, "--beacon-value", "f" * 64)
+    assert status == 1
+    assert out.startswith(f"MISMATCH: manifest beacon_value is '{BEACON_VALUE}', you gave 'fff")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (BEACON, "needs all of --beacon-source, --beacon-reference and --beacon-value"),
+        ([*BEACON, "--beacon-value", "a\tb"], "beacon_value contains control"),
+        ([*BEACON, "--beacon-value", "  "], "beacon_value is empty"),
+    ],
+)
+def test_bad_beacon_options_are_clear_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    eligible = write_eligible(tmp_path / "in.csv")
+    args = ["export-draw", "--eligible", str(eligible), "--seed", SEED, "--wave", "1"]
+    assert main([*args, "--total", "5", "--out", str(tmp_path / "o"), *extra]) == 2
+    assert message in capsys.readouterr().err
