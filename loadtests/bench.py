@@ -56,7 +56,7 @@ from loadtests.generator import Recording, Target, percentile, run_rate
 from loadtests.officer import officer_lane, provision_officer
 from loadtests.outage import Outage, stop_redis
 from loadtests.per_process import bodies_needed, side_by_side
-from loadtests.processes import cpu_by_component
+from loadtests.processes import CpuTimeline, cpu_by_component
 from loadtests.reconcile import check, write_ids
 from loadtests.repeats import Repeats, fresh_statuses
 
@@ -74,6 +74,8 @@ P99_LIMIT_MS = 250.0
 KNEE_RATES = "50,100,200,300,400,500,600,700,800,1000,1333,1600,2000"
 # The consumer groups of the stack that read the intake topic, directly or downstream.
 GROUPS = ("registration-projector", "verification", "selection-pool")
+# How often the bench samples CPU per component for its timeline.
+CPU_SAMPLE_S = 5.0
 
 
 @dataclass
@@ -379,6 +381,13 @@ async def run(cfg: Config) -> dict[str, Any]:
     started = time.monotonic()
     cpu_before = cpu_by_component({"load-generator": os.getpid()})
     timeline = Timeline()
+    # Where the cores go over time, by role: does intake keep its share during the spike while
+    # the pipeline lags, and does the background catch up after it?
+    cpu = CpuTimeline(every_s=CPU_SAMPLE_S)
+    cpu_done = asyncio.Event()
+    cpu_sampler = asyncio.create_task(
+        cpu.sample(started, {"load-generator": os.getpid()}, cpu_done)
+    )
 
     print("bench: ceiling (bare validated endpoint)", file=sys.stderr)
     sample = [next(bodies) for _ in range(CEILING_SAMPLE)]
@@ -433,7 +442,9 @@ async def run(cfg: Config) -> dict[str, Any]:
     print(f"bench: officer during the spike {desk.summary()}", file=sys.stderr)
     accepted += sustained.accepted_ids + desk.accepted_ids
     timeline.add(sustained, "sustained", sustained.started - started)
+    spike_end = time.monotonic() - started
     drains = await wait_for_drains(settings.kafka_bootstrap, cfg.lag_timeout_s)
+    drain_end = time.monotonic() - started
     print(f"bench: lag after the spike {drains}", file=sys.stderr)
     nik_checks_left = await pending_nik_checks(settings.database_url)
 
@@ -444,6 +455,9 @@ async def run(cfg: Config) -> dict[str, Any]:
     print(f"bench: duplicate check {duplicates.verdict} {duplicates}", file=sys.stderr)
     cpu_after = cpu_by_component({"load-generator": os.getpid()})
     elapsed = time.monotonic() - started
+    cpu_done.set()
+    await cpu_sampler
+    spike_start = sustained.started - started
 
     draw_s = run_draw(cfg.draw_rows)
 
@@ -479,6 +493,9 @@ async def run(cfg: Config) -> dict[str, Any]:
         "nik_checks_left": nik_checks_left,
         "draw_1_5m_s": draw_s,
         "draw_rows": cfg.draw_rows,
+        "cores_by_role_during_spike": cpu.mean_cores(spike_start, spike_end),
+        "cores_by_role_after_spike": cpu.mean_cores(spike_end, drain_end),
+        "cpu_timeline": asdict(cpu),
         "cpu_seconds_by_component": {
             name: round(cpu_after.get(name, 0.0) - before, 1)
             for name, before in sorted(cpu_before.items())
@@ -513,8 +530,13 @@ def main(argv: list[str] | None = None) -> int:
     timeline = report.pop("timeline")
     (REPORTS / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
     write_markdown(REPORTS / "bench.md", report)
-    write_png(REPORTS / "bench.png", timeline)
-    print(json.dumps({k: v for k, v in report.items() if k != "knee_steps"}, indent=2))
+    write_png(REPORTS / "bench.png", timeline, report["cpu_timeline"])
+    print(
+        json.dumps(
+            {k: v for k, v in report.items() if k not in ("knee_steps", "cpu_timeline")},
+            indent=2,
+        )
+    )
     target_met = (
         report["sustained_accepted_per_min"] >= report["sustained_fresh_offered_per_min"] * 0.99
         and report["p99_ms"] <= P99_LIMIT_MS

@@ -90,7 +90,18 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     cpu: dict[str, float] = report.get("cpu_seconds_by_component", {})
     for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
         lines.append(f"| {name} | {seconds} |")
-    lines += ["", "![throughput and latency](bench.png)", ""]
+    during = report.get("cores_by_role_during_spike", {})
+    after = report.get("cores_by_role_after_spike", {})
+    lines += [
+        "",
+        "## Cores by role, during the sustained spike and while the lag drains after it",
+        "",
+        "| Role | during | after |",
+        "|---|---|---|",
+    ]
+    for role in sorted({*during, *after}):
+        lines.append(f"| {role} | {during.get(role)} | {after.get(role)} |")
+    lines += ["", "![throughput, latency and cores over time](bench.png)", ""]
     path.write_text("\n".join(lines))
 
 
@@ -122,8 +133,10 @@ def repeat_section(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_png(path: Path, timeline: dict[str, list[Any]]) -> None:
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+def write_png(
+    path: Path, timeline: dict[str, list[Any]], cpu: dict[str, Any] | None = None
+) -> None:
+    fig, (top, bottom, cores) = plt.subplots(3, 1, figsize=(11, 10), sharex=True)
     for phase, colour in _COLOURS.items():
         xs = [t for t, p in zip(timeline["t"], timeline["phase"], strict=True) if p == phase]
         phases = timeline["phase"]
@@ -139,9 +152,15 @@ def write_png(path: Path, timeline: dict[str, list[Any]]) -> None:
     bottom.axhline(250, color="red", linewidth=0.8, linestyle="--", label="p99 target")
     bottom.set_ylabel("p99 latency (ms)")
     bottom.set_yscale("log")
-    bottom.set_xlabel("seconds since the bench started")
     bottom.legend(loc="upper left")
-    fig.suptitle("make bench: throughput and latency over time")
+    if cpu:
+        for role, series in sorted(cpu["cores"].items()):
+            cores.plot(cpu["t"], series, linewidth=1, label=role)
+    cores.axhline(2, color="grey", linewidth=0.8, linestyle=":", label="the machine's 2 cores")
+    cores.set_ylabel("cores by role")
+    cores.set_xlabel("seconds since the bench started")
+    cores.legend(loc="upper left", fontsize="small")
+    fig.suptitle("make bench: throughput, latency and where the cores went, over time")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

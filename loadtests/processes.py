@@ -15,6 +15,8 @@ Kafka, Redis and Postgres and is stopped on exit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -23,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -183,3 +185,64 @@ def registration_api(service_name: str, settings: dict[str, str]) -> Iterator[st
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+# What each component is for during a spike (issue 15, item 4): intake must keep its cores, the
+# decider should keep up, the background may wait and catch up afterwards.
+ROLES: tuple[tuple[str, str], ...] = (
+    ("registration-", "intake"),
+    ("assisted", "intake"),
+    ("nginx", "intake"),
+    ("kafka", "intake"),
+    ("redis", "intake"),
+    ("projector", "decider"),
+    ("postgres", "decider"),
+    ("load-generator", "load generator"),
+)
+
+
+def role_of(component: str) -> str:
+    """``intake``, ``decider``, ``load generator`` or ``background`` (verification, simulators,
+    the pool worker, exporters, Prometheus)."""
+    if component.endswith("-exporter"):
+        return "background"
+    for prefix, role in ROLES:
+        if component.startswith(prefix):
+            return role
+    return "background"
+
+
+@dataclass
+class CpuTimeline:
+    """Cores used per role, one sample every ``every_s`` seconds of a run."""
+
+    every_s: float
+    t: list[float] = field(default_factory=list)
+    cores: dict[str, list[float]] = field(default_factory=dict)
+
+    async def sample(self, started: float, extra: dict[str, int], stop: asyncio.Event) -> None:
+        """Until ``stop`` is set: CPU seconds per role since the last sample / the interval."""
+        before, at = cpu_by_component(extra), time.monotonic()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.every_s)
+            now, after = time.monotonic(), cpu_by_component(extra)
+            used: dict[str, float] = {}
+            for name, seconds in after.items():
+                role = role_of(name)
+                used[role] = used.get(role, 0.0) + max(0.0, seconds - before.get(name, 0.0))
+            self.t.append(round(now - started, 1))
+            for role in {*self.cores, *used}:
+                series = self.cores.setdefault(role, [0.0] * (len(self.t) - 1))
+                series.append(round(used.get(role, 0.0) / max(1e-9, now - at), 3))
+            before, at = after, now
+
+    def mean_cores(self, start: float, end: float) -> dict[str, float]:
+        """Mean cores per role over the samples that ended within [start, end]."""
+        picked = [i for i, t in enumerate(self.t) if start < t <= end]
+        if not picked:
+            return {}
+        return {
+            role: round(sum(series[i] for i in picked) / len(picked), 2)
+            for role, series in sorted(self.cores.items())
+        }
