@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
+import importlib
 import operator
 import re
 from collections import Counter
@@ -32,7 +33,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal, NamedTuple, NoReturn
+from itertools import chain
+from typing import Literal, NamedTuple, NoReturn, Protocol, overload
 
 ALGORITHM_VERSION = "gelombang-draw-v1"
 # v2 mixes in a public beacon value nobody knew at close (issue 19): the operator can no longer
@@ -79,9 +81,70 @@ class Outcome(NamedTuple):
     via: Literal["province", "remainder"] | None
 
 
+_OUTCOME_OF: dict[str | None, Literal["selected", "waitlisted"]] = {
+    "province": "selected",
+    "remainder": "selected",
+    None: "waitlisted",
+}
+_make_outcome = partial(tuple.__new__, Outcome)  # skips NamedTuple's Python-level __new__
+
+
+class Outcomes(Sequence[Outcome]):
+    """A draw's outcomes, one per entry, kept as columns and made into ``Outcome`` tuples as read.
+
+    1.5 M long-lived tuples took about 0.4 s to build inside the draw and as long again the first
+    time the cyclic collector walked them (and some 150 MB); read once, as storing and exporting
+    do, each tuple lives only until the next one is made.
+    """
+
+    __slots__ = ("_columns",)
+
+    def __init__(
+        self,
+        registration_ids: list[str],
+        province_codes: list[str],
+        tiers: list[int],
+        ranks: list[str],
+        vias: list[Literal["province", "remainder"] | None],
+    ) -> None:
+        self._columns = (registration_ids, province_codes, tiers, ranks, vias)
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    @overload
+    def __getitem__(self, index: int) -> Outcome: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Outcome, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Outcome | tuple[Outcome, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        ids, provinces, tiers, ranks, vias = self._columns
+        via = vias[index]
+        return Outcome(
+            ids[index], provinces[index], tiers[index], ranks[index], _OUTCOME_OF[via], via
+        )
+
+    def __iter__(self) -> Iterator[Outcome]:
+        ids, provinces, tiers, ranks, vias = self._columns
+        labels = map(_OUTCOME_OF.__getitem__, vias)
+        return map(_make_outcome, zip(ids, provinces, tiers, ranks, labels, vias, strict=True))
+
+    def __eq__(self, other: object) -> bool:
+        # Equal to any sequence of the same outcomes, as the tuple this replaced was to a tuple.
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(map(operator.eq, self, other))
+
+    def __repr__(self) -> str:
+        return f"Outcomes({len(self)} entries)"
+
+
 @dataclass(frozen=True)
 class DrawResult:
-    outcomes: tuple[Outcome, ...]
+    outcomes: Outcomes
     """One per eligible entry, in the order the entries were given (which cannot affect who is
     selected). Pass entries sorted by registration_id, as the published list is, to get the order
     of ``result.csv``."""
@@ -146,6 +209,31 @@ def rank(seed_hex: str, registration_id: str, beacon_value: str | None = None) -
     return _Ranker(draw_key(seed_hex, beacon_value))(registration_id)
 
 
+class _HashState(Protocol):
+    def copy(self) -> _HashState: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+    def hexdigest(self) -> str: ...
+
+
+def _state_copying_sha256() -> Callable[[bytes], _HashState]:
+    # The ranking loop copies a hash state twice and finalises twice per id. CPython's built-in
+    # SHA-256 does each with a struct copy; OpenSSL's (hashlib's default) allocates and copies an
+    # EVP context every time, which made ranking 1.5 M ids take 2.2-2.6 s against 1.7 s. Same
+    # function, same bytes (the tests compare ranks with hmac.new); hashlib's is the fallback on
+    # a Python built without the module (3.11 names it _sha256, 3.12 on _sha2).
+    for name in ("_sha2", "_sha256"):
+        try:
+            constructor: Callable[[bytes], _HashState] = importlib.import_module(name).sha256
+        except (ImportError, AttributeError):
+            continue
+        return constructor
+    return hashlib.sha256
+
+
+_SHA256 = _state_copying_sha256()
+
+
 class _Ranker:
     """HMAC-SHA256 with the key schedule done once.
 
@@ -159,8 +247,8 @@ class _Ranker:
         # A 32-byte key is shorter than SHA-256's 64-byte block, so it is zero-padded, never hashed.
         assert len(raw_key) <= 64
         key = raw_key.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._inner = _SHA256(bytes(b ^ 0x36 for b in key))
+        self._outer = _SHA256(bytes(b ^ 0x5C for b in key))
 
     def __call__(self, registration_id: str) -> str:
         inner = self._inner.copy()
@@ -205,7 +293,7 @@ def _columns(entries: Iterable[EligibleEntry], *, sort_by_id: bool) -> _Columns:
     tiers = [entry[2] for entry in listed]
     # Whole-column checks run in C; the slow row-by-row loop below only runs to name the culprit.
     valid = (
-        all(map(REGISTRATION_ID.fullmatch, ids))
+        _all_canonical_ids(ids)
         and len(set(ids)) == len(ids)
         and all(PROVINCE_CODE.fullmatch(code) for code in set(provinces))
         and set(tiers) <= set(TIERS)
@@ -214,6 +302,35 @@ def _columns(entries: Iterable[EligibleEntry], *, sort_by_id: bool) -> _Columns:
     if not valid:
         _raise_first_invalid(ids, provinces, tiers)
     return _Columns(ids, provinces, tiers)
+
+
+_HEX_DIGITS = b"0123456789abcdef"
+_ID_LENGTH = 36
+_ID_DASHES = (8, 13, 18, 23)
+
+
+def _all_canonical_ids(ids: list[str]) -> bool:
+    """Whether every id matches REGISTRATION_ID, checked on the ids joined into one text.
+
+    Slices and ``translate`` of one buffer run in C; a regex call per id cost about 0.8 s for
+    1.5 M ids. If the joined bytes have the length of n ids with n - 1 separators, dashes and
+    newlines at the positions a canonical id puts them, and no other byte outside 0-9a-f, then
+    every id is exactly 36 characters in 8-4-4-4-12 lowercase hex form.
+    """
+    if not ids:
+        return True
+    try:
+        joined = "\n".join(ids).encode("ascii")
+    except (TypeError, UnicodeEncodeError):
+        return False
+    n = len(ids)
+    stride = _ID_LENGTH + 1
+    return (
+        len(joined) == stride * n - 1
+        and all(joined[at::stride] == b"-" * n for at in _ID_DASHES)
+        and joined[_ID_LENGTH::stride] == b"\n" * (n - 1)
+        and len(joined.translate(None, _HEX_DIGITS)) == (len(_ID_DASHES) + 1) * n - 1
+    )
 
 
 def _raise_first_invalid(ids: list[str], provinces: list[str], tiers: list[int]) -> NoReturn:
@@ -323,45 +440,47 @@ def _draw(
     report("ranking", count, count)
 
     report("sorting", 0, count)
-    # One string per entry whose plain string order is (tier, rank, registration_id): tier is a
-    # single digit and rank is fixed-width hex, so sorting compares flat strings, several times
-    # faster than tuple keys at this size.
-    sort_keys = list(map("{}{}{}".format, tiers, ranks, ids))
-    order = sorted(range(count), key=sort_keys.__getitem__)
-    del sort_keys
+    ordered = _in_draw_order(tiers, ranks, ids)
     report("sorting", count, count)
 
     report("province", 0, count)
     seats_left = {code: quotas.get(code, 0) for code in set(provinces) | set(quotas)}
-    provincial_seats = sum(seats_left.values())
+    # A province ends the full walk with min(quota, its entries) seats; counting on that, the walk
+    # can stop once they are all given, even where a province cannot fill its quota, and the order
+    # past that point never has to be sorted.
+    entries_in = Counter(provinces)
+    provincial_seats = sum(min(seats, entries_in[code]) for code, seats in seats_left.items())
     via: list[Literal["province", "remainder"] | None] = [None] * count
     winners: list[int] = []
-    for index in order:
-        if len(winners) == provincial_seats:
-            break  # every provincial seat is taken; the rest of the order cannot change anything
-        province_code = provinces[index]
-        if seats_left[province_code] > 0:
-            seats_left[province_code] -= 1
-            via[index] = "province"
-            winners.append(index)
+    walked: list[int] = []  # the head of the order, walked again by the remainder pass
+    if provincial_seats:
+        for index in ordered:
+            walked.append(index)
+            province_code = provinces[index]
+            if seats_left[province_code] > 0:
+                seats_left[province_code] -= 1
+                via[index] = "province"
+                winners.append(index)
+                if len(winners) == provincial_seats:
+                    break
     report("province", count, count)
 
     remainder_seats = total_quota - len(winners)
     report("remainder", 0, remainder_seats)
+    # Everyone not yet selected gets a seat when there are at least as many seats as people.
+    to_give = min(remainder_seats, count - len(winners))
     given = 0
-    for index in order:
-        if given == remainder_seats:
-            break
-        if via[index] is None:
-            via[index] = "remainder"
-            winners.append(index)
-            given += 1
+    if to_give:
+        for index in chain(walked, ordered):
+            if via[index] is None:
+                via[index] = "remainder"
+                winners.append(index)
+                given += 1
+                if given == to_give:
+                    break
     report("remainder", given, remainder_seats)
 
-    labels = ["waitlisted" if how is None else "selected" for how in via]
-    # tuple.__new__ straight from zip skips the NamedTuple's Python-level __new__: half the cost.
-    make_outcome = partial(tuple.__new__, Outcome)
-    outcomes = tuple(map(make_outcome, zip(ids, provinces, tiers, ranks, labels, via, strict=True)))
+    outcomes = Outcomes(ids, provinces, tiers, ranks, via)
     by_province = Counter(provinces[index] for index in winners)
     by_tier = Counter(tiers[index] for index in winners)
     return DrawResult(
@@ -372,6 +491,39 @@ def _draw(
         selected_by_tier={tier: by_tier[tier] for tier in TIERS},
         remainder_seats=remainder_seats,
     )
+
+
+_HEX_DIGIT_TEXTS = "0123456789abcdef"
+
+
+def _in_draw_order(tiers: list[int], ranks: list[str], ids: list[str]) -> Iterator[int]:
+    """Entry indices in (tier, rank, registration_id) order, sorted only as far as it is read.
+
+    The walks stop once the seats are given, usually within the first tenth or so of the order,
+    and sorting all 1.5 M entries took 1.5-2 s. So entries go into buckets by tier and first rank
+    digit, in one pass, now; a bucket is sorted when the walk reaches it. Buckets in (tier, digit)
+    order, each sorted in full, are exactly the global order: only speed depends on how evenly
+    HMAC output spreads over the digits.
+    """
+    buckets: dict[int, dict[str, list[int]]] = {
+        tier: {digit: [] for digit in _HEX_DIGIT_TEXTS} for tier in TIERS
+    }
+    for index, tier, rank in zip(range(len(ranks)), tiers, ranks, strict=True):
+        buckets[tier][rank[0]].append(index)
+    return _sorted_buckets(
+        [buckets[tier].pop(digit) for tier in TIERS for digit in _HEX_DIGIT_TEXTS], ranks, ids
+    )
+
+
+def _sorted_buckets(buckets: list[list[int]], ranks: list[str], ids: list[str]) -> Iterator[int]:
+    for members in buckets:
+        # Flat rank+id strings compare as (rank, registration_id), faster than tuple keys.
+        keys = list(
+            map(operator.add, map(ranks.__getitem__, members), map(ids.__getitem__, members))
+        )
+        positions = sorted(range(len(members)), key=keys.__getitem__)
+        del keys
+        yield from map(members.__getitem__, positions)
 
 
 def _silent(stage: str, done: int, total: int) -> None:

@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import random
+import uuid
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from services.selection.draw import (
     ALGORITHM_VERSION,
     ALGORITHM_VERSION_V2,
+    REGISTRATION_ID,
     DrawResult,
     EligibleEntry,
     Outcome,
@@ -18,6 +20,7 @@ from services.selection.draw import (
     eligible_sha256,
     rank,
     seed_commitment,
+    validate_entries,
 )
 
 PROVINCES = ["11", "31", "32", "35", "94"]
@@ -259,6 +262,13 @@ def test_changing_any_row_changes_the_hash(
     [
         ([EligibleEntry("0000000A-0000-4000-8000-000000000000", "32", 1)], "lowercase UUID"),
         ([EligibleEntry("not-a-uuid", "32", 1)], "lowercase UUID"),
+        (  # one id a character short, the next one long: together the length of two ids
+            [
+                EligibleEntry("00000000-0000-4000-8000-00000000000", "32", 1),
+                EligibleEntry("a00000000-0000-4000-8000-000000000000", "32", 1),
+            ],
+            "lowercase UUID",
+        ),
         (
             [EligibleEntry("00000000-0000-4000-8000-000000000000", "32", 1)] * 2,
             "more than once",
@@ -273,6 +283,59 @@ def test_bad_entries_are_rejected(entries: list[EligibleEntry], message: str) ->
         draw(entries, {}, 1, SEED)
     with pytest.raises(ValueError, match=message):
         canonical_eligible(entries)
+
+
+@st.composite
+def near_ids(draw_from: st.DrawFn) -> str:
+    """A canonical id, or one with a character replaced, inserted or removed, or two ids in one."""
+    text = str(draw_from(st.uuids()))
+    kind = draw_from(st.sampled_from(["keep", "replace", "insert", "delete", "two"]))
+    if kind == "two":
+        return text + draw_from(st.sampled_from(["\n", ",", ""])) + str(draw_from(st.uuids()))
+    at = draw_from(st.integers(0, len(text) - 1))
+    char = draw_from(st.sampled_from(list("09af-AFg\n {}\u00e9")))
+    if kind == "replace":
+        return text[:at] + char + text[at + 1 :]
+    if kind == "insert":
+        return text[:at] + char + text[at:]
+    if kind == "delete":
+        return text[:at] + text[at + 1 :]
+    return text
+
+
+@modest
+@given(st.lists(near_ids(), min_size=1, max_size=6, unique=True))
+def test_ids_are_accepted_exactly_when_each_matches_the_pattern(ids: list[str]) -> None:
+    # The draw checks all ids at once on their joined text; this pins it to the per-id pattern.
+    entries = [EligibleEntry(registration_id, "32", 1) for registration_id in ids]
+    if all(REGISTRATION_ID.fullmatch(registration_id) for registration_id in ids):
+        assert [e.registration_id for e in validate_entries(entries)] == sorted(ids)
+    else:
+        with pytest.raises(ValueError, match="lowercase UUID"):
+            validate_entries(entries)
+
+
+def test_a_province_that_cannot_fill_its_quota_leaves_the_rest_to_the_remainder() -> None:
+    # The provincial pass stops once every seat it can give is given; a quota larger than the
+    # province, and a quota for a province with nobody in it, must not change who wins.
+    rng = random.Random(5)
+    entries = [
+        EligibleEntry(str(uuid.UUID(int=rng.getrandbits(128), version=4)), province, tier)
+        for province, tier in zip(
+            rng.choices(["11", "31", "32"], weights=[1, 30, 30], k=600),
+            rng.choices([1, 2, 3], k=600),
+            strict=True,
+        )
+    ]
+    quotas = {"11": 50, "31": 40, "32": 45, "94": 7}
+    result = draw(entries, quotas, 200, SEED)
+    assert {o.registration_id: (o.outcome, o.via) for o in result.outcomes} == reference_draw(
+        entries, quotas, 200, SEED
+    )
+    in_11 = sum(e.province_code == "11" for e in entries)
+    assert in_11 < 50
+    assert result.selected_by_province["11"] == in_11
+    assert result.selected_by_province["94"] == 0
 
 
 @pytest.mark.parametrize(
@@ -343,3 +406,16 @@ def test_v2_depends_on_the_beacon_value() -> None:
         SEED, "round 1", registration_id
     )
     assert rank(SEED, registration_id) != rank(SEED, registration_id, "")
+
+
+def test_outcomes_read_like_the_tuple_they_replace() -> None:
+    entries = [EligibleEntry(f"00000000-0000-4000-8000-{n:012d}", "32", 2) for n in range(5)]
+    outcomes = draw(entries, {"32": 2}, 3, SEED).outcomes
+    as_tuple = tuple(outcomes)
+    assert len(outcomes) == 5
+    assert outcomes == as_tuple
+    assert [outcomes[i] for i in range(-5, 5)] == list(as_tuple * 2)
+    assert outcomes[1:4] == as_tuple[1:4]
+    assert all(type(o) is Outcome for o in outcomes)
+    assert [o.outcome for o in outcomes].count("selected") == 3
+    assert outcomes != as_tuple[:4]
