@@ -164,8 +164,7 @@ async def sign_up(state: State, payload: RegistrationRequest, call: SignUpCall) 
             refusal = await guard.proof_refusal(call.client_ip, call.proof)
             if refusal is not None:
                 return _refused(refusal, pick_language(call.accept_language))
-        client_ip = call.client_ip
-        limits = functools.partial(guard.limits, client_ip)
+        limits = functools.partial(guard.limits, call.client_ip)
     try:
         outcome = await register(payload, call.idempotency_key, rt.deps, limits=limits)
     except PublishFailed:
