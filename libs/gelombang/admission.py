@@ -203,32 +203,12 @@ def _altcha_solution(proof: str) -> dict[str, object] | None:
     return decoded
 
 
-class WindowCounters(Protocol):
-    async def take(
-        self, key: str, previous_key: str, *, carried: float, limit: int, ttl_s: int
-    ) -> tuple[bool, int, int]:
-        """Count one event under ``key`` if ``key``'s count + 1 + ``previous_key``'s count x
-        ``carried`` stays within ``limit``. Returns (counted, count in this window before the
-        event, count in the previous window)."""
-
-    async def first_time(self, key: str, ttl_s: int) -> bool: ...
+class FirstTimes(Protocol):
+    async def first_time(self, key: str, ttl_s: int) -> bool:
+        """True the first time ``key`` is seen within ``ttl_s``."""
 
 
-# Check and count in one atomic step, so replicas racing on one address cannot overshoot and a
-# refused attempt does not count (double-tapping after a 429 must not lengthen the wait).
-_TAKE = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if current + 1 + previous * tonumber(ARGV[1]) > tonumber(ARGV[2]) then
-  return {0, current, previous}
-end
-redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return {1, current, previous}
-"""
-
-
-# Where the counters live in Redis (``RedisWindowCounters`` and the sign-up edge's script).
+# Where the guard's keys live in Redis (``RedisFirstTimes``, the sign-up edge's limit counters).
 LIMIT_KEY_PREFIX = "abuse"
 
 
@@ -261,30 +241,13 @@ class WindowLimit:
         return Refusal(429, code, self.reason, wait)
 
 
-class RedisWindowCounters:
-    """Sliding-window counters shared by every API process, so limits hold across replicas."""
+class RedisFirstTimes:
+    """Keys seen before, shared by every API process (one proof-of-work solution, one sign-up,
+    across replicas)."""
 
     def __init__(self, redis: PipelinedRedis, prefix: str = LIMIT_KEY_PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
-
-    async def take(
-        self, key: str, previous_key: str, *, carried: float, limit: int, ttl_s: int
-    ) -> tuple[bool, int, int]:
-        (result,) = await self._redis.run(
-            command(
-                "EVAL",
-                _TAKE,
-                2,
-                f"{self._prefix}:{key}",
-                f"{self._prefix}:{previous_key}",
-                f"{carried:.6f}",
-                limit,
-                ttl_s,
-            )
-        )
-        counted, current, previous = reply(result)
-        return bool(counted), int(current), int(previous)
 
     async def first_time(self, key: str, ttl_s: int) -> bool:
         (first,) = await self._redis.run(
@@ -335,7 +298,7 @@ class SignUpGuard:
     def __init__(
         self,
         *,
-        counters: WindowCounters,
+        seen: FirstTimes,
         service: str,
         pow_hmac_key: bytes,
         pow_max_number: int,
@@ -347,7 +310,7 @@ class SignUpGuard:
         ip_exempt: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._counters = counters
+        self._seen = seen
         self._service = service
         self._pow_key = pow_hmac_key.hex()
         self._pow_max_number = pow_max_number
@@ -367,26 +330,10 @@ class SignUpGuard:
         challenge: dict[str, object] = issued.to_dict()
         return challenge
 
-    async def check(
-        self, *, client_ip: str, nik_hash: str, proof: str | None, proof_required: bool
-    ) -> Refusal | None:
-        # Trusted load generators (make bench, Locust) are neither bots nor browsers.
-        trusted = self._exempt(client_ip)
-        if proof_required and not trusted and not await self._proof_ok(proof):
-            return self._refuse(Refusal(428, "challenge_required", "challenge"))
-        if self._ip_limit > 0 and not trusted:
-            wait = await self._over_limit(f"ip:{client_ip}", self._ip_limit, self._ip_window_s)
-            if wait is not None:
-                return self._refuse(Refusal(429, "too_many_from_network", "ip_limit", wait))
-        if self._nik_limit > 0:
-            wait = await self._over_limit(f"nik:{nik_hash}", self._nik_limit, self._nik_window_s)
-            if wait is not None:
-                return self._refuse(Refusal(429, "too_many_for_nik", "nik_limit", wait))
-        return None
-
     def limits(self, client_ip: str, nik_hash: str) -> tuple[WindowLimit, ...]:
-        """The limits a sign-up from ``client_ip`` for ``nik_hash`` must pass, for a caller
-        that checks them with its own lookups (``check`` does them one by one)."""
+        """The limits a sign-up from ``client_ip`` for ``nik_hash`` must pass, in the order they
+        are checked; the caller checks and counts them with its own lookups (the registration
+        edge does it in its one Redis script), so a refused attempt does not count."""
         windows: list[WindowLimit] = []
         if self._ip_limit > 0 and not self._exempt(client_ip):
             windows.append(
@@ -445,28 +392,6 @@ class SignUpGuard:
         self._exempt_known[client_ip] = exempt
         return exempt
 
-    async def _over_limit(self, key: str, limit: int, window_s: int) -> int | None:
-        now = self._clock()
-        window = int(now // window_s)
-        carried = 1 - (now - window * window_s) / window_s
-        try:
-            counted, current, previous = await self._counters.take(
-                f"{key}:{window}",
-                f"{key}:{window - 1}",
-                carried=carried,
-                limit=limit,
-                # The count must outlive its own window and the next, where it still weighs.
-                ttl_s=2 * window_s + 1,
-            )
-        except (TimeoutError, RedisError, OSError):
-            DEPENDENCY_ERRORS.labels("redis", "sign_up_limit").inc()
-            return None
-        if counted:
-            return None
-        return sliding_window_wait(
-            now=now, window_s=window_s, limit=limit, current=current, previous=previous
-        )
-
     async def _proof_ok(self, proof: str | None) -> bool:
         if not proof:
             return False
@@ -482,7 +407,7 @@ class SignUpGuard:
         signature = solution["signature"]
         # One solution, one sign-up: otherwise a bot solves once and replays it all day.
         try:
-            return await self._counters.first_time(f"pow:{signature}", self._pow_ttl_s)
+            return await self._seen.first_time(f"pow:{signature}", self._pow_ttl_s)
         except (TimeoutError, RedisError, OSError):
             DEPENDENCY_ERRORS.labels("redis", "pow_replay_guard").inc()
             return True

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gelombang.admission import (
     AdmissionController,
     AdmissionMiddleware,
-    RedisWindowCounters,
+    RedisFirstTimes,
     SignUpGuard,
 )
 from gelombang.coalesce import PipelinedRedis
@@ -84,7 +84,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         )
         app.state.runtime = Runtime(settings, deps, contact, publisher, redis, pool)
         app.state.sign_up_guard = SignUpGuard(
-            counters=RedisWindowCounters(pipelined),
+            seen=RedisFirstTimes(pipelined),
             service=settings.service_name,
             pow_hmac_key=cipher.keyed_digest("gelombang/altcha/v1"),
             pow_max_number=settings.pow_max_number,
