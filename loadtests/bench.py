@@ -274,6 +274,43 @@ async def pending_nik_checks(database_url: str) -> int | None:
         await conn.close()
 
 
+REGISTRY_SIM = "http://127.0.0.1:8091"
+# The civil registry's answers that are NIK checks done (not refusals: 429, 401, injected errors).
+_CHECK_RESULTS = ("match", "mismatch", "not_found")
+
+
+async def registry_checks_and_quota() -> tuple[float, float] | None:
+    """NIK checks the civil registry simulator has answered so far, and its quota per second
+    (None if it did not answer): the pipeline's drain is bound by that quota, not by CPU."""
+    try:
+        async with httpx.AsyncClient(base_url=REGISTRY_SIM, timeout=5) as client:
+            metrics = (await client.get("/metrics")).text
+            quota = float((await client.get("/admin/faults")).json()["rate_limit_per_s"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
+    done = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("registry_sim_requests_total{") and any(
+            f'result="{result}"' in line for result in _CHECK_RESULTS
+        ):
+            done += float(line.rsplit(" ", 1)[1])
+    return done, quota
+
+
+def nik_check_rate(
+    before: tuple[float, float] | None, after: tuple[float, float] | None, seconds: float
+) -> dict[str, float | None]:
+    """NIK checks per second between two readings, and that rate over the registry's quota."""
+    if before is None or after is None or seconds <= 0:
+        return {"nik_checks_per_s_after_spike": None, "nik_check_rate_vs_quota": None}
+    rate = (after[0] - before[0]) / seconds
+    quota = after[1]
+    return {
+        "nik_checks_per_s_after_spike": round(rate, 1),
+        "nik_check_rate_vs_quota": round(rate / quota, 3) if quota > 0 else None,
+    }
+
+
 # -- Phases ----------------------------------------------------------------------------------
 
 
@@ -443,8 +480,10 @@ async def run(cfg: Config) -> dict[str, Any]:
     accepted += sustained.accepted_ids + desk.accepted_ids
     timeline.add(sustained, "sustained", sustained.started - started)
     spike_end = time.monotonic() - started
+    checks_before = await registry_checks_and_quota()
     drains = await wait_for_drains(settings.kafka_bootstrap, cfg.lag_timeout_s)
     drain_end = time.monotonic() - started
+    checks = nik_check_rate(checks_before, await registry_checks_and_quota(), drain_end - spike_end)
     print(f"bench: lag after the spike {drains}", file=sys.stderr)
     nik_checks_left = await pending_nik_checks(settings.database_url)
 
@@ -491,6 +530,8 @@ async def run(cfg: Config) -> dict[str, Any]:
         "knee_steps": [asdict(s) for s in steps],
         **drains,
         "nik_checks_left": nik_checks_left,
+        # Over the whole drain window: a lower bound if the checks ran out before it ended.
+        **checks,
         "draw_1_5m_s": draw_s,
         "draw_rows": cfg.draw_rows,
         "cores_by_role_during_spike": cpu.mean_cores(spike_start, spike_end),

@@ -67,6 +67,8 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "intake_lag_drain_s",
         "intake_lag_left",
         "nik_checks_left",
+        "nik_checks_per_s_after_spike",
+        "nik_check_rate_vs_quota",
         "draw_1_5m_s",
         "api_instances",
         "generator",

@@ -1,7 +1,9 @@
-"""The bench's cores-by-role timeline: which component counts as what, and the window means."""
+"""Figures the bench derives: cores by role over time, and the NIK-check rate against the
+civil registry's quota."""
 
 from __future__ import annotations
 
+from loadtests.bench import nik_check_rate
 from loadtests.processes import CpuTimeline, role_of
 
 
@@ -56,3 +58,21 @@ def test_window_means_take_the_samples_that_ended_inside_it() -> None:
     assert cpu.mean_cores(5, 15) == {"background": 0.1, "intake": 1.5}
     assert cpu.mean_cores(15, 20) == {"background": 1.5, "intake": 0.2}
     assert cpu.mean_cores(20, 30) == {}
+
+
+def test_the_nik_check_rate_is_checks_done_per_second_over_the_quota() -> None:
+    # 13,500 checks answered in 50 s against a quota of 300/s: 270/s, 0.9 of the quota.
+    assert nik_check_rate((1_000.0, 300.0), (14_500.0, 300.0), 50.0) == {
+        "nik_checks_per_s_after_spike": 270.0,
+        "nik_check_rate_vs_quota": 0.9,
+    }
+
+
+def test_no_reading_means_no_figure_rather_than_a_wrong_one() -> None:
+    nothing = {"nik_checks_per_s_after_spike": None, "nik_check_rate_vs_quota": None}
+    assert nik_check_rate(None, (10.0, 300.0), 50.0) == nothing
+    assert nik_check_rate((0.0, 300.0), None, 50.0) == nothing
+    assert nik_check_rate((0.0, 0.0), (10.0, 0.0), 50.0) == {
+        "nik_checks_per_s_after_spike": 0.2,
+        "nik_check_rate_vs_quota": None,  # an unlimited registry has no quota to compare with
+    }
