@@ -24,8 +24,10 @@ class RegistrationSettings(CommonSettings):
     # a minute (~1,333/s) over two processes, ~670/s each; the rate leaves headroom above that
     # but stays below where one uvicorn worker on this 2-core machine saturates. The in-flight
     # cap follows Little's law at the p99 target (rate x 0.25 s): more requests in progress than
-    # that can only mean they are queueing and latency is already slipping.
-    admission_rate_per_s: float = 900.0
+    # that can only mean they are queueing and latency is already slipping. 1,200 since the lean
+    # intake (issue 15): one process then held 1,000/s at p99 211 ms, and the old 900 refused
+    # the rest with 429 (make bench, 2026-12-03); at 1,300/s latency, not this rate, gives out.
+    admission_rate_per_s: float = 1200.0
     admission_burst: int = 300
     # Measured by `make bench` (README, Performance): with the whole stack on this machine the
     # gateway's knee is 300-500 sign-ups/s (150-250 per process) at ~15 ms p50. 64 per process
