@@ -183,7 +183,8 @@ class RedisSignUpEdge:
 
 
 class RedisNikReservations:
-    """``nik:<hash>`` → registration id: the edge's fast path, never the truth.
+    """``nik:<hash>`` → registration id, as the rare path looks at it: who holds a NIK, and
+    taking a stale reservation over (``RedisSignUpEdge`` takes reservations). Never the truth.
 
     Commands go through the shared pipeliner: at peak, concurrent sign-ups share round trips.
     """
@@ -198,15 +199,6 @@ class RedisNikReservations:
             return reply(answer)
         except (TimeoutError, RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
-
-    async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
-        # SET NX GET (Redis 7): reserves if free, else answers the holder; one command.
-        holder = await self._run(
-            command(
-                "SET", _nik_key(nik_hash), registration_id, "NX", "GET", "EX", self._ttl_s, get=True
-            )
-        )
-        return holder.decode() if isinstance(holder, bytes) else holder
 
     async def inspect(self, nik_hash: str) -> Holding | None:
         holder, pttl = await self._run(command("EVAL", _INSPECT, 1, _nik_key(nik_hash)))
@@ -224,9 +216,6 @@ class RedisNikReservations:
             command("EVAL", _TAKE_OVER, 1, _nik_key(nik_hash), holder, registration_id, self._ttl_s)
         )
         return bool(done)
-
-    async def release(self, nik_hash: str, registration_id: str) -> None:
-        await self._run(command("EVAL", _RELEASE, 1, _nik_key(nik_hash), registration_id))
 
 
 class RedisNikHints:
@@ -259,14 +248,6 @@ class RedisIdempotencyStore:
     def __init__(self, redis: PipelinedRedis, ttl_s: int) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
-
-    async def get(self, key: str) -> StoredAnswer | None:
-        try:
-            (raw,) = await self._redis.run(command("GET", _idempotency_key(key)))
-            raw = reply(raw)
-        except (TimeoutError, RedisError, OSError) as exc:
-            raise DependencyUnavailable("redis") from exc
-        return None if raw is None else _decode_answer(raw)
 
     async def put(self, key: str, answer: StoredAnswer) -> None:
         try:

@@ -71,15 +71,12 @@ class Holding:
 
 
 class NikReservations(Protocol):
-    async def reserve(self, nik_hash: str, registration_id: str) -> str | None:
-        """Reserve the NIK for this id; return None if reserved now, else the current holder."""
+    """The rare path's view of a NIK's reservation (the edge takes reservations itself)."""
 
     async def inspect(self, nik_hash: str) -> Holding | None: ...
 
     async def take_over(self, nik_hash: str, holder: str, registration_id: str) -> bool:
         """Replace ``holder`` by ``registration_id`` if it still holds the NIK."""
-
-    async def release(self, nik_hash: str, registration_id: str) -> None: ...
 
 
 # What the read model says of a reservation's holder: "live" (accepted, not given back),
@@ -99,7 +96,7 @@ class StoredAnswer:
 
 
 class IdempotencyStore(Protocol):
-    async def get(self, key: str) -> StoredAnswer | None: ...
+    """Where an answer goes when the edge could not store it (Redis down, a taken-over NIK)."""
 
     async def put(self, key: str, answer: StoredAnswer) -> None: ...
 
@@ -282,9 +279,10 @@ async def register(
     # On failure the reservation stays: the record may still reach the log (see the docstring).
     await deps.publisher.publish(REGISTRATIONS_SUBMITTED, nik_hash.encode(), event)
 
-    if answer is not None and edge.stored is None and not edge.remembered:
+    remember_now = edge.stored is None and not edge.remembered
+    if idempotency_key is not None and answer is not None and remember_now:
         # The rare paths (Redis down, a reservation taken over): remember the answer now.
-        await _degrade(deps.idempotency.put(idempotency_key or "", answer), "redis", "idem_put")
+        await _degrade(deps.idempotency.put(idempotency_key, answer), "redis", "idem_put")
     token = deps.cipher.status_token(registration_id)
     if edge.stored is not None:
         return Accepted(registration_id, token, replayed=True)

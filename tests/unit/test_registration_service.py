@@ -64,10 +64,6 @@ class FakeReservations:
         self.age_s[nik_hash] = 0.0
         return True
 
-    async def release(self, nik_hash: str, registration_id: str) -> None:
-        if self.held.get(nik_hash) == registration_id:
-            del self.held[nik_hash]
-
 
 @dataclass
 class FakeStandings:
@@ -87,9 +83,6 @@ class FakeStandings:
 @dataclass
 class FakeIdempotency:
     answers: dict[str, StoredAnswer] = field(default_factory=dict)
-
-    async def get(self, key: str) -> StoredAnswer | None:
-        return self.answers.get(key)
 
     async def put(self, key: str, answer: StoredAnswer) -> None:
         self.answers[key] = answer
