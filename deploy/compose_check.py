@@ -13,7 +13,8 @@
    - images are the official ones we chose, with a pinned tag (never ``latest``), Kafka the same
      version as the local broker (deploy/kafka/pom.xml); built services use deploy/docker/;
    - every file the compose file or the Dockerfile refers to exists in the repository;
-   - the key defaults are placeholders the settings code refuses outside ``GELOMBANG_ENV=dev``;
+   - the keys and the database password have no default: compose refuses to start without
+     them (checked with the parser, each left out in turn);
    - the gateway upstreams and the Prometheus targets name real services and ports.
 3. ``nginx -t`` on a temporary copy of deploy/docker/nginx.conf (upstream hostnames that only
    exist inside Compose replaced by 127.0.0.1, pid and temp paths moved to the temp folder), and
@@ -68,6 +69,8 @@ NO_SHELL_IMAGES = frozenset({"nginx/nginx-prometheus-exporter"})
 OWN_IMAGE_PREFIX = "gelombang/"
 OWN_DOCKERFILE = "deploy/docker/Dockerfile"
 KEY_VARIABLES = ("GELOMBANG_NIK_HMAC_KEY", "GELOMBANG_PII_KEY")
+# What compose must refuse to start without: no shared default may stand in for them.
+REQUIRED_VARIABLES = (*KEY_VARIABLES, "GELOMBANG_DB_PASSWORD")
 # Directives whose lines must be identical in the local template and the compose gateway.
 SHARED_NGINX_DIRECTIVES = (
     "client_max_body_size",
@@ -123,10 +126,10 @@ def which(binary: str) -> str | None:
 
 
 def run(
-    argv: list[str], cwd: Path = ROOT, timeout: float = 120
+    argv: list[str], cwd: Path = ROOT, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env
     )
 
 
@@ -218,11 +221,23 @@ def install_docker_compose() -> None:
 
 def check_compose_parser() -> str:
     command = compose_command()
-    result = run([*command, "-f", str(COMPOSE), "config", "-q"])
+    # The file has no usable defaults for its secrets; give the parser throwaway ones, the way
+    # a .env file would, and check separately that without them it refuses.
+    without = {k: v for k, v in os.environ.items() if k not in REQUIRED_VARIABLES}
+    given = {**without, **{name: "0" * 64 for name in REQUIRED_VARIABLES}}
+    result = run([*command, "-f", str(COMPOSE), "config", "-q"], env=given)
     if result.returncode != 0:
         raise CheckFailed(f"{' '.join(command)} config rejected the file:\n{result.stderr.strip()}")
+    for missing in REQUIRED_VARIABLES:
+        unset = {k: v for k, v in given.items() if k != missing}
+        refused = run([*command, "-f", str(COMPOSE), "config", "-q"], env=unset)
+        if refused.returncode == 0:
+            raise CheckFailed(f"{' '.join(command)} config starts without {missing}")
     version = run([*command, "version", "--short"]).stdout.strip() or "unknown version"
-    return f"{' '.join(command)} {version}: `config -q` accepts the file"
+    return (
+        f"{' '.join(command)} {version}: `config -q` accepts the file with its secrets set "
+        f"and refuses it without each of {', '.join(REQUIRED_VARIABLES)}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,14 +438,16 @@ def check_key_defaults(compose: dict[str, Any]) -> str:
                 problems.append(
                     f"{name}: {variable} must come from the environment (${{{variable}...}})"
                 )
-            elif match.group(1) == "-" and match.group(2) not in PLACEHOLDER_KEYS:
+            elif match.group(1) == "-":
+                leaked = match.group(2) not in PLACEHOLDER_KEYS
                 problems.append(
-                    f"{name}: the default of {variable} is not a known placeholder; a real key"
-                    " must never be committed"
+                    f"{name}: {variable} has a default; it must be required "
+                    f"(${{{variable}:?...}}) so that compose refuses to start without it"
+                    + ("; and a real key must never be committed" if leaked else "")
                 )
     if problems:
         raise CheckFailed("\n".join(problems))
-    return f"{count} key variables read from the environment; defaults are dev-only placeholders"
+    return f"{count} key variables required from the environment, none with a default"
 
 
 def nginx_upstream_servers(conf: str) -> list[tuple[str, int]]:

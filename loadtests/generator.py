@@ -45,6 +45,9 @@ class Second:
     completed: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+    # The 202s' own latencies: what overload must protect is the wait of those it admits, which
+    # a percentile over every answer (instant refusals included) would hide.
+    accepted_latencies_ms: list[float] = field(default_factory=list)
     # 429/503 without Retry-After: a refusal that does not tell people when to come back.
     shed_without_retry_after: int = 0
 
@@ -82,6 +85,9 @@ class Recording:
 
     def latencies_ms(self, skip: Container[int] = ()) -> list[float]:
         return [ms for i, s in enumerate(self.seconds) if i not in skip for ms in s.latencies_ms]
+
+    def accepted_latencies_ms(self) -> list[float]:
+        return [ms for s in self.seconds for ms in s.accepted_latencies_ms]
 
     def shed_without_retry_after(self) -> int:
         return sum(s.shed_without_retry_after for s in self.seconds)
@@ -205,6 +211,8 @@ async def run_rate(
                 if status in (429, 503) and "retry-after" not in headers:
                     second.shed_without_retry_after += 1
                 second.latencies_ms.append((done - due) * 1000)
+                if status == 202:
+                    second.accepted_latencies_ms.append((done - due) * 1000)
                 rec.finished = max(rec.finished, done)
                 registration_id: str | None = None
                 if status == 202:

@@ -29,7 +29,7 @@ from gelombang.coalesce import PipelinedRedis, command, reply
 from gelombang.messages import message, pick_language
 from gelombang.metrics import DEPENDENCY_ERRORS, REQUESTS_SHED, ASGIApp, Receive, Scope, Send
 
-ShedReason = Literal["rate", "in_flight"]
+ShedReason = Literal["rate", "in_flight", "late"]
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,54 @@ class Shed:
 
     @property
     def status(self) -> int:
-        # 429: arrivals exceed the agreed rate. 503: the process itself is saturated right now.
+        # 429: arrivals exceed the agreed rate. 503: the process itself is saturated right now
+        # (too much in progress, or this request already waited past the latency target).
         return 429 if self.reason == "rate" else 503
 
 
+class QueueDelay:
+    """How long requests waited between the gateway's stamp and this process.
+
+    The gateway stamps each request with its own clock, which may be offset from this
+    machine's by more than the whole latency target. So the delay is measured against the
+    smallest offset seen over the last one or two windows: a request that arrived as fast as
+    any recent one waited ~0, whatever the clocks say. A lasting overload raises that floor
+    too, but only after a full window of nothing but queued requests; by then the limit below
+    has long since cut the queue down.
+    """
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        self.window_s = window_s
+        self._window_start: float | None = None
+        self._floor = math.inf
+        self._previous_floor = math.inf
+
+    def observe(self, offset_s: float, now: float) -> float:
+        if self._window_start is None or now - self._window_start >= self.window_s:
+            self._previous_floor = self._floor
+            self._floor = math.inf
+            self._window_start = now
+        self._floor = min(self._floor, offset_s)
+        return max(0.0, offset_s - min(self._floor, self._previous_floor))
+
+
 class AdmissionController:
-    """Token bucket for the rate, a counter for the in-flight cap, and a wait estimate."""
+    """Token bucket for the rate, an adaptive in-flight limit, and a wait estimate.
+
+    The in-flight limit adapts to measured latency (AIMD, as TCP and Netflix's
+    concurrency-limits do). Only requests that finish while the limit is in use (at least half
+    of it in flight) count: one within ``target_latency_s`` raises the limit by 1/limit (about
+    +1 per limit's worth of requests); one that took longer cuts it by ``backoff``, at most
+    once per generation of requests (a request admitted before the last cut says nothing about
+    the new limit). A slow answer at light load (a GC pause, a slow dependency) says nothing
+    about concurrency and moves nothing. A fixed cap has to be chosen for one machine and one
+    load mix; on a shared 2-core machine under 3x overload the right number falls to a fraction
+    of it, and every request above it only queues.
+
+    Requests that waited in front of the process past the target are refused at once, but only
+    once such waits have lasted ``late_interval_s`` (CoDel's rule): a queue that stands, not
+    one late arrival.
+    """
 
     def __init__(
         self,
@@ -53,17 +95,33 @@ class AdmissionController:
         rate_per_s: float,
         burst: int,
         max_retry_after_s: int = 120,
+        min_in_flight: int = 8,
+        target_latency_s: float | None = None,
+        backoff: float = 0.9,
+        late_interval_s: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_in_flight < 1 or rate_per_s <= 0 or burst < 1:
+        if max_in_flight < 1 or rate_per_s <= 0 or burst < 1 or min_in_flight < 1:
             raise ValueError("admission limits must be positive")
+        if target_latency_s is not None and target_latency_s <= 0:
+            raise ValueError("the latency target must be positive")
+        if not 0 < backoff < 1:
+            raise ValueError("backoff must be between 0 and 1")
         self.max_in_flight = max_in_flight
+        self.min_in_flight = min(min_in_flight, max_in_flight)
         self.rate_per_s = rate_per_s
         self.burst = burst
         self.max_retry_after_s = max_retry_after_s
+        # None: a fixed cap at max_in_flight (tests and processes that do not measure latency).
+        self.target_latency_s = target_latency_s
+        self.backoff = backoff
+        self.late_interval_s = late_interval_s
+        self._late_since: float | None = None
         self._clock = clock
         self._tokens = float(burst)
         self._in_flight = 0
+        self._limit = float(max_in_flight)
+        self._last_cut = -math.inf
         # People refused recently and presumably coming back. It drains at the admitted rate,
         # so backlog / rate is how long the newest of them should expect to wait.
         self._backlog = 0.0
@@ -73,35 +131,79 @@ class AdmissionController:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def now(self) -> float:
+        return self._clock()
+
+    @property
+    def limit(self) -> int:
+        """The in-flight limit in force now."""
+        return int(self._limit)
+
     @property
     def under_pressure(self) -> bool:
         """True while requests are being refused or the process is close to a limit."""
         self._refill()
         return (
             self._backlog >= 1
-            or self._in_flight >= 0.8 * self.max_in_flight
+            or self._in_flight >= 0.8 * self._limit
+            or self._limit < 0.5 * self.max_in_flight
             or self._tokens < 0.2 * self.burst
         )
 
-    def try_admit(self) -> Shed | None:
-        """``None`` means admitted: the caller must call :meth:`release` when done."""
+    def try_admit(self, queued_s: float = 0.0) -> Shed | None:
+        """``None`` means admitted: the caller must call :meth:`release` when done.
+
+        ``queued_s`` is how long the request already waited before reaching this process.
+        """
         self._refill()
         reason: ShedReason | None = None
-        # The in-flight cap first: when requests are already piling up, a spare token does not
+        # A request that already waited past the whole target cannot be answered in time;
+        # serving it would spend the capacity that keeps the next ones on time.
+        if self._standing_queue(queued_s):
+            reason = "late"
+        # The in-flight cap next: when requests are already piling up, a spare token does not
         # make the process any faster.
-        if self._in_flight >= self.max_in_flight:
+        elif self._in_flight >= self.limit:
             reason = "in_flight"
         elif self._tokens < 1:
             reason = "rate"
         if reason is not None:
             self._backlog += 1
+            if reason == "late":
+                # Too late is a sign of a queue in front of us as much as a slow answer is.
+                self._cut(self._clock())
             return Shed(reason, self._estimated_wait_s())
         self._tokens -= 1
         self._in_flight += 1
         return None
 
-    def release(self) -> None:
+    def release(self, admitted_at: float | None = None, latency_s: float | None = None) -> None:
+        """A request admitted at ``admitted_at`` (this clock) finished after ``latency_s``
+        in all, its wait before this process included."""
+        in_use = self._in_flight >= 0.5 * self._limit
         self._in_flight = max(0, self._in_flight - 1)
+        if self.target_latency_s is None or admitted_at is None or latency_s is None:
+            return
+        if not in_use:
+            return
+        if latency_s > self.target_latency_s:
+            if admitted_at >= self._last_cut:
+                self._cut(self._clock())
+        else:
+            self._limit = min(float(self.max_in_flight), self._limit + 1 / self._limit)
+
+    def _standing_queue(self, queued_s: float) -> bool:
+        if self.target_latency_s is None or queued_s <= self.target_latency_s:
+            self._late_since = None
+            return False
+        now = self._clock()
+        if self._late_since is None:
+            self._late_since = now
+        return now - self._late_since >= self.late_interval_s
+
+    def _cut(self, now: float) -> None:
+        self._limit = max(float(self.min_in_flight), self._limit * self.backoff)
+        self._last_cut = now
 
     def _estimated_wait_s(self) -> int:
         wait = math.ceil(self._backlog / self.rate_per_s)
@@ -115,6 +217,22 @@ class AdmissionController:
         self._backlog = max(0.0, self._backlog - elapsed * self.rate_per_s)
 
 
+# The gateway's stamp of when it received the request: "t=<seconds since the epoch>" as
+# nginx's $msec writes it. The gateway overwrites whatever a client sent.
+REQUEST_START_HEADER = b"x-request-start"
+
+
+def gateway_offset_s(headers: Sequence[tuple[bytes, bytes]], now: float) -> float | None:
+    """``now`` minus the gateway's stamp, or None when there is no readable stamp."""
+    for name, value in headers:
+        if name == REQUEST_START_HEADER:
+            try:
+                return now - float(value.removeprefix(b"t="))
+            except ValueError:
+                return None
+    return None
+
+
 class AdmissionMiddleware:
     """Plain ASGI so a refusal never reaches routing, validation or a dependency."""
 
@@ -124,11 +242,14 @@ class AdmissionMiddleware:
         controller: AdmissionController,
         service: str,
         exempt_paths: Collection[str] = ("/healthz", "/readyz", "/metrics"),
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self.controller = controller
         self.service = service
         self.exempt_paths = frozenset(exempt_paths)
+        self.queue = QueueDelay()
+        self._wall_clock = wall_clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Probes and scrapes are never shed: an orchestrator that cannot see a busy process
@@ -136,7 +257,14 @@ class AdmissionMiddleware:
         if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        shed = self.controller.try_admit()
+        controller = self.controller
+        admitted_at = controller.now()
+        queued_s = 0.0
+        if controller.target_latency_s is not None:
+            offset = gateway_offset_s(scope.get("headers", ()), self._wall_clock())
+            if offset is not None:
+                queued_s = self.queue.observe(offset, admitted_at)
+        shed = controller.try_admit(queued_s)
         if shed is not None:
             REQUESTS_SHED.labels(self.service, shed.reason).inc()
             await _refuse(scope, send, shed)
@@ -144,7 +272,7 @@ class AdmissionMiddleware:
         try:
             await self.app(scope, receive, send)
         finally:
-            self.controller.release()
+            controller.release(admitted_at, queued_s + controller.now() - admitted_at)
 
 
 async def _refuse(scope: Scope, send: Send, shed: Shed) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +30,21 @@ GATEWAY_KEEP_ALIVE_S = 75
 # Keys that ship in examples and compose files. A deployment that still uses one of these would
 # let anyone who read our docs decrypt NIKs, so outside dev they are refused at startup.
 PLACEHOLDER_KEYS = frozenset({"0" * 64, "change-me", "changeme", "dev"})
+# The local stack's database credentials: fine on loopback, refused anywhere else.
+DEV_DATABASE_PASSWORD = "gelombang"  # noqa: S105 - the known dev value, listed to be refused
+DEV_DATABASE_URL = f"postgresql://gelombang:{DEV_DATABASE_PASSWORD}@127.0.0.1:5432/gelombang"
+
+
+def refuse_dev_secret(settings: CommonSettings, name: str, value: str) -> None:
+    """Outside dev, a secret that is empty, a placeholder or a shipped development value
+    ("dev-...") refuses to start: it is in this repository for anyone to read."""
+    if settings.env == "dev":
+        return
+    if value == "" or value in PLACEHOLDER_KEYS or value.startswith("dev-"):
+        raise ValueError(
+            f"GELOMBANG_{name.upper()} is unset or a development value; refusing to start "
+            f"outside dev (GELOMBANG_ENV={settings.env})"
+        )
 
 
 class CommonSettings(BaseSettings):
@@ -35,12 +52,15 @@ class CommonSettings(BaseSettings):
         env_prefix="GELOMBANG_", env_file=STACK_ENV, env_file_encoding="utf-8", extra="ignore"
     )
 
-    env: Literal["dev", "test", "staging", "production"] = "dev"
+    # Production unless said otherwise: a deployment that forgets to set it must get the checks
+    # that refuse development keys, not skip them. `make up` writes GELOMBANG_ENV=dev into
+    # .run/stack.env; the test suites choose dev themselves (tests/conftest.py).
+    env: Literal["dev", "test", "staging", "production"] = "production"
     service_name: str = "gelombang"
     log_level: str = "INFO"
 
     kafka_bootstrap: str = "127.0.0.1:9092"
-    database_url: str = "postgresql://gelombang:gelombang@127.0.0.1:5432/gelombang"
+    database_url: str = DEV_DATABASE_URL
     redis_url: str = "redis://127.0.0.1:6379/0"
     public_base_url: str = "http://127.0.0.1:8080"
 
@@ -50,6 +70,29 @@ class CommonSettings(BaseSettings):
     pii_key: str = Field(default="", repr=False)
 
     topic_partitions: int = 12
+
+    # Addresses or networks (comma-separated, e.g. "10.42.0.0/16,127.0.0.1") whose
+    # X-Forwarded-For an API believes: the gateway's, and nobody else's. The client address
+    # decides the per-address limits; trusting a wider range lets anyone in it pick theirs.
+    trusted_proxies: str = "127.0.0.1"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in value.split(","):
+            item = item.strip()
+            if item in ("", "*"):
+                # "*" would believe every sender; uvicorn accepts it, we do not.
+                raise ValueError(f"{item!r} is not an address or network")
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an address or network") from exc
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",")]
 
     @field_validator("nik_hmac_key", "pii_key")
     @classmethod
@@ -75,6 +118,10 @@ class CommonSettings(BaseSettings):
                 )
             if value in PLACEHOLDER_KEYS and self.env != "dev":
                 raise ValueError(f"GELOMBANG_{name.upper()} is a placeholder; refusing to start")
+        if self.env != "dev" and urlsplit(self.database_url).password == DEV_DATABASE_PASSWORD:
+            raise ValueError(
+                "GELOMBANG_DATABASE_URL has the development password; refusing to start outside dev"
+            )
         return self
 
     @property

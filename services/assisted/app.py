@@ -11,19 +11,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.coalesce import PipelinedRedis
-from gelombang.heap import settle_after_startup
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
 from gelombang.postgres import create_pool
 from gelombang.rdkafka import RdKafkaPublisher
-from gelombang.settings import GATEWAY_KEEP_ALIVE_S
+from gelombang.serving import serve
 from services.assisted import repository
 from services.assisted.api import BatchRunner, Refused, Runtime, refused_handler, router
 from services.assisted.service import AssistedCollaborators, BatchPolicy
@@ -114,22 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = AssistedSettings()
     configure_logging(settings.service_name, settings.log_level)
-    app = create_app(settings)
-    # Here, not in the lifespan: only a serving process should freeze its heap, not a test
-    # that builds apps over and over.
-    settle_after_startup()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        proxy_headers=True,
-        timeout_keep_alive=GATEWAY_KEEP_ALIVE_S,
-        forwarded_allow_ips="127.0.0.1",
-    )
+    serve(create_app(settings), host=args.host, port=args.port, settings=settings)
 
 
 if __name__ == "__main__":

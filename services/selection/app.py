@@ -11,7 +11,6 @@ import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,7 +19,7 @@ from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
 from gelombang.postgres import create_pool
-from gelombang.settings import GATEWAY_KEEP_ALIVE_S
+from gelombang.serving import serve
 from services.selection.api import (
     Runtime,
     admin_unreadable_body_handler,
@@ -74,16 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = SelectionSettings()
     configure_logging(settings.service_name, settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        access_log=False,
-        log_level="warning",
-        proxy_headers=True,
-        timeout_keep_alive=GATEWAY_KEEP_ALIVE_S,
-        forwarded_allow_ips="127.0.0.1",
-    )
+    serve(create_app(settings), host=args.host, port=args.port, settings=settings)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from gelombang.admission import AdmissionController, AdmissionMiddleware
+import pytest
+
+from gelombang.admission import (
+    AdmissionController,
+    AdmissionMiddleware,
+    QueueDelay,
+    gateway_offset_s,
+)
 from gelombang.metrics import REQUESTS_SHED, Message, Receive, Scope, Send
 
 
@@ -201,3 +208,141 @@ async def test_a_failing_request_still_frees_its_place() -> None:
         except RuntimeError:
             pass
     assert gate.in_flight == 0
+
+
+# -- The adaptive in-flight limit (issue 15, item 6) -------------------------------------------
+
+
+def adaptive(clock: FakeClock, max_in_flight: int = 64) -> AdmissionController:
+    return AdmissionController(
+        max_in_flight=max_in_flight,
+        rate_per_s=10_000,
+        burst=10_000,
+        min_in_flight=8,
+        target_latency_s=0.15,
+        clock=clock,
+    )
+
+
+def serve(gate: AdmissionController, clock: FakeClock, n: int, latency_s: float) -> int:
+    """Admit up to n requests at once, then finish them all after latency_s; how many got in."""
+    admitted = [clock.now for _ in range(n) if gate.try_admit() is None]
+    clock.now += latency_s
+    for at in admitted:
+        gate.release(at, latency_s)
+    return len(admitted)
+
+
+def test_slow_answers_shrink_the_limit_so_fewer_are_admitted_to_wait() -> None:
+    clock = FakeClock()
+    gate = adaptive(clock)
+    for _ in range(40):
+        serve(gate, clock, 64, latency_s=0.6)
+    # Every generation over target cut the limit once (not once per slow request), down to
+    # the floor, which still lets work through.
+    assert gate.limit == 8
+    assert serve(gate, clock, 64, latency_s=0.6) == 8
+    for _ in range(8):
+        assert gate.try_admit() is None
+    refused = gate.try_admit()
+    assert refused is not None and (refused.status, refused.reason) == (503, "in_flight")
+
+
+def test_one_slow_generation_cuts_the_limit_once() -> None:
+    clock = FakeClock()
+    gate = adaptive(clock)
+    serve(gate, clock, 64, latency_s=0.6)
+    assert gate.limit == int(64 * 0.9)
+
+
+def test_fast_answers_grow_the_limit_back_to_its_ceiling() -> None:
+    clock = FakeClock()
+    gate = adaptive(clock)
+    for _ in range(40):
+        serve(gate, clock, 64, latency_s=0.6)
+    assert gate.limit == 8
+    for _ in range(400):
+        serve(gate, clock, 64, latency_s=0.02)
+    assert gate.limit == 64
+
+
+def test_at_light_load_the_limit_neither_grows_nor_falls() -> None:
+    clock = FakeClock()
+    gate = adaptive(clock)
+    for _ in range(40):
+        serve(gate, clock, 64, latency_s=0.6)
+    for _ in range(200):
+        serve(gate, clock, 1, latency_s=0.02)
+    # One request at a time says nothing about whether 9 at a time would be on time...
+    assert gate.limit == 8
+    fresh = adaptive(clock)
+    for _ in range(50):
+        serve(fresh, clock, 1, latency_s=2.0)
+    # ...nor does a slow one at light load (a GC pause) say that fewer would be faster.
+    assert fresh.limit == 64
+
+
+def test_requests_that_keep_arriving_late_are_refused_with_503() -> None:
+    clock = FakeClock()
+    gate = adaptive(clock)
+    # One late arrival is a hiccup, not a queue: served.
+    assert gate.try_admit(queued_s=0.2) is None
+    clock.now += 0.05
+    assert gate.try_admit(queued_s=0.2) is None
+    # Late for longer than the interval: the queue stands, and what waited too long is refused.
+    clock.now += 0.06
+    refused = gate.try_admit(queued_s=0.2)
+    assert refused is not None and (refused.status, refused.reason) == (503, "late")
+    assert refused.retry_after_s >= 1
+    assert gate.in_flight == 2
+    # An on-time arrival ends the episode.
+    assert gate.try_admit(queued_s=0.05) is None
+    assert gate.try_admit(queued_s=0.2) is None
+
+
+def test_without_a_target_the_cap_is_fixed() -> None:
+    clock = FakeClock()
+    gate = controller(clock, max_in_flight=8, rate_per_s=10_000, burst=10_000)
+    for _ in range(10):
+        serve(gate, clock, 8, latency_s=5.0)
+    assert gate.limit == 8
+    assert gate.try_admit(queued_s=30.0) is None
+
+
+def test_queue_delay_ignores_a_constant_clock_offset() -> None:
+    queue = QueueDelay(window_s=10)
+    # The gateway's clock is 3 s behind ours: every offset is ~3 s, but nothing waited.
+    assert queue.observe(3.001, now=0.0) == 0.0
+    assert queue.observe(3.004, now=1.0) == pytest.approx(0.003)
+    # A request that sat 0.4 s in front of the process shows as 0.4 s.
+    assert queue.observe(3.401, now=2.0) == pytest.approx(0.4)
+    # Across windows the floor is kept, so a backlog does not become the new normal at once.
+    assert queue.observe(3.5, now=12.0) == pytest.approx(0.499)
+
+
+def test_gateway_stamp_is_read_from_the_header_and_garbage_is_ignored() -> None:
+    assert gateway_offset_s([(b"x-request-start", b"t=100.250")], now=100.5) == 0.25
+    assert gateway_offset_s([(b"x-request-start", b"soon")], now=100.5) is None
+    assert gateway_offset_s([], now=100.5) is None
+
+
+async def test_middleware_refuses_a_request_that_queued_too_long_in_front_of_it() -> None:
+    clock = FakeClock()
+    wall = FakeClock()
+    app = App()
+    gate = adaptive(clock)
+    middleware = AdmissionMiddleware(app, gate, service="test-admission", wall_clock=wall)
+
+    def stamped(at: float) -> Scope:
+        scope = http("/api/v1/registrations")
+        scope["headers"] = [(b"x-request-start", f"t={at:.3f}".encode())]
+        return scope
+
+    fresh, late, still_late = Recorder(), Recorder(), Recorder()
+    await middleware(stamped(wall.now - 0.002), no_body, fresh)
+    await middleware(stamped(wall.now - 0.5), no_body, late)
+    clock.now += 0.2
+    await middleware(stamped(wall.now - 0.5), no_body, still_late)
+    assert fresh.status == late.status == 200
+    assert still_late.status == 503 and still_late.headers[b"retry-after"]
+    assert app.calls == 2
