@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 
 from gelombang.kafka import EVENT_TYPE_HEADER, PublishFailed
-from gelombang.rdkafka import RdKafkaPublisher
+from gelombang.rdkafka import LogUnavailable, RdKafkaPublisher
 from gelombang.settings import CommonSettings
 from tests.integration.test_kafka import scratch_topic
 
@@ -73,3 +73,27 @@ async def test_a_record_the_broker_cannot_take_fails_within_the_timeout(
         async with asyncio.timeout(60):
             with pytest.raises(PublishFailed):
                 await publisher.publish_raw(f"it.missing.{uuid.uuid4().hex}", b"k", b"v", [])
+
+
+async def test_after_a_failed_write_the_next_are_refused_at_once_until_a_probe_succeeds(
+    settings: CommonSettings,
+) -> None:
+    # A record that timed out is how a broker outage looks from here: the sign-ups behind it
+    # must get their 503 at once, not each wait the whole timeout, and writes must resume by
+    # themselves once the log takes one again.
+    topic = await scratch_topic(settings.kafka_bootstrap, partitions=1)
+    async with RdKafkaPublisher(
+        settings.kafka_bootstrap, "it-rdkafka", timeout_s=2, open_s=0.5
+    ) as publisher:
+        async with asyncio.timeout(60):
+            with pytest.raises(PublishFailed):
+                await publisher.publish_raw(f"it.missing.{uuid.uuid4().hex}", b"k", b"v", [])
+        started = time.monotonic()
+        with pytest.raises(LogUnavailable):
+            await publisher.publish_raw(topic, b"k", b"refused", [])
+        assert time.monotonic() - started < 0.5
+        await asyncio.sleep(0.6)
+        async with asyncio.timeout(60):
+            await publisher.publish_raw(topic, b"k", b"probe", [(EVENT_TYPE_HEADER, b"test")])
+        assert publisher.breaker.closed
+        await publisher.publish_raw(topic, b"k", b"after", [(EVENT_TYPE_HEADER, b"test")])

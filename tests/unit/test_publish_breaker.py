@@ -1,0 +1,58 @@
+"""The sign-up publisher's breaker: while the log cannot take writes, people are told at once."""
+
+from __future__ import annotations
+
+from gelombang.rdkafka import Breaker
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_closed_breaker_lets_every_publish_through() -> None:
+    breaker = Breaker(open_s=1.0, clock=FakeClock())
+    assert all(breaker.allow() for _ in range(100))
+    assert breaker.closed
+
+
+def test_after_a_failure_publishes_are_refused_until_the_probe_time() -> None:
+    clock = FakeClock()
+    breaker = Breaker(open_s=1.0, clock=clock)
+    breaker.failed()
+    assert not breaker.closed
+    assert not breaker.allow()
+    clock.now += 0.99
+    assert not breaker.allow()
+    clock.now += 0.02
+    # One probe, and only one, while its answer is awaited.
+    assert breaker.allow()
+    assert not breaker.allow()
+    assert not breaker.allow()
+
+
+def test_a_probe_that_succeeds_closes_the_breaker() -> None:
+    clock = FakeClock()
+    breaker = Breaker(open_s=1.0, clock=clock)
+    breaker.failed()
+    clock.now += 1.0
+    assert breaker.allow()
+    breaker.succeeded()
+    assert breaker.closed
+    assert all(breaker.allow() for _ in range(10))
+
+
+def test_a_probe_that_fails_opens_it_again_for_another_period() -> None:
+    clock = FakeClock()
+    breaker = Breaker(open_s=1.0, clock=clock)
+    breaker.failed()
+    clock.now += 1.0
+    assert breaker.allow()
+    clock.now += 8.0  # the probe waited its whole publish timeout
+    breaker.failed()
+    assert not breaker.allow()
+    clock.now += 1.0
+    assert breaker.allow()
