@@ -63,9 +63,13 @@ load: up ## Headless Locust run (SCENARIO=spike|launch_day|mix), CSV+HTML in rep
 	@.venv/bin/locust -f loadtests/locust_$(SCENARIO).py --headless --host http://127.0.0.1:8080 \
 		--processes $(LOAD_PROCESSES) --run-time $(LOAD_MAX_S)s --stop-timeout 15 --only-summary \
 		--csv reports/load-$(SCENARIO) --html reports/load-$(SCENARIO).html || true
-	@$(PY) -m loadtests.reconcile --wait-s 120 reports/load-ids-*.json
+	@# Quoted: Locust's workers may write their id files after locust returns; reconcile waits.
+	@$(PY) -m loadtests.reconcile --expect-files $(LOAD_PROCESSES) --files-wait-s 60 --wait-s 120 \
+		'reports/load-ids-*.json'
 
 load-ui: up ## Locust web UI on http://127.0.0.1:8089 (SCENARIO=spike|launch_day|mix)
+	@# One process, one id file: reconcile afterwards with --expect-files 1 'reports/load-ids-*.json'.
+	@mkdir -p reports && rm -f reports/load-ids-*.json
 	@.venv/bin/locust -f loadtests/locust_$(SCENARIO).py --host http://127.0.0.1:8080 \
 		--web-host 127.0.0.1
 

@@ -5,11 +5,16 @@ must be 409), 10% send a form with a mistake (422), the rest are new sign-ups (2
 poll their status with their token, and phone-only people confirm their number with the code the
 SMS-gateway simulator received (once verification has sent it). Ramp and hold as the spike
 scenario (``LOAD_PEAK_PER_MIN`` counts all requests of the mix).
+
+An inbox that does not answer, answers with an error or with anything but its JSON list is a
+failed ``sms inbox`` request in Locust's statistics, like any other failure, and the person
+tries again later.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from locust import LoadTestShape, task
@@ -23,6 +28,7 @@ from loadtests.locust_common import (
     RAMP_S,
     RNG,
     SignUpUser,
+    json_object,
     run_time,
 )
 
@@ -32,12 +38,37 @@ DUPLICATE_RATE = 0.05
 INVALID_RATE = 0.10
 
 
+class UnreadableInbox(Exception):
+    pass
+
+
+def inbox_codes(status_code: int, body: dict[str, Any] | None) -> list[str]:
+    """The six-digit codes in the simulator's answer, oldest first; UnreadableInbox (the reason)
+    for an answer that is not its list of messages. ``status_code`` 0: no answer at all."""
+    if status_code != 200:
+        raise UnreadableInbox(f"{status_code} (expected 200)" if status_code else "no answer")
+    messages = body.get("messages") if body is not None else None
+    if not isinstance(messages, list):
+        raise UnreadableInbox("200 without a list of messages")
+    texts = [m.get("text") for m in messages if isinstance(m, dict)]
+    return [m.group(1) for t in texts if isinstance(t, str) and (m := _CODE.search(t))]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 class Person:
-    def __init__(self, payload: dict[str, Any], answer: dict[str, Any]) -> None:
+    def __init__(
+        self, payload: dict[str, Any], registration_id: str, token: str, signed_up_at: str
+    ) -> None:
         self.payload = payload
-        self.registration_id: str = answer["registration_id"]
-        self.token: str = answer["status_token"]
+        self.registration_id = registration_id
+        self.token = token
         self.confirmed = "phone" not in payload or "email" in payload
+        # Texts to this number from before the sign-up (an earlier run, someone who had the
+        # number before) carry someone else's code: the inbox is read from this moment on.
+        self.signed_up_at = signed_up_at
 
 
 class PublicUser(SignUpUser):
@@ -54,9 +85,11 @@ class PublicUser(SignUpUser):
             self.sign_up(invalid_payload(RNG), expect=422)
         else:
             payload = signup_payload(RNG)
-            answer = self.sign_up(payload)
-            if answer is not None:
-                self.people.append(Person(payload, answer))
+            sent_at = utc_now()
+            answer = self.sign_up(payload) or {}
+            rid, token = answer.get("registration_id"), answer.get("status_token")
+            if isinstance(rid, str) and isinstance(token, str):
+                self.people.append(Person(payload, rid, token, sent_at))
 
     @task(5)
     def poll_status(self) -> None:
@@ -75,14 +108,18 @@ class PublicUser(SignUpUser):
         if not waiting:
             return
         person = RNG.choice(waiting)
-        inbox = self.client.get(
-            SMS_SIMULATOR, params={"to": person.payload["phone"], "limit": 5}, name="sms inbox"
-        )
-        codes = [
-            m.group(1)
-            for message in inbox.json().get("messages", [])
-            if (m := _CODE.search(message.get("text", "")))
-        ]
+        with self.client.get(
+            SMS_SIMULATOR,
+            params={"to": person.payload["phone"], "since": person.signed_up_at, "limit": 5},
+            name="sms inbox",
+            catch_response=True,
+        ) as inbox:
+            try:
+                codes = inbox_codes(inbox.status_code, json_object(inbox))
+            except UnreadableInbox as unreadable:
+                inbox.failure(str(unreadable))
+                return
+            inbox.success()
         if not codes:
             return  # verification has not sent it yet; try later
         self.client.post(

@@ -1,7 +1,15 @@
 """Reconciliation: every 202 the load generator got must be in Kafka and in the read model, once.
 
-``python -m loadtests.reconcile reports/accepted-ids.json`` (written by ``make bench`` and by the
-Locust scenarios): prints accepted, lost and duplicated and exits 1 on any loss or duplicate.
+``python -m loadtests.reconcile reports/accepted-ids.json`` (written by ``make bench``) or
+``python -m loadtests.reconcile --expect-files 2 'reports/load-ids-*.json'`` (one file per Locust
+process that ran users): names each file it read and the ids it held, then prints accepted
+(beside the 202s Locust counted), lost and duplicated. Exit 1 on any loss or duplicate, or on
+fewer ids than 202s (an accepted sign-up the generator did not keep cannot be checked); exit 2
+when there is nothing to judge: an id file missing after ``--files-wait-s``, more files than
+expected, or no ids at all.
+
+Patterns are expanded here, not by the shell: Locust's worker processes may write their files
+after the ``locust`` command has returned, and a shell glob would miss them.
 
 - lost: an accepted registration id missing from ``registrations.submitted`` or from the
   Postgres read model (``registrations``), after the projector caught up;
@@ -18,14 +26,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import glob
 import json
+import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -189,31 +200,168 @@ async def check(
     return reconcile(ids, counts, rows, refused)
 
 
-def write_ids(path: Path, since_ms: int, ids: Iterable[str]) -> None:
+def write_ids(
+    path: Path, since_ms: int, ids: Iterable[str], answered_202: int | None = None
+) -> None:
+    """``answered_202``: the sign-up 202s the generator saw, counted apart from the ids it kept.
+
+    Written whole or not at all (temporary file, then rename): the reader waits for the file to
+    appear and must never read one half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"since_ms": since_ms, "ids": list(ids)}))
+    data: dict[str, object] = {"since_ms": since_ms, "ids": list(ids)}
+    if answered_202 is not None:
+        data["answered_202"] = answered_202
+    # A dot name never matches the readers' ``load-ids-*.json`` pattern.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(data))
+    os.replace(partial, path)
 
 
-def read_ids(path: Path) -> tuple[int, list[str]]:
+@dataclass(frozen=True)
+class IdFile:
+    path: Path
+    since_ms: int
+    ids: list[str]
+    answered_202: int | None = None  # None: a writer that does not count them (the bench)
+
+
+def read_id_file(path: Path) -> IdFile:
     data = json.loads(path.read_text())
-    return int(data["since_ms"]), [str(i) for i in data["ids"]]
+    answered = data.get("answered_202")
+    return IdFile(
+        path,
+        int(data["since_ms"]),
+        [str(i) for i in data["ids"]],
+        None if answered is None else int(answered),
+    )
 
 
-def read_id_files(paths: Iterable[Path]) -> tuple[int, list[str]]:
-    """Several generator processes (Locust workers) each write a file; one run, one answer."""
-    since = int(time.time() * 1000)
-    ids: list[str] = []
-    for path in paths:
-        file_since, file_ids = read_ids(path)
-        since = min(since, file_since)
-        ids += file_ids
-    return since, ids
+def find_id_files(patterns: Sequence[str]) -> list[Path]:
+    """The files the patterns name now: globs expanded, plain names kept if they exist."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        found.update(Path(p) for p in glob.glob(pattern))
+    return sorted(found)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _complete(patterns: Sequence[str], found: Sequence[Path], expected: int | None) -> bool:
+    if expected is not None:
+        return len(found) >= expected
+    # No count given: every pattern must name at least one file.
+    return all(glob.glob(pattern) for pattern in patterns)
+
+
+def collect_id_files(
+    patterns: Sequence[str],
+    expected: int | None,
+    wait_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Path]:
+    """The id files, once ``expected`` of them exist (or every pattern matches one) or
+    ``wait_s`` has passed; whatever is there then. Judging what is missing is the caller's."""
+    deadline = clock() + wait_s
+    while True:
+        found = find_id_files(patterns)
+        if _complete(patterns, found, expected) or clock() >= deadline:
+            return found
+        sleep(0.5)
+
+
+@dataclass(frozen=True)
+class IdFiles:
+    files: list[IdFile]
+    expected: int | None
+    patterns: list[str]
+
+    @property
+    def ids(self) -> list[str]:
+        return [i for f in self.files for i in f.ids]
+
+    @property
+    def since_ms(self) -> int:
+        return min((f.since_ms for f in self.files), default=int(time.time() * 1000))
+
+    @property
+    def answered_202(self) -> int | None:
+        """The 202s the generator counted, if every file counted them."""
+        counts = [f.answered_202 for f in self.files]
+        if not counts or any(c is None for c in counts):
+            return None
+        return sum(c for c in counts if c is not None)
+
+    @property
+    def unrecorded(self) -> int:
+        """202s the generator counted but kept no id for: accepted, yet impossible to check."""
+        answered = self.answered_202
+        return 0 if answered is None else max(0, answered - len(self.ids))
+
+    def problem(self) -> str | None:
+        """Why these files cannot give a verdict at all; None when they can."""
+        found = len(self.files)
+        if self.expected is not None and found < self.expected:
+            return (
+                f"expected {self.expected} id file(s) (one per Locust process that ran users),"
+                f" found {found}: a process crashed, was killed or did not finish stopping"
+            )
+        if self.expected is not None and found > self.expected:
+            return (
+                f"expected {self.expected} id file(s), found {found}: files of another run?"
+                " Remove them and run again"
+            )
+        if not self.files:
+            return f"no id file matches {' '.join(self.patterns)}"
+        if not self.ids:
+            return "the id files hold no ids: the generator kept no sign-up answered 202"
+        return None
+
+    def describe(self) -> list[str]:
+        lines = [
+            f"id files read: {len(self.files)}"
+            + (f" of {self.expected} expected" if self.expected is not None else "")
+        ]
+        for f in self.files:
+            answered = "" if f.answered_202 is None else f", {f.answered_202} answers 202"
+            empty = "  (EMPTY)" if not f.ids else ""
+            lines.append(f"  {f.path}: {len(f.ids)} ids{answered}{empty}")
+        return lines
+
+
+def load_id_files(paths: Sequence[Path], expected: int | None, patterns: Sequence[str]) -> IdFiles:
+    return IdFiles([read_id_file(p) for p in paths], expected, list(patterns))
+
+
+def verdict_line(result: Reconciliation, answered_202: int | None) -> str:
+    answered = "" if answered_202 is None else f" (Locust counted {answered_202} answers 202)"
+    return (
+        f"accepted {result.accepted}{answered}  lost {result.lost}"
+        f"  duplicated {result.duplicated}"
+        f"  (in kafka {result.in_kafka}, in read model {result.in_read_model})"
+    )
+
+
+Checker = Callable[[Sequence[str], int, CommonSettings], Coroutine[Any, Any, Reconciliation]]
+NO_VERDICT = 2
+
+
+def main(argv: list[str] | None = None, checker: Checker = check) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("files", nargs="+", type=Path, help="accepted-ids JSON file(s)")
+    parser.add_argument(
+        "files", nargs="+", help="accepted-ids JSON file(s) or glob pattern(s), quoted"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--expect-files",
+        type=int,
+        default=None,
+        help="how many id files the run writes (make load: LOAD_PROCESSES); wait for them",
+    )
+    parser.add_argument(
+        "--files-wait-s",
+        type=float,
+        default=60.0,
+        help="how long to wait for the id files (Locust workers write theirs as they stop)",
+    )
     parser.add_argument(
         "--wait-s",
         type=float,
@@ -221,25 +369,42 @@ def main(argv: list[str] | None = None) -> int:
         help="keep checking until nothing is lost or this many seconds passed (projector lag)",
     )
     args = parser.parse_args(argv)
-    since_ms, ids = read_id_files(args.files)
+    if args.expect_files is not None and args.expect_files < 1:
+        parser.error("--expect-files must be 1 or more")
+    paths = collect_id_files(args.files, args.expect_files, args.files_wait_s)
+    loaded = load_id_files(paths, args.expect_files, args.files)
+    # --json keeps stdout to the one JSON answer.
+    report = sys.stderr if args.json else sys.stdout
+    for line in loaded.describe():
+        print(line, file=report)
+    if problem := loaded.problem():
+        print(f"NO VERDICT: {problem}", file=report)
+        return NO_VERDICT
     deadline = time.monotonic() + args.wait_s
     while True:
-        result = asyncio.run(check(ids, since_ms, CommonSettings()))
+        result = asyncio.run(checker(loaded.ids, loaded.since_ms, CommonSettings()))
         if result.ok or time.monotonic() >= deadline:
             break
         time.sleep(2.0)
+    unrecorded = loaded.unrecorded
     if args.json:
-        print(json.dumps(asdict(result)))
-    else:
         print(
-            f"accepted {result.accepted}  lost {result.lost}  duplicated {result.duplicated}"
-            f"  (in kafka {result.in_kafka}, in read model {result.in_read_model})"
+            json.dumps(
+                {**asdict(result), "answered_202": loaded.answered_202, "unrecorded": unrecorded}
+            )
         )
+    else:
+        print(verdict_line(result, loaded.answered_202))
         for rid in result.lost_ids:
             print(f"  lost: {rid}")
         for rid in result.duplicated_ids:
             print(f"  duplicated: {rid}")
-    return 0 if result.ok else 1
+    if unrecorded:
+        print(
+            f"UNCHECKED: {unrecorded} sign-up(s) answered 202 left no id in the files",
+            file=report,
+        )
+    return 0 if result.ok and not unrecorded else 1
 
 
 if __name__ == "__main__":

@@ -6,18 +6,20 @@ client that retries after a timeout does not text the person twice. Sending is b
 of ``faults`` (80 ± 40 ms, 1% errors, 200 messages/s by default: aggregators throttle per account).
 
 Instead of texting anyone it keeps what it was asked to send, for tests to read back over
-``GET /v1/messages`` (and optionally appends it to a JSONL outbox file). Those reading endpoints
-exist only here, not at a real gateway, and are exempt from faults.
+``GET /v1/messages?to=<number>&since=<ISO time>&limit=<n>`` (or ``client_ref=``; and optionally
+appends it to a JSONL outbox file). Those reading endpoints exist only here, not at a real
+gateway, and are exempt from faults.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import secrets
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,15 +122,35 @@ class Outbox:
             self._sink.flush()
         return message
 
-    def find(self, to: str | None, client_ref: str | None, limit: int) -> list[StoredMessage]:
+    def find(
+        self,
+        to: str | None,
+        client_ref: str | None,
+        limit: int,
+        since: datetime | None = None,
+    ) -> list[StoredMessage]:
+        """The newest ``limit`` matches received at or after ``since``, oldest first.
+
+        Walks back from the newest message (of ``to`` when given) and stops at ``limit`` or at
+        the first one older than ``since``: an answer costs what it returns, not what the outbox
+        holds (up to ``capacity``), and this process also has to keep up with sending.
+        """
         if client_ref is not None:
             found = self._by_ref.get(client_ref)
-            candidates = [found] if found is not None and to in (None, found.to) else []
-        elif to is not None:
-            candidates = list(self._by_to.get(to, ()))
-        else:
-            candidates = list(self._by_ref.values())
-        return candidates[-limit:]
+            if found is None or to not in (None, found.to):
+                return []
+            return [found] if since is None or found.received_at >= since else []
+        newest_first: Iterator[StoredMessage] = (
+            reversed(self._by_to.get(to, deque()))
+            if to is not None
+            else reversed(self._by_ref.values())
+        )
+        if since is not None:
+            # Kept in arrival order, so receipt times only go back from here.
+            newest_first = itertools.takewhile(lambda m: m.received_at >= since, newest_first)
+        picked = list(itertools.islice(newest_first, limit))
+        picked.reverse()
+        return picked
 
     def clear(self) -> None:
         self._by_ref.clear()
@@ -198,8 +220,11 @@ def create_app(
         to: str | None = None,
         client_ref: str | None = None,
         limit: Annotated[int, Query(ge=1, le=DEFAULT_CAPACITY)] = 1000,
+        since: datetime | None = None,
     ) -> MessageList:
-        return MessageList(messages=state["outbox"].find(to, client_ref, limit))
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)  # receipt times are UTC
+        return MessageList(messages=state["outbox"].find(to, client_ref, limit, since))
 
     @app.delete("/v1/messages", status_code=204)
     async def clear_messages() -> Response:

@@ -150,6 +150,9 @@ async def test_sms_is_kept_and_readable_by_recipient(sms: httpx.AsyncClient) -> 
     listed = (await sms.get("/v1/messages", params={"to": to})).json()["messages"]
     texts = [m["text"] for m in listed]
     assert texts == [body["text"], second["text"]]  # newest last
+    since = listed[1]["received_at"]
+    newer = (await sms.get("/v1/messages", params={"to": to, "since": since})).json()
+    assert [m["text"] for m in newer["messages"]] == [second["text"]]
 
     outbox = REPO_ROOT / ".run" / "sms" / "outbox.jsonl"
     assert ref in outbox.read_text()

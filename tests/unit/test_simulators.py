@@ -209,3 +209,46 @@ async def test_sms_keeps_only_the_newest_messages(sms: httpx.AsyncClient) -> Non
     assert gone == []
     assert (await sms.delete("/v1/messages")).status_code == 204
     assert (await sms.get("/v1/messages")).json()["messages"] == []
+
+
+def test_an_inbox_among_100k_messages_holds_only_its_recipients_newest_first_limited() -> None:
+    outbox = sms_gateway.Outbox()  # the default capacity, 100,000
+    mine = "+6281234567890"
+    for i in range(sms_gateway.DEFAULT_CAPACITY + 10):  # the oldest ten go
+        to = mine if i % 25_000 == 7 else f"+62857{i:08d}"
+        outbox.add(sms_gateway.SendRequest(to=to, text=f"Kode {i:06d}", client_ref=f"r{i}"))
+    assert len(outbox) == sms_gateway.DEFAULT_CAPACITY
+    theirs = outbox.find(mine, None, 1000)
+    # r7 was among the ten evicted; the rest are in the order they arrived.
+    assert [m.client_ref for m in theirs] == ["r25007", "r50007", "r75007", "r100007"]
+    assert {m.to for m in theirs} == {mine}
+    assert [m.client_ref for m in outbox.find(mine, None, 2)] == ["r75007", "r100007"]
+    since = outbox.find(mine, None, 1000)[1].received_at
+    assert [m.client_ref for m in outbox.find(mine, None, 1000, since)] == [
+        "r50007",
+        "r75007",
+        "r100007",
+    ]
+    assert outbox.find("+6281111111111", None, 1000) == []
+    assert [m.client_ref for m in outbox.find(None, None, 2)] == ["r100008", "r100009"]
+
+
+async def test_sms_inbox_since_leaves_out_older_texts(sms: httpx.AsyncClient) -> None:
+    auth = {"Authorization": "Bearer dev"}
+    to = "+6281234567890"
+    for i in range(3):
+        body = {"to": to, "text": f"Kode 00000{i}", "client_ref": f"s{i}"}
+        assert (await sms.post("/v1/messages", json=body, headers=auth)).status_code == 202
+    everything = (await sms.get("/v1/messages", params={"to": to})).json()["messages"]
+    since = everything[1]["received_at"]  # ISO 8601 with its offset, as the API gives it
+    newer = (await sms.get("/v1/messages", params={"to": to, "since": since})).json()
+    assert [m["client_ref"] for m in newer["messages"]] == ["s1", "s2"]
+    naive = since.replace("Z", "").split("+")[0]  # no offset: read as UTC
+    newer = (await sms.get("/v1/messages", params={"to": to, "since": naive})).json()
+    assert [m["client_ref"] for m in newer["messages"]] == ["s1", "s2"]
+    later = "2999-01-01T00:00:00Z"
+    assert (await sms.get("/v1/messages", params={"since": later})).json()["messages"] == []
+    by_ref = await sms.get("/v1/messages", params={"client_ref": "s0", "since": since})
+    assert by_ref.json()["messages"] == []
+    bad = await sms.get("/v1/messages", params={"since": "yesterday"})
+    assert bad.status_code == 422
