@@ -20,7 +20,8 @@ Phases, in order (each bounded; the whole run stops by itself):
 5. reconciliation of every 202 from phases 2 and 3 against Kafka and the read model, and the
    duplicate check (``loadtests.duplicates``): every repeat that got a 202 must be refused as a
    duplicate by the log and acted on by nothing downstream;
-6. the 1.5 M-row wave draw (``python -m services.selection bench-draw``).
+6. the 1.5 M-row wave draw (``python -m services.selection bench-draw``): in memory, and from the
+   stored pool to stored results (``--stored``, in a scratch database it drops afterwards).
 
 CPU seconds per component come from /proc (the pid in .run/pids and its descendants), so the
 report says where the machine's two cores went.
@@ -499,6 +500,7 @@ async def run(cfg: Config) -> dict[str, Any]:
     spike_start = sustained.started - started
 
     draw_s = run_draw(cfg.draw_rows)
+    stored_draw = run_stored_draw(cfg.draw_rows)
 
     # Fresh sign-ups only (the repeats are judged by the duplicate check), and the headline
     # latency and errors outside the Redis outage, which has its own numbers.
@@ -533,6 +535,11 @@ async def run(cfg: Config) -> dict[str, Any]:
         # Over the whole drain window: a lower bound if the checks ran out before it ended.
         **checks,
         "draw_1_5m_s": draw_s,
+        # Issue 19's figure: close (freeze + hash), load, draw, store (COPY + pool), in total.
+        "draw_stored_1_5m_s": None if stored_draw is None else stored_draw["stored_total_s"],
+        "draw_stored_steps": None
+        if stored_draw is None
+        else {key: stored_draw[key] for key in ("close_s", "load_s", "draw_s", "store_s")},
         "draw_rows": cfg.draw_rows,
         "cores_by_role_during_spike": cpu.mean_cores(spike_start, spike_end),
         "cores_by_role_after_spike": cpu.mean_cores(spike_end, drain_end),
@@ -550,18 +557,38 @@ async def run(cfg: Config) -> dict[str, Any]:
 
 def run_draw(rows: int) -> float | None:
     print(f"bench: wave draw over {rows} rows", file=sys.stderr)
-    out = subprocess.run(  # noqa: S603  (fixed argv, no shell)
-        [sys.executable, "-m", "services.selection", "bench-draw", "--rows", str(rows)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    figures = _bench_draw(["--rows", str(rows)], timeout_s=600)
+    return None if figures is None else float(figures["draw_s"])
+
+
+def run_stored_draw(rows: int) -> dict[str, Any] | None:
+    """From the stored pool to stored results; the seconds of each step and in total."""
+    print(f"bench: stored wave draw over {rows} rows (scratch database)", file=sys.stderr)
+    # Loading 1.5 M synthetic people into the scratch pool takes a minute or two before the
+    # timed steps start.
+    return _bench_draw(["--rows", str(rows), "--stored"], timeout_s=1200)
+
+
+def _bench_draw(args: list[str], timeout_s: float) -> dict[str, Any] | None:
+    try:
+        out = subprocess.run(  # noqa: S603  (fixed argv, no shell)
+            [sys.executable, "-m", "services.selection", "bench-draw", *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            # On a timeout the child gets SIGKILL: a stored run's scratch database stays until
+            # the next run drops it.
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        print(f"bench: bench-draw {' '.join(args)} timed out", file=sys.stderr)
+        return None
     if out.returncode != 0:
         print(out.stderr[-2000:], file=sys.stderr)
         return None
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["draw_s"])
+    figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,6 +70,8 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "nik_checks_per_s_after_spike",
         "nik_check_rate_vs_quota",
         "draw_1_5m_s",
+        "draw_stored_1_5m_s",
+        "draw_stored_steps",
         "api_instances",
         "generator",
         "run_s",

@@ -1,10 +1,32 @@
 // Page texts. Indonesian first: many registrants use shared or borrowed phones whose browser
 // language says nothing about the reader, so the browser language is not used to pick one.
+// Loaded with the page's first script, so every label is there before any data arrives.
+
+// The programme's complaints desk (layanan pengaduan), shown wherever a text tells people to
+// contact it. PLACEHOLDER: these are example values; put the programme's real complaints phone
+// number and address here before going live (nothing else needs to change).
+export const COMPLAINTS = {
+  phone: "0800-000-0000",
+  email: "pengaduan@gelombang.example",
+};
+
+// Legal texts (consent, terms) are a draft for the programme's legal officer to review; they say
+// what the system actually does with the data (see DESIGN.md, "Personal data" in the README).
 export const TEXT = {
   id: {
     title: "Pendaftaran Program Gelombang",
+    titles: {
+      form: "Pendaftaran Program Gelombang",
+      formErrors: "Perlu diperbaiki – Pendaftaran Program Gelombang",
+      wait: "Belum terkirim – Pendaftaran Program Gelombang",
+      status: "Status pendaftaran – Program Gelombang",
+      otp: "Kode SMS – Program Gelombang",
+      confirm: "Konfirmasi email – Program Gelombang",
+      terms: "Syarat dan ketentuan – Program Gelombang",
+    },
     switchTo: "English",
     switchLabel: "Switch to English",
+    complaints: ["Layanan pengaduan program Gelombang: telepon ", " atau email ", "."],
     intro:
       "Isi data sesuai KTP. Pendaftaran gratis; peserta dipilih secara acak per gelombang, " +
       "jadi mendaftar lebih cepat tidak menambah peluang.",
@@ -25,6 +47,11 @@ export const TEXT = {
     domicileHint: "Boleh berbeda dengan alamat di KTP. Kuota dibagi menurut tempat tinggal.",
     choose: "— Pilih —",
     chooseProvinceFirst: "— Pilih provinsi dahulu —",
+    regionsLoading: "— Memuat daftar… —",
+    regionsFailed:
+      "Daftar provinsi dan kabupaten/kota belum bisa dimuat, dan kami sudah berhenti " +
+      "mencoba otomatis. Isian Anda tetap ada.",
+    regionsRetry: "Muat daftar lagi",
     employment: "Status pekerjaan",
     employmentOptions: {
       laid_off: "Terkena PHK",
@@ -37,14 +64,22 @@ export const TEXT = {
     socialAid: "Apakah Anda sedang menerima bantuan sosial lain?",
     yes: "Ya",
     no: "Tidak",
-    consent: "Saya menyatakan data di atas benar dan menyetujui syarat dan ketentuan program.",
+    consent:
+      "Saya menyatakan data di atas benar dan menyetujui syarat dan ketentuan program, " +
+      "termasuk pemeriksaan NIK saya di data kependudukan (Dukcapil).",
+    consentPurpose:
+      "Untuk memastikan Anda memenuhi syarat, NIK, nama, dan tanggal lahir Anda dicocokkan " +
+      "dengan data kependudukan Direktorat Jenderal Kependudukan dan Pencatatan Sipil " +
+      "(Dukcapil) Kemendagri. Data Anda hanya dipakai untuk program ini, sesuai UU No. 27 " +
+      "Tahun 2022 tentang Pelindungan Data Pribadi.",
+    termsLink: "Baca syarat dan ketentuan serta hak Anda atas data",
     submit: "Kirim pendaftaran",
     sending: "Mengirim…",
     errorSummary: "Ada isian yang perlu diperbaiki:",
-    networkError: "Koneksi terputus. Data Anda masih ada; kami akan mencoba lagi.",
-    // Client-side rules (codes match the API's error codes)
+    // Client-side rules and the API's field errors (codes match the API's error codes)
     errors: {
       missing: "Wajib diisi.",
+      unknown: "Ada yang belum sesuai.",
       nik_format: "NIK harus terdiri dari 16 angka.",
       nik_province_unknown: "Kode provinsi pada NIK (2 angka pertama) tidak dikenal.",
       nik_regency_unknown: "Kode kabupaten/kota pada NIK (angka 3–4) tidak dikenal.",
@@ -53,30 +88,134 @@ export const TEXT = {
       nik_birth_date_mismatch: "Tanggal lahir tidak sesuai dengan NIK. Periksa keduanya.",
       birth_date_in_future: "Tanggal lahir tidak boleh melewati hari ini.",
       birth_date_implausible: "Tanggal lahir tidak valid. Periksa tahun lahir.",
+      date_invalid: "Tanggal tidak valid. Pilih tanggal lahir sesuai KTP.",
       age_under_18: "Pendaftar harus sudah berusia 18 tahun.",
       full_name_invalid: "Nama hanya boleh berisi huruf, spasi, titik, koma, ' dan -.",
       contact_required: "Isi alamat email atau nomor HP (minimal salah satu).",
       email_invalid: "Alamat email tidak valid. Contoh: nama@contoh.com.",
       phone_invalid: "Nomor HP tidak valid. Gunakan 08xxxxxxxxxx atau +628xxxxxxxxxx.",
+      phone_not_mobile: "Gunakan nomor HP (seluler), bukan nomor telepon rumah atau kantor.",
+      phone_not_indonesian:
+        "Nomor HP harus nomor Indonesia (+62). Jika tidak ada, cukup isi alamat email.",
+      province_unknown: "Provinsi tidak valid. Pilih provinsi dari daftar.",
+      regency_unknown: "Kabupaten/kota tidak valid. Pilih dari daftar.",
+      regency_not_in_province: "Kabupaten/kota yang dipilih tidak berada di provinsi itu.",
       in_formal_education:
         "Mohon maaf, program ini tidak terbuka bagi yang sedang sekolah atau kuliah.",
       consent_required: "Anda perlu menyetujui pernyataan ini untuk melanjutkan.",
+      idempotency_key_conflict:
+        "Pengiriman sebelumnya memakai data yang berbeda. Tekan “Kirim pendaftaran” lagi " +
+        "untuk mengirim data yang sekarang.",
+      idempotency_key_invalid:
+        "Pengiriman tidak dapat diproses. Tekan “Kirim pendaftaran” lagi.",
       otp_format: "Kode verifikasi terdiri dari 6 angka.",
+      otp_wrong: "Kode verifikasi salah. Periksa SMS terakhir yang Anda terima.",
+      otp_locked: "Terlalu banyak percobaan kode yang salah. Minta kode baru.",
+      otp_expired: "Kode verifikasi sudah kedaluwarsa atau belum dikirim. Minta kode baru.",
+      otp_resend_too_soon: "Tunggu sebentar sebelum meminta kode baru.",
+      otp_resend_queued: "Kode baru sedang dikirim ke nomor HP Anda.",
+      contact_confirmed:
+        "Terima kasih, kontak Anda sudah dikonfirmasi. Kami sedang memeriksa NIK Anda.",
+      contact_already_confirmed:
+        "Kontak Anda sudah dikonfirmasi sebelumnya. Tidak perlu melakukan apa pun lagi.",
+      link_invalid:
+        "Tautan konfirmasi tidak valid. Pastikan Anda membuka tautan lengkap dari email.",
+      link_expired: "Tautan konfirmasi sudah kedaluwarsa (berlaku 48 jam).",
     },
-    queueTitle: "Anda dalam antrean",
-    queueText:
-      "Saat ini banyak sekali orang mendaftar. Data Anda tersimpan di halaman ini dan " +
-      "akan dikirim otomatis begitu ada tempat. Jangan tutup atau muat ulang halaman ini.",
-    queueEstimate: (s) => `Perkiraan waktu tunggu: sekitar ${s} detik.`,
-    queueNext: (s) => `Mencoba lagi dalam ${s} detik…`,
-    queueTrying: "Mencoba mengirim…",
-    queueAttempts: (n) => `Percobaan ke-${n}.`,
-    queueSafe: "Aman untuk menunggu: data Anda tidak akan terkirim dua kali.",
-    acceptedTitle: "Pendaftaran diterima",
+    // Sending: what happened, and what the page will do next (it does exactly that).
+    waitTitle: {
+      busy: "Situs sedang ramai",
+      server: "Ada gangguan di server kami",
+      timeout: "Server tidak menjawab tepat waktu",
+      network: "Koneksi terputus",
+      offline: "Tidak ada koneksi internet",
+    },
+    waitWhat: {
+      busy:
+        "Pendaftaran Anda belum terkirim karena saat ini banyak sekali orang mendaftar. " +
+        "Kami akan mengirimnya lagi secara otomatis.",
+      nik_check_pending:
+        "Pendaftaran lain dengan NIK ini masih sedang diproses. Kami akan mengirim lagi " +
+        "secara otomatis, lalu Anda mendapat jawaban pasti.",
+      server: (code) =>
+        `Server kami menjawab dengan kesalahan (kode ${code}), jadi pendaftaran Anda belum ` +
+        "dipastikan diterima. Ini bukan kesalahan Anda. Kami akan mengirim lagi secara otomatis.",
+      timeout:
+        "Kami belum mendapat jawaban dari server. Kami akan mengirim lagi secara otomatis; jika " +
+        "pengiriman tadi sebenarnya sudah masuk, Anda tetap terdaftar satu kali saja.",
+      network:
+        "Pendaftaran belum terkirim karena koneksi ke server terputus. Kami akan mencoba lagi " +
+        "secara otomatis, dan segera setelah koneksi kembali.",
+      offline:
+        "Perangkat Anda sedang tidak terhubung ke internet, jadi pendaftaran belum dikirim. " +
+        "Kami akan mengirimnya begitu koneksi kembali.",
+    },
+    waitWhen: (s, clock) =>
+      `Perkiraan waktu tunggu: sekitar ${s} detik (percobaan berikutnya sekitar pukul ${clock}).`,
+    waitTries: (n, max) => `Sudah dicoba ${n} kali; kami mencoba otomatis paling banyak ${max} kali.`,
+    waitFair:
+      "Ini bukan antrean: setiap percobaan adalah kesempatan baru, bukan nomor urut. " +
+      "Mendaftar lebih awal juga tidak menambah peluang terpilih, karena peserta diundi secara " +
+      "acak di antara pendaftar yang memenuhi syarat.",
+    waitSafe:
+      "Aman untuk menunggu. Isian Anda tersimpan di halaman ini (juga jika dimuat ulang) dan " +
+      "tidak akan terkirim dua kali. Biarkan halaman ini terbuka agar kami bisa mengirimnya.",
+    waitStop: "Berhenti dan kembali ke formulir",
+    // When the page stops trying by itself (it says so, and does not try again unasked).
+    gaveUp: {
+      busy: (n) =>
+        `Situs masih ramai setelah ${n} percobaan, jadi kami berhenti mencoba otomatis. ` +
+        "Pendaftaran Anda belum terkirim; isian Anda tetap tersimpan di halaman ini. Tekan " +
+        "“Kirim pendaftaran” untuk mencoba lagi nanti.",
+      server: (n) =>
+        `Server kami masih bermasalah setelah ${n} percobaan, jadi kami berhenti mencoba ` +
+        "otomatis. Isian Anda tetap tersimpan di halaman ini. Tekan “Kirim pendaftaran” untuk " +
+        "mencoba lagi nanti; pendaftaran tidak akan tercatat dua kali.",
+      timeout: (n) =>
+        `Server belum menjawab setelah ${n} percobaan, jadi kami berhenti mencoba otomatis. ` +
+        "Isian Anda tetap tersimpan. Tekan “Kirim pendaftaran” untuk mencoba lagi nanti; " +
+        "pendaftaran tidak akan tercatat dua kali.",
+      network: (n) =>
+        `Koneksi ke server masih terputus setelah ${n} percobaan, jadi kami berhenti mencoba ` +
+        "otomatis. Isian Anda tetap tersimpan. Periksa koneksi, lalu tekan “Kirim pendaftaran”.",
+      challenge: () =>
+        "Pemeriksaan keamanan otomatis di halaman ini tidak berhasil, jadi pendaftaran belum " +
+        "terkirim. Isian Anda tetap tersimpan: muat ulang halaman, lalu tekan “Kirim " +
+        "pendaftaran” lagi.",
+      cancelled: () =>
+        "Pengiriman dihentikan; pendaftaran Anda belum terkirim. Isian Anda masih di sini: " +
+        "ubah bila perlu, lalu tekan “Kirim pendaftaran”.",
+    },
+    tooLarge:
+      "Data yang dikirim terlalu besar untuk diterima server (kode 413), jadi pendaftaran " +
+      "belum terkirim dan tidak dicoba ulang otomatis. Periksa isian yang sangat panjang, lalu " +
+      "tekan “Kirim pendaftaran” lagi.",
+    refused: (code) =>
+      `Server menolak pengiriman ini (kode ${code}), jadi pendaftaran belum terkirim dan tidak ` +
+      "dicoba ulang otomatis. Isian Anda tetap tersimpan. Muat ulang halaman lalu kirim lagi; " +
+      "jika tetap gagal, hubungi kami.",
+    alreadyTitle: "NIK ini sudah terdaftar",
+    alreadyText:
+      "Anda tidak perlu mendaftar lagi: pendaftaran pertama tetap berlaku, dan pendaftar yang " +
+      "belum terpilih otomatis ikut gelombang berikutnya. Buka tautan status dari email atau " +
+      "SMS yang Anda terima saat pertama mendaftar.",
+    alreadyTypo:
+      "Periksa juga NIK yang Anda ketik: jika ada angka yang keliru, perbaiki lalu kirim lagi.",
+    alreadyHelp:
+      "Merasa belum pernah mendaftar, atau tautan status hilang? Datang ke posko terdekat " +
+      "dengan membawa KTP, atau hubungi kami.",
     statusTitle: "Status pendaftaran",
+    keepTitle: "Simpan tautan status ini",
     saveLink:
-      "Simpan tautan halaman ini (bookmark) untuk melihat status kapan saja. Jangan bagikan " +
-      "tautan ini: siapa pun yang memilikinya dapat melihat status Anda.",
+      "Dengan tautan ini Anda bisa melihat status kapan saja. Salin atau kirim ke diri sendiri " +
+      "(misalnya ke catatan atau chat Anda sendiri). Jangan bagikan ke orang lain: siapa pun " +
+      "yang memilikinya dapat melihat status Anda.",
+    statusLinkLabel: "Tautan status Anda",
+    copyLink: "Salin tautan",
+    shareLink: "Kirim ke aplikasi lain",
+    copied: "Tautan disalin.",
+    copySelected: "Tautan sudah dipilih. Tekan lama pada tautan, lalu pilih Salin.",
+    shareTitle: "Status pendaftaran Gelombang",
     nikLast4: (d) => `NIK berakhiran ${d}`,
     steps: {
       submitted: "Pendaftaran diterima",
@@ -100,6 +239,7 @@ export const TEXT = {
       revoked: "Kepesertaan dicabut karena pelatihan tidak dimulai dalam 30 hari.",
       rejected: "Pendaftaran tidak dapat dilanjutkan.",
     },
+    rejectedHelp: "Ada pertanyaan tentang keputusan ini? Hubungi kami.",
     notYet: "Pendaftaran diterima dan sedang dicatat. Halaman ini diperbarui otomatis.",
     contactTodo: {
       email: (hint, by) =>
@@ -110,22 +250,77 @@ export const TEXT = {
         `di bawah ini paling lambat ${by}. Belum menerima SMS? Minta kode baru.`,
     },
     refreshed: (t) => `Diperbarui ${t}.`,
-    statusUnavailable: "Status belum bisa dimuat. Kami coba lagi sebentar lagi.",
+    statusRetry: (t) => `Status belum bisa diperbarui. Kami coba lagi sekitar pukul ${t}.`,
     statusNotFound: "Status tidak ditemukan. Periksa kembali tautan status Anda.",
     otpTitle: "Masukkan kode SMS",
     otpLabel: "Kode 6 angka dari SMS",
     otpSubmit: "Konfirmasi kode",
     otpResend: "Kirim kode baru",
     otpOk: "Terima kasih, nomor HP Anda sudah dikonfirmasi.",
+    // No automatic retry here: the person presses the button again, so the text says so.
+    notSent: (what) =>
+      `${what} belum terkirim karena koneksi terputus atau server sedang bermasalah. Tunggu sebentar, ` +
+      "lalu tekan tombolnya lagi.",
+    otpWhat: "Kode",
+    resendWhat: "Permintaan kode baru",
     confirmTitle: "Konfirmasi email",
     confirming: "Sedang mengonfirmasi email Anda…",
     confirmMissing: "Tautan tidak lengkap. Buka tautan lengkap dari email kami.",
+    confirmFailed:
+      "Email belum dapat dikonfirmasi karena server tidak dapat dihubungi. Tautan masih " +
+      "berlaku: muat ulang halaman ini untuk mencoba lagi.",
     newRegistration: "Kembali ke formulir",
+    termsTitle: "Syarat dan ketentuan",
+    terms: [
+      [
+        "Siapa yang boleh mendaftar",
+        "Warga negara Indonesia yang memiliki NIK, berusia 18 tahun atau lebih, dan tidak " +
+          "sedang sekolah atau kuliah. Satu NIK hanya dapat didaftarkan satu kali. Pendaftaran " +
+          "gratis; jangan membayar siapa pun untuk mendaftar.",
+      ],
+      [
+        "Bagaimana peserta dipilih",
+        "Setiap minggu peserta diundi secara acak di antara pendaftar yang sudah terverifikasi, " +
+          "menurut kuota tiap provinsi tempat tinggal. Pekerja yang dilaporkan terkena PHK oleh " +
+          "dinas ketenagakerjaan, lalu yang belum menerima bantuan sosial lain, didahulukan. Waktu mendaftar tidak memengaruhi peluang. Yang " +
+          "belum terpilih otomatis ikut gelombang berikutnya tanpa mendaftar ulang.",
+      ],
+      [
+        "Data yang kami minta dan untuk apa",
+        "NIK, nama, dan tanggal lahir: untuk memeriksa kelayakan dengan mencocokkannya pada " +
+          "data kependudukan Direktorat Jenderal Kependudukan dan Pencatatan Sipil (Dukcapil) " +
+          "Kemendagri. Email atau nomor HP: untuk memastikan kami dapat menghubungi Anda dan " +
+          "mengirim hasil. Tempat tinggal, status pekerjaan, sekolah, dan bantuan sosial: untuk " +
+          "kuota dan urutan prioritas. Data tidak dipakai untuk tujuan lain.",
+      ],
+      [
+        "Dasar dan perlindungan",
+        "Kami memproses data ini atas persetujuan Anda, sesuai Undang-Undang Nomor 27 Tahun 2022 " +
+          "tentang Pelindungan Data Pribadi. NIK disimpan terenkripsi dan hanya ditampilkan " +
+          "empat angka terakhirnya; data pribadi tidak dicatat di log sistem.",
+      ],
+      [
+        "Hak Anda",
+        "Anda berhak meminta akses, perbaikan, atau penghapusan data Anda, dan menarik " +
+          "persetujuan. Ajukan melalui layanan pengaduan di bawah ini atau di posko pendaftaran " +
+          "dengan membawa KTP.",
+      ],
+    ],
   },
   en: {
     title: "Gelombang programme registration",
+    titles: {
+      form: "Gelombang programme registration",
+      formErrors: "Needs fixing – Gelombang programme registration",
+      wait: "Not sent yet – Gelombang programme registration",
+      status: "Registration status – Gelombang programme",
+      otp: "SMS code – Gelombang programme",
+      confirm: "Email confirmation – Gelombang programme",
+      terms: "Terms and conditions – Gelombang programme",
+    },
     switchTo: "Bahasa Indonesia",
     switchLabel: "Ganti ke Bahasa Indonesia",
+    complaints: ["Gelombang programme complaints desk: phone ", " or email ", "."],
     intro:
       "Enter your details as on your ID card (KTP). Registration is free; participants are " +
       "drawn at random each wave, so signing up faster does not improve your chances.",
@@ -146,6 +341,11 @@ export const TEXT = {
     domicileHint: "May differ from the address on your KTP. Quotas follow where you live.",
     choose: "— Choose —",
     chooseProvinceFirst: "— Choose a province first —",
+    regionsLoading: "— Loading the list… —",
+    regionsFailed:
+      "The list of provinces and regencies could not be loaded, and we have stopped trying " +
+      "by ourselves. What you typed is kept.",
+    regionsRetry: "Load the list again",
     employment: "Employment status",
     employmentOptions: {
       laid_off: "Laid off",
@@ -158,13 +358,21 @@ export const TEXT = {
     socialAid: "Do you currently receive other social aid?",
     yes: "Yes",
     no: "No",
-    consent: "I confirm these details are correct and accept the programme's terms.",
+    consent:
+      "I confirm these details are correct and accept the programme's terms, including the " +
+      "check of my NIK against the civil registry (Dukcapil).",
+    consentPurpose:
+      "To check that you are eligible, your NIK, name and date of birth are matched against " +
+      "the civil registry of the Directorate General of Population and Civil Registration " +
+      "(Dukcapil), Ministry of Home Affairs. Your data is used for this programme only, under " +
+      "Law No. 27 of 2022 on Personal Data Protection.",
+    termsLink: "Read the terms and your rights over your data",
     submit: "Submit registration",
     sending: "Sending…",
     errorSummary: "Some answers need fixing:",
-    networkError: "The connection dropped. Your details are kept; we will try again.",
     errors: {
       missing: "This field is required.",
+      unknown: "Something here is not right.",
       nik_format: "The NIK must be exactly 16 digits.",
       nik_province_unknown: "The province code in the NIK (first 2 digits) is not recognised.",
       nik_regency_unknown: "The regency/city code in the NIK (digits 3–4) is not recognised.",
@@ -173,30 +381,129 @@ export const TEXT = {
       nik_birth_date_mismatch: "The birth date does not match the NIK. Please check both.",
       birth_date_in_future: "The birth date cannot be in the future.",
       birth_date_implausible: "The birth date is not plausible. Check the year.",
+      date_invalid: "Not a valid date. Choose your date of birth as on your KTP.",
       age_under_18: "You must be at least 18 years old to register.",
       full_name_invalid: "The name may only contain letters, spaces, . , ' and -.",
       contact_required: "Enter an email address or a mobile number (at least one).",
       email_invalid: "The email address is not valid. Example: name@example.com.",
       phone_invalid: "The mobile number is not valid. Use 08xxxxxxxxxx or +628xxxxxxxxxx.",
+      phone_not_mobile: "Please use a mobile number, not a landline.",
+      phone_not_indonesian:
+        "The mobile number must be Indonesian (+62). If you have none, enter an email instead.",
+      province_unknown: "The province is not valid. Please choose one from the list.",
+      regency_unknown: "The regency/city is not valid. Please choose one from the list.",
+      regency_not_in_province: "The chosen regency/city is not in that province.",
       in_formal_education:
         "Sorry, this programme is not open to people currently at school or university.",
       consent_required: "You need to accept this to continue.",
+      idempotency_key_conflict:
+        "An earlier attempt sent different details. Press “Submit registration” again to send " +
+        "the current ones.",
+      idempotency_key_invalid: "The submission could not be processed. Press “Submit registration” again.",
       otp_format: "The verification code is 6 digits.",
+      otp_wrong: "The verification code is wrong. Check the latest SMS you received.",
+      otp_locked: "Too many wrong codes. Please request a new code.",
+      otp_expired: "The verification code has expired or was not sent yet. Request a new code.",
+      otp_resend_too_soon: "Please wait a moment before requesting a new code.",
+      otp_resend_queued: "A new code is on its way to your phone.",
+      contact_confirmed: "Thank you, your contact is confirmed. We are now checking your NIK.",
+      contact_already_confirmed:
+        "Your contact was already confirmed. There is nothing more to do.",
+      link_invalid:
+        "This confirmation link is not valid. Make sure you opened the full link from the email.",
+      link_expired: "This confirmation link has expired (links are valid for 48 hours).",
     },
-    queueTitle: "You are in the queue",
-    queueText:
-      "A great many people are signing up right now. Your details are kept on this page and " +
-      "will be sent automatically as soon as there is room. Do not close or reload this page.",
-    queueEstimate: (s) => `Estimated wait: about ${s} seconds.`,
-    queueNext: (s) => `Trying again in ${s} seconds…`,
-    queueTrying: "Trying to send…",
-    queueAttempts: (n) => `Attempt ${n}.`,
-    queueSafe: "Waiting is safe: your registration will never be sent twice.",
-    acceptedTitle: "Registration received",
+    waitTitle: {
+      busy: "The site is very busy",
+      server: "Our server has a problem",
+      timeout: "The server did not answer in time",
+      network: "The connection dropped",
+      offline: "No internet connection",
+    },
+    waitWhat: {
+      busy:
+        "Your registration has not been sent yet because a great many people are signing up " +
+        "right now. We will send it again automatically.",
+      nik_check_pending:
+        "Another registration with this NIK is still being processed. We will send again " +
+        "automatically, and you will then get a definite answer.",
+      server: (code) =>
+        `Our server answered with an error (code ${code}), so your registration is not ` +
+        "confirmed as received. This is not your fault. We will send it again automatically.",
+      timeout:
+        "We got no answer from the server. We will send again automatically; if the last " +
+        "attempt did get through, you are still registered only once.",
+      network:
+        "Your registration was not sent because the connection to the server dropped. We will " +
+        "try again automatically, and as soon as the connection returns.",
+      offline:
+        "Your device is not connected to the internet, so the registration has not been sent. " +
+        "We will send it as soon as the connection returns.",
+    },
+    waitWhen: (s, clock) => `Estimated wait: about ${s} seconds (next attempt at about ${clock}).`,
+    waitTries: (n, max) => `Tried ${n} times so far; we try by ourselves at most ${max} times.`,
+    waitFair:
+      "This is not a queue: each attempt is a fresh chance, not a place in line. Signing up " +
+      "early does not improve your chances either: participants are drawn at random among " +
+      "eligible registrants.",
+    waitSafe:
+      "Waiting is safe. What you typed is kept on this page (even if it is reloaded) and will " +
+      "never be sent twice. Keep this page open so that we can send it.",
+    waitStop: "Stop and go back to the form",
+    gaveUp: {
+      busy: (n) =>
+        `The site is still busy after ${n} attempts, so we have stopped trying by ourselves. ` +
+        "Your registration has not been sent; what you typed is kept on this page. Press " +
+        "“Submit registration” to try again later.",
+      server: (n) =>
+        `Our server still has a problem after ${n} attempts, so we have stopped trying by ` +
+        "ourselves. What you typed is kept on this page. Press “Submit registration” to try " +
+        "again later; you will never be registered twice.",
+      timeout: (n) =>
+        `The server has not answered after ${n} attempts, so we have stopped trying by ` +
+        "ourselves. What you typed is kept. Press “Submit registration” to try again later; " +
+        "you will never be registered twice.",
+      network: (n) =>
+        `The connection to the server still fails after ${n} attempts, so we have stopped ` +
+        "trying by ourselves. What you typed is kept. Check your connection, then press " +
+        "“Submit registration”.",
+      challenge: () =>
+        "This page's automatic security check did not succeed, so the registration was not " +
+        "sent. What you typed is kept: reload the page, then press “Submit registration” again.",
+      cancelled: () =>
+        "Sending stopped; your registration has not been sent. What you typed is still here: " +
+        "change it if needed, then press “Submit registration”.",
+    },
+    tooLarge:
+      "The data sent was too large for the server (code 413), so the registration was not " +
+      "sent and will not be retried automatically. Check for very long answers, then press " +
+      "“Submit registration” again.",
+    refused: (code) =>
+      `The server refused this submission (code ${code}), so the registration was not sent and ` +
+      "will not be retried automatically. What you typed is kept. Reload the page and submit " +
+      "again; if it still fails, contact us.",
+    alreadyTitle: "This NIK is already registered",
+    alreadyText:
+      "You do not need to register again: the first registration still counts, and " +
+      "registrants who are not selected are automatically in later waves. Open the status " +
+      "link from the email or SMS you received when you first signed up.",
+    alreadyTypo:
+      "Also check the NIK you typed: if a digit is wrong, correct it and submit again.",
+    alreadyHelp:
+      "Never registered before, or lost your status link? Visit the nearest " +
+      "assisted-registration post (posko) with your KTP, or contact us.",
     statusTitle: "Registration status",
+    keepTitle: "Keep this status link",
     saveLink:
-      "Bookmark this page to check your status at any time. Do not share this link: anyone " +
-      "who has it can see your status.",
+      "With this link you can check your status at any time. Copy it or send it to yourself " +
+      "(to your notes or your own chat, say). Do not share it with others: anyone who has it " +
+      "can see your status.",
+    statusLinkLabel: "Your status link",
+    copyLink: "Copy link",
+    shareLink: "Send to another app",
+    copied: "Link copied.",
+    copySelected: "The link is selected. Press and hold it, then choose Copy.",
+    shareTitle: "Gelombang registration status",
     nikLast4: (d) => `NIK ending in ${d}`,
     steps: {
       submitted: "Registration received",
@@ -219,6 +526,7 @@ export const TEXT = {
       revoked: "Your place was withdrawn because no training was started within 30 days.",
       rejected: "This registration cannot continue.",
     },
+    rejectedHelp: "Questions about this decision? Contact us.",
     notYet: "Registration received and being recorded. This page updates by itself.",
     contactTodo: {
       email: (hint, by) =>
@@ -229,16 +537,59 @@ export const TEXT = {
         `No SMS yet? Ask for a new code.`,
     },
     refreshed: (t) => `Updated ${t}.`,
-    statusUnavailable: "The status could not be loaded yet. We will try again shortly.",
+    statusRetry: (t) => `The status could not be updated. We will try again at about ${t}.`,
     statusNotFound: "Status not found. Please check your status link.",
     otpTitle: "Enter the SMS code",
     otpLabel: "6-digit code from the SMS",
     otpSubmit: "Confirm code",
     otpResend: "Send a new code",
     otpOk: "Thank you, your mobile number is confirmed.",
+    notSent: (what) =>
+      `${what} was not sent because the connection dropped or the server has a problem. Wait a ` +
+      "moment, then press the button again.",
+    otpWhat: "The code",
+    resendWhat: "The request for a new code",
     confirmTitle: "Email confirmation",
     confirming: "Confirming your email…",
     confirmMissing: "The link is incomplete. Open the full link from our email.",
+    confirmFailed:
+      "Your email could not be confirmed because the server could not be reached. The link " +
+      "still works: reload this page to try again.",
     newRegistration: "Back to the form",
+    termsTitle: "Terms and conditions",
+    terms: [
+      [
+        "Who can register",
+        "Indonesian citizens with a NIK, aged 18 or over, not currently at school or " +
+          "university. One NIK can be registered once. Registration is free; do not pay anyone " +
+          "to register.",
+      ],
+      [
+        "How participants are chosen",
+        "Each week participants are drawn at random among verified registrants, within each " +
+          "province's quota by place of residence. Workers reported as laid off by the labour " +
+          "offices come first, then people not receiving other social aid. When you signed up does not change your chances. Those not " +
+          "selected are automatically in the next wave without registering again.",
+      ],
+      [
+        "What we ask for and why",
+        "NIK, name and date of birth: to check eligibility by matching them against the civil " +
+          "registry of the Directorate General of Population and Civil Registration (Dukcapil), " +
+          "Ministry of Home Affairs. Email or mobile number: to make sure we can reach you and " +
+          "send you the result. Residence, employment, schooling and social aid: for quotas and " +
+          "priority. The data is not used for anything else.",
+      ],
+      [
+        "Legal basis and protection",
+        "We process this data with your consent, under Law No. 27 of 2022 on Personal Data " +
+          "Protection. Your NIK is stored encrypted and shown only by its last four digits; " +
+          "personal data is never written to system logs.",
+      ],
+      [
+        "Your rights",
+        "You may ask to see, correct or delete your data, and withdraw your consent. Ask the " +
+          "complaints desk below, or at a registration post (posko) with your KTP.",
+      ],
+    ],
   },
 };

@@ -19,12 +19,14 @@ export function jakartaToday() {
   return { y, m, d };
 }
 
+// `regions` is null while data/regions.json is still on its way: the form works meanwhile, the
+// region prefix is checked once the list is there (and by the API in any case).
 export function parseNik(nik, regions) {
   if (!/^[0-9]{16}$/.test(nik)) return { error: "nik_format" };
   const province = nik.slice(0, 2);
   const regency = nik.slice(0, 4);
-  if (!regions.provinceNames.has(province)) return { error: "nik_province_unknown" };
-  if (!regions.regencyNames.has(regency) && !regions.formerNikRegencies.has(regency)) {
+  if (regions && !regions.provinceNames.has(province)) return { error: "nik_province_unknown" };
+  if (regions && !regions.regencyNames.has(regency) && !regions.formerNikRegencies.has(regency)) {
     return { error: "nik_regency_unknown" };
   }
   const rawDay = Number(nik.slice(6, 8));

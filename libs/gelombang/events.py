@@ -28,6 +28,10 @@ SELECTION_DECIDED = "selection.decided"
 REGISTRATIONS_PROGRESS = "registrations.progress"
 # Requests from the public API to the verification workers (e.g. "send me a new code").
 VERIFICATION_REQUESTS = "verification.requests"
+# "I lost my status link": from the public API to the verification workers, keyed by the NIK's
+# blind index. A topic of its own, so a worker that does not know the event yet (a rolling
+# upgrade) leaves these requests waiting instead of parking them as unknown in a shared topic.
+STATUS_LINK_REQUESTED = "registrations.status_link_requested"
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -157,6 +161,27 @@ class ContactCodeResendRequested(Event):
     registration_id: UUID
 
 
+ContactKind = Literal["email", "phone"]
+
+
+class StatusLinkRequested(Event):
+    """Someone gave a NIK and a contact and asked for the status link again (issue 20).
+
+    Nothing here says whether the NIK is registered: the API publishes one for every request it
+    admits. The verification worker sends the link only to a registration of this NIK whose
+    contact of this kind has this blind index (``PiiCipher.contact_hash``); the contact itself
+    never travels. The event id is the request id: a replayed record sends nothing twice."""
+
+    event_type: ClassVar[str] = "StatusLinkRequested"
+
+    nik_hash: str
+    contact_kind: ContactKind
+    contact_hash: str
+
+    def message_key(self) -> bytes:
+        return self.nik_hash.encode()
+
+
 class RegistrationProgressed(Event):
     event_type: ClassVar[str] = "RegistrationProgressed"
 
@@ -209,6 +234,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NikReleased,
         ContactConfirmed,
         ContactCodeResendRequested,
+        StatusLinkRequested,
         RegistrationProgressed,
         RegistrationVerified,
         RegistrationRejected,

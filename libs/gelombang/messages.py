@@ -38,12 +38,16 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "duplicate": {
         "id": "NIK ini sudah terdaftar melalui pendaftaran lain, jadi pendaftaran ini tidak "
         "dipakai dan tidak akan diproses. Pendaftaran pertama tetap berlaku: buka tautan status "
-        "yang Anda terima saat pertama mendaftar. Jika tautan itu hilang atau Anda merasa belum "
-        "pernah mendaftar, hubungi layanan pengaduan atau posko terdekat dengan membawa KTP.",
+        "yang Anda terima saat pertama mendaftar. Jika tautan itu hilang, minta dikirim ulang di "
+        "halaman /tautan dengan NIK dan email atau nomor HP yang Anda isi saat itu. Jika Anda "
+        "merasa belum pernah mendaftar, hubungi layanan pengaduan atau posko terdekat dengan "
+        "membawa KTP.",
         "en": "This NIK was already registered by another sign-up, so this one is not used and "
         "will not be processed. The first registration still counts: open the status link you "
-        "received when you first signed up. If you lost it, or never registered before, contact "
-        "the help desk or the nearest assisted-registration post (posko) with your ID card.",
+        "received when you first signed up. If you lost it, have it sent again at /tautan with "
+        "your NIK and the email or phone number you gave then. If you never registered before, "
+        "contact the help desk or the nearest assisted-registration post (posko) with your ID "
+        "card.",
     },
     "contact_undeliverable": {
         "id": "Pesan konfirmasi tidak dapat dikirim ke email atau nomor HP Anda. Silakan daftar "
@@ -92,6 +96,26 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "otp_resend_queued": {
         "id": "Kode baru sedang dikirim ke nomor HP Anda.",
         "en": "A new code is on its way to your phone.",
+    },
+    # Lost status link (issue 20). The answer is the same whether or not the NIK is registered
+    # and whether or not the contact is the one it was registered with: it must say nothing
+    # about a NIK to whoever types one in.
+    "status_link_requested": {
+        "id": "Jika NIK ini terdaftar dengan kontak tersebut, kami telah mengirim tautan status "
+        "ke kontak itu. Periksa email atau SMS Anda.",
+        "en": "If this NIK was registered with this contact, we have sent the status link to "
+        "it. Check your email or SMS.",
+    },
+    "status_link_too_many": {
+        "id": "Terlalu banyak permintaan tautan status. Silakan coba lagi nanti.",
+        "en": "Too many requests for the status link. Please try again later.",
+    },
+    # The message that carries it (email and SMS, services.verification).
+    "status_link_resent": {
+        "id": "Anda (atau seseorang yang mengetahui NIK dan kontak Anda) meminta tautan status "
+        "pendaftaran Anda dikirim ulang. Simpan tautan ini dan jangan bagikan kepada siapa pun:",
+        "en": "You (or someone who knows your NIK and contact) asked for the link to your "
+        "registration status again. Keep this link and do not share it with anyone:",
     },
     # NIK structure (gelombang.nik)
     "nik_format": {

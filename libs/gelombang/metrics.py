@@ -65,6 +65,11 @@ REGISTRATIONS_ACCEPTED = Counter(
 REQUESTS_SHED = Counter(
     "http_requests_shed_total", "Requests refused by admission control", ["service", "reason"]
 )
+# The adaptive in-flight limit in force (gelombang.admission): read at scrape time, so it costs
+# the sign-up path nothing. Falling towards its floor means latency is over target.
+ADMISSION_LIMIT = Gauge(
+    "admission_in_flight_limit", "In-flight limit admission control is applying now", ["service"]
+)
 # The funnel as stored in the status read model, refreshed periodically by the projector: a gauge
 # (not counters on transitions) so every projector replica and restart reports the same numbers.
 REGISTRATIONS_BY_STATUS = Gauge(
@@ -186,6 +191,12 @@ MESSAGES_SENT = Counter(
     "contact_messages_total", "Emails and SMS handed to the provider", ["channel", "result"]
 )
 OUTBOX_PENDING = Gauge("verification_outbox_pending", "Events stored but not yet in Kafka")
+# Lost-link requests (issue 20) as the verification worker judged them: "matched" (a message is
+# queued), "no_match" (unknown NIK or another contact: nothing is sent, nothing is told),
+# "limited" (the registration had its day's messages). Counted once per request id.
+STATUS_LINK_REQUESTS = Counter(
+    "status_link_requests_total", "Requests to re-send a status link, by outcome", ["outcome"]
+)
 
 # Selection (waves). Gauges recomputed from Postgres by the selection worker; wave labels are
 # limited to the few most recent waves so the series count stays small.

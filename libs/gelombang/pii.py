@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import os
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -34,6 +34,17 @@ class PiiCipher:
 
     def nik_hash(self, nik: str) -> str:
         return hmac.new(self._hmac_key, nik.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def contact_hash(self, kind: Literal["email", "phone"], value: str) -> str:
+        """Blind index of a contact as normalised at sign-up (an email address as
+        ``email_validator`` gives it, a phone number in E.164), to compare one without
+        carrying it: a request for the status link sends this, never the address.
+
+        An email address is compared without case: its domain never had any, and no provider
+        people here use tells mailboxes apart by the case of their name, while people do not
+        remember which letters they once typed in capitals."""
+        canonical = value.casefold() if kind == "email" else value
+        return self.keyed_digest("gelombang/contact/v1", kind, canonical).hex()
 
     def keyed_digest(self, *parts: str) -> bytes:
         """Deterministic, secret-dependent digest of several strings (for derived ids)."""

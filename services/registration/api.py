@@ -26,6 +26,7 @@ from gelombang.admission import AdmissionController, Refusal, SignUpGuard
 from gelombang.contact import LINK_TTL, LinkExpired, LinkInvalid, status_page_path
 from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
+from gelombang.metrics import REQUESTS_SHED
 from gelombang.pii import PiiError
 from gelombang.probes import POSTGRES_UNAVAILABLE, redis_reachable
 from gelombang.rdkafka import RdKafkaPublisher
@@ -42,6 +43,8 @@ from services.registration.schemas import (
     RegistrationRequest,
     RegistrationStatus,
     StatusHistoryEntry,
+    StatusLinkAnswer,
+    StatusLinkRequest,
 )
 from services.registration.service import (
     Accepted,
@@ -51,11 +54,13 @@ from services.registration.service import (
     DependencyUnavailable,
     IdempotencyKeyReused,
     Refused,
+    StatusLinkCollaborators,
     TryAgainShortly,
     confirm_email_link,
     confirm_otp,
     register,
     request_new_code,
+    request_status_link,
 )
 from services.registration.settings import RegistrationSettings
 
@@ -72,6 +77,7 @@ class Runtime:
     publisher: RdKafkaPublisher
     redis: aioredis.Redis
     pool: asyncpg.Pool
+    status_link: StatusLinkCollaborators
 
 
 def runtime(request: Request) -> Runtime:
@@ -473,6 +479,52 @@ async def resend_otp(
         cooldown = {"Retry-After": str(rt.settings.otp_resend_cooldown_s)}
         return _answer(request, 429, "otp_resend_too_soon", lang, cooldown)
     return _answer(request, 202, "otp_resend_queued", lang)
+
+
+# -- Lost status link (issue 20) -----------------------------------------------------------
+
+
+@router.post(
+    "/api/v1/status-link",
+    status_code=202,
+    response_model=StatusLinkAnswer,
+    responses={
+        429: {
+            "model": ErrorResponse,
+            "description": "Too many requests for this NIK or from this address; see Retry-After",
+        },
+        503: {"model": ErrorResponse, "description": "Not taken; retry after Retry-After"},
+    },
+    summary="Send the status link again to the email address or mobile number given at sign-up",
+)
+async def resend_status_link(
+    payload: StatusLinkRequest,
+    request: Request,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The same 202 and body whether or not the NIK is registered and whether or not the
+    contact is its own, after the same work (no lookup is made here): the answer tells nobody
+    anything about a NIK. The link itself goes only to the contact on record, by email or SMS,
+    never into this answer."""
+    rt = runtime(request)
+    lang = pick_language(accept_language)
+    client_ip = request.client.host if request.client else ""
+    try:
+        outcome = await request_status_link(payload, client_ip, rt.status_link)
+    except PublishFailed:
+        return error(503, "service_unavailable", lang, headers=_retry_after(rt))
+    if isinstance(outcome, Refused):
+        refusal = outcome.refusal
+        REQUESTS_SHED.labels(rt.settings.service_name, f"status_link_{refusal.reason}").inc()
+        wait = {"Retry-After": str(refusal.retry_after_s or rt.settings.retry_after_s)}
+        # The code tells the page this is a limit to wait out, not a busy site to retry at once
+        # (the gateway's and admission control's 429s carry none, or their own).
+        refused = ErrorResponse(detail=message("status_link_too_many", lang)).model_dump()
+        return JSONResponse({**refused, "code": "status_link_too_many"}, 429, headers=wait)
+    body = StatusLinkAnswer(detail=message("status_link_requested", lang))
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=202, headers={"Cache-Control": "no-store"}
+    )
 
 
 def _retry_after(rt: Runtime) -> dict[str, str]:

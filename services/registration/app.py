@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,13 +19,12 @@ from gelombang.admission import (
 )
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import ContactSecrets, OtpStore
-from gelombang.heap import settle_after_startup
 from gelombang.logs import configure_logging, get_logger
-from gelombang.metrics import RequestMetricsMiddleware
+from gelombang.metrics import ADMISSION_LIMIT, RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
 from gelombang.postgres import create_pool
 from gelombang.rdkafka import RdKafkaPublisher
-from gelombang.settings import GATEWAY_KEEP_ALIVE_S
+from gelombang.serving import serve
 from services.registration.api import (
     Runtime,
     router,
@@ -42,7 +40,7 @@ from services.registration.repository import (
 from services.registration.schemas import ErrorResponse
 from services.registration.service import ContactCollaborators
 from services.registration.settings import RegistrationSettings
-from services.registration.wiring import sign_up_collaborators
+from services.registration.wiring import sign_up_collaborators, status_link_collaborators
 
 log = get_logger(__name__)
 
@@ -82,7 +80,10 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
             otps=RedisOtpChecker(OtpStore(redis)),
             publisher=deps.publisher,
         )
-        app.state.runtime = Runtime(settings, deps, contact, publisher, redis, pool)
+        status_link = status_link_collaborators(
+            settings=settings, cipher=cipher, redis=pipelined, publisher=deps.publisher
+        )
+        app.state.runtime = Runtime(settings, deps, contact, publisher, redis, pool, status_link)
         app.state.sign_up_guard = SignUpGuard(
             seen=RedisFirstTimes(pipelined),
             service=settings.service_name,
@@ -127,7 +128,10 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         rate_per_s=settings.admission_rate_per_s,
         burst=settings.admission_burst,
         max_retry_after_s=settings.admission_max_retry_after_s,
+        min_in_flight=settings.admission_min_in_flight,
+        target_latency_s=settings.admission_target_latency_ms / 1000 or None,
     )
+    ADMISSION_LIMIT.labels(settings.service_name).set_function(lambda: admission.limit)
     app.state.admission = admission
     # Added before the metrics middleware so it runs inside it: refusals still show up in
     # http_requests_total next to the requests that were served.
@@ -149,22 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = RegistrationSettings()
     configure_logging(settings.service_name, settings.log_level)
-    app = create_app(settings)
-    # Here, not in the lifespan: only a serving process should freeze its heap, not a test
-    # that builds apps over and over.
-    settle_after_startup()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,  # paths carry registration ids; RED metrics replace access logs
-        log_level="warning",
-        proxy_headers=True,
-        timeout_keep_alive=GATEWAY_KEEP_ALIVE_S,
-        forwarded_allow_ips="127.0.0.1",
-    )
+    serve(create_app(settings), host=args.host, port=args.port, settings=settings)
 
 
 if __name__ == "__main__":

@@ -182,6 +182,58 @@ class RedisSignUpEdge:
         return EdgeAnswer(remembered=bool(found[1]))
 
 
+# Window limits alone (``WindowCounter.take``), by the same rule as the edge's first two loops:
+# stop at the first limit reached and count none; else count every one. KEYS: two counters per
+# limit (this window, the previous one). ARGV per limit: the previous window's weight, the
+# limit, the counter's TTL.
+_WINDOWS = """
+local n = #KEYS / 2
+for i = 0, n - 1 do
+  local current = tonumber(redis.call('GET', KEYS[1 + 2 * i]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[2 + 2 * i]) or '0')
+  if current + 1 + previous * tonumber(ARGV[1 + 3 * i]) > tonumber(ARGV[2 + 3 * i]) then
+    return {i, current, previous}
+  end
+end
+for i = 0, n - 1 do
+  redis.call('INCR', KEYS[1 + 2 * i])
+  redis.call('EXPIRE', KEYS[1 + 2 * i], ARGV[3 + 3 * i])
+end
+return 0
+"""
+_WINDOWS_SHA = hashlib.sha1(_WINDOWS.encode(), usedforsecurity=False).hexdigest()
+
+
+class RedisWindowCounter:
+    """``WindowCounter`` as one Redis script (the status-link request's limits)."""
+
+    def __init__(self, redis: PipelinedRedis) -> None:
+        self._redis = redis
+
+    async def take(self, limits: Sequence[WindowLimit]) -> tuple[int, int, int] | None:
+        if not limits:
+            return None
+        keys: list[str] = []
+        args: list[str | int] = []
+        for limit in limits:
+            keys += [f"{LIMIT_KEY_PREFIX}:{limit.key}", f"{LIMIT_KEY_PREFIX}:{limit.previous_key}"]
+            args += [f"{limit.carried:.6f}", limit.limit, limit.ttl_s]
+        try:
+            (result,) = await self._redis.run(
+                command("EVALSHA", _WINDOWS_SHA, len(keys), *keys, *args)
+            )
+            if isinstance(result, NoScriptError):  # a restarted or flushed Redis
+                (result,) = await self._redis.run(
+                    command("EVAL", _WINDOWS, len(keys), *keys, *args)
+                )
+            found = reply(result)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+        if not isinstance(found, list):
+            return None
+        return int(found[0]), int(found[1]), int(found[2])
+
+
 class RedisNikReservations:
     """``nik:<hash>`` → registration id, as the rare path looks at it: who holds a NIK, and
     taking a stale reservation over (``RedisSignUpEdge`` takes reservations). Never the truth.

@@ -104,6 +104,37 @@ def eighteenth_birthday(born: date) -> date:
         return date(year, 3, 1)
 
 
+def normalize_phone(value: str) -> str:
+    """An Indonesian mobile number in E.164, as stored; raises the field's error otherwise."""
+    # phonenumbers also reads letters (vanity numbers) and very long junk; neither is a
+    # phone number a registrant would type.
+    if not _PHONE_CHARS.fullmatch(value):
+        raise _error("phone_invalid", "Not a valid phone number")
+    try:
+        number = phonenumbers.parse(value, "ID")
+    except phonenumbers.NumberParseException:
+        raise _error("phone_invalid", "Not a valid phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise _error("phone_invalid", "Not a valid phone number")
+    if phonenumbers.region_code_for_number(number) != "ID":
+        raise _error("phone_not_indonesian", "The mobile number must be Indonesian (+62)")
+    if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+        raise _error("phone_not_mobile", "Use a mobile number, not a landline")
+    e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164
+
+
+def normalize_email(value: str) -> str:
+    """An email address as stored (``email_validator``'s normal form); raises otherwise."""
+    try:
+        # No deliverability (DNS) check: it would put a network call in the hot path at peak.
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise _error("email_invalid", "Not a valid email address") from None
+    normalized: str = result.normalized
+    return normalized
+
+
 class RegistrationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
@@ -198,24 +229,7 @@ class RegistrationRequest(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone_indonesian_mobile(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        # phonenumbers also reads letters (vanity numbers) and very long junk; neither is a
-        # phone number a registrant would type.
-        if not _PHONE_CHARS.fullmatch(value):
-            raise _error("phone_invalid", "Not a valid phone number")
-        try:
-            number = phonenumbers.parse(value, "ID")
-        except phonenumbers.NumberParseException:
-            raise _error("phone_invalid", "Not a valid phone number") from None
-        if not phonenumbers.is_valid_number(number):
-            raise _error("phone_invalid", "Not a valid phone number")
-        if phonenumbers.region_code_for_number(number) != "ID":
-            raise _error("phone_not_indonesian", "The mobile number must be Indonesian (+62)")
-        if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
-            raise _error("phone_not_mobile", "Use a mobile number, not a landline")
-        e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        return e164
+        return None if value is None else normalize_phone(value)
 
     @field_validator("email")
     @classmethod
@@ -225,13 +239,7 @@ class RegistrationRequest(BaseModel):
             if "phone" in info.data and info.data["phone"] is None:
                 raise _error("contact_required", "Give an email address or a mobile number")
             return None
-        try:
-            # No deliverability (DNS) check: it would put a network call in the hot path at peak.
-            result = validate_email(value, check_deliverability=False)
-        except EmailNotValidError:
-            raise _error("email_invalid", "Not a valid email address") from None
-        normalized: str = result.normalized
-        return normalized
+        return normalize_email(value)
 
     @field_validator("province_code")
     @classmethod
@@ -339,3 +347,53 @@ class OtpResendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     registration_id: UUID
+
+
+# The longest address SMTP can deliver to (RFC 5321); a phone number is far shorter.
+CONTACT_MAX_LENGTH = 254
+
+
+class StatusLinkRequest(BaseModel):
+    """"I lost my status link": the NIK and the email address or mobile number given at sign-up.
+
+    One contact field: with an "@" it is read as an email address, otherwise as a mobile
+    number, each by the sign-up rules, so that what the person types now normalises to what
+    was stored then (0812… and +62812… are the same number).
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    nik: str
+    contact: Annotated[str, Field(max_length=CONTACT_MAX_LENGTH)]
+
+    @field_validator("nik")
+    @classmethod
+    def _nik_structure(cls, value: str) -> str:
+        try:
+            parse_nik(value)
+        except NikError as exc:
+            raise _error(exc.code, str(exc)) from None
+        return value
+
+    @field_validator("contact", mode="before")
+    @classmethod
+    def _contact_given(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise _error("contact_required", "Give an email address or a mobile number")
+        return value
+
+    @field_validator("contact")
+    @classmethod
+    def _contact_normalized(cls, value: str) -> str:
+        return normalize_email(value) if "@" in value else normalize_phone(value)
+
+    @property
+    def contact_kind(self) -> Literal["email", "phone"]:
+        return "email" if "@" in self.contact else "phone"
+
+
+class StatusLinkAnswer(BaseModel):
+    """The one answer to every admitted request, registered NIK or not."""
+
+    status: Literal["status_link_requested"] = "status_link_requested"
+    detail: str

@@ -31,7 +31,9 @@ attempt did reach Kafka, and the status token (derived from the id) is the same 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -43,16 +45,18 @@ from gelombang.contact import ContactSecrets, LinkExpired, LinkInvalid, OtpCheck
 from gelombang.events import (
     REGISTRATIONS_CONTACT_CONFIRMED,
     REGISTRATIONS_SUBMITTED,
+    STATUS_LINK_REQUESTED,
     VERIFICATION_REQUESTS,
     Channel,
     ContactCodeResendRequested,
     ContactConfirmed,
     Event,
     RegistrationSubmitted,
+    StatusLinkRequested,
 )
 from gelombang.metrics import DEDUPE_HITS, DEPENDENCY_ERRORS, REGISTRATIONS_ACCEPTED
 from gelombang.pii import PiiCipher
-from services.registration.schemas import RegistrationRequest
+from services.registration.schemas import RegistrationRequest, StatusLinkRequest
 
 T = TypeVar("T")
 
@@ -432,3 +436,114 @@ async def request_new_code(
     event = ContactCodeResendRequested(registration_id=uuid.UUID(registration_id))
     await deps.publisher.publish(VERIFICATION_REQUESTS, registration_id.encode(), event)
     return True
+
+
+# -- Lost status link (issue 20) -----------------------------------------------------------
+# "I lost my status link": a NIK and the contact given at sign-up. The API makes no lookup here:
+# it counts the request against its limits and hands it on, so every admitted request costs the
+# same and gets the same answer whether or not the NIK is registered. The verification workers,
+# which hold each case's contact, send the link only when NIK and contact belong together.
+
+
+class WindowCounter(Protocol):
+    async def take(self, limits: Sequence[WindowLimit]) -> tuple[int, int, int] | None:
+        """Check and count ``limits`` in one atomic step, stopping at the first one reached:
+        (its index, this window's count, the previous window's count), counting none; None
+        when all passed, each counted once more. Raises ``DependencyUnavailable``."""
+
+
+class StatusLinkLimits:
+    """How often a status link may be asked for: per NIK (its keyed hash: a person retrying
+    is far below it, someone hammering one identity is not) and per client address, as
+    sliding windows of the same shape as the sign-up's (``gelombang.admission.WindowLimit``)
+    under keys of their own. 0 switches one off; trusted addresses (load generators and
+    tests on the machine itself) have no address limit."""
+
+    def __init__(
+        self,
+        *,
+        nik_limit: int,
+        nik_window_s: int,
+        ip_limit: int,
+        ip_window_s: int,
+        ip_exempt: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._nik_limit, self._nik_window_s = nik_limit, nik_window_s
+        self._ip_limit, self._ip_window_s = ip_limit, ip_window_s
+        self._ip_exempt = [ipaddress.ip_network(n.strip()) for n in ip_exempt if n.strip()]
+        self._clock = clock
+
+    def windows(self, client_ip: str, nik_hash: str) -> tuple[WindowLimit, ...]:
+        now = self._clock()
+        windows: list[WindowLimit] = []
+        if self._ip_limit > 0 and not self._exempt(client_ip):
+            windows.append(
+                _window("ip_limit", f"ip:{client_ip}", self._ip_limit, self._ip_window_s, now)
+            )
+        if self._nik_limit > 0:
+            windows.append(
+                _window("nik_limit", f"nik:{nik_hash}", self._nik_limit, self._nik_window_s, now)
+            )
+        return tuple(windows)
+
+    def _exempt(self, client_ip: str) -> bool:
+        try:
+            address = ipaddress.ip_address(client_ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self._ip_exempt)
+
+
+def _window(
+    reason: Literal["ip_limit", "nik_limit"], key: str, limit: int, window_s: int, now: float
+) -> WindowLimit:
+    window = int(now // window_s)
+    return WindowLimit(
+        reason=reason,
+        key=f"status-link:{key}:{window}",
+        previous_key=f"status-link:{key}:{window - 1}",
+        carried=1 - (now - window * window_s) / window_s,
+        limit=limit,
+        # The count must outlive its own window and the next, where it still weighs.
+        ttl_s=2 * window_s + 1,
+        window_s=window_s,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class StatusLinkCollaborators:
+    cipher: PiiCipher
+    limits: StatusLinkLimits
+    counter: WindowCounter
+    publisher: Publisher
+
+
+@dataclass(frozen=True)
+class LinkRequested:
+    """Handed on to the verification workers; the person is told the same in every case."""
+
+
+async def request_status_link(
+    request: StatusLinkRequest, client_ip: str, deps: StatusLinkCollaborators
+) -> LinkRequested | Refused:
+    """Raises ``gelombang.kafka.PublishFailed`` when Kafka did not take the request.
+
+    Redis down means no limits for a while rather than no way back to one's status: the
+    verification workers still send a registration at most a few links a day.
+    """
+    nik_hash = deps.cipher.nik_hash(request.nik)
+    windows = deps.limits.windows(client_ip, nik_hash)
+    _, reached = await _degrade(deps.counter.take(windows), "redis", "status_link_limits")
+    if reached is not None:
+        index, current, previous = reached
+        return Refused(windows[index].refusal(current, previous))
+    kind = request.contact_kind
+    event = StatusLinkRequested(
+        nik_hash=nik_hash,
+        contact_kind=kind,
+        contact_hash=deps.cipher.contact_hash(kind, request.contact),
+    )
+    await deps.publisher.publish(STATUS_LINK_REQUESTED, nik_hash.encode(), event)
+    return LinkRequested()

@@ -12,10 +12,8 @@ import asyncio
 import csv
 import hashlib
 import json
-import random
 import secrets
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -45,6 +43,14 @@ from services.selection.draw import (
     validate_entries,
     validate_quotas,
 )
+from services.selection.drawbench import (
+    SCRATCH_DATABASE,
+    bench_in_memory,
+    default_admin_url,
+    print_figures,
+    run_stored,
+)
+from services.selection.progress import ProgressPrinter
 from services.selection.quotas import (
     QuotaFileError,
     load_quota_csv,
@@ -157,10 +163,14 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench-draw",
-        help="time the draw over N synthetic registrations",
+        help="time the draw over N synthetic registrations (in memory, or --stored)",
         description=(
             "Generate N synthetic eligible entries (reproducible), run the draw with progress on "
-            'stderr, and print {"rows": N, "draw_s": seconds} on stdout. Only the draw is timed.'
+            'stderr, and print {"rows": N, "draw_s": seconds} on stdout. Only the draw is timed. '
+            "With --stored: load them as verified people into the pool of a scratch database "
+            "(created for the run and dropped after it), close and draw a wave through the "
+            "service's code, and print the seconds of each step (close_s, load_s, draw_s, "
+            "store_s) and stored_total_s, from the stored pool to stored results."
         ),
     )
     bench.add_argument("--rows", type=_positive_int, default=1_500_000, help="default 1500000")
@@ -172,6 +182,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--random-seed", type=int, default=2020, help="seed of the synthetic data (default 2020)"
+    )
+    bench.add_argument(
+        "--stored",
+        action="store_true",
+        help="from the stored pool to stored results, in a scratch database",
+    )
+    bench.add_argument(
+        "--database",
+        default=SCRATCH_DATABASE,
+        help=f"with --stored: the scratch database's name (default {SCRATCH_DATABASE}; it is "
+        "dropped, and must start with that)",
+    )
+    bench.add_argument(
+        "--admin-url",
+        help="with --stored: a role that may create databases (default: "
+        "$GELOMBANG_DRAWBENCH_ADMIN_URL, else the local stack's superuser over its socket)",
     )
     bench.set_defaults(run=_bench_draw)
 
@@ -570,43 +596,26 @@ def _compare_results(expected: bytes, actual: bytes) -> list[str]:
 
 
 def _bench_draw(args: argparse.Namespace) -> int:
-    rows: int = args.rows
-    weights = load_weights()
-    quotas = proportional_quotas(args.total, weights)
-    started = time.perf_counter()
-    entries = synthetic_entries(rows, weights, random.Random(args.random_seed))
-    print(f"generated {rows} entries in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    seed = random.Random(args.random_seed).randbytes(32).hex()
-    started = time.perf_counter()
-    result = draw(entries, quotas, args.total, seed, progress=ProgressPrinter())
-    elapsed = time.perf_counter() - started
-    print(f"{result.selected} selected, {result.waitlisted} waitlisted", file=sys.stderr)
-    print(json.dumps({"rows": rows, "draw_s": round(elapsed, 3)}))
+    if not args.stored:
+        print_figures(bench_in_memory(args.rows, args.total, args.random_seed))
+        return 0
+    app_url = SelectionSettings().database_url
+    admin_url = args.admin_url or default_admin_url(app_url)
+    try:
+        figures = run_stored(
+            args.rows,
+            args.total,
+            args.random_seed,
+            app_url=app_url,
+            admin_url=admin_url,
+            database=args.database,
+        )
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # ctrl-C or SIGTERM: the scratch database was dropped on the way out.
+        print("interrupted", file=sys.stderr)
+        return 130
+    print_figures(figures)
     return 0
-
-
-def synthetic_entries(
-    rows: int, weights: dict[str, float], rng: random.Random
-) -> list[EligibleEntry]:
-    """Reproducible fake registrations: provinces by weight, tiers about 10% / 60% / 30%."""
-    codes = sorted(weights)
-    provinces = rng.choices(codes, weights=[weights[code] for code in codes], k=rows)
-    tiers = rng.choices(TIERS, weights=(10, 60, 30), k=rows)
-    return [
-        EligibleEntry(str(uuid.UUID(int=rng.getrandbits(128), version=4)), province, tier)
-        for province, tier in zip(provinces, tiers, strict=True)
-    ]
-
-
-class ProgressPrinter:
-    """Draw progress on stderr, so stdout stays machine-readable (bench-draw prints JSON there)."""
-
-    def __init__(self) -> None:
-        self._started = time.perf_counter()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        elapsed = time.perf_counter() - self._started
-        print(f"  [{elapsed:6.2f} s] {stage}: {done:,}/{total:,}", file=sys.stderr, flush=True)
 
 
 # -- admin commands: the same actions as the admin API, on the database directly ----------------
@@ -751,7 +760,8 @@ def _with_waves(args: argparse.Namespace, action: Callable[[Waves], Awaitable[in
             return await act(args.wave_store, DEFAULT_WAVE_QUOTA)
         pool, settings = await _connect()
         try:
-            return await act(PostgresWaveStore(pool), settings.default_total_quota)
+            store = PostgresWaveStore(pool, progress=ProgressPrinter())
+            return await act(store, settings.default_total_quota)
         finally:
             await pool.close()
 
@@ -912,7 +922,7 @@ def _revoke_expired(args: argparse.Namespace) -> int:
 def export_stored_wave(number: int, out: Path) -> int:
     """Write the published files of a drawn wave from what the database stored."""
 
-    async def fetch() -> tuple[Wave, list[EligibleEntry], list[Any]]:
+    async def fetch() -> tuple[Wave, Sequence[EligibleEntry], list[Any]]:
         pool, _ = await _connect()
         store = PostgresWaveStore(pool)
         try:

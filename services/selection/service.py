@@ -350,9 +350,9 @@ class WaveStore(Protocol):
         cutoff: datetime,
         commitment: str,
         beacon: BeaconAnnouncement,
-        sha_of: Callable[[list[EligibleEntry]], str],
+        sha_of: Callable[[Sequence[EligibleEntry]], str],
     ) -> None: ...
-    async def eligible(self, number: int) -> list[EligibleEntry]: ...
+    async def eligible(self, number: int) -> Sequence[EligibleEntry]: ...
     async def store_draw(
         self,
         number: int,

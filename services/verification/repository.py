@@ -21,7 +21,15 @@ from gelombang.events import (
 from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
 from gelombang.postgres import report_second_registrations
-from services.verification.service import Case, contact_method_for, decide, progressed
+from services.verification.service import (
+    Case,
+    LiveCase,
+    StatusLinkOutcome,
+    StatusLinkTarget,
+    contact_method_for,
+    decide,
+    progressed,
+)
 
 _TOPIC_OF = {
     "RegistrationProgressed": REGISTRATIONS_PROGRESS,
@@ -375,6 +383,107 @@ async def record_notification(
                   next_at = now() + make_interval(secs => $3),
                   sent_at = CASE WHEN $2 = 'sent' THEN now() END
             WHERE event_id = $1""",
+        event_id,
+        state,
+        delay_s,
+        error,
+    )
+
+
+# -- lost status links (issue 20) -------------------------------------------------------------
+
+_STATE_OF: dict[StatusLinkOutcome, str] = {
+    "matched": "pending",
+    "no_match": "no_match",
+    "limited": "limited",
+}
+
+
+class PostgresStatusLinks:
+    """``StatusLinkStore`` inside the consumer's transaction (stored before the offsets move)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def live_cases(self, nik_hashes: Sequence[str]) -> dict[str, LiveCase]:
+        # The predicate is the one-live-case-per-NIK index's: an index scan at any size.
+        rows = await self._conn.fetch(
+            """SELECT nik_hash, registration_id, pii FROM verification_cases
+                WHERE nik_hash = ANY($1::text[]) AND outcome IS DISTINCT FROM 'rejected'""",
+            list(nik_hashes),
+        )
+        return {r["nik_hash"]: LiveCase(r["registration_id"], r["pii"]) for r in rows}
+
+    async def messages_today(self, registration_id: uuid.UUID) -> int:
+        count: int = await self._conn.fetchval(
+            """SELECT count(*) FROM verification_status_links
+                WHERE registration_id = $1 AND state IN ('pending', 'sent', 'failed')
+                  AND created_at > now() - interval '1 day'""",
+            registration_id,
+        )
+        return count
+
+    async def record(
+        self, event_id: uuid.UUID, outcome: StatusLinkOutcome, target: StatusLinkTarget | None
+    ) -> bool:
+        stored = await self._conn.fetchval(
+            """INSERT INTO verification_status_links (event_id, registration_id, method, state)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (event_id) DO NOTHING
+               RETURNING true""",
+            event_id,
+            None if target is None else target.registration_id,
+            None if target is None else target.method,
+            _STATE_OF[outcome],
+        )
+        return bool(stored)
+
+
+@dataclass(frozen=True)
+class DueStatusLink:
+    event_id: uuid.UUID
+    registration_id: uuid.UUID
+    method: str
+    attempts: int
+    pii: str | None
+
+
+async def claim_status_links(
+    pool: asyncpg.Pool, limit: int, lease_s: float
+) -> list[DueStatusLink]:
+    # The lease moves next_at forward: if this worker dies, the message is due again afterwards.
+    rows = await pool.fetch(
+        """
+        WITH due AS (
+            UPDATE verification_status_links s
+               SET next_at = now() + make_interval(secs => $2)
+             WHERE s.event_id IN (SELECT event_id FROM verification_status_links
+                                   WHERE state = 'pending' AND next_at <= now()
+                                   ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+            RETURNING s.event_id, s.registration_id, s.method, s.attempts)
+        SELECT due.*, c.pii
+          FROM due LEFT JOIN verification_cases c USING (registration_id)
+        """,
+        limit,
+        lease_s,
+    )
+    return [DueStatusLink(**dict(r)) for r in rows]
+
+
+async def record_status_link(
+    pool: asyncpg.Pool,
+    event_id: uuid.UUID,
+    state: str,
+    delay_s: float = 0,
+    error: str | None = None,
+) -> None:
+    """sent / failed are final; pending with a delay is a retry."""
+    await pool.execute(
+        """UPDATE verification_status_links
+              SET state = $2, attempts = attempts + 1, last_error = $4,
+                  next_at = now() + make_interval(secs => $3),
+                  sent_at = CASE WHEN $2 = 'sent' THEN now() END
+            WHERE event_id = $1 AND state = 'pending'""",
         event_id,
         state,
         delay_s,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import random
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from gelombang.contact import status_page_path
 from gelombang.events import (
@@ -16,8 +18,10 @@ from gelombang.events import (
     RegistrationRejected,
     RegistrationVerified,
     RejectionReason,
+    StatusLinkRequested,
 )
 from gelombang.messages import message
+from gelombang.pii import PiiCipher, PiiError
 
 RegistryResult = Literal["match", "mismatch", "not_found"]
 NikState = Literal["pending", "verified", "not_found", "mismatch"]
@@ -151,3 +155,112 @@ def decision_texts(
         f"{english}\n\nYour registration status: {status}\n"
     )
     return subject, body, f"{indonesian} Status: {status}"
+
+
+# -- Lost status link (issue 20) -------------------------------------------------------------
+# The API hands every admitted request on without a lookup; here it is judged against the NIK's
+# live case. Nothing is told back: a match queues a message to the contact on record, a
+# mismatch is only counted.
+
+
+@dataclass(frozen=True)
+class LiveCase:
+    """A NIK's live (not rejected) case, as a lost-link request needs it."""
+
+    registration_id: uuid.UUID
+    pii: str
+
+
+@dataclass(frozen=True)
+class StatusLinkTarget:
+    """Where a lost-link request's message goes: the registration and the channel of the
+    contact that matched."""
+
+    registration_id: uuid.UUID
+    method: Literal["email", "sms"]
+
+
+StatusLinkOutcome = Literal["matched", "no_match", "limited"]
+
+
+class StatusLinkStore(Protocol):
+    async def live_cases(self, nik_hashes: Sequence[str]) -> Mapping[str, LiveCase]: ...
+
+    async def messages_today(self, registration_id: uuid.UUID) -> int:
+        """Status-link messages queued for the registration in the last 24 hours."""
+
+    async def record(
+        self, event_id: uuid.UUID, outcome: StatusLinkOutcome, target: StatusLinkTarget | None
+    ) -> bool:
+        """Store a request's judgement (a match as a message due now); False if this request
+        id was judged before, and then nothing changes."""
+
+
+def status_link_target(
+    request: StatusLinkRequested, case: LiveCase | None, cipher: PiiCipher
+) -> StatusLinkTarget | None:
+    """The NIK's live registration, if the contact asked with is its contact of that kind.
+
+    Both sides are blind indexes of normalised values, compared in constant time. The link then
+    goes to the contact on record, never to anything the request carried."""
+    if case is None:
+        return None
+    try:
+        personal = cipher.open_json(case.pii, str(case.registration_id))
+    except (PiiError, ValueError):
+        return None
+    field = "email" if request.contact_kind == "email" else "phone"
+    value = personal.get(field)
+    if not isinstance(value, str) or not value:
+        return None
+    on_record = cipher.contact_hash(request.contact_kind, value)
+    if not hmac.compare_digest(on_record.encode(), request.contact_hash.encode()):
+        return None
+    return StatusLinkTarget(case.registration_id, "email" if field == "email" else "sms")
+
+
+async def judge_status_link_requests(
+    requests: Sequence[StatusLinkRequested],
+    store: StatusLinkStore,
+    cipher: PiiCipher,
+    daily_limit: int,
+) -> list[StatusLinkOutcome]:
+    """Judge requests in log order and store each judgement once (by request id).
+
+    Returns the outcomes judged now, for the metric: a replayed request gives none. At most
+    ``daily_limit`` messages a day go to one registration, whatever the API's limits did
+    (Redis down switches those off)."""
+    if not requests:
+        return []
+    cases = await store.live_cases(sorted({r.nik_hash for r in requests}))
+    judged: list[StatusLinkOutcome] = []
+    for request in requests:
+        target = status_link_target(request, cases.get(request.nik_hash), cipher)
+        outcome: StatusLinkOutcome
+        if target is None:
+            outcome = "no_match"
+        elif await store.messages_today(target.registration_id) >= daily_limit:
+            outcome = "limited"
+        else:
+            outcome = "matched"
+        if await store.record(request.event_id, outcome, target):
+            judged.append(outcome)
+    return judged
+
+
+def status_link_texts(full_name: str, status: str) -> tuple[str, str, str]:
+    """(email subject, email body, SMS text) carrying a registration's status link again."""
+    indonesian = message("status_link_resent", "id")
+    english = message("status_link_resent", "en")
+    subject = "Tautan status pendaftaran Anda / Your registration status link"
+    body = (
+        f"Halo {full_name},\n\n{indonesian}\n\n{status}\n\n"
+        "Jika Anda tidak memintanya, abaikan pesan ini: tautan ini hanya dikirim ke kontak\n"
+        "yang Anda berikan saat mendaftar.\n\n---\n"
+        f"{english}\n\n{status}\n\n"
+        "If you did not ask for it, ignore this message: the link is only ever sent to the\n"
+        "contact you gave when you signed up.\n"
+    )
+    # One SMS segment (160 characters) with a link of ~100: the warning comes first and short.
+    sms = f"Tautan status pendaftaran Anda (JANGAN dibagikan): {status}"
+    return subject, body, sms

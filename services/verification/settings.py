@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from gelombang.settings import CommonSettings
+from pydantic import Field, model_validator
+
+from gelombang.settings import CommonSettings, refuse_dev_secret
 
 
 class VerificationSettings(CommonSettings):
@@ -9,7 +11,8 @@ class VerificationSettings(CommonSettings):
     db_pool_max: int = 6
 
     registry_url: str = "http://127.0.0.1:8091"
-    registry_api_key: str = "dev-registry-key"
+    # The dev values match the simulators; outside dev they refuse to start (see below).
+    registry_api_key: str = Field(default="dev-registry-key", repr=False)
     registry_timeout_s: float = 3.0
     # The ministry's API is the scarce resource; this cap (per worker) keeps us a polite client
     # however large the backlog, and the circuit breaker stops hammering it when it is down.
@@ -18,7 +21,7 @@ class VerificationSettings(CommonSettings):
     breaker_open_s: float = 15.0
 
     sms_url: str = "http://127.0.0.1:8092"
-    sms_api_key: str = "dev-sms-key"
+    sms_api_key: str = Field(default="dev-sms-key", repr=False)
     sms_timeout_s: float = 5.0
     # Kept-open connections to the SMS gateway per worker: one due batch of codes goes out at once.
     sms_connections: int = 64
@@ -35,6 +38,12 @@ class VerificationSettings(CommonSettings):
     smtp_connections: int = 8
     mail_from: str = "Gelombang <no-reply@gelombang.example.id>"
 
+    # Lost-link messages (issue 20): at most this many a day to one registration, however the
+    # API's limits fared (they are off while Redis is down), and this many tries to send one
+    # before giving up (with the backoff below, ten minutes or so).
+    status_link_daily_limit: int = 3
+    status_link_max_attempts: int = 10
+
     # Retry schedule for checks whose outside system was unavailable: exponential with full
     # jitter between these bounds; there is no limit on the number of attempts (never reject
     # a person because a government system was down).
@@ -44,3 +53,9 @@ class VerificationSettings(CommonSettings):
     lease_s: float = 20.0
     scheduler_batch: int = 64
     idle_poll_s: float = 0.5
+
+    @model_validator(mode="after")
+    def _refuse_dev_api_keys(self) -> VerificationSettings:
+        refuse_dev_secret(self, "registry_api_key", self.registry_api_key)
+        refuse_dev_secret(self, "sms_api_key", self.sms_api_key)
+        return self

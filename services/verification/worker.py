@@ -10,6 +10,10 @@ work in Postgres (``FOR UPDATE SKIP LOCKED``). Four loops per process:
   unavailable registry reschedules the check with jittered backoff, never rejects;
 - contact messages (email link over SMTP, or an SMS one-time code);
 - outbox publisher (events to Kafka after their state is stored) and contact-expiry sweeper.
+
+Lost-link requests (issue 20) are judged by the consumer, in its transaction, against the NIK's
+live case; a match becomes a message due in ``verification_status_links``, sent by its own
+loop with the notifications' lease and retry rules.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ from gelombang.events import (
     REGISTRATIONS_ACCEPTED,
     REGISTRATIONS_CONTACT_CONFIRMED,
     SELECTION_DECIDED,
+    STATUS_LINK_REQUESTED,
     VERIFICATION_REQUESTS,
     ContactCodeResendRequested,
     ContactConfirmed,
     RegistrationAccepted,
     SelectionDecided,
+    StatusLinkRequested,
 )
 from gelombang.kafka import (
     ConsumerLoop,
@@ -46,11 +52,12 @@ from gelombang.kafka import (
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import (
     OUTBOX_PENDING,
+    STATUS_LINK_REQUESTS,
     VERIFICATION_CHECKS,
     VERIFICATION_OUTCOMES,
     VERIFICATION_RETRIES,
 )
-from gelombang.pii import PiiCipher
+from gelombang.pii import PiiCipher, PiiError
 from gelombang.postgres import create_pool
 from gelombang.probes import database_reachable, probes_server
 from gelombang.rounds import repeat, run_until_stopped
@@ -66,11 +73,13 @@ from services.verification.gateways import (
 from services.verification.service import (
     decision_texts,
     email_text,
+    judge_status_link_requests,
     nik_state_for,
     progressed,
     retry_delay_s,
     sms_text,
     status_link,
+    status_link_texts,
 )
 from services.verification.settings import VerificationSettings
 
@@ -81,6 +90,7 @@ TOPICS = (
     REGISTRATIONS_CONTACT_CONFIRMED,
     VERIFICATION_REQUESTS,
     SELECTION_DECIDED,
+    STATUS_LINK_REQUESTED,
 )
 
 
@@ -105,6 +115,7 @@ class Verifier:
         confirmed = [d.event for d in batch if isinstance(d.event, ContactConfirmed)]
         resend = [d.event for d in batch if isinstance(d.event, ContactCodeResendRequested)]
         decided = [d.event for d in batch if isinstance(d.event, SelectionDecided)]
+        lost = [d.event for d in batch if isinstance(d.event, StatusLinkRequested)]
         async with self.pool.acquire() as conn, conn.transaction():
             await repository.ingest_accepted(conn, accepted, link_expiry())
             settled = await repository.confirm_contacts(
@@ -121,6 +132,14 @@ class Verifier:
                 conn, [e.registration_id for e in resend], self.settings.sms_daily_limit
             )
             await repository.queue_notifications(conn, decided)
+            judged = await judge_status_link_requests(
+                lost,
+                repository.PostgresStatusLinks(conn),
+                self.cipher,
+                self.settings.status_link_daily_limit,
+            )
+        for outcome in judged:
+            STATUS_LINK_REQUESTS.labels(outcome).inc()
         for event in settled:
             VERIFICATION_OUTCOMES.labels(
                 "verified" if event.event_type == "RegistrationVerified" else "rejected",
@@ -239,6 +258,59 @@ class Verifier:
             return
         await repository.record_notification(self.pool, due.event_id, "sent")
 
+    # -- lost status links ------------------------------------------------------------------
+    async def status_link_round(self) -> int:
+        due = await repository.claim_status_links(
+            self.pool, self.settings.scheduler_batch, self.settings.lease_s
+        )
+        await asyncio.gather(*(self._send_status_link(d) for d in due))
+        return len(due)
+
+    async def _send_status_link(self, due: repository.DueStatusLink) -> None:
+        registration_id = str(due.registration_id)
+        try:
+            # The case the request matched; should it no longer open, there is nothing to send.
+            personal = None if due.pii is None else self.cipher.open_json(due.pii, registration_id)
+        except (PiiError, ValueError):
+            personal = None
+        address = personal.get("email" if due.method == "email" else "phone") if personal else None
+        if personal is None or not isinstance(address, str) or not address:
+            await repository.record_status_link(self.pool, due.event_id, "failed", error="no_case")
+            return
+        subject, body, sms = status_link_texts(
+            str(personal.get("full_name", "")), self._status_link(registration_id)
+        )
+        try:
+            if due.method == "email":
+                message_id = f"{registration_id}.link.{due.event_id}"
+                await self.mailer.send(address, subject, body, message_id)
+            else:
+                await self.sms.send(address, sms, client_ref=f"link:{due.event_id}")
+        except Undeliverable:
+            VERIFICATION_RETRIES.labels("status_link", "undeliverable").inc()
+            await repository.record_status_link(
+                self.pool, due.event_id, "failed", error="undeliverable"
+            )
+            return
+        except Unavailable as exc:
+            VERIFICATION_RETRIES.labels("status_link", exc.reason).inc()
+            if due.attempts + 1 >= self.settings.status_link_max_attempts:
+                # A request is for now: after a provider outage of this length the person is
+                # better served asking again than by a message long after they gave up.
+                await repository.record_status_link(
+                    self.pool, due.event_id, "failed", error=exc.reason
+                )
+                return
+            delay = retry_delay_s(
+                due.attempts + 1, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
+            )
+            await repository.record_status_link(
+                self.pool, due.event_id, "pending", delay, exc.reason
+            )
+            return
+        await repository.record_status_link(self.pool, due.event_id, "sent")
+        VERIFICATION_CHECKS.labels("status_link", f"{due.method}_sent").inc()
+
     async def _send_otp(self, registration_id: str, phone: str, sends: int) -> None:
         # Per-phone daily cap across registrations (one phone may be typed by many people).
         quota_key = f"sms-quota:{self.contact.phone_key(phone)}:{time.strftime('%Y%m%d')}"
@@ -350,6 +422,9 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
         asyncio.create_task(repeat("expiry", verifier.expiry_round, 30.0, stop), name="expiry"),
         asyncio.create_task(repeat("gauges", verifier.gauges_round, 15.0, stop), name="gauges"),
         asyncio.create_task(repeat("notify", verifier.notify_round, idle, stop), name="notify"),
+        asyncio.create_task(
+            repeat("status_link", verifier.status_link_round, idle, stop), name="status_link"
+        ),
     ]
     log.info("verification_started", group=settings.group_id)
     await run_until_stopped(tasks, stop)

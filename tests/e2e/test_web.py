@@ -157,7 +157,7 @@ async def test_sign_up_confirm_by_email_link_and_reach_verified(browser: Browser
     await page.context.close()
 
 
-# -- The waiting room against a registration process with a tiny cap ---------------------------
+# -- The waiting screen against a registration process with a tiny cap -------------------------
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def crowded_api() -> Iterator[str]:
         yield base
 
 
-async def test_a_full_site_queues_the_person_and_submits_once_admitted(
+async def test_a_full_site_makes_the_person_wait_and_submits_once_admitted(
     browser: Browser, crowded_api: str
 ) -> None:
     attempts: list[tuple[int, str | None, str | None, str | None, bool]] = []
@@ -200,7 +200,7 @@ async def test_a_full_site_queues_the_person_and_submits_once_admitted(
     await page.route("**/api/v1/registrations", to_crowded_api)
     await page.goto(GATEWAY)
     citizen = random_citizen(random.Random())
-    await fill_form(page, citizen, f"queue.{uuid.uuid4().hex[:10]}@example.id")
+    await fill_form(page, citizen, f"wait.{uuid.uuid4().hex[:10]}@example.id")
 
     # Other people got there first: the one free place is taken and two more are waiting.
     async with httpx.AsyncClient(base_url=crowded_api) as crowd:
@@ -208,14 +208,19 @@ async def test_a_full_site_queues_the_person_and_submits_once_admitted(
             await crowd.get("/api/v1/registrations/00000000-0000-0000-0000-000000000000")
     await page.get_by_role("button", name="Kirim pendaftaran").click()
 
-    queue = page.get_by_role("heading", name="Anda dalam antrean")
-    await expect(queue).to_be_visible()
-    await expect(queue).to_be_focused()
+    # Not "in the queue": each retry is a fresh chance, and the page says so.
+    waiting = page.get_by_role("heading", name="Situs sedang ramai")
+    await expect(waiting).to_be_visible()
+    await expect(waiting).to_be_focused()
+    await expect(page.locator("h1:visible")).to_have_count(1)
+    await expect(page.locator("#wait-fair")).to_contain_text("bukan antrean")
     first_wait = attempts[0][1]
     assert attempts[0][0] == 429 and first_wait is not None
-    await expect(page.locator("#queue-estimate")).to_have_text(
-        f"Perkiraan waktu tunggu: sekitar {first_wait} detik."
-    )
+    # The estimate is the wait the page will really make: never sooner than Retry-After.
+    estimate = page.locator("#wait-when")
+    await expect(estimate).to_have_text(re.compile(r"Perkiraan waktu tunggu: sekitar \d+ detik"))
+    shown = re.search(r"sekitar (\d+) detik", await estimate.text_content() or "")
+    assert shown and int(shown.group(1)) >= int(first_wait)
     await page.screenshot(path=SHOTS / "waiting-room.png", full_page=True)
 
     await page.wait_for_url(re.compile(r"/status#id="), timeout=90_000)

@@ -1,0 +1,187 @@
+"""The draw fed columns (``EligibleList``, as the database hands the list over) gives exactly what
+it gives for a list of entries, and the faster canonical list is byte for byte the published one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.selection.cli import result_csv
+from services.selection.draw import (
+    DrawResult,
+    EligibleEntry,
+    EligibleList,
+    canonical_eligible,
+    draw,
+    eligible_sha256,
+    rank,
+    validate_entries,
+)
+from tests.unit.test_draw_worked_example import ELIGIBLE, MANIFEST, RESULT, entries_of
+
+PROVINCES = ["11", "31", "32", "35", "94", "96"]
+SEED = "00" * 31 + "01"
+
+seeds = st.binary(min_size=32, max_size=32).map(bytes.hex)
+entry_lists = st.lists(
+    st.tuples(st.uuids(), st.sampled_from(PROVINCES), st.integers(1, 3)),
+    max_size=60,
+    unique_by=lambda row: row[0],
+).map(lambda rows: [EligibleEntry(str(u), p, t) for u, p, t in rows])
+beacons = st.none() | st.text(min_size=1, max_size=20)
+modest = settings(max_examples=150, deadline=None)
+
+
+def columns_of(entries: list[EligibleEntry]) -> EligibleList:
+    return EligibleList(
+        [e.registration_id for e in entries],
+        [e.province_code for e in entries],
+        [e.tier for e in entries],
+    )
+
+
+def reference_canonical(entries: list[EligibleEntry]) -> bytes:
+    """The README's definition, written out plainly (what canonical_eligible did before)."""
+    lines = [f"{e.registration_id},{e.province_code},{e.tier}" for e in sorted(entries)]
+    return "\n".join(lines).encode("ascii")
+
+
+def reference_rank(seed_hex: str, registration_id: str, beacon: str | None) -> str:
+    key = bytes.fromhex(seed_hex)
+    if beacon is not None:
+        key = hmac.new(key, beacon.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(key, registration_id.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def as_rows(result: DrawResult) -> list[tuple[object, ...]]:
+    return sorted(tuple(o) for o in result.outcomes)
+
+
+@modest
+@given(entry_lists, st.booleans(), seeds, beacons, st.integers(0, 12), st.integers(0, 5))
+def test_columns_draw_exactly_what_entries_draw(
+    entries: list[EligibleEntry],
+    in_id_order: bool,
+    seed: str,
+    beacon: str | None,
+    per_province: int,
+    extra: int,
+) -> None:
+    if in_id_order:
+        entries = sorted(entries)
+    quotas = {code: per_province for code in PROVINCES[:4]}
+    total = sum(quotas.values()) + extra
+    from_entries = draw(entries, quotas, total, seed, beacon_value=beacon)
+    from_columns = draw(columns_of(entries), quotas, total, seed, beacon_value=beacon)
+    assert as_rows(from_columns) == as_rows(from_entries)
+    assert from_columns.outcomes == from_entries.outcomes  # same order too: the input's
+    assert (from_columns.selected, from_columns.selected_by_province) == (
+        from_entries.selected,
+        from_entries.selected_by_province,
+    )
+    # Ranks are still the stdlib HMAC's, bit for bit.
+    for outcome in from_columns.outcomes:
+        assert outcome.rank == reference_rank(seed, outcome.registration_id, beacon)
+
+
+@modest
+@given(entry_lists, st.booleans())
+def test_the_canonical_list_is_the_readme_definition(
+    entries: list[EligibleEntry], in_id_order: bool
+) -> None:
+    if in_id_order:
+        entries = sorted(entries)
+    expected = reference_canonical(entries)
+    assert canonical_eligible(entries) == expected
+    assert canonical_eligible(columns_of(entries)) == expected  # sorted or not
+    assert eligible_sha256(columns_of(entries)) == hashlib.sha256(expected).hexdigest()
+    assert validate_entries(columns_of(entries)) == sorted(entries)
+
+
+def test_a_large_list_hashes_the_same_both_ways() -> None:
+    rng = random.Random(19)
+    entries = [
+        EligibleEntry(str(uuid.UUID(int=rng.getrandbits(128), version=4)), code, tier)
+        for code, tier in zip(
+            rng.choices(PROVINCES, k=20_000), rng.choices([1, 2, 3], k=20_000), strict=True
+        )
+    ]
+    expected = reference_canonical(entries)
+    assert canonical_eligible(columns_of(sorted(entries))) == expected
+    assert canonical_eligible(entries) == expected
+
+
+def test_the_worked_example_from_columns() -> None:
+    entries = columns_of(entries_of(ELIGIBLE))
+    assert canonical_eligible(entries) == ELIGIBLE
+    result = draw(
+        entries,
+        MANIFEST["quotas"],
+        MANIFEST["total_quota"],
+        MANIFEST["seed"],
+        beacon_value=MANIFEST["beacon_value"],
+    )
+    assert result_csv(result) == RESULT
+
+
+ID = "00000000-0000-4000-8000-00000000000{}"
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        # In id order but the same id twice: strictly increasing fails, the set check names it.
+        (([ID.format(1), ID.format(1)], ["32", "32"], [1, 1]), "more than once"),
+        (([ID.format(2), ID.format(1), ID.format(2)], ["32"] * 3, [1] * 3), "more than once"),
+        ((["0000000A-0000-4000-8000-000000000000"], ["32"], [1]), "lowercase UUID"),
+        (([None, ID.format(1)], ["32", "32"], [1, 1]), "lowercase UUID"),
+        (([ID.format(1)], ["3"], [1]), "2 digits"),
+        (([ID.format(1)], ["32"], [4]), "1, 2 or 3"),
+        (([ID.format(1)], ["32"], [True]), "1, 2 or 3"),
+    ],
+)
+def test_bad_columns_are_rejected(
+    columns: tuple[list[str], list[str], list[int]], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        draw(EligibleList(*columns), {}, 1, SEED)
+    with pytest.raises(ValueError, match=message):
+        canonical_eligible(EligibleList(*columns))
+
+
+def test_columns_of_different_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        EligibleList([ID.format(1)], [], [1])
+
+
+def test_an_eligible_list_reads_like_the_list_it_replaces() -> None:
+    entries = [EligibleEntry(ID.format(n), "32", 1 + n % 3) for n in range(5)]
+    listed = columns_of(entries)
+    assert len(listed) == 5
+    assert listed[2] == entries[2] and isinstance(listed[2], EligibleEntry)
+    assert listed[-1] == entries[-1]
+    assert listed[1:3] == entries[1:3]
+    assert list(listed) == entries
+    assert listed == entries
+    assert listed != entries[:4]
+    assert repr(listed) == "EligibleList(5 entries)"
+    assert EligibleList([], [], []) == []
+
+
+def test_outcomes_as_table_rows_and_the_selected_ids() -> None:
+    entries = [EligibleEntry(ID.format(n), "32" if n % 2 else "31", 1 + n % 3) for n in range(8)]
+    result = draw(entries, {"31": 1, "32": 2}, 4, SEED)
+    assert list(result.outcomes.table_rows(7)) == [(7, *o) for o in result.outcomes]
+    assert list(result.outcomes.table_rows()) == [tuple(o) for o in result.outcomes]
+    assert result.outcomes.selected_ids() == [
+        o.registration_id for o in result.outcomes if o.outcome == "selected"
+    ]
+    assert len(result.outcomes.selected_ids()) == result.selected == 4
+    assert rank(SEED, ID.format(0)) == reference_rank(SEED, ID.format(0), None)
