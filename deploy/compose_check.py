@@ -94,6 +94,8 @@ SHARED_NGINX_DIRECTIVES = (
 LOCAL_GATEWAY_DEFAULTS = {
     "RATE": "20r/s",
     "BURST": "40",
+    "PAGE_RATE": "200r/s",
+    "PAGE_BURST": "400",
     "CONN_LIMIT": "50",
     "INTAKE_RATE": "600r/s",
     "INTAKE_BURST": "300",

@@ -21,6 +21,8 @@ environment; every Gelombang process also gets os.environ overlaid with .run/sta
     GELOMBANG_API_INSTANCES            registration API processes, ports 8000.. (default 2)
     GELOMBANG_GATEWAY_RATE             per-IP request rate at the gateway (default 20r/s)
     GELOMBANG_GATEWAY_BURST            per-IP burst (default 40)
+    GELOMBANG_GATEWAY_PAGE_RATE        per-IP rate for the page's own files (default 200r/s)
+    GELOMBANG_GATEWAY_PAGE_BURST       per-IP burst for the page's own files (default 400)
     GELOMBANG_GATEWAY_INTAKE_RATE      sign-ups/s from everyone together (default 600r/s)
     GELOMBANG_GATEWAY_INTAKE_BURST     burst above that rate (default 300)
     GELOMBANG_GATEWAY_CONN_LIMIT       per-IP concurrent connections (default 50)
@@ -1462,6 +1464,8 @@ def gateway_settings(env: dict[str, str]) -> dict[str, str]:
         "INTAKE_BURST": _positive(env, "GELOMBANG_GATEWAY_INTAKE_BURST", "300"),
         "RATE": _nginx_rate(env, "GELOMBANG_GATEWAY_RATE", "20r/s"),
         "BURST": _positive(env, "GELOMBANG_GATEWAY_BURST", "40"),
+        "PAGE_RATE": _nginx_rate(env, "GELOMBANG_GATEWAY_PAGE_RATE", "200r/s"),
+        "PAGE_BURST": _positive(env, "GELOMBANG_GATEWAY_PAGE_BURST", "400"),
         "CONN_LIMIT": _positive(env, "GELOMBANG_GATEWAY_CONN_LIMIT", "50"),
         "UNLIMITED_CIDRS": "\n".join(f"        {c} 0;" for c in cidrs)
         or "        # (none: GELOMBANG_GATEWAY_UNLIMITED_CIDRS is empty)",

@@ -72,6 +72,23 @@ def at_most_admitted(elapsed_s: float) -> int:
     return BURST + int(RATE_PER_S * (elapsed_s + 1)) + 5
 
 
+def page_files() -> list[str]:
+    """What a browser fetches for one load of the page: the HTML and everything it preloads."""
+    html = (REPO_ROOT / "web" / "index.html").read_text()
+    return ["/", *re.findall(r'href="(/[^"]+)"', html)]
+
+
+async def test_people_behind_one_address_can_load_the_page_again_and_again(
+    stranger: httpx.AsyncClient,
+) -> None:
+    # Four loads in a row from one address (a reload, a look at the terms, a carrier's NAT):
+    # more requests than the API's burst, all of them for the page's own files.
+    files = page_files() * 4
+    assert len(files) > BURST
+    answers = await asyncio.gather(*(stranger.get(path) for path in files))
+    assert [a.status_code for a in answers] == [200] * len(files)
+
+
 async def test_guessing_status_ids_is_rate_limited_and_reveals_nothing(
     stranger: httpx.AsyncClient,
 ) -> None:
