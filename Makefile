@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
-STACK := python3 deploy/local/stack.py
+# KAFKA_BROKERS=3 (on the command line or in the environment): a three-broker cluster, topics
+# with three replicas and min.insync.replicas=2. Fixed once the stack's Kafka exists.
+KAFKA_BROKERS ?=
+STACK := GELOMBANG_KAFKA_BROKERS=$(KAFKA_BROKERS) python3 deploy/local/stack.py
 
 .PHONY: help venv up infra down restart status lint test test-unit test-integration test-e2e compose-check clean load load-ui bench
 
@@ -85,7 +88,7 @@ FUZZ_SECONDS ?= 120
 fuzz: up ## Schemathesis, every phase, FUZZ_SECONDS per target against each service's OpenAPI
 	@GELOMBANG_FUZZ_SECONDS=$(FUZZ_SECONDS) bash .ci/pytest-tier tests/integration/test_schemathesis.py
 
-CHAOS_FAULTS ?= registration-0,projector,verification-0,civil-registry-sim,redis,kafka,postgres,pause-redis,pause-kafka,pause-postgres,kafka-link,disk-kafka,disk-postgres
+CHAOS_FAULTS ?= registration-0,projector,verification-0,civil-registry-sim,redis,kafka,postgres,pause-redis,pause-kafka,pause-postgres,kafka-link,disk-kafka,disk-postgres,kafka-broker,kafka-two-brokers
 CHAOS_OVERLOAD ?= 2,3
 chaos: up ## Fault suite (kills, pauses, bad Kafka link, full disks, 2x/3x overload; reports/chaos.json), then fuzz
 	@$(PY) -m loadtests.chaos --faults $(CHAOS_FAULTS) --overload '$(CHAOS_OVERLOAD)'

@@ -99,7 +99,13 @@ LINK = "kafka-link"
 LINK_DELAY_S = 0.3
 # A size-limited tmpfs under the store's data, filled to the last byte for a while.
 DISKS = ("disk-kafka", "disk-postgres")
-ALL_FAULTS = (*KILLS, *PAUSES, LINK, *DISKS)
+# With three brokers (`make up KAFKA_BROKERS=3`): one of them SIGKILLed and restarted, then two
+# at once kept down for BROKERS_DOWN_S. On a one-broker stack they are skipped, and say so.
+BROKER = "kafka-broker"
+TWO_BROKERS = "kafka-two-brokers"
+BROKER_FAULTS = (BROKER, TWO_BROKERS)
+BROKER_DOWN_S = 15.0
+ALL_FAULTS = (*KILLS, *PAUSES, LINK, *DISKS, *BROKER_FAULTS)
 ATTEMPTS = 4
 
 
@@ -123,6 +129,7 @@ class FaultResult:
     #: What the fault did, where it is not obvious (connections that went through the link).
     detail: dict[str, Any] = field(default_factory=dict)
     accepted_ids: list[str] = field(default_factory=list, repr=False)
+    fault_at: float | None = field(default=None, repr=False)  # monotonic, when it was injected
 
     @property
     def ok(self) -> bool:
@@ -243,6 +250,24 @@ async def kill_and_restart(component: str) -> None:
     await asyncio.to_thread(bring_back)
 
 
+def kafka_brokers() -> int:
+    """How many brokers the local stack runs (.run/stack.env, written by `make up`)."""
+    env = REPO_ROOT / ".run" / "stack.env"
+    for line in env.read_text().splitlines() if env.exists() else []:
+        if line.startswith("GELOMBANG_KAFKA_BROKERS="):
+            return int(line.split("=", 1)[1])
+    return 1
+
+
+async def brokers_down(components: Sequence[str], seconds: float) -> None:
+    """SIGKILL brokers (never the first: chaos' other faults use its data directory), keep them
+    down for ``seconds`` of load, then bring them back with `up`."""
+    for component in components:
+        signal_component(component, signal.SIGKILL)
+    await asyncio.sleep(seconds)
+    await asyncio.to_thread(bring_back)
+
+
 async def pause(component: str, seconds: float) -> None:
     with stopped(component, seconds + PAUSE_WATCHDOG_S):
         await asyncio.sleep(seconds)
@@ -299,6 +324,7 @@ async def under_load(
     stop.set()
     await load
     result.recovery_s = recovery_s(result, fault_at[0])
+    result.fault_at = fault_at[0]
     return result
 
 
@@ -322,6 +348,22 @@ async def one_fault(
                 after_s,
                 rng,
             )
+        return result
+    if fault in BROKER_FAULTS:
+        victims = ("kafka-2",) if fault == BROKER else ("kafka-2", "kafka-3")
+        result = await under_load(
+            fault,
+            GATEWAY_URL,
+            partial(brokers_down, victims, BROKER_DOWN_S),
+            rate,
+            before_s,
+            after_s,
+            rng,
+        )
+        result.detail["brokers_killed"] = len(victims)
+        # When refusals stopped, after the kill: the leader-election window the issue bounds.
+        refused_after = [t - (result.fault_at or 0.0) for t in result.troubled_at]
+        result.detail["refusals_end_s"] = round(max(refused_after), 1) if refused_after else 0.0
         return result
     if fault != LINK:
         return await under_load(
@@ -625,6 +667,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown faults {unknown}; known: {', '.join(ALL_FAULTS)}")
     if any(f in DISKS for f in faults) and os.geteuid() != 0:
         parser.error(f"{', '.join(DISKS)} mount a tmpfs and need root; leave them out")
+    brokers = kafka_brokers()
+    skipped = []
+    if brokers < 3:
+        skipped = [f for f in faults if f in BROKER_FAULTS]
+        faults = [f for f in faults if f not in BROKER_FAULTS]
+    if LINK in faults and brokers > 1:
+        # The fault proxy fronts one broker; a client would be told of the others directly.
+        skipped.append(LINK)
+        faults.remove(LINK)
+    for fault in skipped:
+        print(
+            f"chaos: {fault} skipped: the stack runs {brokers} Kafka broker(s)"
+            f" ({'needs `make up KAFKA_BROKERS=3`' if brokers < 3 else 'needs one broker'})"
+        )
     knee = args.knee_per_s or measured_knee()
     knee_source = "--knee-per-s" if args.knee_per_s else "reports/bench.json"
     rng = random.Random()
@@ -654,6 +710,8 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.run(reconcile_all([*results, *overloads], since_ms, args.reconcile_wait_s))
     report: dict[str, Any] = {
         "rate_per_s": args.rate,
+        "kafka_brokers": brokers,
+        "skipped": skipped,
         "faults": {r.fault: public(r) for r in results},
         "totals": {k: sum(public_counts(r)[k] for r in results) for k in COUNTS},
         "overload": {
@@ -684,7 +742,7 @@ def public_counts(result: FaultResult) -> dict[str, int]:
 
 def public(result: FaultResult | OverloadResult) -> dict[str, Any]:
     data = asdict(result)
-    for internal in ("accepted_ids", "fault", "accepted_at", "troubled_at"):
+    for internal in ("accepted_ids", "fault", "accepted_at", "troubled_at", "fault_at"):
         data.pop(internal, None)
     return data
 

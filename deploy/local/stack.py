@@ -19,6 +19,8 @@ start is reported as an error instead of being waited on.
 Tunables (from the environment, or put them in .run/stack.env, which wins over the
 environment; every Gelombang process also gets os.environ overlaid with .run/stack.env):
     GELOMBANG_API_INSTANCES            registration API processes, ports 8000.. (default 2)
+    GELOMBANG_KAFKA_BROKERS            1 (default) or 3 (make up KAFKA_BROKERS=3): fixed once
+                                       Kafka's storage exists; switching needs `make clean`
     GELOMBANG_GATEWAY_RATE             per-IP request rate at the gateway (default 20r/s)
     GELOMBANG_GATEWAY_BURST            per-IP burst (default 40)
     GELOMBANG_GATEWAY_PAGE_RATE        per-IP rate for the page's own files (default 200r/s)
@@ -39,6 +41,7 @@ but keep ``stack.env``: it holds the keys that encrypt stored PII)::
     .run/postgres/{data,run}    cluster (owned by user postgres) and its unix socket
     .run/redis/redis.conf       generated config (append-only file: the NIK hints outlive a restart)
     .run/kafka/                 server.properties, cluster.id, data/ (KRaft log dirs)
+    .run/kafka-2/, .run/kafka-3/  the other two nodes with KAFKA_BROKERS=3
     .run/nginx/                 nginx.conf rendered from deploy/local/nginx.conf.template, temp/
     .run/prometheus/            prometheus.yml, data/ (TSDB, 2 days retention)
 
@@ -74,6 +77,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# Run as a script (system python3, before the venv exists): the repository root goes on the
+# path so the Kafka layout module is shared with the tests that start a cluster of their own.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from deploy.local import kafka_cluster
+from deploy.local.kafka_cluster import KafkaNode
+
 # ---------------------------------------------------------------------------------------------
 # Layout and fixed addresses
 # ---------------------------------------------------------------------------------------------
@@ -91,7 +100,6 @@ HOST = "127.0.0.1"
 PG_PORT = 5432
 REDIS_PORT = 6379
 KAFKA_PORT = 9092
-KAFKA_CONTROLLER_PORT = 9093
 # A third listener for fault tests: it advertises the port of the fault-injecting TCP proxy that
 # `make chaos` runs in front of it, so a client bootstrapped there keeps talking through the proxy
 # (Kafka clients connect to the advertised address, not the one they bootstrapped from).
@@ -117,7 +125,9 @@ PG_DB = "gelombang"
 SECRET_KEYS = ("GELOMBANG_NIK_HMAC_KEY", "GELOMBANG_PII_KEY")
 ENV_DEFAULTS = {
     "GELOMBANG_ENV": "dev",
+    "GELOMBANG_KAFKA_BROKERS": "1",
     "GELOMBANG_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
+    "GELOMBANG_KAFKA_REPLICATION_FACTOR": "1",
     "GELOMBANG_DATABASE_URL": (f"postgresql://{PG_ROLE}:{PG_PASSWORD}@{HOST}:{PG_PORT}/{PG_DB}"),
     "GELOMBANG_REDIS_URL": f"redis://{HOST}:{REDIS_PORT}/0",
     "GELOMBANG_PUBLIC_BASE_URL": f"http://{HOST}:{GATEWAY_PORT}",
@@ -496,7 +506,28 @@ def verification_workers(env: dict[str, str]) -> int:
     return count
 
 
-def infra_components() -> dict[str, Component]:
+def kafka_nodes(env: dict[str, str]) -> list[KafkaNode]:
+    """The stack's Kafka nodes, as many as .run/stack.env says (GELOMBANG_KAFKA_BROKERS)."""
+    raw = env.get("GELOMBANG_KAFKA_BROKERS", "1")
+    if raw not in {str(n) for n in kafka_cluster.SUPPORTED_SIZES}:
+        raise StackError(f"GELOMBANG_KAFKA_BROKERS in {STACK_ENV} must be 1 or 3, got {raw!r}")
+    return kafka_cluster.layout(
+        int(raw), RUN, HOST, KAFKA_PORT, (KAFKA_FAULTS_PORT, KAFKA_FAULTS_PROXY_PORT)
+    )
+
+
+def kafka_component(node: KafkaNode) -> Component:
+    return Component(
+        node.name,
+        str(node.props),
+        node.ports,
+        lambda: kafka_metadata(node.client_port),
+        node.address,
+    )
+
+
+def infra_components(env: dict[str, str]) -> dict[str, Component]:
+    """Stores first (Postgres, Redis, the Kafka nodes), then the gateway, Prometheus, exporters."""
     return {
         "postgres": Component(
             "postgres",
@@ -513,13 +544,7 @@ def infra_components() -> dict[str, Component]:
             check_redis,
             f"{HOST}:{REDIS_PORT}",
         ),
-        "kafka": Component(
-            "kafka",
-            str(RUN / "kafka" / "server.properties"),
-            (KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_FAULTS_PORT),
-            kafka_metadata,
-            f"{HOST}:{KAFKA_PORT}",
-        ),
+        **{node.name: kafka_component(node) for node in kafka_nodes(env)},
         # nginx keeps its arguments (including our config path) in the master's title.
         "nginx": Component(
             "nginx",
@@ -1229,60 +1254,56 @@ def start_redis(comp: Component) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Step 7: Kafka (KRaft, single combined broker + controller)
+# Step 7: Kafka (KRaft; one node, or three with KAFKA_BROKERS=3: deploy/local/kafka_cluster.py)
 # ---------------------------------------------------------------------------------------------
 
 KAFKA_DIR = RUN / "kafka"
 KAFKA_DATA = KAFKA_DIR / "data"
+KAFKA_LOG4J = HERE / "kafka-log4j2.properties"
 
 
-def kafka_java(main: str, *args: str) -> list[str]:
+def java_binary() -> str:
     java = which("java")
     if java is None:
         raise StackError("kafka: java not installed")
-    return [
-        java,
-        f"-Dlog4j2.configurationFile={HERE / 'kafka-log4j2.properties'}",
-        f"-Dgelombang.kafka.log={LOGS / 'kafka.log'}",
-        "-cp",
-        f"{KAFKA_LIBS}/*",
-        main,
-        *args,
-    ]
+    return java
 
 
-def write_kafka_config() -> Path:
-    KAFKA_DATA.mkdir(parents=True, exist_ok=True)
-    props = KAFKA_DIR / "server.properties"
-    props.write_text(
-        "# Written by deploy/local/stack.py on every up. Single node = broker + KRaft controller.\n"
-        "process.roles=broker,controller\n"
-        "node.id=1\n"
-        f"controller.quorum.voters=1@{HOST}:{KAFKA_CONTROLLER_PORT}\n"
-        f"listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT},"
-        f"FAULTS://{HOST}:{KAFKA_FAULTS_PORT}\n"
-        f"advertised.listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},"
-        f"FAULTS://{HOST}:{KAFKA_FAULTS_PROXY_PORT}\n"
-        "controller.listener.names=CONTROLLER\n"
-        "inter.broker.listener.name=PLAINTEXT\n"
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-        "FAULTS:PLAINTEXT\n"
-        f"log.dirs={KAFKA_DATA}\n"
-        "# 12 partitions: room for up to 12 consumers per group without re-partitioning.\n"
-        "num.partitions=12\n"
-        "# One broker, so every internal topic has a single replica.\n"
-        "offsets.topic.replication.factor=1\n"
-        "transaction.state.log.replication.factor=1\n"
-        "transaction.state.log.min.isr=1\n"
-        "share.coordinator.state.topic.replication.factor=1\n"
-        "share.coordinator.state.topic.min.isr=1\n"
-        "# Consumers in tests join one by one; do not wait 3 s for more before assigning.\n"
-        "group.initial.rebalance.delay.ms=0\n"
-        "# Topics are created explicitly (gelombang.topics) with reviewed settings, never by a\n"
-        "# typo in a producer.\n"
-        "auto.create.topics.enable=false\n"
-    )
-    return props
+def configure_kafka_size() -> None:
+    """Apply KAFKA_BROKERS (GELOMBANG_KAFKA_BROKERS) from the command line to .run/stack.env.
+
+    The size is fixed once Kafka's storage is formatted: a KRaft quorum of one cannot grow into
+    three in place, and the topics' replication is chosen at creation. Switching an existing
+    stack asks for `make clean` in plain words instead of failing later in Kafka's log.
+    """
+    wanted = os.environ.get("GELOMBANG_KAFKA_BROKERS", "").strip()
+    if not wanted:
+        return
+    if wanted not in {str(n) for n in kafka_cluster.SUPPORTED_SIZES}:
+        raise StackError(f"KAFKA_BROKERS must be 1 or 3, got {wanted!r}")
+    stored = parse_env_file(STACK_ENV)
+    current = stored.get("GELOMBANG_KAFKA_BROKERS", "1")
+    if wanted == current:
+        return
+    if (KAFKA_DATA / "meta.properties").exists():
+        raise StackError(
+            f"this stack's Kafka was created with {current} broker(s); KAFKA_BROKERS={wanted}"
+            " needs a new one. `make clean` (stops everything and deletes .run/: Kafka, Postgres"
+            f" and Redis data) then `make up KAFKA_BROKERS={wanted}`; or leave KAFKA_BROKERS out"
+            f" to keep {current}."
+        )
+    nodes = kafka_cluster.layout(int(wanted), RUN, HOST, KAFKA_PORT)
+    values = {
+        "GELOMBANG_KAFKA_BROKERS": wanted,
+        "GELOMBANG_KAFKA_BOOTSTRAP": kafka_cluster.bootstrap(nodes),
+        "GELOMBANG_KAFKA_REPLICATION_FACTOR": str(kafka_cluster.replication_factor(nodes)),
+    }
+    # Rewrites only these lines; the keys and every other line stay as they were.
+    lines = STACK_ENV.read_text().splitlines()
+    kept = [line for line in lines if line.split("=", 1)[0].strip() not in values]
+    STACK_ENV.write_text("\n".join([*kept, *(f"{k}={v}" for k, v in values.items())]) + "\n")
+    bootstrap = values["GELOMBANG_KAFKA_BOOTSTRAP"]
+    say(f"  stack.env: Kafka with {wanted} broker(s), bootstrap {bootstrap}")
 
 
 def kafka_cluster_id() -> str:
@@ -1316,37 +1337,48 @@ def ensure_topics(env: dict[str, str], timeout: float) -> None:
     say("  kafka: topics ensured")
 
 
-def start_kafka(comp: Component, env: dict[str, str]) -> None:
-    props = write_kafka_config()
-    pid = comp.running_pid()
-    if pid is not None:
-        say(f"  kafka: already running (pid {pid})")
+def start_kafka(infra: dict[str, Component], env: dict[str, str]) -> None:
+    """Start every node that is not running (after a fault test, only the one that was killed),
+    wait until each answers metadata, then make sure the topics exist."""
+    nodes = kafka_nodes(env)
+    for node in nodes:
+        node.data.mkdir(parents=True, exist_ok=True)
+        node.props.write_text(kafka_cluster.server_properties(node, nodes))
+    missing = [(node, infra[node.name]) for node in nodes if infra[node.name].running_pid() is None]
+    if not missing:
+        say(f"  kafka: already running ({len(nodes)} broker(s))")
         ensure_topics(env, KAFKA_TIMEOUT)
         return
-    comp.ensure_ports_free()
     if not any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
         raise StackError(f"kafka: no jars in {KAFKA_LIBS}")
+    java = java_binary()
     t0 = time.monotonic()
-    if not (KAFKA_DATA / "meta.properties").exists():
-        say("  kafka: formatting storage (first run)")
-        run_checked(
-            kafka_java(
-                "kafka.tools.StorageTool", "format", "-t", kafka_cluster_id(), "-c", str(props)
-            ),
-            "kafka storage format",
-            timeout=120,
-        )
-    argv = kafka_java("kafka.Kafka", str(props))
-    # Heap sized for a dev box that also runs Postgres and the services.
-    argv[1:1] = ["-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
-    proc = spawn(comp, argv)
-    wait_ready(comp, KAFKA_TIMEOUT, proc)
+    # One broker gets the heap it always had; three share what a dev box can spare.
+    heap_mb = 1024 if len(nodes) == 1 else 512
+    started: list[tuple[Component, subprocess.Popen[bytes]]] = []
+    for node, comp in missing:
+        comp.ensure_ports_free()
+        if not (node.data / "meta.properties").exists():
+            say(f"  {comp.name}: formatting storage (first run)")
+            run_checked(
+                kafka_cluster.format_argv(
+                    java, KAFKA_LIBS, KAFKA_LOG4J, comp.log, node, kafka_cluster_id()
+                ),
+                f"{comp.name} storage format",
+                timeout=120,
+            )
+        argv = kafka_cluster.broker_argv(java, KAFKA_LIBS, KAFKA_LOG4J, comp.log, node, heap_mb)
+        started.append((comp, spawn(comp, argv)))
+    # All spawned before any wait: a quorum of three elects a leader only once two are up.
+    for comp, proc in started:
+        wait_ready(comp, KAFKA_TIMEOUT, proc)
     remaining = KAFKA_TIMEOUT - (time.monotonic() - t0)
     try:
         ensure_topics(env, remaining)
     except StackError as exc:
-        raise fail_with_log(str(exc), comp.log) from exc
-    say(f"  kafka: started (pid {proc.pid}) in {time.monotonic() - t0:.1f}s")
+        raise fail_with_log(str(exc), started[0][0].log) from exc
+    pids = ", ".join(f"{comp.name} pid {proc.pid}" for comp, proc in started)
+    say(f"  kafka: started ({pids}) in {time.monotonic() - t0:.1f}s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1747,12 +1779,13 @@ def cmd_up(with_apps: bool) -> int:
         step("python venv", ensure_venv)
         step("kafka jars", ensure_kafka_jars)
         step("dev secrets", ensure_stack_env)
+        step("kafka size", configure_kafka_size)
         env = app_env()
-        infra = infra_components()
+        infra = infra_components(env)
         apps = app_table(env)
         step("postgres", lambda: start_postgres(infra["postgres"]))
         step("redis", lambda: start_redis(infra["redis"]))
-        step("kafka", lambda: start_kafka(infra["kafka"], env))
+        step("kafka", lambda: start_kafka(infra, env))
         step("migrations", lambda: run_migrations(env))
         if with_apps:
             step("services", lambda: start_apps(apps, env))
@@ -1764,7 +1797,7 @@ def cmd_up(with_apps: bool) -> int:
 
     comps = list(infra.values())
     if with_apps:
-        comps[3:3] = [a.component() for a in apps if a.present()]
+        comps[stores_end(comps) : stores_end(comps)] = [a.component() for a in apps if a.present()]
     rows, ok = status_rows(comps)
     # Every component passed its readiness wait above; one that fails this last look is still
     # running but briefly unready, e.g. a Kafka consumer whose group is rebalancing as the
@@ -1788,10 +1821,15 @@ def cmd_up(with_apps: bool) -> int:
     return 0
 
 
+def stores_end(comps: list[Component]) -> int:
+    """Where the app rows go in a status table: after the stores, before the gateway."""
+    return [c.name for c in comps].index("nginx")
+
+
 def known_app_components(env: dict[str, str]) -> list[Component]:
     """App components from the table, plus any app pidfile left from a larger instance count."""
     comps = {a.name: a.component() for a in app_table(env)}
-    infra = set(infra_components())
+    infra = set(infra_components(env))
     for path in sorted(PIDS.glob("*.pid")) if PIDS.exists() else []:
         name = path.stem
         if name in infra or name in comps:
@@ -1811,14 +1849,15 @@ def cmd_down() -> int:
     t0 = time.monotonic()
     with stack_lock():
         env = app_env()
-        infra = infra_components()
+        infra = infra_components(env)
         stop_component(infra["prometheus"])
         for exporter in EXPORTERS:
             stop_component(infra[exporter.name])
         stop_component(infra["nginx"])
         for comp in reversed(known_app_components(env)):
             stop_component(comp)
-        stop_component(infra["kafka"])
+        for node in reversed(kafka_nodes(env)):
+            stop_component(infra[node.name])
         stop_component(infra["redis"])
         stop_postgres(infra["postgres"])
     say(f"down in {time.monotonic() - t0:.1f}s")
@@ -1834,7 +1873,7 @@ def cmd_restart(names: list[str]) -> int:
     require_root()
     with stack_lock():
         env = app_env()
-        infra = infra_components()
+        infra = infra_components(env)
         restartable = {c.name: c for c in known_app_components(env)}
         restartable |= {n: infra[n] for n in ("prometheus", *(e.name for e in EXPORTERS))}
         unknown = [n for n in names if n not in restartable]
@@ -1849,11 +1888,11 @@ def cmd_restart(names: list[str]) -> int:
 
 def cmd_status(infra_only: bool) -> int:
     env = app_env()
-    infra = infra_components()
+    infra = infra_components(env)
     comps = list(infra.values())
     if not infra_only:
         apps = [a.component() for a in app_table(env) if a.present()]
-        comps[3:3] = apps
+        comps[stores_end(comps) : stores_end(comps)] = apps
     rows, ok = status_rows(comps)
     print_table(["COMPONENT", "STATE", "PID", "ADDRESS", "HEALTH", "LOG"], rows)
     say("")

@@ -70,6 +70,9 @@ class CommonSettings(BaseSettings):
     pii_key: str = Field(default="", repr=False)
 
     topic_partitions: int = 12
+    # Replicas of every application topic (3 with `make up KAFKA_BROKERS=3`, in compose and in
+    # Kubernetes); min.insync.replicas is a majority of them (gelombang.topics).
+    kafka_replication_factor: int = Field(default=1, ge=1)
 
     # Addresses or networks (comma-separated, e.g. "10.42.0.0/16,127.0.0.1") whose
     # X-Forwarded-For an API believes: the gateway's, and nobody else's. The client address

@@ -42,7 +42,20 @@ EVENT_TOPICS = (
 ALL_TOPICS = EVENT_TOPICS + tuple(dead_letter_topic(t) for t in EVENT_TOPICS)
 
 
-async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float) -> dict[str, int]:
+def topic_configs(replication_factor: int) -> dict[str, str]:
+    # A majority of the replicas must have a write before acks=all acknowledges it: with three,
+    # an accepted sign-up survives losing any one broker, and with two of three down the log
+    # refuses writes (the API answers 503 + Retry-After) instead of keeping a single copy.
+    # Unclean leader election stays off (the broker default, said here for the record).
+    return {
+        "min.insync.replicas": str(replication_factor // 2 + 1),
+        "unclean.leader.election.enable": "false",
+    }
+
+
+async def ensure_topics(
+    bootstrap: str, partitions: int, timeout_s: float, replication_factor: int = 1
+) -> dict[str, int]:
     """Return {topic: partition count} once every topic exists."""
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
@@ -55,7 +68,15 @@ async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float) -> di
             if missing:
                 try:
                     await admin.create_topics(
-                        [NewTopic(t, partitions, replication_factor=1) for t in missing]
+                        [
+                            NewTopic(
+                                t,
+                                partitions,
+                                replication_factor=replication_factor,
+                                topic_configs=topic_configs(replication_factor),
+                            )
+                            for t in missing
+                        ]
                     )
                 except TopicAlreadyExistsError:
                     pass  # another `ensure` won the race; the describe below checks the result
@@ -80,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = CommonSettings()
     try:
         counts = asyncio.run(
-            ensure_topics(settings.kafka_bootstrap, settings.topic_partitions, args.timeout)
+            ensure_topics(
+                settings.kafka_bootstrap,
+                settings.topic_partitions,
+                args.timeout,
+                settings.kafka_replication_factor,
+            )
         )
     except TimeoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
