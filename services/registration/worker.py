@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import time
 
 import asyncpg
@@ -44,9 +43,8 @@ from gelombang.metrics import (
     REGISTRATION_OUTBOX_PENDING,
     REGISTRATIONS_BY_STATUS,
 )
-from gelombang.postgres import create_pool
-from gelombang.probes import database_reachable, probes_server
-from gelombang.rounds import repeat, run_until_stopped
+from gelombang.probes import database_reachable
+from gelombang.process import WorkerShell
 from services.registration import repository
 from services.registration.decisions import Decisions
 from services.registration.settings import ProjectorSettings
@@ -166,52 +164,38 @@ async def report_funnel(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
 
 
 async def run(settings: ProjectorSettings, host: str, port: int) -> None:
-    pool = await create_pool(
-        settings.database_url, min_size=1, max_size=settings.db_pool_max
-    )
-    redis = aioredis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
-    )
-    producer = make_producer(settings.kafka_bootstrap, client_id=settings.group_id)
-    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
-    await producer.start()
-    await consumer.start()
-    publisher = EventPublisher(producer)
-    wake_outbox = asyncio.Event()
-    projector = Projector(pool, repository.RedisNikHints(redis), wake_outbox)
-    loop = ConsumerLoop(consumer, settings.group_id, projector.handle, publisher)
+    async with WorkerShell("projector") as shell:
+        pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
+        redis = aioredis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+        )
+        shell.on_close(redis.aclose)
+        producer = await shell.producer(
+            make_producer(settings.kafka_bootstrap, client_id=settings.group_id)
+        )
+        consumer = await shell.consumer(
+            make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
+        )
+        publisher = EventPublisher(producer)
+        wake_outbox = asyncio.Event()
+        projector = Projector(pool, repository.RedisNikHints(redis), wake_outbox)
+        loop = shell.consume(
+            ConsumerLoop(consumer, settings.group_id, projector.handle, publisher), "projector"
+        )
 
-    async def ready() -> dict[str, bool]:
-        polling = time.monotonic() - loop.last_poll_monotonic < 30
-        return {"kafka": polling, "postgres": await database_reachable(pool)}
+        async def ready() -> dict[str, bool]:
+            polling = time.monotonic() - loop.last_poll_monotonic < 30
+            return {"kafka": polling, "postgres": await database_reachable(pool)}
 
-    async def relay() -> int:
-        return await projector.outbox_round(publisher, settings.outbox_batch)
+        async def relay() -> int:
+            return await projector.outbox_round(publisher, settings.outbox_batch)
 
-    server = probes_server(ready, host, port)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-
-    consumer_task = asyncio.create_task(loop.run(), name="projector")
-    server_task = asyncio.create_task(server.serve(), name="probes")
-    funnel_task = asyncio.create_task(report_funnel(pool, stop), name="funnel")
-    outbox_task = asyncio.create_task(repeat("outbox", relay, 0.5, stop, wake_outbox))
-    gauges_task = asyncio.create_task(repeat("gauges", projector.gauges_round, 15.0, stop))
-    log.info("projector_started", group=settings.group_id)
-    await run_until_stopped((consumer_task, server_task, outbox_task), stop)
-    loop.stop()
-    server.should_exit = True
-    await asyncio.gather(
-        consumer_task, server_task, funnel_task, outbox_task, gauges_task, return_exceptions=True
-    )
-    await consumer.stop()
-    await producer.stop()
-    await redis.aclose()
-    await pool.close()
-    log.info("projector_stopped")
+        shell.task("funnel", report_funnel(pool, shell.stop))
+        shell.every("outbox", relay, 0.5, wake_outbox)
+        shell.every("gauges", projector.gauges_round, 15.0)
+        await shell.serve(ready, host, port)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import time
 from datetime import UTC, datetime
 
@@ -27,9 +26,8 @@ from gelombang.metrics import (
     SELECTION_WAVE_QUOTA,
     SELECTION_WAVE_SELECTED,
 )
-from gelombang.postgres import create_pool
-from gelombang.probes import database_reachable, probes_server
-from gelombang.rounds import repeat, run_until_stopped
+from gelombang.probes import database_reachable
+from gelombang.process import WorkerShell
 from services.selection import repository
 from services.selection.settings import SelectionSettings
 
@@ -84,44 +82,28 @@ class Worker:
 
 
 async def run(settings: SelectionSettings, host: str, port: int) -> None:
-    pool = await create_pool(
-        settings.database_url, min_size=1, max_size=settings.db_pool_max
-    )
-    producer = make_producer(settings.kafka_bootstrap, client_id=settings.group_id)
-    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, (REGISTRATIONS_VERIFIED,))
-    await producer.start()
-    await consumer.start()
-    publisher = EventPublisher(producer)
-    worker = Worker(pool, publisher, settings)
-    loop = ConsumerLoop(consumer, settings.group_id, worker.handle, publisher)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with WorkerShell("selection_worker") as shell:
+        pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
+        producer = await shell.producer(
+            make_producer(settings.kafka_bootstrap, client_id=settings.group_id)
+        )
+        consumer = await shell.consumer(
+            make_consumer(settings.kafka_bootstrap, settings.group_id, (REGISTRATIONS_VERIFIED,))
+        )
+        publisher = EventPublisher(producer)
+        worker = Worker(pool, publisher, settings)
+        loop = shell.consume(
+            ConsumerLoop(consumer, settings.group_id, worker.handle, publisher), "pool"
+        )
 
-    async def ready() -> dict[str, bool]:
-        polling = time.monotonic() - loop.last_poll_monotonic < 30
-        return {"kafka": polling, "postgres": await database_reachable(pool)}
+        async def ready() -> dict[str, bool]:
+            polling = time.monotonic() - loop.last_poll_monotonic < 30
+            return {"kafka": polling, "postgres": await database_reachable(pool)}
 
-    server = probes_server(ready, host, port)
-    tasks = [
-        asyncio.create_task(loop.run(), name="pool"),
-        asyncio.create_task(server.serve(), name="probes"),
-        asyncio.create_task(repeat("outbox", worker.outbox_round, 0.5, stop), name="outbox"),
-        asyncio.create_task(
-            repeat("revocation", worker.revocation_round, settings.revocation_sweep_s, stop),
-            name="revocation",
-        ),
-        asyncio.create_task(repeat("gauges", worker.gauges_round, 5.0, stop), name="gauges"),
-    ]
-    log.info("selection_worker_started", group=settings.group_id)
-    await run_until_stopped(tasks, stop)
-    loop.stop()
-    server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await consumer.stop()
-    await producer.stop()
-    await pool.close()
-    log.info("selection_worker_stopped")
+        shell.every("outbox", worker.outbox_round, 0.5)
+        shell.every("revocation", worker.revocation_round, settings.revocation_sweep_s)
+        shell.every("gauges", worker.gauges_round, 5.0)
+        await shell.serve(ready, host, port)
 
 
 def main() -> None:

@@ -1,0 +1,158 @@
+"""The shell of a worker process, written once: what it opens, runs and closes, in order.
+
+A worker (projector, verification, selection) opens a Postgres pool, Kafka clients and maybe
+Redis; runs a consumer loop, background rounds and the probes server; and on SIGTERM stops the
+loops first and closes what it opened last, in reverse order. Written by hand in each worker,
+a failure halfway through start-up left what was already open unclosed, and every worker had
+its own copy of the signal handling and shutdown order.
+
+    async with WorkerShell("projector") as shell:
+        pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
+        producer = await shell.producer(make_producer(...))
+        consumer = await shell.consumer(make_consumer(...))
+        loop = shell.consume(ConsumerLoop(consumer, ...))
+        shell.every("outbox", relay, 0.5)
+        await shell.serve(ready, host, port)   # until SIGTERM/SIGINT or a part fails
+
+Everything entered is closed when the ``async with`` ends, whether start-up finished or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from gelombang.kafka import start_producer
+from gelombang.logs import get_logger
+from gelombang.postgres import create_pool
+from gelombang.probes import ReadinessCheck, probes_server
+from gelombang.rounds import repeat, run_until_stopped
+
+log = get_logger(__name__)
+
+L = TypeVar("L", bound="Stoppable")
+
+
+class Stoppable(Protocol):
+    """A loop that runs until told to stop (gelombang.kafka.ConsumerLoop and the like)."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class WorkerShell:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        # Set by SIGTERM/SIGINT, by a part that ends on its own, or by the caller.
+        self.stop = asyncio.Event()
+        self._resources = AsyncExitStack()
+        self._tasks: list[asyncio.Task[Any]] = []
+        # Tasks whose ending on their own is a failure that stops the worker.
+        self._vital: list[asyncio.Task[Any]] = []
+        self._loops: list[Stoppable] = []
+
+    async def __aenter__(self) -> WorkerShell:
+        await self._resources.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        await self._wind_down()
+        return await self._resources.__aexit__(exc_type, exc, tb)
+
+    # -- What the worker opens: closed in reverse order on the way out ------------------------
+
+    def on_close(self, close: Callable[[], Awaitable[Any]]) -> None:
+        """Close something already open when the worker ends (e.g. a Redis client's aclose)."""
+        self._resources.push_async_callback(close)
+
+    async def pool(self, dsn: str, *, max_size: int, min_size: int = 1) -> asyncpg.Pool:
+        pool = await create_pool(dsn, min_size=min_size, max_size=max_size)
+        self._resources.push_async_callback(pool.close)
+        return pool
+
+    async def producer(self, producer: AIOKafkaProducer) -> AIOKafkaProducer:
+        # With retries: Kafka may still be electing a controller when the stack starts.
+        await start_producer(producer)
+        self._resources.push_async_callback(producer.stop)
+        return producer
+
+    async def consumer(self, consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
+        await consumer.start()
+        self._resources.push_async_callback(consumer.stop)
+        return consumer
+
+    # -- What it runs -------------------------------------------------------------------------
+
+    def consume(self, loop: L, name: str | None = None) -> L:
+        """Run a consumer loop; the worker stops if it ends on its own."""
+        self._loops.append(loop)
+        self._vital.append(self.task(name or self.name, loop.run()))
+        return loop
+
+    def every(
+        self,
+        name: str,
+        round_: Callable[[], Awaitable[int]],
+        idle_s: float,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        """A background round (outbox relay, sweeps, gauges): again at once while it finds
+        work, after ``idle_s`` when it does not, later after a failure (gelombang.rounds)."""
+        self._vital.append(self.task(name, repeat(name, round_, idle_s, self.stop, wake)))
+
+    def task(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Any other job; it must end by itself once ``stop`` is set."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.append(task)
+        return task
+
+    async def serve(self, ready: ReadinessCheck, host: str, port: int) -> None:
+        """Serve /healthz, /readyz and /metrics, and wait until SIGTERM/SIGINT or a vital part
+        ends; then stop the loops (the ``async with`` closes the rest)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        server = probes_server(ready, host, port)
+        self._vital.append(self.task("probes", server.serve()))
+        self._loops.append(_ServerStopper(server))
+        await self.run()
+
+    async def run(self) -> None:
+        """Wait until ``stop`` is set or a vital part ends (a failure: logged, and the worker
+        winds down instead of running on without it)."""
+        log.info(f"{self.name}_started")
+        await run_until_stopped(self._vital, self.stop)
+
+    async def _wind_down(self) -> None:
+        self.stop.set()
+        for loop in self._loops:
+            loop.stop()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        log.info(f"{self.name}_stopped")
+
+
+class _ServerStopper:
+    """Lets the probes server be stopped like the loops (uvicorn stops at its next tick)."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+
+    async def run(self) -> None:  # pragma: no cover - never run, only stopped
+        return None
+
+    def stop(self) -> None:
+        self._server.should_exit = True
