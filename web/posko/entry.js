@@ -1,0 +1,557 @@
+// One walk-in: the form (checked with the public page's own rules, /rules.js, so the browser,
+// the public page and the API agree), saving it to the device's queue, and the walk-in's answer
+// (saved / sent / accepted with the slip to print / refused with the reasons).
+import { checkBirthDate, checkEmail, checkName, checkPhone, likelyBirthDate, parseNik } from "/rules.js";
+import { clock, el, errorText, main, refreshTitle, setLanguage, currentLang, setView, t } from "./page.js";
+import { deleteEntry, entriesOf, getEntry, onChange, putEntry } from "./store.js";
+import { owner } from "./session.js";
+import { loadRegions, regions } from "./regions.js";
+import { onStatus, sendNow, status } from "./sender.js";
+
+const FIELDS = [
+  "nik", "full_name", "birth_date", "phone", "email", "province_code", "regency_code",
+  "employment_status", "in_formal_education", "receives_social_aid", "consent",
+  "attested_id_card_seen",
+];
+// Label text of each field, for the error summary and a refused entry's reasons.
+const LABELS = {
+  nik: "nik", full_name: "fullName", birth_date: "birthDate", phone: "phone", email: "email",
+  province_code: "province", regency_code: "regency", employment_status: "employment",
+  in_formal_education: "education", receives_social_aid: "socialAid", consent: "consent",
+  attested_id_card_seen: "attest",
+};
+
+// "Field: message", except for the two statements, whose messages say what they are about.
+function labelFor(field) {
+  if (!LABELS[field] || field === "consent" || field === "attested_id_card_seen") return "";
+  return `${t(LABELS[field])}: `;
+}
+
+// method="post" and no action: should the script fail, a native submit never puts a NIK in an
+// address. Ids are the API's field names, so the API's field errors land next to their field.
+const FORM_HTML = `
+<h1 id="form-title" tabindex="-1" data-t="formTitle"></h1>
+<p data-t="formIntro"></p>
+<p id="fixing" class="notice" data-t="fixing" hidden></p>
+<div id="summary" class="summary" tabindex="-1" role="group" aria-labelledby="summary-title" hidden>
+  <h2 id="summary-title" data-t="errorSummary"></h2><ul id="summary-list"></ul>
+</div>
+<form id="walk-in" method="post" novalidate>
+  <div class="field">
+    <label for="nik" data-t="nik"></label>
+    <p class="hint" id="nik-hint" data-t="nikHint"></p>
+    <input type="text" id="nik" name="nik" inputmode="numeric" autocomplete="off"
+      aria-describedby="nik-hint nik-error" required>
+    <p class="error" id="nik-error"></p>
+  </div>
+  <div class="field">
+    <label for="full_name" data-t="fullName"></label>
+    <input type="text" id="full_name" name="full_name" autocomplete="off" maxlength="100"
+      aria-describedby="full_name-error" required>
+    <p class="error" id="full_name-error"></p>
+  </div>
+  <div class="field">
+    <label for="birth_date" data-t="birthDate"></label>
+    <p class="hint" id="birth_date-hint" data-t="birthDateHint"></p>
+    <input type="date" id="birth_date" name="birth_date" autocomplete="off"
+      aria-describedby="birth_date-hint birth_date-error" required>
+    <p class="error" id="birth_date-error"></p>
+  </div>
+  <fieldset aria-describedby="contact-hint">
+    <legend data-t="contactLegend"></legend>
+    <p class="hint" id="contact-hint" data-t="contactHint"></p>
+    <div class="field">
+      <label for="phone" data-t="phone"></label>
+      <p class="hint" id="phone-hint" data-t="phoneHint"></p>
+      <input type="tel" id="phone" name="phone" autocomplete="off" inputmode="tel" maxlength="24"
+        aria-describedby="phone-hint phone-error">
+      <p class="error" id="phone-error"></p>
+    </div>
+    <div class="field">
+      <label for="email" data-t="email"></label>
+      <input type="email" id="email" name="email" autocomplete="off" inputmode="email"
+        maxlength="254" aria-describedby="email-error">
+      <p class="error" id="email-error"></p>
+    </div>
+  </fieldset>
+  <div class="field">
+    <label for="province_code" data-t="province"></label>
+    <p class="hint" id="domicile-hint" data-t="domicileHint"></p>
+    <select id="province_code" name="province_code" aria-describedby="domicile-hint province_code-error regions-error" required></select>
+    <p class="error" id="province_code-error"></p>
+  </div>
+  <div class="field">
+    <label for="regency_code" data-t="regency"></label>
+    <select id="regency_code" name="regency_code" aria-describedby="regency_code-error" required></select>
+    <p class="error" id="regency_code-error"></p>
+    <div id="regions-error" class="notice bad" hidden>
+      <p data-t="regionsFailed"></p>
+      <button type="button" class="secondary" id="regions-retry" data-t="regionsRetry"></button>
+    </div>
+  </div>
+  <div class="field">
+    <label for="employment_status" data-t="employment"></label>
+    <select id="employment_status" name="employment_status" aria-describedby="employment_status-error" required></select>
+    <p class="error" id="employment_status-error"></p>
+  </div>
+  <fieldset id="in_formal_education" aria-describedby="in_formal_education-error">
+    <legend data-t="education"></legend>
+    <div class="inline">
+      <label class="choice"><input type="radio" name="in_formal_education" value="true"><span data-t="yes"></span></label>
+      <label class="choice"><input type="radio" name="in_formal_education" value="false"><span data-t="no"></span></label>
+    </div>
+    <p class="error" id="in_formal_education-error"></p>
+  </fieldset>
+  <fieldset id="receives_social_aid" aria-describedby="receives_social_aid-error">
+    <legend data-t="socialAid"></legend>
+    <div class="inline">
+      <label class="choice"><input type="radio" name="receives_social_aid" value="true"><span data-t="yes"></span></label>
+      <label class="choice"><input type="radio" name="receives_social_aid" value="false"><span data-t="no"></span></label>
+    </div>
+    <p class="error" id="receives_social_aid-error"></p>
+  </fieldset>
+  <div class="field">
+    <label class="choice"><input type="checkbox" id="consent" name="consent"
+      aria-describedby="consent-hint consent-error"><span data-t="consent"></span></label>
+    <p class="hint" id="consent-hint"><span data-t="consentHint"></span>
+      <a href="/syarat" target="_blank" rel="noopener" data-t="termsLink"></a></p>
+    <p class="error" id="consent-error"></p>
+  </div>
+  <div class="field attest">
+    <label class="choice"><input type="checkbox" id="attested_id_card_seen" name="attested_id_card_seen"
+      aria-describedby="attested_id_card_seen-error"><span data-t="attest"></span></label>
+    <p class="error" id="attested_id_card_seen-error"></p>
+  </div>
+  <button type="submit" class="primary" id="save" data-t="save"></button>
+</form>`;
+
+let fieldErrors = {};
+
+export async function showForm(fixId = null) {
+  main.innerHTML = FORM_HTML;
+  fieldErrors = {};
+  const form = document.getElementById("walk-in");
+  setView(
+    () => (Object.keys(fieldErrors).length ? t("titles").formErrors : t("titles").form),
+    () => {
+      if (!document.getElementById("walk-in")) return;
+      fillSelects();
+      renderErrors();
+    },
+  );
+  setLanguage(currentLang());
+  document.getElementById("form-title").focus();
+
+  const fixing = fixId ? await getEntry(fixId) : null;
+  if (fixing?.payload && fixing.owner === owner()) {
+    document.getElementById("fixing").hidden = false;
+    fill(form, fixing.payload);
+    for (const e of fixing.errors || []) {
+      if (FIELDS.includes(e.field)) setError(e.field, e.code, e);
+    }
+    renderErrors();
+  }
+
+  const nik = form.elements.nik;
+  nik.addEventListener("input", () => {
+    nik.value = nik.value.replace(/[^0-9]/g, "").slice(0, 16);
+  });
+  nik.addEventListener("change", () => {
+    const parsed = parseNik(nik.value, regions);
+    setError("nik", nik.value ? parsed.error || null : null);
+    const birth = form.elements.birth_date;
+    if (!parsed.error && !birth.value) birth.value = likelyBirthDate(parsed);
+    renderErrors();
+  });
+  form.elements.province_code.addEventListener("change", () => fillRegencies());
+  for (const name of ["full_name", "birth_date", "email", "phone"]) {
+    form.elements[name].addEventListener("change", () => {
+      validate(form, [name]);
+      renderErrors();
+    });
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = document.getElementById("save");
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      await save(form, fixing);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  document.getElementById("regions-retry").addEventListener("click", () => fetchRegions(form));
+  fetchRegions(form);
+}
+
+function fetchRegions(form) {
+  document.getElementById("regions-error").hidden = true;
+  loadRegions().then(
+    () => {
+      if (form !== document.getElementById("walk-in")) return;
+      fillSelects();
+      if (form.elements.nik.value) {
+        validate(form, ["nik"]);
+        renderErrors();
+      }
+    },
+    () => {
+      if (form === document.getElementById("walk-in")) {
+        document.getElementById("regions-error").hidden = false;
+      }
+    },
+  );
+}
+
+function fill(form, payload) {
+  for (const name of ["nik", "full_name", "birth_date", "phone", "email"]) {
+    form.elements[name].value = payload[name] || "";
+  }
+  for (const name of ["province_code", "regency_code", "employment_status"]) {
+    form.elements[name].dataset.want = payload[name] || "";
+  }
+  for (const name of ["in_formal_education", "receives_social_aid"]) {
+    if (typeof payload[name] === "boolean") form.elements[name].value = String(payload[name]);
+  }
+  // Consent and the attestation are given again for the corrected data, on purpose.
+  fillSelects();
+}
+
+function option(value, label) {
+  return el("option", { value, text: label });
+}
+
+function fillSelects() {
+  const province = document.getElementById("province_code");
+  const chosen = province.value || province.dataset.want || "";
+  if (!regions) {
+    province.replaceChildren(option("", t("regionsLoading")));
+  } else {
+    province.replaceChildren(option("", t("choose")));
+    for (const [code, name] of regions.provinces) province.append(option(code, name));
+    province.value = chosen;
+    delete province.dataset.want;
+  }
+  fillRegencies();
+  const employment = document.getElementById("employment_status");
+  const job = employment.value || employment.dataset.want || "";
+  employment.replaceChildren(option("", t("choose")));
+  for (const [code, name] of Object.entries(t("employmentOptions"))) {
+    employment.append(option(code, name));
+  }
+  employment.value = job;
+  delete employment.dataset.want;
+}
+
+function fillRegencies() {
+  const province = document.getElementById("province_code").value;
+  const regency = document.getElementById("regency_code");
+  const chosen = regency.value || regency.dataset.want || "";
+  const entry = regions && regions.provinces.find(([code]) => code === province);
+  regency.replaceChildren(option("", entry ? t("choose") : t("chooseProvinceFirst")));
+  for (const [code, name] of entry ? entry[2] : []) regency.append(option(code, name));
+  regency.value = chosen.startsWith(province) ? chosen : "";
+  if (regions) delete regency.dataset.want;
+}
+
+function radio(form, name) {
+  const value = form.elements[name].value;
+  return value ? value === "true" : null;
+}
+
+// The assisted API's body: the public one, contact optional, plus the officer's attestation.
+function payloadOf(form) {
+  const v = (name) => form.elements[name].value.trim();
+  return {
+    nik: v("nik"),
+    full_name: v("full_name"),
+    birth_date: v("birth_date"),
+    email: v("email") || null,
+    phone: v("phone") || null,
+    province_code: v("province_code"),
+    regency_code: v("regency_code"),
+    employment_status: v("employment_status"),
+    in_formal_education: radio(form, "in_formal_education"),
+    receives_social_aid: radio(form, "receives_social_aid"),
+    consent: form.elements.consent.checked,
+    attested_id_card_seen: form.elements.attested_id_card_seen.checked,
+  };
+}
+
+function setError(field, code, server = null) {
+  if (code) fieldErrors[field] = { code, server };
+  else delete fieldErrors[field];
+}
+
+function validate(form, names) {
+  const p = payloadOf(form);
+  const nik = parseNik(p.nik, regions);
+  const rules = {
+    nik: () => (p.nik ? nik.error || null : "missing"),
+    full_name: () => checkName(p.full_name),
+    birth_date: () => checkBirthDate(p.birth_date, nik.error ? null : nik),
+    email: () => checkEmail(p.email || ""),
+    phone: () => checkPhone(p.phone || ""),
+    province_code: () => (p.province_code ? null : "missing"),
+    regency_code: () => (p.regency_code ? null : "missing"),
+    employment_status: () => (p.employment_status ? null : "missing"),
+    in_formal_education: () =>
+      p.in_formal_education === null ? "missing" : p.in_formal_education ? "in_formal_education" : null,
+    receives_social_aid: () => (p.receives_social_aid === null ? "missing" : null),
+    consent: () => (p.consent ? null : "consent_required"),
+    attested_id_card_seen: () => (p.attested_id_card_seen ? null : "attestation_required"),
+  };
+  let ok = true;
+  for (const name of names) {
+    const code = rules[name]();
+    setError(name, code);
+    if (code) ok = false;
+  }
+  return ok;
+}
+
+function renderErrors(focusSummary = false) {
+  const summary = document.getElementById("summary");
+  if (!summary) return;
+  const list = document.getElementById("summary-list");
+  list.replaceChildren();
+  for (const name of FIELDS) {
+    const error = fieldErrors[name];
+    const text = error ? (error.server ? errorText(error.server) : errorText({ code: error.code })) : "";
+    document.getElementById(`${name}-error`).textContent = text;
+    const control = document.getElementById(name);
+    control.setAttribute("aria-invalid", error ? "true" : "false");
+    if (!error) continue;
+    const link = el("a", { href: `#${name}`, text: `${labelFor(name)}${text}` });
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      (control.matches("fieldset") ? control.querySelector("input") : control).focus();
+    });
+    list.append(el("li", {}, link));
+  }
+  summary.hidden = list.children.length === 0;
+  refreshTitle();
+  if (focusSummary && !summary.hidden) summary.focus();
+}
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+async function save(form, fixing) {
+  const ok = validate(form, FIELDS);
+  const payload = payloadOf(form);
+  const me = owner();
+  // The same person twice in the queue would reach the server as two attempts: said here.
+  const queued = (await entriesOf(me)).some(
+    (e) => e.payload && e.payload.nik === payload.nik && e.id !== fixing?.id && e.state !== "refused",
+  );
+  if (ok && queued) setError("nik", "nik_in_queue");
+  if (!ok || queued) {
+    renderErrors(true);
+    return;
+  }
+  // Saved, with its key, before anything is sent: from here on it cannot be lost.
+  const entry = {
+    id: newKey(),
+    owner: me,
+    createdAt: Date.now(),
+    state: "saved",
+    attempts: 0,
+    payload,
+    nikLast4: payload.nik.slice(-4),
+    registrationId: null,
+    statusToken: null,
+    acceptedAt: null,
+    errors: [],
+    httpStatus: null,
+  };
+  await putEntry(entry);
+  if (fixing) await deleteEntry(fixing.id);
+  history.pushState(null, "", `/posko/hasil?e=${encodeURIComponent(entry.id)}`);
+  showAnswer(entry.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk-in's answer
+
+const ANSWER_HTML = `
+<h1 id="answer-title" tabindex="-1" data-t="answerTitle"></h1>
+<p id="answer-nik" class="hint"></p>
+<div id="answer-live" role="status" aria-atomic="true">
+  <p id="answer-state" class="state-badge"></p>
+  <p id="answer-text"></p>
+</div>
+<ul id="answer-errors" class="reasons"></ul>
+<section id="answer-accepted" hidden>
+  <dl class="receipt">
+    <dt data-t="registrationNumber"></dt><dd id="answer-registration" class="mono"></dd>
+    <dt data-t="statusCode"></dt><dd id="answer-code" class="mono"></dd>
+  </dl>
+  <label for="status-link" data-t="statusLink"></label>
+  <input type="text" id="status-link" readonly>
+  <div class="actions">
+    <button type="button" class="secondary" id="copy-link" data-t="copyLink"></button>
+    <button type="button" class="primary inline-button" id="print-slip" data-t="printSlip"></button>
+  </div>
+  <p id="copy-done" class="hint" role="status"></p>
+</section>
+<div class="actions">
+  <button type="button" class="secondary" id="send-now" data-t="sendNow" hidden></button>
+  <button type="button" class="secondary" id="fix-entry" data-t="fixEntry" hidden></button>
+  <button type="button" class="secondary" id="remove-entry" data-t="removeEntry" hidden></button>
+</div>
+<p><a href="/posko/" id="next-walk-in" data-t="nextWalkIn"></a></p>
+<section id="slip" class="slip">
+  <h2 id="slip-title"></h2>
+  <dl>
+    <dt id="slip-nik-label">NIK</dt><dd id="slip-nik"></dd>
+    <dt id="slip-number-label"></dt><dd id="slip-number" class="mono"></dd>
+    <dt id="slip-code-label"></dt><dd id="slip-code" class="mono"></dd>
+    <dt id="slip-link-label"></dt><dd id="slip-link" class="mono"></dd>
+    <dt id="slip-date-label"></dt><dd id="slip-date"></dd>
+  </dl>
+  <p id="slip-keep"></p>
+</section>`;
+
+let answerId = null;
+
+export function statusLink(entry) {
+  const id = encodeURIComponent(entry.registrationId);
+  return `${location.origin}/status#id=${id}&t=${encodeURIComponent(entry.statusToken)}`;
+}
+
+// The status token in groups of four, easier to read out or copy by hand.
+function grouped(token) {
+  return token.match(/.{1,4}/g).join(" ");
+}
+
+export async function showAnswer(id) {
+  answerId = id;
+  main.innerHTML = ANSWER_HTML;
+  setView(() => t("titles").answer, () => renderAnswer());
+  setLanguage(currentLang());
+  document.getElementById("answer-title").focus();
+  document.getElementById("send-now").addEventListener("click", () => sendNow());
+  document.getElementById("print-slip").addEventListener("click", () => window.print());
+  document.getElementById("copy-link").addEventListener("click", copyLink);
+  document.getElementById("fix-entry").addEventListener("click", () => {
+    history.pushState(null, "", `/posko/?perbaiki=${encodeURIComponent(id)}`);
+    showForm(id);
+  });
+  document.getElementById("remove-entry").addEventListener("click", async () => {
+    await deleteEntry(id);
+    document.getElementById("answer-text").textContent = t("removed");
+  });
+  document.getElementById("next-walk-in").addEventListener("click", (event) => {
+    event.preventDefault();
+    history.pushState(null, "", "/posko/");
+    showForm();
+  });
+}
+
+onChange(() => renderAnswer());
+onStatus(() => renderAnswer());
+
+async function renderAnswer() {
+  const id = answerId;
+  if (!id || !document.getElementById("answer-live")) return;
+  const entry = await getEntry(id);
+  if (id !== answerId || !document.getElementById("answer-live")) return;
+  const text = document.getElementById("answer-text");
+  const stateLine = document.getElementById("answer-state");
+  const errors = document.getElementById("answer-errors");
+  const accepted = document.getElementById("answer-accepted");
+  const show = (name, on) => (document.getElementById(name).hidden = !on);
+  errors.replaceChildren();
+  if (!entry || entry.owner !== owner()) {
+    stateLine.textContent = "";
+    say(text, t("notFound"));
+    for (const name of ["send-now", "fix-entry", "remove-entry", "answer-accepted"]) show(name, false);
+    return;
+  }
+  document.getElementById("answer-nik").textContent = t("nikMasked")(entry.nikLast4);
+  stateLine.textContent = t("state")[entry.state];
+  stateLine.dataset.state = entry.state;
+  accepted.hidden = entry.state !== "accepted";
+  show("send-now", false);
+  show("fix-entry", entry.state === "refused" && entry.httpStatus === 422 && !!entry.payload);
+  show("remove-entry", entry.state === "refused");
+  if (entry.state === "saved" || entry.state === "sent") {
+    const mine = status.entryId === id;
+    if (navigator.onLine === false || status.phase === "offline") {
+      say(text, t("savedOffline"));
+    } else if (mine && status.phase === "waiting" && status.problem) {
+      const p = status.problem;
+      const why =
+        p.code === "nik_check_pending"
+          ? t("problem").nik_check_pending
+          : p.kind === "server"
+            ? t("problem").server(p.status)
+            : t("problem")[p.kind];
+      say(text, t("savedWaiting")(why, clock(status.nextAt)));
+      show("send-now", true);
+    } else if (entry.state === "sent" && !mine) {
+      say(text, t("sentWaiting"));
+    } else {
+      say(text, t("savedQueued"));
+    }
+  } else if (entry.state === "accepted") {
+    say(text, t("acceptedText"));
+    document.getElementById("answer-registration").textContent = entry.registrationId;
+    document.getElementById("answer-code").textContent = grouped(entry.statusToken);
+    const link = document.getElementById("status-link");
+    link.value = statusLink(entry);
+    renderSlip(entry);
+  } else if (entry.state === "refused") {
+    if (entry.httpStatus === 409) say(text, t("alreadyText"));
+    else if (entry.httpStatus === 422) say(text, t("refusedText"));
+    else say(text, t("refusedStatus")(entry.httpStatus));
+    if (entry.httpStatus !== 409) {
+      for (const e of entry.errors || []) {
+        errors.append(el("li", { text: `${labelFor(e.field)}${errorText(e)}` }));
+      }
+    }
+  }
+}
+
+// Live regions speak when their text changes: only change it when there is news.
+function say(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function renderSlip(entry) {
+  document.getElementById("slip").classList.add("ready");
+  document.getElementById("slip-title").textContent = t("slipTitle");
+  document.getElementById("slip-nik").textContent = `****${entry.nikLast4}`;
+  document.getElementById("slip-number-label").textContent = t("registrationNumber");
+  document.getElementById("slip-number").textContent = entry.registrationId;
+  document.getElementById("slip-code-label").textContent = t("statusCode");
+  document.getElementById("slip-code").textContent = grouped(entry.statusToken);
+  document.getElementById("slip-link-label").textContent = t("statusLink");
+  document.getElementById("slip-link").textContent = statusLink(entry);
+  document.getElementById("slip-date-label").textContent = t("slipDate");
+  document.getElementById("slip-date").textContent = new Date(
+    entry.acceptedAt || entry.createdAt,
+  ).toLocaleString(currentLang() === "id" ? "id-ID" : "en-GB", {
+    dateStyle: "long",
+    timeStyle: "short",
+  });
+  document.getElementById("slip-keep").textContent = t("slipKeep");
+}
+
+async function copyLink() {
+  const input = document.getElementById("status-link");
+  const done = document.getElementById("copy-done");
+  try {
+    await navigator.clipboard.writeText(input.value);
+    done.textContent = t("copied");
+  } catch {
+    input.focus();
+    input.select();
+    done.textContent = t("copySelected");
+  }
+}
