@@ -204,3 +204,53 @@ def test_manifests_are_in_the_kustomization(docs: list[Doc]) -> None:
     listed = set(yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"])
     on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == on_disk, "a manifest is not applied (or is missing)"
+
+
+def test_only_what_each_process_needs_can_reach_it_or_be_reached(docs: list[Doc]) -> None:
+    policies = of_kind(docs, "NetworkPolicy")
+    processes = {
+        d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        for d in (*of_kind(docs, "Deployment").values(), *of_kind(docs, "Job").values())
+    }
+
+    def selects(policy: Doc) -> set[str]:
+        selector = policy["spec"]["podSelector"]
+        if not selector:
+            return {"*"}
+        if "matchLabels" in selector:
+            return {selector["matchLabels"]["app.kubernetes.io/name"]}
+        (expression,) = selector["matchExpressions"]
+        assert expression["operator"] == "In"
+        return set(expression["values"])
+
+    # Nothing comes in unless a policy says so.
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny
+    # Every process's egress is limited, and only verification goes outside the cluster's
+    # stores (registry, SMS, SMTP).
+    egress = {name: p for name, p in policies.items() if "Egress" in p["spec"]["policyTypes"]}
+    assert set().union(*(selects(p) for p in egress.values())) == processes
+    outside = [
+        name
+        for name, policy in egress.items()
+        for rule in policy["spec"]["egress"]
+        if any(port["port"] == 443 for port in rule.get("ports", []))
+    ]
+    assert outside == ["verification-outside"]
+    assert selects(policies["verification-outside"]) == {"verification"}
+    # The APIs are reached by the ingress controller only (the one trusted proxy).
+    (rule,) = policies["apis-from-ingress"]["spec"]["ingress"]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+    assert selects(policies["apis-from-ingress"]) == {"registration", "assisted", "selection"}
+    # Kafka: only the processes that use it, and KEDA reading lag.
+    (kafka,) = of_kind(docs, "Kafka").values()
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
+    peers = listener["networkPolicyPeers"]
+    (expression,) = peers[0]["podSelector"]["matchExpressions"]
+    assert set(expression["values"]) == processes - {"migrate"}
+    assert peers[1] == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}
+    }
