@@ -1,0 +1,242 @@
+"""Step 7: Kafka (KRaft; one node, or three with KAFKA_BROKERS=3): the stack's size, storage
+format, start, topics, and the metadata check that tells a broker is really serving.
+
+The layout itself (ports, directories, server.properties, Java command lines) is pure and lives
+in kafka_cluster.py, shared with the three-broker integration test."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import struct
+import subprocess
+import time
+import uuid
+
+from deploy.local import kafka_cluster
+from deploy.local.installs import parse_env_file
+from deploy.local.kafka_cluster import KafkaNode
+from deploy.local.layout import (
+    HERE,
+    HOST,
+    KAFKA_FAULTS_PORT,
+    KAFKA_FAULTS_PROXY_PORT,
+    KAFKA_LIBS,
+    KAFKA_PORT,
+    KAFKA_TIMEOUT,
+    LOGS,
+    ROOT,
+    RUN,
+    STACK_ENV,
+    VENV_PY,
+    StackError,
+    say,
+    which,
+)
+from deploy.local.processes import Component, Health, fail_with_log, run_checked, spawn, wait_ready
+
+KAFKA_DIR = RUN / "kafka"
+KAFKA_DATA = KAFKA_DIR / "data"
+KAFKA_LOG4J = HERE / "kafka-log4j2.properties"
+
+
+def kafka_nodes(env: dict[str, str]) -> list[KafkaNode]:
+    """The stack's Kafka nodes, as many as .run/stack.env says (GELOMBANG_KAFKA_BROKERS)."""
+    raw = env.get("GELOMBANG_KAFKA_BROKERS", "1")
+    if raw not in {str(n) for n in kafka_cluster.SUPPORTED_SIZES}:
+        raise StackError(f"GELOMBANG_KAFKA_BROKERS in {STACK_ENV} must be 1 or 3, got {raw!r}")
+    return kafka_cluster.layout(
+        int(raw), RUN, HOST, KAFKA_PORT, (KAFKA_FAULTS_PORT, KAFKA_FAULTS_PROXY_PORT)
+    )
+
+
+def kafka_component(node: KafkaNode) -> Component:
+    return Component(
+        node.name,
+        str(node.props),
+        node.ports,
+        lambda: kafka_metadata(node.client_port),
+        node.address,
+    )
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed by broker")
+        buf += chunk
+    return bytes(buf)
+
+
+def kafka_metadata(port: int = KAFKA_PORT, timeout: float = 3.0) -> Health:
+    """Ask the broker for cluster metadata with a hand-rolled Metadata v4 request.
+
+    An open TCP port is not enough: the broker accepts connections before it has joined the
+    KRaft quorum and can answer clients. This is exactly what a client does first, without
+    needing the venv (Kafka 4 dropped Metadata v0-v3; v4 is the oldest it still answers).
+    """
+    client_id = b"gelombang-stack"
+    correlation = 4242
+    request = struct.pack(">hhih", 3, 4, correlation, len(client_id)) + client_id
+    # topics: empty array (we only want brokers), allow_auto_topic_creation: false
+    request += struct.pack(">ib", 0, 0)
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(struct.pack(">i", len(request)) + request)
+            (size,) = struct.unpack(">i", _recv_exact(s, 4))
+            data = _recv_exact(s, size)
+        pos = 0
+
+        def take(fmt: str) -> int:
+            nonlocal pos
+            (value,) = struct.unpack_from(fmt, data, pos)
+            pos += struct.calcsize(fmt)
+            return int(value)
+
+        def take_str() -> str | None:
+            nonlocal pos
+            length = take(">h")
+            if length < 0:
+                return None
+            value = data[pos : pos + length].decode()
+            pos += length
+            return value
+
+        if take(">i") != correlation:
+            return False, "metadata: correlation id mismatch"
+        take(">i")  # throttle_time_ms
+        brokers = take(">i")
+        for _ in range(brokers):
+            take(">i")  # node_id
+            take_str()  # host
+            take(">i")  # port
+            take_str()  # rack
+        cluster = take_str()
+        controller = take(">i")
+    except (OSError, ConnectionError, struct.error, UnicodeDecodeError) as exc:
+        return False, f"metadata: {exc.__class__.__name__}"
+    ok = brokers > 0 and controller >= 0
+    return ok, f"metadata: {brokers} broker(s), cluster {cluster}"
+
+
+def java_binary() -> str:
+    java = which("java")
+    if java is None:
+        raise StackError("kafka: java not installed")
+    return java
+
+
+def configure_kafka_size() -> None:
+    """Apply KAFKA_BROKERS (GELOMBANG_KAFKA_BROKERS) from the command line to .run/stack.env.
+
+    The size is fixed once Kafka's storage is formatted: a KRaft quorum of one cannot grow into
+    three in place, and the topics' replication is chosen at creation. Switching an existing
+    stack asks for `make clean` in plain words instead of failing later in Kafka's log.
+    """
+    wanted = os.environ.get("GELOMBANG_KAFKA_BROKERS", "").strip()
+    if not wanted:
+        return
+    if wanted not in {str(n) for n in kafka_cluster.SUPPORTED_SIZES}:
+        raise StackError(f"KAFKA_BROKERS must be 1 or 3, got {wanted!r}")
+    stored = parse_env_file(STACK_ENV)
+    current = stored.get("GELOMBANG_KAFKA_BROKERS", "1")
+    if wanted == current:
+        return
+    if (KAFKA_DATA / "meta.properties").exists():
+        raise StackError(
+            f"this stack's Kafka was created with {current} broker(s); KAFKA_BROKERS={wanted}"
+            " needs a new one. `make clean` (stops everything and deletes .run/: Kafka, Postgres"
+            f" and Redis data) then `make up KAFKA_BROKERS={wanted}`; or leave KAFKA_BROKERS out"
+            f" to keep {current}."
+        )
+    nodes = kafka_cluster.layout(int(wanted), RUN, HOST, KAFKA_PORT)
+    values = {
+        "GELOMBANG_KAFKA_BROKERS": wanted,
+        "GELOMBANG_KAFKA_BOOTSTRAP": kafka_cluster.bootstrap(nodes),
+        "GELOMBANG_KAFKA_REPLICATION_FACTOR": str(kafka_cluster.replication_factor(nodes)),
+    }
+    # Rewrites only these lines; the keys and every other line stay as they were.
+    lines = STACK_ENV.read_text().splitlines()
+    kept = [line for line in lines if line.split("=", 1)[0].strip() not in values]
+    STACK_ENV.write_text("\n".join([*kept, *(f"{k}={v}" for k, v in values.items())]) + "\n")
+    bootstrap = values["GELOMBANG_KAFKA_BOOTSTRAP"]
+    say(f"  stack.env: Kafka with {wanted} broker(s), bootstrap {bootstrap}")
+
+
+def kafka_cluster_id() -> str:
+    path = KAFKA_DIR / "cluster.id"
+    # An id starting with "-" reads as an option to the storage tool ("--cluster-id: expected
+    # one argument"), so storage was never formatted with one: make a new id. Kafka's own
+    # Uuid.randomUuid() skips such ids for the same reason; 1 in 64 of ours started so, and a
+    # fresh CI machine failed on one.
+    if path.exists() and not (stored := path.read_text().strip()).startswith("-"):
+        return stored
+    cluster_id = "-"
+    while cluster_id.startswith("-"):
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    path.write_text(cluster_id + "\n")
+    return cluster_id
+
+
+def ensure_topics(env: dict[str, str], timeout: float) -> None:
+    """Create the application topics once the lead's gelombang.topics module exists."""
+    if not (ROOT / "libs" / "gelombang" / "topics.py").is_file():
+        say("  kafka: gelombang.topics not written yet; skipping topic creation")
+        return
+    out = run_checked(
+        [str(VENV_PY), "-m", "gelombang.topics", "ensure"],
+        "python -m gelombang.topics ensure",
+        env=env,
+        timeout=max(timeout, 30),
+    )
+    with (LOGS / "kafka.log").open("a") as fh:
+        fh.write(f"=== gelombang.topics ensure\n{out}\n")
+    say("  kafka: topics ensured")
+
+
+def start_kafka(infra: dict[str, Component], env: dict[str, str]) -> None:
+    """Start every node that is not running (after a fault test, only the one that was killed),
+    wait until each answers metadata, then make sure the topics exist."""
+    nodes = kafka_nodes(env)
+    for node in nodes:
+        node.data.mkdir(parents=True, exist_ok=True)
+        node.props.write_text(kafka_cluster.server_properties(node, nodes))
+    missing = [(node, infra[node.name]) for node in nodes if infra[node.name].running_pid() is None]
+    if not missing:
+        say(f"  kafka: already running ({len(nodes)} broker(s))")
+        ensure_topics(env, KAFKA_TIMEOUT)
+        return
+    if not any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
+        raise StackError(f"kafka: no jars in {KAFKA_LIBS}")
+    java = java_binary()
+    t0 = time.monotonic()
+    # One broker gets the heap it always had; three share what a dev box can spare.
+    heap_mb = 1024 if len(nodes) == 1 else 512
+    started: list[tuple[Component, subprocess.Popen[bytes]]] = []
+    for node, comp in missing:
+        comp.ensure_ports_free()
+        if not (node.data / "meta.properties").exists():
+            say(f"  {comp.name}: formatting storage (first run)")
+            run_checked(
+                kafka_cluster.format_argv(
+                    java, KAFKA_LIBS, KAFKA_LOG4J, comp.log, node, kafka_cluster_id()
+                ),
+                f"{comp.name} storage format",
+                timeout=120,
+            )
+        argv = kafka_cluster.broker_argv(java, KAFKA_LIBS, KAFKA_LOG4J, comp.log, node, heap_mb)
+        started.append((comp, spawn(comp, argv)))
+    # All spawned before any wait: a quorum of three elects a leader only once two are up.
+    for comp, proc in started:
+        wait_ready(comp, KAFKA_TIMEOUT, proc)
+    remaining = KAFKA_TIMEOUT - (time.monotonic() - t0)
+    try:
+        ensure_topics(env, remaining)
+    except StackError as exc:
+        raise fail_with_log(str(exc), started[0][0].log) from exc
+    pids = ", ".join(f"{comp.name} pid {proc.pid}" for comp, proc in started)
+    say(f"  kafka: started ({pids}) in {time.monotonic() - t0:.1f}s")
