@@ -12,6 +12,7 @@ everything that is timed goes through ``repository``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -46,6 +47,7 @@ from services.selection.progress import ProgressPrinter
 from services.selection.quotas import load_weights, proportional_quotas
 from services.selection.repository import PostgresWaveStore
 from services.selection.service import BeaconAnnouncement, Wave, Waves
+from services.selection.settings import SelectionSettings
 
 SCRATCH_DATABASE = "gelombang_drawbench"
 # Only databases named like this are ever created or dropped here: a typo in --database must not
@@ -459,3 +461,27 @@ def run_stored(
 
 def print_figures(figures: dict[str, object]) -> None:
     print(json.dumps(figures))
+
+
+def bench_draw(args: argparse.Namespace) -> int:
+    """The ``bench-draw`` command: the figures on stdout, 130 if interrupted."""
+    if not args.stored:
+        print_figures(bench_in_memory(args.rows, args.total, args.random_seed))
+        return 0
+    app_url = SelectionSettings().database_url
+    admin_url = args.admin_url or default_admin_url(app_url)
+    try:
+        figures = run_stored(
+            args.rows,
+            args.total,
+            args.random_seed,
+            app_url=app_url,
+            admin_url=admin_url,
+            database=args.database,
+        )
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # ctrl-C or SIGTERM: the scratch database was dropped on the way out.
+        print("interrupted", file=sys.stderr)
+        return 130
+    print_figures(figures)
+    return 0
