@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 
 import aiohttp
@@ -192,6 +194,43 @@ class SmsClient:
         raise Unavailable(f"http_{code}", retry_after)
 
 
+# An address, a subject or a Message-ID that needs no encoding or quoting in a header: plain
+# ASCII, no controls. Anything else is written by EmailMessage, which knows every rule.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+_PLAIN_HEADER_TEXT = re.compile(r"[ -~]{1,900}")
+_MAX_LINE = 998  # RFC 5322: no line longer than this, line break excluded
+
+
+def plain_message(
+    sender: str, to: str, subject: str, body: str, message_id: str
+) -> bytes | None:
+    """The message as ASCII text, or None when it needs MIME encoding (then EmailMessage).
+
+    Building an EmailMessage and flattening it cost about 1.8 ms of CPU per message here (its
+    header registry parses every header it is given), most of a worker's CPU while it sends the
+    confirmation emails of a spike. Ours are ASCII text in the everyday case, which needs no
+    encoding at all: the same headers EmailMessage would write, from a template. Line endings
+    and dot-stuffing are the SMTP client's (aiosmtplib normalises both in DATA).
+    """
+    if not (
+        _PLAIN_ADDRESS.fullmatch(to)
+        and _PLAIN_HEADER_TEXT.fullmatch(sender)
+        and _PLAIN_HEADER_TEXT.fullmatch(subject)
+        and _PLAIN_HEADER_TEXT.fullmatch(message_id)
+        and body.isascii()
+        and "\r" not in body
+        and all(len(line) <= _MAX_LINE for line in body.split("\n"))
+    ):
+        return None
+    if not body.endswith("\n"):
+        body += "\n"
+    return (
+        f"From: {sender}\nTo: {to}\nSubject: {subject}\nMessage-ID: <{message_id}@gelombang>\n"
+        'Content-Type: text/plain; charset="utf-8"\nContent-Transfer-Encoding: 7bit\n'
+        f"MIME-Version: 1.0\n\n{body}"
+    ).encode("ascii")
+
+
 class Mailer:
     """Email over SMTP through a few kept-open connections.
 
@@ -214,24 +253,29 @@ class Mailer:
         self._host = host
         self._port = port
         self._sender = sender
+        self._envelope_sender = parseaddr(sender)[1]
         self._timeout_s = timeout_s
         self._helo_name = helo_name
         self._slots = asyncio.Semaphore(connections)
         self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(self, to: str, subject: str, body: str, message_id: str) -> None:
-        message = EmailMessage()
-        message["From"] = self._sender
-        message["To"] = to
-        message["Subject"] = subject
         # Stable Message-ID per attempt: a resend after a lost answer is recognisable.
-        message["Message-ID"] = f"<{message_id}@gelombang>"
-        message.set_content(body)
+        message: EmailMessage | bytes | None = plain_message(
+            self._sender, to, subject, body, message_id
+        )
+        if message is None:
+            message = EmailMessage()
+            message["From"] = self._sender
+            message["To"] = to
+            message["Subject"] = subject
+            message["Message-ID"] = f"<{message_id}@gelombang>"
+            message.set_content(body)
         started = time.perf_counter()
         result = "error"
         try:
             async with self._slots:
-                await self._deliver(message)
+                await self._deliver(message, to)
             result = "sent"
         except aiosmtplib.SMTPRecipientsRefused as exc:
             result = "refused"
@@ -244,11 +288,11 @@ class Mailer:
             CONTACT_SEND_LATENCY.labels("email", result).observe(time.perf_counter() - started)
         MESSAGES_SENT.labels("email", "sent").inc()
 
-    async def _deliver(self, message: EmailMessage) -> None:
+    async def _deliver(self, message: EmailMessage | bytes, to: str) -> None:
         reused = bool(self._idle)
         client = self._idle.pop() if reused else await self._connect()
         try:
-            await client.send_message(message)
+            await self._transmit(client, message, to)
         except aiosmtplib.SMTPServerDisconnected:
             client.close()
             if not reused:
@@ -256,7 +300,7 @@ class Mailer:
             # The server dropped it while it sat idle (relays time idle connections out).
             client = await self._connect()
             try:
-                await client.send_message(message)
+                await self._transmit(client, message, to)
             except BaseException:
                 client.close()
                 raise
@@ -264,6 +308,14 @@ class Mailer:
             client.close()
             raise
         self._idle.append(client)
+
+    async def _transmit(
+        self, client: aiosmtplib.SMTP, message: EmailMessage | bytes, to: str
+    ) -> None:
+        if isinstance(message, bytes):
+            await client.sendmail(self._envelope_sender, [to], message)
+        else:
+            await client.send_message(message)
 
     async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(

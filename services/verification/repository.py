@@ -23,7 +23,12 @@ from gelombang.outbox import Outbox
 from gelombang.postgres import report_second_registrations
 from services.verification.service import (
     Case,
+    ContactRetry,
+    ContactSent,
+    DueNikCheck,
     LiveCase,
+    NikChecked,
+    NikRetry,
     StatusLinkOutcome,
     StatusLinkTarget,
     contact_method_for,
@@ -133,13 +138,6 @@ async def settle(conn: Connection, registration_id: uuid.UUID) -> Event | None:
     return event
 
 
-@dataclass(frozen=True)
-class DueNikCheck:
-    registration_id: uuid.UUID
-    pii: str
-    attempts: int
-
-
 async def claim_nik_checks(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[DueNikCheck]:
     # The lease moves next_at forward: if this worker dies, the check is due again afterwards.
     rows = await pool.fetch(
@@ -160,37 +158,96 @@ async def claim_nik_checks(pool: asyncpg.Pool, limit: int, lease_s: float) -> li
     return [DueNikCheck(r["registration_id"], r["pii"], r["nik_attempts"]) for r in rows]
 
 
-async def record_nik_result(
-    pool: asyncpg.Pool, registration_id: uuid.UUID, nik_state: str, progress: Event | None
-) -> Event | None:
-    async with pool.acquire() as conn, conn.transaction():
-        updated = await conn.execute(
-            """UPDATE verification_cases
-                  SET nik_state = $2, nik_attempts = nik_attempts + 1, nik_last_error = NULL,
-                      updated_at = now()
-                WHERE registration_id = $1 AND nik_state = 'pending'""",
-            registration_id,
-            nik_state,
-        )
-        if updated.endswith(" 0"):
-            return None
-        if progress is not None:
-            await add_to_outbox(conn, [progress])
-        return await settle(conn, registration_id)
+async def record_nik_checks(
+    conn: Connection, checked: Sequence[NikChecked], retries: Sequence[NikRetry]
+) -> list[Event]:
+    """Store a batch of finished NIK checks (in the caller's transaction); returns the outcomes
+    settled.
 
-
-async def record_nik_retry(
-    pool: asyncpg.Pool, registration_id: uuid.UUID, delay_s: float, error: str
-) -> None:
-    await pool.execute(
-        """UPDATE verification_cases
-              SET nik_attempts = nik_attempts + 1, nik_last_error = $3,
-                  nik_next_at = now() + make_interval(secs => $2), updated_at = now()
-            WHERE registration_id = $1 AND nik_state = 'pending'""",
-        registration_id,
-        delay_s,
-        error,
+    A handful of set-based statements whatever the batch's size (it was one transaction of
+    five or six statements per check). Only a check still pending changes anything, so a
+    result stored twice (a lease that ran out, a batch written again after a lost answer) is
+    stored once. The rows are locked in registration-id order first, as the consumer's
+    confirmations lock theirs, so two batches that share cases cannot deadlock on each other.
+    """
+    if not checked and not retries:
+        return []
+    await conn.execute(
+        """SELECT 1 FROM verification_cases WHERE registration_id = ANY($1::uuid[])
+            ORDER BY registration_id FOR UPDATE""",
+        sorted({c.registration_id for c in checked} | {r.registration_id for r in retries}),
     )
+    if retries:
+        await conn.execute(
+            """UPDATE verification_cases c
+                  SET nik_attempts = c.nik_attempts + u.tried::int, nik_last_error = u.error,
+                      nik_next_at = now() + make_interval(secs => u.delay),
+                      updated_at = now()
+                 FROM unnest($1::uuid[], $2::float8[], $3::text[], $4::bool[])
+                      AS u(id, delay, error, tried)
+                WHERE c.registration_id = u.id AND c.nik_state = 'pending'""",
+            [r.registration_id for r in retries],
+            [r.delay_s for r in retries],
+            [r.error for r in retries],
+            [r.tried for r in retries],
+        )
+    if not checked:
+        return []
+    # RETURNING gives each case as it is now, locked: what settle() would read again.
+    rows = await conn.fetch(
+        """UPDATE verification_cases c
+              SET nik_state = u.state, nik_attempts = c.nik_attempts + 1,
+                  nik_last_error = NULL, updated_at = now()
+             FROM unnest($1::uuid[], $2::text[]) AS u(id, state)
+            WHERE c.registration_id = u.id AND c.nik_state = 'pending'
+        RETURNING c.registration_id, c.nik_hash, c.province_code, c.regency_code,
+                  c.employment_status, c.receives_social_aid, c.channel, c.contact_method,
+                  c.contact_state, c.nik_state, c.outcome""",
+        [c.registration_id for c in checked],
+        [c.nik_state for c in checked],
+    )
+    cases = [Case(**dict(r)) for r in rows]
+    decided = [(case.registration_id, decide(case)) for case in cases]
+    outcomes = [(registration_id, e) for registration_id, e in decided if e is not None]
+    settled = [e for _, e in outcomes]
+    if outcomes:
+        await conn.execute(
+            """UPDATE verification_cases c
+                  SET outcome = u.outcome, outcome_reason = u.reason, updated_at = now()
+                 FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, outcome, reason)
+                WHERE c.registration_id = u.id AND c.outcome IS NULL""",
+            [registration_id for registration_id, _ in outcomes],
+            [
+                "verified" if e.event_type == "RegistrationVerified" else "rejected"
+                for e in settled
+            ],
+            [getattr(e, "reason", None) for e in settled],
+        )
+    # Each case's "NIK verified" step before its outcome, as the status page shows them.
+    steps: list[Event] = [
+        progressed(case.registration_id, "nik_verified")
+        for case in cases
+        if case.nik_state == "verified"
+    ]
+    await add_to_outbox(conn, steps + settled)
+    return settled
+
+
+class PostgresNikChecks:
+    """``NikCheckStore`` over the pool: claims under a lease, batched results."""
+
+    def __init__(self, pool: asyncpg.Pool, lease_s: float) -> None:
+        self._pool = pool
+        self._lease_s = lease_s
+
+    async def claim(self, limit: int) -> list[DueNikCheck]:
+        return await claim_nik_checks(self._pool, limit, self._lease_s)
+
+    async def record(
+        self, checked: Sequence[NikChecked], retries: Sequence[NikRetry]
+    ) -> list[Event]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await record_nik_checks(conn, checked, retries)
 
 
 @dataclass(frozen=True)
@@ -231,45 +288,62 @@ async def claim_contacts(pool: asyncpg.Pool, limit: int, lease_s: float) -> list
     ]
 
 
-async def record_contact_sent(
-    pool: asyncpg.Pool, registration_id: uuid.UUID, progress: Event
+async def record_contacts(
+    pool: asyncpg.Pool, sent: Sequence[ContactSent], retries: Sequence[ContactRetry]
 ) -> None:
+    """Store a round of contact messages in one transaction (it was one per message).
+
+    Only a contact still unsent changes: a round stored twice, or a message whose case was
+    confirmed by the consumer meanwhile, changes nothing. Rows are locked in registration-id
+    order first, as every other multi-case write here does."""
+    if not sent and not retries:
+        return
     async with pool.acquire() as conn, conn.transaction():
-        updated = await conn.fetchrow(
-            """UPDATE verification_cases
-                  SET contact_state = 'sent', contact_sends = contact_sends + 1,
+        await conn.execute(
+            """SELECT 1 FROM verification_cases WHERE registration_id = ANY($1::uuid[])
+                ORDER BY registration_id FOR UPDATE""",
+            sorted({m.registration_id for m in sent} | {r.registration_id for r in retries}),
+        )
+        if retries:
+            await conn.execute(
+                """UPDATE verification_cases c
+                      SET contact_last_error = u.error,
+                          contact_next_at = now() + make_interval(secs => u.delay),
+                          updated_at = now()
+                     FROM unnest($1::uuid[], $2::float8[], $3::text[]) AS u(id, delay, error)
+                    WHERE c.registration_id = u.id AND c.contact_state = 'unsent'""",
+                [r.registration_id for r in retries],
+                [r.delay_s for r in retries],
+                [r.error for r in retries],
+            )
+        if not sent:
+            return
+        rows = await conn.fetch(
+            """UPDATE verification_cases c
+                  SET contact_state = 'sent', contact_sends = c.contact_sends + 1,
                       contact_last_error = NULL, updated_at = now()
-                WHERE registration_id = $1 AND contact_state = 'unsent'
-            RETURNING outcome""",
-            registration_id,
+                 FROM unnest($1::uuid[]) AS u(id)
+                WHERE c.registration_id = u.id AND c.contact_state = 'unsent'
+            RETURNING c.registration_id, c.outcome""",
+            [m.registration_id for m in sent],
         )
         # The NIK check may have settled the case while the message was on its way (both run
         # at once). The message went out, but a "contact pending" step after "rejected" would
         # tell the person their registration moved on when it did not.
-        if updated is not None and updated["outcome"] is None:
-            await add_to_outbox(conn, [progress])
-
-
-async def record_contact_retry(
-    pool: asyncpg.Pool, registration_id: uuid.UUID, delay_s: float, error: str
-) -> None:
-    await pool.execute(
-        """UPDATE verification_cases
-              SET contact_last_error = $3, contact_next_at = now() + make_interval(secs => $2),
-                  updated_at = now()
-            WHERE registration_id = $1 AND contact_state = 'unsent'""",
-        registration_id,
-        delay_s,
-        error,
-    )
+        open_cases = {r["registration_id"] for r in rows if r["outcome"] is None}
+        await add_to_outbox(conn, [m.step for m in sent if m.registration_id in open_cases])
 
 
 async def confirm_contacts(
     conn: Connection, confirmations: Sequence[tuple[uuid.UUID, Event]]
 ) -> list[Event]:
-    """Mark contacts confirmed (once; a second click changes nothing) and settle the cases."""
+    """Mark contacts confirmed (once; a second click changes nothing) and settle the cases.
+
+    In registration-id order, the order in which a batch of NIK results locks its cases: two
+    transactions that lock in one order cannot deadlock on each other. (A stable sort: two
+    confirmations of one registration keep theirs.)"""
     settled: list[Event] = []
-    for registration_id, progress in confirmations:
+    for registration_id, progress in sorted(confirmations, key=lambda c: c[0]):
         updated = await conn.execute(
             """UPDATE verification_cases SET contact_state = 'confirmed', updated_at = now()
                 WHERE registration_id = $1 AND contact_state IN ('unsent', 'sent')
@@ -288,11 +362,15 @@ async def confirm_contacts(
 async def request_resend(
     conn: Connection, registration_ids: Sequence[uuid.UUID], daily_limit: int
 ) -> int:
+    """Send the contact message again: a new SMS code, or the email with the same link (a new
+    Message-ID, since it counts the sends). Within the case's limit of sends; the API allows one
+    request per cooldown."""
     status = await conn.execute(
         """UPDATE verification_cases SET contact_state = 'unsent', contact_next_at = now(),
                   updated_at = now()
             WHERE registration_id = ANY($1::uuid[]) AND contact_state = 'sent'
-              AND contact_method = 'sms' AND outcome IS NULL AND contact_sends < $2""",
+              AND contact_method IN ('sms', 'email') AND outcome IS NULL
+              AND contact_sends < $2""",
         list(registration_ids),
         daily_limit,
     )

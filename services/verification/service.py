@@ -51,6 +51,53 @@ class Case:
     outcome: str | None
 
 
+@dataclass(frozen=True)
+class DueNikCheck:
+    """A NIK check claimed for this worker (its lease runs): whom to check, and how often the
+    registry failed to answer for it so far (for the backoff)."""
+
+    registration_id: uuid.UUID
+    pii: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class NikChecked:
+    """The registry answered a claimed check."""
+
+    registration_id: uuid.UUID
+    nik_state: NikState
+
+
+@dataclass(frozen=True)
+class NikRetry:
+    """A claimed check to try again after ``delay_s``: the registry gave no answer (``tried``),
+    or the worker did not call it because the registry had asked it to wait (not an attempt)."""
+
+    registration_id: uuid.UUID
+    delay_s: float
+    error: str
+    tried: bool = True
+
+
+@dataclass(frozen=True)
+class ContactSent:
+    """A contact message went out: the case's contact is now "sent", and this step is told."""
+
+    registration_id: uuid.UUID
+    method: str
+    step: Event
+
+
+@dataclass(frozen=True)
+class ContactRetry:
+    """A contact message could not go out now: try again after ``delay_s``."""
+
+    registration_id: uuid.UUID
+    delay_s: float
+    error: str
+
+
 def contact_method_for(has_email: bool, has_phone: bool, channel: str = "api") -> ContactMethod:
     if channel == "assisted":
         return "officer"

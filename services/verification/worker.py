@@ -6,8 +6,9 @@ work in Postgres (``FOR UPDATE SKIP LOCKED``). Four loops per process:
 - consumer: opens a case per accepted registration (the decider's verdict, never a raw
   attempt), applies contact confirmations and resend requests,
   then commits offsets (the case rows are stored first);
-- NIK checks against the civil registry, under a concurrency cap and a circuit breaker; an
-  unavailable registry reschedules the check with jittered backoff, never rejects;
+- NIK checks against the civil registry (``nik_checks``): a pipeline that keeps up to the
+  concurrency cap of calls in flight and stores answers in batches, behind a circuit breaker;
+  an unavailable registry reschedules the check with jittered backoff, never rejects;
 - contact messages (email link over SMTP, or an SMS one-time code);
 - outbox publisher (events to Kafka after their state is stored) and contact-expiry sweeper.
 
@@ -24,6 +25,7 @@ import random
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -38,6 +40,7 @@ from gelombang.events import (
     VERIFICATION_REQUESTS,
     ContactCodeResendRequested,
     ContactConfirmed,
+    Event,
     RegistrationAccepted,
     SelectionDecided,
     StatusLinkRequested,
@@ -70,11 +73,13 @@ from services.verification.gateways import (
     Undeliverable,
     http_session,
 )
+from services.verification.nik_checks import NikCheckConfig, NikCheckPipeline
 from services.verification.service import (
+    ContactRetry,
+    ContactSent,
     decision_texts,
     email_text,
     judge_status_link_requests,
-    nik_state_for,
     progressed,
     retry_delay_s,
     sms_text,
@@ -151,35 +156,30 @@ class Verifier:
             self.wake_outbox.set()
 
     # -- NIK checks -------------------------------------------------------------------------
-    async def nik_round(self) -> int:
-        if self.registry.wait_s() > 0:
-            return 0  # the registry is down or asked us to slow down: claim nothing yet
-        due = await repository.claim_nik_checks(
-            self.pool, self.settings.scheduler_batch, self.settings.lease_s
+    def nik_checks(self) -> NikCheckPipeline:
+        settings = self.settings
+        return NikCheckPipeline(
+            repository.PostgresNikChecks(self.pool, settings.lease_s),
+            self.registry,
+            self.cipher,
+            NikCheckConfig(
+                concurrency=settings.registry_concurrency,
+                claim_min=max(1, settings.registry_concurrency // 2),
+                prefetch=max(1, settings.registry_concurrency // 2),
+                write_batch=settings.nik_write_batch,
+                write_linger_s=settings.nik_write_linger_s,
+                max_unwritten=4 * settings.nik_write_batch,
+                idle_s=settings.idle_poll_s,
+                retry_base_s=settings.retry_base_s,
+                retry_max_s=settings.retry_max_s,
+            ),
+            self.rng,
+            self._nik_checks_recorded,
         )
-        await asyncio.gather(*(self._check_nik(d) for d in due))
-        return len(due)
 
-    async def _check_nik(self, due: repository.DueNikCheck) -> None:
-        personal = self.cipher.open_json(due.pii, str(due.registration_id))
-        try:
-            result = await self.registry.verify(
-                personal["nik"], personal["full_name"], personal["birth_date"]
-            )
-        except Unavailable as exc:
-            delay = retry_delay_s(
-                due.attempts, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
-            )
-            if exc.retry_after_s is not None:
-                delay = max(delay, exc.retry_after_s)
-            VERIFICATION_RETRIES.labels("nik", exc.reason).inc()
-            await repository.record_nik_retry(self.pool, due.registration_id, delay, exc.reason)
-            return
-        VERIFICATION_CHECKS.labels("nik", result).inc()
-        state = nik_state_for(result)
-        step = progressed(due.registration_id, "nik_verified") if state == "verified" else None
-        event = await repository.record_nik_result(self.pool, due.registration_id, state, step)
-        self._count_outcome(event)
+    def _nik_checks_recorded(self, settled: Sequence[Event]) -> None:
+        for event in settled:
+            self._count_outcome(event)
         self.wake_outbox.set()
 
     # -- contact messages -------------------------------------------------------------------
@@ -187,10 +187,23 @@ class Verifier:
         due = await repository.claim_contacts(
             self.pool, self.settings.scheduler_batch, self.settings.lease_s
         )
-        await asyncio.gather(*(self._send_contact(d) for d in due))
+        done = await asyncio.gather(*(self._send_contact(d) for d in due), return_exceptions=True)
+        sent = [d for d in done if isinstance(d, ContactSent)]
+        retries = [d for d in done if isinstance(d, ContactRetry)]
+        for failure in done:
+            if isinstance(failure, BaseException):
+                # Not expected; the rest of the round is stored, this one comes back after its
+                # lease.
+                log.error("contact_send_failed", error=type(failure).__name__)
+        # One transaction for the round's messages (it was one per message).
+        await repository.record_contacts(self.pool, sent, retries)
+        for message in sent:
+            VERIFICATION_CHECKS.labels("contact", f"{message.method}_sent").inc()
+        if sent:
+            self.wake_outbox.set()
         return len(due)
 
-    async def _send_contact(self, due: repository.DueContact) -> None:
+    async def _send_contact(self, due: repository.DueContact) -> ContactSent | ContactRetry:
         registration_id = str(due.registration_id)
         personal = self.cipher.open_json(due.pii, registration_id)
         try:
@@ -211,12 +224,9 @@ class Verifier:
                 due.sends + 1, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
             )
             VERIFICATION_RETRIES.labels("contact", reason).inc()
-            await repository.record_contact_retry(self.pool, due.registration_id, delay, reason)
-            return
+            return ContactRetry(due.registration_id, delay, reason)
         step = progressed(due.registration_id, "contact_pending", due.method)  # type: ignore[arg-type]
-        await repository.record_contact_sent(self.pool, due.registration_id, step)
-        VERIFICATION_CHECKS.labels("contact", f"{due.method}_sent").inc()
-        self.wake_outbox.set()
+        return ContactSent(due.registration_id, due.method, step)
 
     # -- wave decisions ---------------------------------------------------------------------
     async def notify_round(self) -> int:
@@ -413,7 +423,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
     tasks = [
         asyncio.create_task(consumer_loop.run(), name="consumer"),
         asyncio.create_task(server.serve(), name="probes"),
-        asyncio.create_task(repeat("nik", verifier.nik_round, idle, stop), name="nik"),
+        asyncio.create_task(verifier.nik_checks().run(stop), name="nik"),
         asyncio.create_task(repeat("contact", verifier.contact_round, idle, stop), name="contact"),
         asyncio.create_task(
             repeat("outbox", verifier.outbox_round, idle, stop, verifier.wake_outbox),
