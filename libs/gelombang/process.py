@@ -54,9 +54,9 @@ class WorkerShell:
         # Set by SIGTERM/SIGINT, by a part that ends on its own, or by the caller.
         self.stop = asyncio.Event()
         self._resources = AsyncExitStack()
+        # Every part loops until stopped: one that ends on its own has failed, and stops the
+        # worker rather than leave it running without that part.
         self._tasks: list[asyncio.Task[Any]] = []
-        # Tasks whose ending on their own is a failure that stops the worker.
-        self._vital: list[asyncio.Task[Any]] = []
         self._loops: list[Stoppable] = []
 
     async def __aenter__(self) -> WorkerShell:
@@ -99,7 +99,7 @@ class WorkerShell:
     def consume(self, loop: L, name: str | None = None) -> L:
         """Run a consumer loop; the worker stops if it ends on its own."""
         self._loops.append(loop)
-        self._vital.append(self.task(name or self.name, loop.run()))
+        self.task(name or self.name, loop.run())
         return loop
 
     def every(
@@ -111,30 +111,30 @@ class WorkerShell:
     ) -> None:
         """A background round (outbox relay, sweeps, gauges): again at once while it finds
         work, after ``idle_s`` when it does not, later after a failure (gelombang.rounds)."""
-        self._vital.append(self.task(name, repeat(name, round_, idle_s, self.stop, wake)))
+        self.task(name, repeat(name, round_, idle_s, self.stop, wake))
 
     def task(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Any other job; it must end by itself once ``stop`` is set."""
+        """Any other job that runs until ``stop`` is set, and then ends by itself."""
         task = asyncio.create_task(coro, name=name)
         self._tasks.append(task)
         return task
 
     async def serve(self, ready: ReadinessCheck, host: str, port: int) -> None:
-        """Serve /healthz, /readyz and /metrics, and wait until SIGTERM/SIGINT or a vital part
-        ends; then stop the loops (the ``async with`` closes the rest)."""
+        """Serve /healthz, /readyz and /metrics, and wait until SIGTERM/SIGINT or a part ends;
+        then stop the loops (the ``async with`` closes the rest)."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
         server = probes_server(ready, host, port)
-        self._vital.append(self.task("probes", server.serve()))
+        self.task("probes", server.serve())
         self._loops.append(_ServerStopper(server))
         await self.run()
 
     async def run(self) -> None:
-        """Wait until ``stop`` is set or a vital part ends (a failure: logged, and the worker
-        winds down instead of running on without it)."""
+        """Wait until ``stop`` is set or a part ends (a failure: logged, and the worker winds
+        down instead of running on without it)."""
         log.info(f"{self.name}_started")
-        await run_until_stopped(self._vital, self.stop)
+        await run_until_stopped(self._tasks, self.stop)
 
     async def _wind_down(self) -> None:
         self.stop.set()

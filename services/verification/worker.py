@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import signal
 import socket
 import time
 from collections.abc import Sequence
@@ -61,9 +60,8 @@ from gelombang.metrics import (
     VERIFICATION_RETRIES,
 )
 from gelombang.pii import PiiCipher, PiiError
-from gelombang.postgres import create_pool
-from gelombang.probes import database_reachable, probes_server
-from gelombang.rounds import repeat, run_until_stopped
+from gelombang.probes import database_reachable
+from gelombang.process import WorkerShell
 from services.verification import repository
 from services.verification.gateways import (
     CivilRegistryClient,
@@ -369,86 +367,69 @@ class Verifier:
 
 
 async def run(settings: VerificationSettings, host: str, port: int) -> None:
-    pool = await create_pool(
-        settings.database_url, min_size=1, max_size=settings.db_pool_max
-    )
-    redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-    producer = make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
-    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
-    await producer.start()
-    await consumer.start()
-    registry_http = http_session(
-        settings.registry_url, settings.registry_timeout_s, settings.registry_concurrency * 2
-    )
-    sms_http = http_session(settings.sms_url, settings.sms_timeout_s, settings.sms_connections)
-    publisher = EventPublisher(producer)
-    verifier = Verifier(
-        settings=settings,
-        pool=pool,
-        cipher=PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes),
-        contact=ContactSecrets(settings.nik_hmac_key_bytes),
-        otps=OtpStore(redis),
-        redis=redis,
-        registry=CivilRegistryClient(
-            registry_http,
-            settings.registry_api_key,
-            settings.registry_concurrency,
-            settings.breaker_failure_threshold,
-            settings.breaker_open_s,
-        ),
-        sms=SmsClient(sms_http, settings.sms_api_key),
-        mailer=Mailer(
+    async with WorkerShell("verification") as shell:
+        pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
+        redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        shell.on_close(redis.aclose)
+        producer = await shell.producer(
+            make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
+        )
+        consumer = await shell.consumer(
+            make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
+        )
+        registry_http = http_session(
+            settings.registry_url, settings.registry_timeout_s, settings.registry_concurrency * 2
+        )
+        shell.on_close(registry_http.close)
+        sms_http = http_session(settings.sms_url, settings.sms_timeout_s, settings.sms_connections)
+        shell.on_close(sms_http.close)
+        mailer = Mailer(
             settings.smtp_host,
             settings.smtp_port,
             settings.mail_from,
             settings.smtp_timeout_s,
             settings.smtp_helo_name or await asyncio.to_thread(socket.getfqdn),
             settings.smtp_connections,
-        ),
-        publisher=publisher,
-        rng=random.Random(),
-        wake_outbox=asyncio.Event(),
-    )
-    consumer_loop = ConsumerLoop(consumer, settings.group_id, verifier.handle, publisher)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        )
+        shell.on_close(mailer.aclose)
+        publisher = EventPublisher(producer)
+        verifier = Verifier(
+            settings=settings,
+            pool=pool,
+            cipher=PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes),
+            contact=ContactSecrets(settings.nik_hmac_key_bytes),
+            otps=OtpStore(redis),
+            redis=redis,
+            registry=CivilRegistryClient(
+                registry_http,
+                settings.registry_api_key,
+                settings.registry_concurrency,
+                settings.breaker_failure_threshold,
+                settings.breaker_open_s,
+            ),
+            sms=SmsClient(sms_http, settings.sms_api_key),
+            mailer=mailer,
+            publisher=publisher,
+            rng=random.Random(),
+            wake_outbox=asyncio.Event(),
+        )
+        consumer_loop = shell.consume(
+            ConsumerLoop(consumer, settings.group_id, verifier.handle, publisher), "consumer"
+        )
 
-    async def ready() -> dict[str, bool]:
-        polling = time.monotonic() - consumer_loop.last_poll_monotonic < 30
-        return {"kafka": polling, "postgres": await database_reachable(pool)}
+        async def ready() -> dict[str, bool]:
+            polling = time.monotonic() - consumer_loop.last_poll_monotonic < 30
+            return {"kafka": polling, "postgres": await database_reachable(pool)}
 
-    server = probes_server(ready, host, port)
-    idle = settings.idle_poll_s
-    tasks = [
-        asyncio.create_task(consumer_loop.run(), name="consumer"),
-        asyncio.create_task(server.serve(), name="probes"),
-        asyncio.create_task(verifier.nik_checks().run(stop), name="nik"),
-        asyncio.create_task(repeat("contact", verifier.contact_round, idle, stop), name="contact"),
-        asyncio.create_task(
-            repeat("outbox", verifier.outbox_round, idle, stop, verifier.wake_outbox),
-            name="outbox",
-        ),
-        asyncio.create_task(repeat("expiry", verifier.expiry_round, 30.0, stop), name="expiry"),
-        asyncio.create_task(repeat("gauges", verifier.gauges_round, 15.0, stop), name="gauges"),
-        asyncio.create_task(repeat("notify", verifier.notify_round, idle, stop), name="notify"),
-        asyncio.create_task(
-            repeat("status_link", verifier.status_link_round, idle, stop), name="status_link"
-        ),
-    ]
-    log.info("verification_started", group=settings.group_id)
-    await run_until_stopped(tasks, stop)
-    consumer_loop.stop()
-    server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await consumer.stop()
-    await producer.stop()
-    await registry_http.close()
-    await sms_http.close()
-    await verifier.mailer.aclose()
-    await redis.aclose()
-    await pool.close()
-    log.info("verification_stopped")
+        idle = settings.idle_poll_s
+        shell.task("nik", verifier.nik_checks().run(shell.stop))
+        shell.every("contact", verifier.contact_round, idle)
+        shell.every("outbox", verifier.outbox_round, idle, verifier.wake_outbox)
+        shell.every("expiry", verifier.expiry_round, 30.0)
+        shell.every("gauges", verifier.gauges_round, 15.0)
+        shell.every("notify", verifier.notify_round, idle)
+        shell.every("status_link", verifier.status_link_round, idle)
+        await shell.serve(ready, host, port)
 
 
 def main() -> None:
