@@ -75,6 +75,10 @@ export const TEXT = {
     termsLink: "Baca syarat dan ketentuan serta hak Anda atas data",
     submit: "Kirim pendaftaran",
     sending: "Mengirim…",
+    solvingButton: (pct) => `Menyiapkan pengiriman… ${pct}%`,
+    solvingText:
+      "Situs sedang ramai, jadi halaman ini mengerjakan pemeriksaan anti-robot sebelum " +
+      "mengirim. Biasanya hanya beberapa detik; biarkan halaman ini terbuka.",
     errorSummary: "Ada isian yang perlu diperbaiki:",
     // Client-side rules and the API's field errors (codes match the API's error codes)
     errors: {
@@ -263,6 +267,55 @@ export const TEXT = {
       "lalu tekan tombolnya lagi.",
     otpWhat: "Kode",
     resendWhat: "Permintaan kode baru",
+    emailAgainTitle: "Email belum datang?",
+    emailAgainHint:
+      "Periksa dulu folder spam atau promosi. Jika tetap tidak ada, kami bisa mengirimnya lagi " +
+      "(sekali per menit, paling banyak 5 email seluruhnya).",
+    emailResend: "Kirim ulang email konfirmasi",
+    emailResendQueued: (hint) =>
+      `Email konfirmasi sedang dikirim lagi ke ${hint}. Periksa kotak masuk dan folder spam ` +
+      "dalam beberapa menit.",
+    resendTooSoon: "Permintaan sebelumnya baru saja dikirim, jadi belum bisa diminta lagi.",
+    resendAgainAt: (time) => `Bisa diminta lagi sekitar pukul ${time}.`,
+    wrongContactTitle: "Salah mengetik email atau nomor HP?",
+    wrongContactText: (by) =>
+      "Email atau nomor HP tidak dapat diubah di halaman ini. Jika salah, pesan konfirmasi " +
+      `tidak akan sampai dan pendaftaran ini berakhir sendiri pada ${by}. Setelah itu Anda ` +
+      "dapat mendaftar ulang dengan NIK yang sama dan email atau nomor HP yang benar; halaman " +
+      "ini akan menawarkannya. Butuh bantuan?",
+    againTitle: "Daftar ulang",
+    againText: {
+      nik_not_found: "Anda dapat mendaftar ulang dengan NIK yang benar.",
+      nik_data_mismatch: "Anda dapat mendaftar ulang dengan NIK yang sama.",
+      contact_expired:
+        "Anda dapat mendaftar ulang dengan NIK yang sama dan email atau nomor HP yang aktif.",
+      contact_undeliverable:
+        "Anda dapat mendaftar ulang dengan NIK yang sama dan email atau nomor HP lain.",
+    },
+    againKept:
+      "Formulir akan terisi lagi dengan data yang Anda kirim dari browser ini, kecuali bagian " +
+      "yang perlu diperbaiki.",
+    againNotKept:
+      "Data yang Anda kirim tidak tersimpan di browser ini, jadi formulir perlu diisi lagi.",
+    againButton: "Daftar ulang sekarang",
+    againForm: {
+      nik_not_found:
+        "Pendaftaran sebelumnya ditolak karena NIK tidak ditemukan di data kependudukan. " +
+        "Ketik NIK persis seperti di KTP; isian lainnya sudah kami isi lagi.",
+      nik_data_mismatch:
+        "Pendaftaran sebelumnya ditolak karena nama atau tanggal lahir tidak sesuai dengan " +
+        "data kependudukan. Ketik nama persis seperti di KTP dan periksa tanggal lahir; isian " +
+        "lainnya sudah kami isi lagi.",
+      contact_expired:
+        "Pendaftaran sebelumnya berakhir karena email atau nomor HP tidak dikonfirmasi. Isi " +
+        "email atau nomor HP yang aktif; isian lainnya sudah kami isi lagi.",
+      contact_undeliverable:
+        "Pendaftaran sebelumnya berakhir karena pesan konfirmasi tidak dapat dikirim. Isi " +
+        "email atau nomor HP lain; isian lainnya sudah kami isi lagi.",
+    },
+    againFormEmpty:
+      "Pendaftaran sebelumnya ditolak; alasannya ada di halaman status. Isi formulir ini lagi " +
+      "dengan data sesuai KTP.",
     confirmTitle: "Konfirmasi email",
     confirming: "Sedang mengonfirmasi email Anda…",
     confirmMissing: "Tautan tidak lengkap. Buka tautan lengkap dari email kami.",
@@ -369,6 +422,10 @@ export const TEXT = {
     termsLink: "Read the terms and your rights over your data",
     submit: "Submit registration",
     sending: "Sending…",
+    solvingButton: (pct) => `Getting ready to send… ${pct}%`,
+    solvingText:
+      "The site is busy, so this page is doing an anti-robot check before sending. It usually " +
+      "takes a few seconds; keep this page open.",
     errorSummary: "Some answers need fixing:",
     errors: {
       missing: "This field is required.",
@@ -549,6 +606,54 @@ export const TEXT = {
       "moment, then press the button again.",
     otpWhat: "The code",
     resendWhat: "The request for a new code",
+    emailAgainTitle: "No email yet?",
+    emailAgainHint:
+      "First check the spam or promotions folder. If it is not there, we can send it again " +
+      "(once a minute, at most 5 emails in all).",
+    emailResend: "Send the confirmation email again",
+    emailResendQueued: (hint) =>
+      `The confirmation email is being sent again to ${hint}. Check your inbox and spam ` +
+      "folder in a few minutes.",
+    resendTooSoon: "The last request was sent only just now, so you cannot ask again yet.",
+    resendAgainAt: (time) => `You can ask again at about ${time}.`,
+    wrongContactTitle: "Mistyped your email or phone number?",
+    wrongContactText: (by) =>
+      "The email address or phone number cannot be changed on this page. If it is wrong, the " +
+      `confirmation will not reach you and this registration ends by itself on ${by}. After ` +
+      "that you can register again with the same NIK and the right email or number; this page " +
+      "will offer it. Need help?",
+    againTitle: "Register again",
+    againText: {
+      nik_not_found: "You can register again with the correct NIK.",
+      nik_data_mismatch: "You can register again with the same NIK.",
+      contact_expired:
+        "You can register again with the same NIK and an email or phone number you use.",
+      contact_undeliverable:
+        "You can register again with the same NIK and another email or phone number.",
+    },
+    againKept:
+      "The form will be filled in again with what you sent from this browser, except the " +
+      "part to correct.",
+    againNotKept: "What you sent is not kept in this browser, so the form needs filling in again.",
+    againButton: "Register again now",
+    againForm: {
+      nik_not_found:
+        "Your last registration was rejected because the NIK was not found in the civil " +
+        "registry. Type the NIK exactly as on your ID card; we filled in the rest again.",
+      nik_data_mismatch:
+        "Your last registration was rejected because the name or birth date did not match the " +
+        "civil registry. Type the name exactly as on your ID card and check the birth date; " +
+        "we filled in the rest again.",
+      contact_expired:
+        "Your last registration ended because the email or phone number was not confirmed. " +
+        "Enter an email or phone number you use; we filled in the rest again.",
+      contact_undeliverable:
+        "Your last registration ended because the confirmation could not be delivered. Enter " +
+        "another email or phone number; we filled in the rest again.",
+    },
+    againFormEmpty:
+      "Your last registration was rejected; the reason is on its status page. Fill in this " +
+      "form again as on your ID card.",
     confirmTitle: "Email confirmation",
     confirming: "Confirming your email…",
     confirmMissing: "The link is incomplete. Open the full link from our email.",

@@ -9,7 +9,6 @@ import {
   likelyBirthDate,
   parseNik,
 } from "./rules.js";
-import { solveChallenge } from "./pow.js";
 import { api, newBudget, pause, retryDelayS, untilFinal, whenOnline } from "./net.js";
 import {
   complaintsLine,
@@ -22,7 +21,7 @@ import {
   setView,
   t,
 } from "./page.js";
-import { showStatus } from "./status.js";
+import { SENT_KEY, showStatus } from "./status.js";
 
 // ---------------------------------------------------------------------------------------------
 // Regions (generated from the API's own table into data/regions.json)
@@ -78,6 +77,7 @@ const FORM_HTML = `
 <div id="form-view">
 <h1 data-t="title"></h1>
 <p data-t="intro"></p>
+<div id="again-notice" class="notice" tabindex="-1"></div>
 <div id="summary" class="summary" tabindex="-1" role="group" aria-labelledby="summary-title" hidden>
   <h2 id="summary-title" data-t="errorSummary"></h2><ul id="summary-list"></ul>
 </div>
@@ -171,6 +171,10 @@ const FORM_HTML = `
   </section>
   <div id="form-notice" class="notice bad" role="alert" tabindex="-1"></div>
   <button type="submit" class="primary" id="submit" data-t="submit"></button>
+  <div id="pow" class="pow" hidden>
+    <p id="pow-text" class="hint" role="status"></p>
+    <progress id="pow-progress" max="100" value="0" aria-labelledby="pow-text"></progress>
+  </div>
 </form>
 <p class="lost-link"><a href="/tautan" data-t="lostLinkCta"></a></p>
 </div>
@@ -198,6 +202,9 @@ let pending = null;
 let fieldErrors = {};
 // What the last final answer said, kept as a function of the language so a switch redraws it.
 let outcome = null;
+// Set when the status page sent the person back here to register again (see status.js): the
+// rejection's reason, and whether the form could be refilled.
+let again = null;
 
 // ---------------------------------------------------------------------------------------------
 // Draft: what was typed survives a reload or a look at the terms page. sessionStorage is this
@@ -238,6 +245,7 @@ function clearDraft() {
 
 function restoreDraft(form) {
   const draft = readDraft();
+  again = draft?.again ? { reason: draft.again, refilled: Object.keys(draft.values || {}).length > 0 } : null;
   if (!draft) return;
   pending = draft.pending || null;
   for (const name of DRAFT_FIELDS) {
@@ -270,11 +278,15 @@ export function showForm() {
       fillSelects();
       renderErrors();
       renderOutcome();
+      renderAgain();
       if (!document.getElementById("wait").hidden) renderWaiting();
+      renderSending();
     },
   );
   restoreDraft(form);
   setLanguage(currentLang());
+  // What to correct is said first (and read out first); the fields to correct are left empty.
+  if (again) document.getElementById("again-notice").focus();
 
   const nik = form.elements.nik;
   nik.addEventListener("input", () => {
@@ -485,6 +497,12 @@ function renderOutcome(focus = false) {
   if (focus) (outcome?.kind === "already" ? already : notice).focus();
 }
 
+function renderAgain() {
+  const notice = document.getElementById("again-notice");
+  const text = !again ? "" : again.refilled ? t("againForm")[again.reason] : t("againFormEmpty");
+  if (notice.textContent !== (text || "")) notice.textContent = text || "";
+}
+
 function setOutcome(next) {
   outcome = next;
   renderOutcome(next !== null);
@@ -549,15 +567,61 @@ async function submit(form, payload) {
 
 // A challenge from the API, solved. The challenge endpoint is retried like the sign-up (it can
 // be refused or unreachable too), so a busy endpoint means waiting, never a burst of requests.
+// The solver is fetched the first time the API asks for a proof (only under heavy load), at the
+// same time as the challenge, so it costs no first load and no extra round trip. A failed fetch
+// is tried once more under another address (browsers may remember a failed module import).
+let solver = null;
+
+function loadSolver() {
+  solver ??= import("./pow.js").catch(() => import("./pow.js?again"));
+  solver.catch(() => {
+    solver = null;
+  });
+  return solver;
+}
+
 async function obtainProof(options) {
   for (let unsolved = 0; unsolved < 3; unsolved += 1) {
+    const loading = loadSolver();
     const fetched = await untilFinal(() => api("GET", "/api/v1/challenge", { lang: currentLang() }), options);
     if (fetched.gaveUp) return fetched;
     if (fetched.answer.status !== 200 || !fetched.answer.json) return { gaveUp: "challenge" };
-    const proof = await solveChallenge(fetched.answer.json).catch(() => null);
+    const solveChallenge = await loading.then((module) => module.solveChallenge, () => null);
+    if (!solveChallenge) return { gaveUp: "challenge" };
+    // Solved on the form, where the person pressed the button: its label and a bar under it
+    // show how far the search has come (a second or two on a slow phone).
+    leaveWaiting();
+    solving = 0;
+    renderSending();
+    const proof = await solveChallenge(fetched.answer.json, (fraction) => {
+      solving = fraction;
+      renderSending();
+    }).catch(() => null);
+    solving = null;
+    renderSending();
     if (proof) return { proof };
   }
   return { gaveUp: "challenge" };
+}
+
+// The send button's label while sending, and the proof of work's progress under it. The
+// percentage is in the bar and the label, not in the live region, which speaks once.
+let solving = null;
+
+function renderSending() {
+  const button = document.getElementById("submit");
+  const box = document.getElementById("pow");
+  if (!button || !box) return;
+  if (button.disabled) {
+    const label =
+      solving === null ? t("sending") : t("solvingButton")(Math.floor(solving * 100));
+    if (button.textContent !== label) button.textContent = label;
+  }
+  box.hidden = solving === null;
+  if (solving === null) return;
+  const text = document.getElementById("pow-text");
+  if (text.textContent !== t("solvingText")) text.textContent = t("solvingText");
+  document.getElementById("pow-progress").value = Math.floor(solving * 100);
 }
 
 function finish(form, result) {
@@ -567,6 +631,16 @@ function finish(form, result) {
     // Wherever the person is by now (the terms, say), a registration that went through leads
     // to its status page: that link is the only way to it.
     pending = null;
+    // What was sent stays in this tab (as the draft did) until the registration is past the
+    // checks, so that a rejection that says "register again" can refill the form; status.js
+    // drops it then. Nothing of it goes anywhere else.
+    try {
+      const values = readDraft()?.values || {};
+      sessionStorage.setItem(SENT_KEY, JSON.stringify({ id: json.registration_id, values }));
+    } catch {
+      // storage full or switched off: a rejection then offers an empty form
+    }
+    again = null;
     clearDraft();
     const sms = form.elements.phone.value.trim() ? "&sms=1" : "";
     history.pushState(

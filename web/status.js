@@ -17,6 +17,35 @@ const ORDER = [
   "waitlisted", "selected", "revoked",
 ];
 const STEP_AT = { submitted: 0, contact: 1, nik: 3, verified: 4, wave: 5 };
+// Rejections whose message says "register again": the NIK is given back, and the page offers
+// the form again, refilled (this tab only) except the fields that were wrong.
+const AGAIN_CLEARS = {
+  nik_not_found: ["nik", "birth_date"],
+  nik_data_mismatch: ["full_name"],
+  contact_expired: ["email", "phone"],
+  contact_undeliverable: ["email", "phone"],
+};
+// What was sent, kept by the form on a 202 (sessionStorage: this tab only, gone when it closes)
+// until the registration is past the checks; see signup.js.
+export const SENT_KEY = "gelombang.sent";
+const DRAFT_KEY = "gelombang.draft";
+
+function readSent() {
+  try {
+    return JSON.parse(sessionStorage.getItem(SENT_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function dropSent(id) {
+  try {
+    if (readSent()?.id === id) sessionStorage.removeItem(SENT_KEY);
+  } catch {
+    // storage switched off: nothing was kept
+  }
+}
+
 const FAILED_STEP = {
   contact_expired: "contact",
   contact_undeliverable: "contact",
@@ -24,6 +53,18 @@ const FAILED_STEP = {
   nik_data_mismatch: "nik",
   duplicate: "submitted",
 };
+
+// "Saturday 5 December, 16:00": a deadline people can act on (no seconds, the weekday named),
+// in the phone's own time zone.
+function deadline(iso) {
+  return new Date(iso).toLocaleString(currentLang() === "id" ? "id-ID" : "en-GB", {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
 
 function fragment() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -43,8 +84,23 @@ export function showStatus(justSubmitted = false) {
     <p id="status-nik" class="hint"></p>
     <p id="status-text" role="status" aria-live="polite"></p>
     <p id="status-help" hidden></p>
+    <section id="again" class="notice" hidden aria-labelledby="again-title">
+      <h2 id="again-title" data-t="againTitle"></h2>
+      <p id="again-text"></p>
+      <p><button type="button" class="primary" id="again-button" data-t="againButton"></button></p>
+    </section>
     <ol id="steps" class="steps"></ol>
     <section id="otp" hidden></section>
+    <section id="email-again" hidden aria-labelledby="email-again-title">
+      <h2 id="email-again-title" data-t="emailAgainTitle"></h2>
+      <p class="hint" data-t="emailAgainHint"></p>
+      <p><button type="button" class="secondary" id="email-resend" data-t="emailResend"></button></p>
+      <p id="email-resend-notice" role="status" aria-live="polite"></p>
+    </section>
+    <details id="wrong-contact" class="wrong-contact" hidden>
+      <summary data-t="wrongContactTitle"></summary>
+      <p id="wrong-contact-text"></p>
+    </details>
     <p id="status-updated" class="hint"></p>
     <section id="keep" class="keep" aria-labelledby="keep-title">
       <h2 id="keep-title" data-t="keepTitle"></h2>
@@ -78,6 +134,15 @@ export function showStatus(justSubmitted = false) {
   let failedUntil = null;
   let updatedAt = null;
   let failures = 0;
+  const emailResend = wireResend(
+    document.getElementById("email-resend"),
+    document.getElementById("email-resend-notice"),
+    id,
+    token,
+    "email",
+    () => last?.contact?.hint || "",
+  );
+  document.getElementById("again-button").addEventListener("click", () => registerAgain(id, last));
   const render = () => {
     const status = last ? last.status : "submitted";
     const rejected = last && last.status === "rejected";
@@ -89,7 +154,7 @@ export function showStatus(justSubmitted = false) {
     if (!last) text = misses > 20 ? t("statusNotFound") : t("notYet");
     else if (rejected) text = `${t("statusText").rejected} ${reasonEntry?.message || ""}`.trim();
     else if (contactOpen) {
-      const by = new Date(contact.confirm_by).toLocaleString(currentLang() === "id" ? "id-ID" : "en-GB");
+      const by = deadline(contact.confirm_by);
       const todo = t("contactTodo")[contact.method];
       text = todo ? todo(contact.hint, by) : t("statusText")[status];
     } else text = t("statusText")[status] || status;
@@ -115,6 +180,8 @@ export function showStatus(justSubmitted = false) {
       if (step === "contact" && contact && !rejected) {
         state = contact.state === "confirmed" ? "done" : "current";
       }
+      // The NIK check may be done first; "verified" still waits for the contact.
+      if (step === "verified" && contactOpen && state === "current") state = "todo";
       if (failed === step) state = "failed";
       const li = document.createElement("li");
       li.className = state;
@@ -142,6 +209,32 @@ export function showStatus(justSubmitted = false) {
       renderOtp(document.getElementById("otp"), id, token, () => poll(0));
     }
     document.getElementById("otp").hidden = !wantsOtp;
+    // An email that did not come: sent again on request, within the same limits as SMS codes.
+    document.getElementById("email-again").hidden = !(contactOpen && contact.method === "email");
+    emailResend.draw();
+    // A wrong email or number cannot be changed here (the API has no way to yet): say so, and
+    // what happens instead, rather than leave the person waiting for a message that never comes.
+    const wrong = document.getElementById("wrong-contact");
+    wrong.hidden = !contactOpen;
+    if (contactOpen) {
+      const by = deadline(contact.confirm_by);
+      const text = document.getElementById("wrong-contact-text");
+      text.replaceChildren(t("wrongContactText")(by), " ", complaintsLine());
+    }
+    // Told to register again: the way back, in place.
+    const again = document.getElementById("again");
+    const clears = rejected ? AGAIN_CLEARS[reasonEntry?.reason] : null;
+    again.hidden = !clears;
+    if (clears) {
+      const sent = readSent();
+      const kept = sent && sent.id === id;
+      document.getElementById("again-text").textContent =
+        `${t("againText")[reasonEntry.reason]} ${kept ? t("againKept") : t("againNotKept")}`;
+    }
+    // Past the checks (or refused for good): the copy kept for "register again" is not needed.
+    const settled =
+      ["verified", "waitlisted", "selected", "revoked"].includes(status) || (rejected && !clears);
+    if (settled) dropSent(id);
   };
   const poll = (delayMs) => {
     clearTimeout(statusTimer);
@@ -194,6 +287,78 @@ export function showStatus(justSubmitted = false) {
   );
   setLanguage(currentLang());
   poll(0);
+}
+
+// "Register again": the form, refilled with what this tab sent (never the wrong fields), with a
+// note on top saying what to correct. Routed like a link, through app.js.
+function registerAgain(id, last) {
+  const reason = [...(last?.history || [])].reverse().find((h) => h.reason)?.reason;
+  const sent = readSent();
+  const values = sent && sent.id === id ? { ...sent.values } : {};
+  for (const field of AGAIN_CLEARS[reason] || []) delete values[field];
+  try {
+    sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ values, pending: null, again: reason }));
+    sessionStorage.removeItem(SENT_KEY);
+  } catch {
+    // storage switched off: an empty form, with nothing kept
+  }
+  history.pushState(null, "", "/");
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+// "Send it again" (an SMS code, or the email with the link): one request per press, no
+// automatic retry. After a request the button rests until the server's cooldown is over
+// (Retry-After on a refusal; the API's one minute after a request it took), and says until when.
+const RESEND_COOLDOWN_S = 60;
+
+function wireResend(button, notice, id, token, method, hint) {
+  let text = () => "";
+  let good = null;
+  let until = null;
+  let timer = null;
+  let asking = false;
+  const draw = () => {
+    const locale = currentLang() === "id" ? "id-ID" : "en-GB";
+    const rest = until ? ` ${t("resendAgainAt")(until.toLocaleTimeString(locale))}` : "";
+    const line = `${text()}${text() ? rest : ""}`;
+    if (notice.textContent !== line) notice.textContent = line;
+    notice.className = good === null ? "" : good ? "notice" : "notice bad";
+    button.disabled = asking || until !== null;
+  };
+  const rest = (seconds) => {
+    clearTimeout(timer);
+    until = new Date(Date.now() + seconds * 1000);
+    timer = setTimeout(() => {
+      until = null;
+      draw();
+    }, seconds * 1000);
+  };
+  button.addEventListener("click", async () => {
+    if (asking || until) return;
+    asking = true;
+    button.disabled = true;
+    const answer = await api("POST", "/api/v1/contact/otp/resend", {
+      body: { registration_id: id },
+      headers: { "X-Status-Token": token },
+      lang: currentLang(),
+    });
+    asking = false;
+    good = answer.status === 202;
+    if (answer.status === 202) {
+      text = method === "email" ? () => t("emailResendQueued")(hint()) : () => t("errors").otp_resend_queued;
+      rest(RESEND_COOLDOWN_S);
+    } else if (answer.status === 429) {
+      text = () => t("resendTooSoon");
+      rest(Math.min(3600, answer.retryAfterS ?? RESEND_COOLDOWN_S));
+    } else if (answer.status === 0 || answer.status >= 500 || !answer.json) {
+      text = () => t("notSent")(t("resendWhat"));
+    } else {
+      const message = serverMessage(answer.json, "unknown");
+      text = () => localized(message);
+    }
+    draw();
+  });
+  return { draw };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,8 +431,9 @@ function renderOtp(section, id, token, onConfirmed, standalone = false) {
       </div>
       <button type="submit" class="primary" data-t="otpSubmit"></button>
     </form>
+    <p id="otp-notice" role="status" aria-live="polite"></p>
     <p><button type="button" class="secondary" id="otp-resend" data-t="otpResend"></button></p>
-    <p id="otp-notice" role="status" aria-live="polite"></p>`;
+    <p id="otp-resend-notice" role="status" aria-live="polite"></p>`;
   const input = section.querySelector("#code");
   // No maxlength: it would cut "935 977" to "935 97" before the space is dropped.
   input.addEventListener("input", () => {
@@ -278,9 +444,18 @@ function renderOtp(section, id, token, onConfirmed, standalone = false) {
   // Each message as a function of the language, so a switch redraws it.
   let errorText = () => "";
   let noticeText = () => "";
+  const resend = wireResend(
+    section.querySelector("#otp-resend"),
+    section.querySelector("#otp-resend-notice"),
+    id,
+    token,
+    "sms",
+    () => "",
+  );
   const draw = () => {
     error.textContent = errorText();
     notice.textContent = noticeText();
+    resend.draw();
   };
   otpRender = draw;
   // No automatic retry for these two buttons: a failed send says so and leaves it to the person.
@@ -320,20 +495,6 @@ function renderOtp(section, id, token, onConfirmed, standalone = false) {
     draw();
     input.setAttribute("aria-invalid", "true");
     input.focus();
-  });
-  section.querySelector("#otp-resend").addEventListener("click", async () => {
-    const answer = await api("POST", "/api/v1/contact/otp/resend", {
-      body: { registration_id: id },
-      headers: { "X-Status-Token": token },
-      lang: currentLang(),
-    });
-    notice.className = answer.status === 202 ? "notice" : "notice bad";
-    noticeText = answerText(
-      answer,
-      "resendWhat",
-      answer.status === 429 ? "otp_resend_too_soon" : "otp_resend_queued",
-    );
-    draw();
   });
   setLanguage(currentLang());
 }

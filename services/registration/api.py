@@ -455,7 +455,10 @@ async def verify_otp(
 @router.post(
     "/api/v1/contact/otp/resend",
     status_code=202,
-    summary="Ask for a new SMS code (one per minute; a daily limit applies)",
+    summary=(
+        "Send the contact message again: a new SMS code, or the confirmation email with its "
+        "link (one request per minute; at most 5 sends per registration)"
+    ),
     responses={404: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
 )
 async def resend_otp(
