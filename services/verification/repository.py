@@ -207,6 +207,14 @@ async def record_nik_checks(
         [c.nik_state for c in checked],
     )
     cases = [Case(**dict(r)) for r in rows]
+    # Each case's "NIK verified" step before its outcome, as the status page shows them: made
+    # first, because the read model orders a person's history by the events' occurred_at, and
+    # an outcome made earlier would be listed before the step it follows.
+    steps: list[Event] = [
+        progressed(case.registration_id, "nik_verified")
+        for case in cases
+        if case.nik_state == "verified"
+    ]
     decided = [(case.registration_id, decide(case)) for case in cases]
     outcomes = [(registration_id, e) for registration_id, e in decided if e is not None]
     settled = [e for _, e in outcomes]
@@ -223,12 +231,6 @@ async def record_nik_checks(
             ],
             [getattr(e, "reason", None) for e in settled],
         )
-    # Each case's "NIK verified" step before its outcome, as the status page shows them.
-    steps: list[Event] = [
-        progressed(case.registration_id, "nik_verified")
-        for case in cases
-        if case.nik_state == "verified"
-    ]
     await add_to_outbox(conn, steps + settled)
     return settled
 

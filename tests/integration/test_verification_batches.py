@@ -156,6 +156,14 @@ async def test_one_batch_settles_reschedules_and_queues_events_in_order(conn: An
     assert [t for r, t in queued if r == str(waiting)] == ["RegistrationProgressed"]
     assert [t for r, t in queued if r == str(mismatch)] == ["RegistrationRejected"]
     assert len(queued) == 4
+    # The read model lists a person's history by the events' occurred_at: the step must not be
+    # stamped after the outcome it leads to (the status page showed "nik_verified" last).
+    stamped = await conn.fetch(
+        "SELECT event_type, payload FROM verification_outbox WHERE message_key = $1 ORDER BY id",
+        str(both).encode(),
+    )
+    step, outcome = (decode_event(r["event_type"], r["payload"]) for r in stamped)
+    assert step.occurred_at <= outcome.occurred_at
 
 
 async def test_a_batch_stored_again_changes_nothing(conn: Any) -> None:
