@@ -19,6 +19,7 @@ from services.selection.draw import (
     draw,
     normalise_beacon_text,
     normalise_seed,
+    ranks,
     validate_entries,
     validate_quotas,
 )
@@ -127,7 +128,9 @@ def export_stored_wave(number: int, out: Path) -> int:
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "eligible.csv").write_bytes(eligible_bytes)
-    (out / "result.csv").write_bytes(stored_result_csv(rows))
+    # The database stores no ranks: each is recomputed from the revealed seed and beacon value.
+    row_ranks = ranks(wave.seed, wave.beacon_value, [r["registration_id"] for r in rows])
+    (out / "result.csv").write_bytes(stored_result_csv(rows, row_ranks))
     (out / "manifest.json").write_bytes(manifest)
     print(f"wave {number}: wrote {out} (check it with: verify-draw {out})")
     return 0

@@ -189,14 +189,12 @@ class Outcomes(Sequence[Outcome]):
         ids, _, _, _, vias = self._columns
         return list(compress(ids, vias))  # a selected person's via is a non-empty text
 
-    def table_rows(self, *leading: object) -> Iterator[tuple[object, ...]]:
-        """Each outcome as a plain tuple ``(*leading, registration_id, province_code, tier, rank,
-        outcome, via)``, for a bulk insert; made in C, where a generator expression per row cost
-        about 1 s of storing 1.5 M results."""
-        ids, provinces, tiers, ranks, vias = self._columns
-        labels = map(_OUTCOME_OF.__getitem__, vias)
+    def selected_rows(self, *leading: object) -> Iterator[tuple[object, ...]]:
+        """Each selected person as a plain tuple ``(*leading, registration_id, province_code,
+        tier, via)``, in the order the entries were given, for a bulk insert."""
+        ids, provinces, tiers, _, vias = self._columns
         fixed = [repeat(value) for value in leading]  # endless: zip stops with the columns
-        return zip(*fixed, ids, provinces, tiers, ranks, labels, vias, strict=False)
+        return compress(zip(*fixed, ids, provinces, tiers, vias, strict=False), vias)
 
     def __eq__(self, other: object) -> bool:
         # Equal to any sequence of the same outcomes, as the tuple this replaced was to a tuple.
@@ -273,6 +271,12 @@ def draw_key(seed_hex: str, beacon_value: str | None) -> bytes:
 def rank(seed_hex: str, registration_id: str, beacon_value: str | None = None) -> str:
     """HMAC-SHA256(key=draw_key(seed, beacon), msg=registration_id as ASCII), lowercase hex."""
     return _Ranker(draw_key(seed_hex, beacon_value))(registration_id)
+
+
+def ranks(seed_hex: str, beacon_value: str | None, registration_ids: Sequence[str]) -> list[str]:
+    """:func:`rank` of each id, in order, at the draw's speed: stored results keep no ranks, they
+    are computed again from the wave's seed and beacon value when a result is exported."""
+    return _Ranker(draw_key(seed_hex, beacon_value)).rank_all(registration_ids)
 
 
 class _HashState(Protocol):

@@ -133,12 +133,13 @@ def result_csv(result: DrawResult) -> bytes:
     return "\n".join(lines).encode("ascii")
 
 
-def stored_result_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    """``result.csv`` from a drawn wave's stored rows, in the order given (by registration_id)."""
+def stored_result_csv(rows: Iterable[Mapping[str, Any]], ranks: Iterable[str]) -> bytes:
+    """``result.csv`` from a drawn wave's stored rows, in the order given (by registration_id),
+    with each row's rank (recomputed: the database keeps none)."""
     lines = [",".join(RESULT_HEADER)]
     lines.extend(
-        f"{r['registration_id']},{r['province_code']},{r['tier']},{r['rank']},{r['outcome']}"
-        for r in rows
+        f"{r['registration_id']},{r['province_code']},{r['tier']},{rank},{r['outcome']}"
+        for r, rank in zip(rows, ranks, strict=True)
     )
     lines.append("")
     return "\n".join(lines).encode("ascii")

@@ -39,9 +39,9 @@ _CHUNK = 20_000
 # work_mem for the statements that join, sort or aggregate a whole wave (SET LOCAL: that
 # transaction only).
 _BULK_WORK_MEM = "256MB"
-# Results rows per COPY statement when storing a draw: a progress report each.
-_COPY_SLICE = 250_000
-_RESULT_COLUMNS = ["wave", "registration_id", "province_code", "tier", "rank", "outcome", "via"]
+# Rows per COPY statement when storing a draw's winners: a progress report each.
+_COPY_SLICE = 50_000
+_SELECTED_COLUMNS = ["wave", "registration_id", "province_code", "tier", "via"]
 
 # Mirrors service.tier_for: 1 labour-office list, 2 no social aid (list or declared), 3 others.
 _TIER_SQL = """CASE WHEN l.nik_hash IS NOT NULL THEN 1
@@ -240,8 +240,8 @@ class PostgresWaveStore:
             return None
         filled: dict[str, dict[int, int]] = {}
         for r in await self._pool.fetch(
-            """SELECT province_code, tier, count(*) AS n FROM selection_wave_results
-                WHERE wave = $1 AND outcome = 'selected' GROUP BY 1, 2 ORDER BY 1, 2""",
+            """SELECT province_code, tier, count(*) AS n FROM selection_wave_selected
+                WHERE wave = $1 GROUP BY 1, 2 ORDER BY 1, 2""",
             number,
         ):
             filled.setdefault(r["province_code"], {})[r["tier"]] = r["n"]
@@ -356,23 +356,24 @@ class PostgresWaveStore:
                     f"wave {number} was already drawn; a wave is drawn once and its published "
                     "result stands",
                 )
-            # Plain tuples made in C, ids as text (asyncpg encodes a uuid from its text): a UUID
-            # object and an Outcome per row cost about 1.5 s for 1.5 M. In slices, to show
-            # progress; a statement more per slice costs nothing measurable.
-            rows = result.outcomes.table_rows(number)
-            count = len(result.outcomes)
+            # Only the winners are stored (migration selection-0004): the waitlisted are the rest
+            # of the frozen list, and ranks are recomputed from the seed and beacon value. Plain
+            # tuples made in C, ids as text (asyncpg encodes a uuid from its text); in slices, to
+            # show progress.
+            rows = result.outcomes.selected_rows(number)
+            count = result.selected
             for start in range(0, count, _COPY_SLICE):
-                self._progress("storing the results", start, count)
+                self._progress("storing the selected", start, count)
                 await conn.copy_records_to_table(
-                    "selection_wave_results",
-                    columns=_RESULT_COLUMNS,
+                    "selection_wave_selected",
+                    columns=_SELECTED_COLUMNS,
                     records=islice(rows, _COPY_SLICE),
                 )
-            self._progress("storing the results", count, count)
+            self._progress("storing the selected", count, count)
             # The winners are named from the result in hand rather than joined back from the
-            # rows just copied: one pass over the pool in table order, where the join read the
-            # wave's 1.5 M results again and then visited the pool in id order, page after
-            # random page.
+            # rows just copied: one pass over the pool in table order. The updates are HOT
+            # (no index covers state or selected_wave, and pages keep room), so each rewrites
+            # its row on its own page and touches no index.
             winners = result.outcomes.selected_ids()
             self._progress("marking the selected in the pool", 0, len(winners))
             await conn.execute(
@@ -404,12 +405,7 @@ class PostgresWaveStore:
             )
             if state != "drawn":
                 raise RuntimeError(f"wave {number} is {state}")
-            async for chunk in _chunks(
-                conn,
-                """SELECT registration_id, province_code, outcome FROM selection_wave_results
-                    WHERE wave = $1 ORDER BY registration_id""",
-                number,
-            ):
+            async for chunk in _chunks(conn, _OUTCOMES_SQL, number):
                 await OUTBOX.add(
                     conn,
                     [
@@ -431,12 +427,24 @@ class PostgresWaveStore:
         return queued
 
     async def results(self, number: int) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self._pool.fetch(
-            """SELECT registration_id::text AS registration_id, province_code, tier, rank, outcome
-                 FROM selection_wave_results WHERE wave = $1 ORDER BY registration_id""",
-            number,
-        )
+        """Every person of the wave's frozen list with their outcome, by registration_id:
+        ``registration_id`` (text), ``province_code``, ``tier``, ``outcome``. Ranks are not
+        stored; :func:`services.selection.draw.ranks` recomputes them."""
+        rows: list[asyncpg.Record] = await self._pool.fetch(_OUTCOMES_SQL, number)
         return rows
+
+
+# Everyone on a wave's frozen list with their outcome, in registration_id order: the selected
+# are stored, everyone else is waitlisted. Both tables are read in primary-key order (a merge
+# join), so a cursor over it streams.
+_OUTCOMES_SQL = """
+    SELECT e.registration_id::text AS registration_id, e.province_code, e.tier,
+           CASE WHEN s.registration_id IS NULL THEN 'waitlisted' ELSE 'selected' END AS outcome
+      FROM selection_wave_eligible e
+      LEFT JOIN selection_wave_selected s
+        ON s.wave = e.wave AND s.registration_id = e.registration_id
+     WHERE e.wave = $1
+     ORDER BY e.registration_id"""
 
 
 async def _eligible(conn: Connection, number: int) -> EligibleList:
@@ -480,9 +488,8 @@ async def wave_fill(pool: asyncpg.Pool, recent: int) -> list[asyncpg.Record]:
     """Selected per (wave, province, tier) for the most recent drawn waves."""
     rows: list[asyncpg.Record] = await pool.fetch(
         """SELECT r.wave, r.province_code, r.tier, count(*) AS n
-             FROM selection_wave_results r
-            WHERE r.outcome = 'selected'
-              AND r.wave IN (SELECT number FROM selection_waves WHERE drawn_at IS NOT NULL
+             FROM selection_wave_selected r
+            WHERE r.wave IN (SELECT number FROM selection_waves WHERE drawn_at IS NOT NULL
                               ORDER BY number DESC LIMIT $1)
             GROUP BY 1, 2, 3""",
         recent,

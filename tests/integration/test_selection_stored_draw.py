@@ -54,6 +54,14 @@ async def test_the_stored_draw_is_the_in_memory_draw_of_the_same_people(
         seen["wave"] = wave
         seen["eligible"] = list(await store.eligible(wave.number))
         seen["results"] = [tuple(r) for r in await store.results(wave.number)]
+        seen["selected_via"] = [
+            tuple(r)
+            for r in await pool.fetch(
+                """SELECT registration_id::text, via FROM selection_wave_selected
+                    WHERE wave = $1 ORDER BY registration_id""",
+                wave.number,
+            )
+        ]
         seen["in_pool"] = await pool.fetchval(
             "SELECT count(*) FROM selection_pool WHERE state = 'selected' AND selected_wave = $1",
             wave.number,
@@ -89,10 +97,13 @@ async def test_the_stored_draw_is_the_in_memory_draw_of_the_same_people(
     assert seen["eligible"] == entries
     assert wave.eligible_sha256 == eligible_sha256(entries)
     assert wave.eligible_count == ROWS
-    # Every stored row is the in-memory draw's: rank and outcome, person by person.
+    # Every stored outcome is the in-memory draw's, person by person (ranks are not stored).
     assert seen["results"] == [
-        (o.registration_id, o.province_code, o.tier, o.rank, o.outcome) for o in expected.outcomes
+        (o.registration_id, o.province_code, o.tier, o.outcome) for o in expected.outcomes
     ]
+    assert seen["selected_via"] == sorted(
+        (o.registration_id, o.via) for o in expected.outcomes if o.via is not None
+    )
     assert wave.algorithm_version == "gelombang-draw-v2"
     assert (wave.selected, wave.waitlisted) == (expected.selected, expected.waitlisted)
     assert 0 < expected.selected < ROWS
@@ -140,6 +151,6 @@ async def test_the_command_prints_the_steps_as_json_and_leaves_nothing(
     assert figures["rows"] == 2000
     for key in ("close_s", "load_s", "draw_s", "store_s", "stored_total_s"):
         assert figures[key] >= 0
-    for stage in ("freezing the eligible list", "ranking", "storing the results", "dropped"):
+    for stage in ("freezing the eligible list", "ranking", "storing the selected", "dropped"):
         assert stage in done.stderr
     assert not await database_exists(default_admin_url(settings.database_url), name)

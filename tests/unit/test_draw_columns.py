@@ -22,6 +22,7 @@ from services.selection.draw import (
     draw,
     eligible_sha256,
     rank,
+    ranks,
     validate_entries,
 )
 from tests.unit.test_draw_worked_example import ELIGIBLE, MANIFEST, RESULT, entries_of
@@ -175,13 +176,20 @@ def test_an_eligible_list_reads_like_the_list_it_replaces() -> None:
     assert EligibleList([], [], []) == []
 
 
-def test_outcomes_as_table_rows_and_the_selected_ids() -> None:
+def test_outcomes_as_rows_of_the_selected_and_the_selected_ids() -> None:
     entries = [EligibleEntry(ID.format(n), "32" if n % 2 else "31", 1 + n % 3) for n in range(8)]
     result = draw(entries, {"31": 1, "32": 2}, 4, SEED)
-    assert list(result.outcomes.table_rows(7)) == [(7, *o) for o in result.outcomes]
-    assert list(result.outcomes.table_rows()) == [tuple(o) for o in result.outcomes]
+    selected = [o for o in result.outcomes if o.outcome == "selected"]
+    assert list(result.outcomes.selected_rows(7)) == [
+        (7, o.registration_id, o.province_code, o.tier, o.via) for o in selected
+    ]
+    assert [row[-1] for row in result.outcomes.selected_rows()] == [o.via for o in selected]
     assert result.outcomes.selected_ids() == [
         o.registration_id for o in result.outcomes if o.outcome == "selected"
     ]
     assert len(result.outcomes.selected_ids()) == result.selected == 4
     assert rank(SEED, ID.format(0)) == reference_rank(SEED, ID.format(0), None)
+    ids = [ID.format(n) for n in range(8)]
+    assert ranks(SEED, None, ids) == [o.rank for o in result.outcomes]
+    assert ranks(SEED, "beacon", ids) == [reference_rank(SEED, i, "beacon") for i in ids]
+    assert ranks(SEED, None, []) == []
