@@ -8,20 +8,21 @@ import io
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import asyncpg
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gelombang.kafka import PublishFailed
 from gelombang.logs import get_logger
 from gelombang.messages import Lang, message, pick_language
 from gelombang.probes import (
     POSTGRES_UNAVAILABLE,
+    Checks,
     database_reachable,
+    ops_router,
     redis_reachable,
 )
 from gelombang.rdkafka import RdKafkaPublisher
@@ -113,9 +114,18 @@ class Runtime:
 _SUBMIT_UNAVAILABLE: tuple[type[Exception], ...] = (PublishFailed, *POSTGRES_UNAVAILABLE)
 
 
+class State(TypedDict):
+    """What the lifespan yields; Starlette hands a copy to every request as ``request.state``."""
+
+    runtime: Runtime
+
+
 def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
+    rt: Runtime = request.state.runtime
     return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 def _retry_after(rt: Runtime) -> dict[str, str]:
@@ -151,13 +161,12 @@ async def _officer(rt: Runtime, authorization: str | None) -> Officer | None:
 
 
 async def current_officer(
-    request: Request,
+    rt: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Officer:
     """A dependency, so that FastAPI runs it before it validates the body or query: a caller
     without a valid key learns nothing (not even which fields are wrong) and gets 401."""
-    rt = runtime(request)
     lang = pick_language(accept_language)
     try:
         officer = await _officer(rt, authorization)
@@ -169,11 +178,11 @@ async def current_officer(
 
 
 async def require_admin(
-    request: Request,
+    rt: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> None:
-    if not _admin_ok(runtime(request), authorization):
+    if not _admin_ok(rt, authorization):
         raise Refused(_unauthorized(pick_language(accept_language), "admin_unauthorized"))
 
 
@@ -205,14 +214,13 @@ ADMIN_RESPONSES: dict[int | str, dict[str, object]] = {
 async def create_assisted_registration(
     officer: CurrentOfficer,
     payload: AssistedRegistrationRequest,
-    request: Request,
+    rt: RuntimeDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> AssistedAccepted | JSONResponse:
     """202 means durable in Kafka and listed for this posko. Without an Idempotency-Key the
     key is (this posko, this NIK): submitting the same person again returns the first answer."""
-    rt = runtime(request)
     lang = pick_language(accept_language)
     if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
         return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
@@ -251,12 +259,11 @@ async def create_assisted_registration(
 )
 async def list_assisted_registrations(
     officer: CurrentOfficer,
-    request: Request,
+    rt: RuntimeDep,
     accept_language: Annotated[str | None, Header()] = None,
     before: Annotated[datetime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> SubmissionList | JSONResponse:
-    rt = runtime(request)
     lang = pick_language(accept_language)
     try:
         rows = await repository.list_submissions(rt.pool, officer.posko_id, before, limit)
@@ -310,6 +317,7 @@ async def _read_limited(request: Request, max_bytes: int) -> bytes | None:
 )
 async def upload_batch(
     officer: CurrentOfficer,
+    rt: RuntimeDep,
     request: Request,
     content_type: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
@@ -317,7 +325,6 @@ async def upload_batch(
     """Rows are validated one by one; valid rows are submitted in the background (progress at
     ``status_url``, problems at ``errors_url``). Uploading the same people again, in any file,
     changes nothing: those rows end as ``already_submitted``."""
-    rt = runtime(request)
     lang = pick_language(accept_language)
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media not in ("text/csv", "text/plain", "application/csv", "multipart/form-data"):
@@ -387,10 +394,9 @@ async def _own_batch(
 async def batch_progress(
     batch_id: str,
     officer: CurrentOfficer,
-    request: Request,
+    rt: RuntimeDep,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> BatchProgress | JSONResponse:
-    rt = runtime(request)
     lang = pick_language(accept_language)
     try:
         batch = await _own_batch(rt, officer, batch_id, lang)
@@ -423,10 +429,9 @@ async def batch_progress(
 async def batch_errors(
     batch_id: str,
     officer: CurrentOfficer,
-    request: Request,
+    rt: RuntimeDep,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
-    rt = runtime(request)
     lang = pick_language(accept_language)
     try:
         batch = await _own_batch(rt, officer, batch_id, lang)
@@ -480,8 +485,7 @@ def _officer_out(row: repository.OfficerRow) -> OfficerOut:
     responses=ADMIN_RESPONSES,
     response_model=PoskoOut,
 )
-async def admin_create_posko(payload: PoskoCreate, request: Request) -> PoskoOut:
-    rt = runtime(request)
+async def admin_create_posko(payload: PoskoCreate, rt: RuntimeDep) -> PoskoOut:
     row = await repository.create_posko(
         rt.pool, payload.name, payload.province_code, payload.regency_code
     )
@@ -496,10 +500,10 @@ async def admin_create_posko(payload: PoskoCreate, request: Request) -> PoskoOut
     responses=ADMIN_RESPONSES,
     response_model=list[PoskoOut],
 )
-async def admin_list_posko(request: Request) -> list[PoskoOut]:
+async def admin_list_posko(rt: RuntimeDep) -> list[PoskoOut]:
     return [
         PoskoOut(id=r.id, name=r.name, province_code=r.province_code, regency_code=r.regency_code)
-        for r in await repository.list_posko(runtime(request).pool)
+        for r in await repository.list_posko(rt.pool)
     ]
 
 
@@ -512,11 +516,10 @@ async def admin_list_posko(request: Request) -> list[PoskoOut]:
 )
 async def admin_issue_officer_key(
     payload: OfficerCreate,
-    request: Request,
+    rt: RuntimeDep,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> OfficerKeyIssued | JSONResponse:
     """The key is in this answer only; it cannot be shown again (issue a new one instead)."""
-    rt = runtime(request)
     if not await repository.posko_exists(rt.pool, payload.posko_id):
         return error(404, "assisted_not_found", pick_language(accept_language), field="posko_id")
     token, key_hash = new_api_key()
@@ -531,9 +534,9 @@ async def admin_issue_officer_key(
     response_model=list[OfficerOut],
 )
 async def admin_list_officers(
-    request: Request, posko_id: Annotated[uuid.UUID | None, Query()] = None
+    rt: RuntimeDep, posko_id: Annotated[uuid.UUID | None, Query()] = None
 ) -> list[OfficerOut]:
-    rows = await repository.list_officers(runtime(request).pool, posko_id)
+    rows = await repository.list_officers(rt.pool, posko_id)
     return [_officer_out(r) for r in rows]
 
 
@@ -545,10 +548,10 @@ async def admin_list_officers(
 )
 async def admin_revoke_officer(
     officer_id: uuid.UUID,
-    request: Request,
+    rt: RuntimeDep,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> OfficerOut | JSONResponse:
-    row = await repository.revoke_officer(runtime(request).pool, officer_id)
+    row = await repository.revoke_officer(rt.pool, officer_id)
     if row is None:
         return error(404, "assisted_not_found", pick_language(accept_language))
     return _officer_out(row)
@@ -557,26 +560,13 @@ async def admin_revoke_officer(
 # -- Ops ------------------------------------------------------------------------------------
 
 
-@router.get("/healthz", include_in_schema=False)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get("/readyz", include_in_schema=False)
-async def readyz(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    kafka_ok, redis_ok, postgres_ok = await asyncio.gather(
-        rt.publisher.reachable(), redis_reachable(rt.redis), database_reachable(rt.pool)
+async def readiness(rt: RuntimeDep) -> Checks:
+    """For the ops router's /readyz, where Redis is advisory (reported, not deciding): it
+    degrades dedupe, but unlike the public API, Postgres is needed here (the officer keys)."""
+    kafka_ok, postgres_ok, redis_ok = await asyncio.gather(
+        rt.publisher.reachable(), database_reachable(rt.pool), redis_reachable(rt.redis)
     )
-    # Unlike the public API, Postgres is needed here: it holds the officer keys.
-    ready = kafka_ok and postgres_ok
-    body = {
-        "status": "ready" if ready else "not_ready",
-        "checks": {"kafka": kafka_ok, "postgres": postgres_ok, "redis": redis_ok},
-    }
-    return JSONResponse(body, status_code=200 if ready else 503)
+    return {"kafka": kafka_ok, "postgres": postgres_ok, "redis": redis_ok}
 
 
-@router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+ops = ops_router(readiness, advisory={"redis"})

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.logs import get_logger
 from gelombang.pii import PiiCipher
-from gelombang.probes import database_reachable
+from gelombang.probes import Checks, database_reachable, ops_router
 from services.selection import repository
 from services.selection.schemas import (
     INT4_MAX,
@@ -48,16 +47,21 @@ class Runtime:
     cipher: PiiCipher
 
 
+class State(TypedDict):
+    """What the lifespan yields; Starlette hands a copy to every request as ``request.state``."""
+
+    runtime: Runtime
+
+
 def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
+    rt: Runtime = request.state.runtime
     return rt
 
 
-def admin(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Runtime:
-    rt = runtime(request)
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def admin(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> Runtime:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not rt.settings.admin_token_matches(token.strip()):
         raise WaveError("admin_unauthorized", "admin token missing or wrong", 401)
@@ -212,19 +216,9 @@ async def training_started(body: TrainingStarted, rt: Admin) -> TrainingStartedO
     )
 
 
-@router.get("/healthz", include_in_schema=False)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def readiness(rt: RuntimeDep) -> Checks:
+    """For the ops router's /readyz: waves, lists and draws all live in Postgres."""
+    return {"postgres": await database_reachable(rt.pool)}
 
 
-@router.get("/readyz", include_in_schema=False)
-async def readyz(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    if not await database_reachable(rt.pool):
-        return JSONResponse({"status": "unavailable", "postgres": False}, status_code=503)
-    return JSONResponse({"status": "ok", "postgres": True})
-
-
-@router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+ops = ops_router(readiness)

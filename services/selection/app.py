@@ -22,8 +22,10 @@ from gelombang.postgres import create_pool
 from gelombang.serving import serve
 from services.selection.api import (
     Runtime,
+    State,
     admin_unreadable_body_handler,
     admin_validation_error_handler,
+    ops,
     router,
     wave_error_handler,
 )
@@ -39,16 +41,15 @@ def create_app(settings: SelectionSettings | None = None) -> FastAPI:
     settings = settings or SelectionSettings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         pool = await create_pool(
             settings.database_url, min_size=1, max_size=settings.db_pool_max
         )
         waves = Waves(PostgresWaveStore(pool), settings.default_total_quota, load_weights())
         cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
-        app.state.runtime = Runtime(settings, pool, waves, cipher)
         log.info("started")
         try:
-            yield
+            yield {"runtime": Runtime(settings, pool, waves, cipher)}
         finally:
             await pool.close()
 
@@ -59,6 +60,7 @@ def create_app(settings: SelectionSettings | None = None) -> FastAPI:
         description="Weekly waves with province quotas and a draw anyone can re-run.",
     )
     app.include_router(router)
+    app.include_router(ops)
     app.add_exception_handler(WaveError, wave_error_handler)
     app.add_exception_handler(RequestValidationError, admin_validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, admin_unreadable_body_handler)

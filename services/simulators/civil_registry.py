@@ -20,13 +20,13 @@ from typing import Annotated, Literal
 
 import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.population import POPULATION_SEED, citizen_for, registry_check
+from gelombang.probes import Checks, ops_router
 from services.simulators.faults import (
     FaultConfig,
     Faults,
@@ -89,19 +89,11 @@ def create_app(faults: Faults, api_key: str | None = None, seed: str = POPULATIO
         REGISTRY_REQUESTS.labels(result).inc()
         return VerifyResponse(result=result, mismatched_fields=fields)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readiness() -> Checks:
         # Nothing to wait for once started: the population needs no storage.
-        return JSONResponse({"status": "ready", "checks": {"population": True}})
+        return {"population": True}
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(ops_router(readiness))
     app.add_middleware(RequestMetricsMiddleware, service=SERVICE)
     return app
 

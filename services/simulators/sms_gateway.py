@@ -23,16 +23,17 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, TypedDict
 
 import uvicorn
-from fastapi import Depends, FastAPI, Header, HTTPException, Query
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import Response
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
+from gelombang.probes import Checks, ops_router
 from services.simulators.faults import (
     FaultConfig,
     Faults,
@@ -157,6 +158,25 @@ class Outbox:
         self._by_to.clear()
 
 
+class State(TypedDict):
+    """What the lifespan yields; Starlette hands a copy to every request as ``request.state``."""
+
+    outbox: Outbox
+
+
+def outbox(request: Request) -> Outbox:
+    box: Outbox = request.state.outbox
+    return box
+
+
+OutboxDep = Annotated[Outbox, Depends(outbox)]
+
+
+async def readiness() -> Checks:
+    # Nothing to wait for once started: the outbox is memory (and a file opened at start).
+    return {"outbox": True}
+
+
 def create_app(
     faults: Faults,
     api_key: str | None = None,
@@ -164,20 +184,18 @@ def create_app(
     capacity: int = DEFAULT_CAPACITY,
 ) -> FastAPI:
     """``api_key`` None accepts any non-empty bearer key."""
-    state: dict[str, Outbox] = {"outbox": Outbox(capacity)}
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[State]:
         if outbox_path is None:
             log.info("started", faults=faults.config.model_dump())
-            yield
+            yield {"outbox": Outbox(capacity)}
             return
         outbox_path.parent.mkdir(parents=True, exist_ok=True)
         # Appended, never truncated: the file is a record across restarts; the memory is not.
         with outbox_path.open("a", encoding="utf-8") as sink:
-            state["outbox"] = Outbox(capacity, sink)
             log.info("started", faults=faults.config.model_dump(), outbox=str(outbox_path))
-            yield
+            yield {"outbox": Outbox(capacity, sink)}
 
     app = FastAPI(title="SMS gateway simulator", version="1", lifespan=lifespan)
     apply_faults = install_faults(app, faults)
@@ -199,8 +217,7 @@ def create_app(
         status_code=202,
         dependencies=[Depends(require_bearer), Depends(apply_faults)],
     )
-    async def send(body: SendRequest) -> Queued:
-        outbox = state["outbox"]
+    async def send(body: SendRequest, outbox: OutboxDep) -> Queued:
         existing = outbox.get(body.client_ref)
         if existing is not None:
             if (existing.to, existing.text) != (body.to, body.text):
@@ -217,6 +234,7 @@ def create_app(
 
     @app.get("/v1/messages")
     async def read_messages(
+        outbox: OutboxDep,
         to: str | None = None,
         client_ref: str | None = None,
         limit: Annotated[int, Query(ge=1, le=DEFAULT_CAPACITY)] = 1000,
@@ -224,24 +242,14 @@ def create_app(
     ) -> MessageList:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)  # receipt times are UTC
-        return MessageList(messages=state["outbox"].find(to, client_ref, limit, since))
+        return MessageList(messages=outbox.find(to, client_ref, limit, since))
 
     @app.delete("/v1/messages", status_code=204)
-    async def clear_messages() -> Response:
-        state["outbox"].clear()
+    async def clear_messages(outbox: OutboxDep) -> Response:
+        outbox.clear()
         return Response(status_code=204)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
-        return JSONResponse({"status": "ready", "checks": {"outbox": True}})
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(ops_router(readiness))
 
     app.add_middleware(RequestMetricsMiddleware, service=SERVICE)
     return app

@@ -2,10 +2,13 @@
 
 import random
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.types import Receive, Scope, Send
 
 from gelombang.population import random_citizen
 from services.simulators import civil_registry, sms_gateway
@@ -93,11 +96,24 @@ async def registry() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@asynccontextmanager
+async def started(app: FastAPI, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` with its lifespan run: httpx's transport runs none, so each request
+    gets a copy of the lifespan's state here, as uvicorn hands it over."""
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["state"] = dict(state or {})
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
 @pytest.fixture
 async def sms() -> AsyncIterator[httpx.AsyncClient]:
-    app = sms_gateway.create_app(Faults(CALM), capacity=3)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sms") as client:
+    async with started(sms_gateway.create_app(Faults(CALM), capacity=3), "http://sms") as client:
         yield client
 
 

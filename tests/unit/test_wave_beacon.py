@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from services.selection.api import Runtime
+from services.selection.api import Runtime, runtime
 from services.selection.app import create_app
 from services.selection.cli import main
 from services.selection.draw import (
@@ -330,9 +330,10 @@ async def admin_api() -> AsyncIterator[tuple[httpx.AsyncClient, MemoryWaveStore]
     settings = SelectionSettings(admin_token="unit-test-admin-token-" + "a" * 40)
     app = create_app(settings)
     store = store_with("open")
-    # No lifespan under ASGITransport: the runtime is set by hand, without a database; these
-    # routes use only the waves service.
-    app.state.runtime = Runtime(settings, None, waves_of(store), None)  # type: ignore[arg-type]
+    # No lifespan under ASGITransport: the routes get a runtime without a database instead;
+    # they use only the waves service.
+    rt = Runtime(settings, None, waves_of(store), None)  # type: ignore[arg-type]
+    app.dependency_overrides[runtime] = lambda: rt
     token = settings.effective_admin_token
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
