@@ -25,7 +25,7 @@ infra: ## Start only Kafka, Postgres, Redis, nginx and Prometheus
 down: ## Stop everything `make up` started (by pid)
 	@$(STACK) down
 
-restart: ## Restart app components (or prometheus, an exporter) after a change: make restart NAMES="projector registration-0"
+restart: ## Restart app components (or prometheus, an exporter, the supervisor) after a change: make restart NAMES="projector registration-0"
 	@$(STACK) restart $(NAMES)
 
 status: ## Health of every part of the stack

@@ -1,5 +1,6 @@
-"""The shared process runner of the local stack: pidfiles, starting a component detached with its
-log (and its CPU priority), waiting until it is ready, stopping it, and one-shot commands.
+"""The shared process runner of the local stack: the stack lock, pidfiles, starting a component
+detached with its log (and its CPU priority), waiting until it is ready, stopping it, and one-shot
+commands.
 
 We only ever signal a pid whose command line proves it is the component we started
 (``proc_matches``)."""
@@ -7,17 +8,48 @@ We only ever signal a pid whose command line proves it is the component we start
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.client
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.local.layout import HOST, LOGS, PIDS, ROOT, STOP_GRACE, StackError, say
+from deploy.local.layout import HOST, LOGS, PIDS, ROOT, RUN, STOP_GRACE, StackError, say
+
+STACK_LOCK = RUN / "stack.lock"
+
+
+@contextlib.contextmanager
+def stack_lock() -> Iterator[None]:
+    """Serialise up/infra/down/restart: tests may call stack.py while someone else does too, and
+    the supervision (supervision.py) starts nothing while one of them runs."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    with STACK_LOCK.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("waiting for another stack.py run (or a supervision round) to finish...")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield  # the lock is released when the file closes
+
+
+@contextlib.contextmanager
+def stack_lock_if_free() -> Iterator[bool]:
+    """The stack lock if nobody holds it (True), else at once False: a supervision round never
+    waits behind an `up`, it looks again a second later."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    with STACK_LOCK.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def pidfile(name: str) -> Path:
@@ -169,15 +201,18 @@ class Component:
 
 
 def spawn(
-    comp: Component, argv: list[str], env: dict[str, str] | None = None, nice: int = 0
+    comp: Component,
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    nice: int = 0,
+    note: str = "stack.py starting",
 ) -> subprocess.Popen[bytes]:
     """Start a long-running process detached from us (own session: it survives our exit and a
-    Ctrl-C in this terminal), output appended to its log, pid recorded."""
+    Ctrl-C in this terminal), output appended to its log, pid recorded. ``note`` heads the log's
+    new section (who started it, and why)."""
     LOGS.mkdir(parents=True, exist_ok=True)
     with comp.log.open("ab") as log:
-        log.write(
-            f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} stack.py starting {comp.name}\n".encode()
-        )
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {note} {comp.name}\n".encode())
         log.flush()
         proc = subprocess.Popen(
             argv,
