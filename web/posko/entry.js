@@ -1,7 +1,16 @@
 // One walk-in: the form (checked with the public page's own rules, /rules.js, so the browser,
 // the public page and the API agree), saving it to the device's queue, and the walk-in's answer
 // (saved / sent / accepted with the slip to print / refused with the reasons).
-import { checkBirthDate, checkEmail, checkName, checkPhone, likelyBirthDate, parseNik } from "/rules.js";
+import { checkBirthDate, checkEmail, checkName, checkPhone, parseNik } from "/rules.js";
+import { fieldErrors } from "/form_errors.js";
+import {
+  SITUATION_HTML,
+  answersOf,
+  checkWhileTyping,
+  fillSelects,
+  identityHtml,
+  newKey,
+} from "/sign_up_fields.js";
 import { clock, el, errorText, main, refreshTitle, setLanguage, currentLang, setView, t } from "./page.js";
 import { deleteEntry, entriesOf, getEntry, onChange, putEntry } from "./store.js";
 import { owner } from "./session.js";
@@ -13,7 +22,8 @@ const FIELDS = [
   "employment_status", "in_formal_education", "receives_social_aid", "consent",
   "attested_id_card_seen",
 ];
-// Label text of each field, for the error summary and a refused entry's reasons.
+// Label text of each field, for a refused entry's reasons (the form's summary takes its labels
+// from the form itself, form_errors.js).
 const LABELS = {
   nik: "nik", full_name: "fullName", birth_date: "birthDate", phone: "phone", email: "email",
   province_code: "province", regency_code: "regency", employment_status: "employment",
@@ -37,26 +47,7 @@ const FORM_HTML = `
   <h2 id="summary-title" data-t="errorSummary"></h2><ul id="summary-list"></ul>
 </div>
 <form id="walk-in" method="post" novalidate>
-  <div class="field">
-    <label for="nik" data-t="nik"></label>
-    <p class="hint" id="nik-hint" data-t="nikHint"></p>
-    <input type="text" id="nik" name="nik" inputmode="numeric" autocomplete="off"
-      aria-describedby="nik-hint nik-error" required>
-    <p class="error" id="nik-error"></p>
-  </div>
-  <div class="field">
-    <label for="full_name" data-t="fullName"></label>
-    <input type="text" id="full_name" name="full_name" autocomplete="off" maxlength="100"
-      aria-describedby="full_name-error" required>
-    <p class="error" id="full_name-error"></p>
-  </div>
-  <div class="field">
-    <label for="birth_date" data-t="birthDate"></label>
-    <p class="hint" id="birth_date-hint" data-t="birthDateHint"></p>
-    <input type="date" id="birth_date" name="birth_date" autocomplete="off"
-      aria-describedby="birth_date-hint birth_date-error" required>
-    <p class="error" id="birth_date-error"></p>
-  </div>
+${identityHtml({ name: "off", birthDate: "off" })}
   <fieldset aria-describedby="contact-hint">
     <legend data-t="contactLegend"></legend>
     <p class="hint" id="contact-hint" data-t="contactHint"></p>
@@ -74,42 +65,7 @@ const FORM_HTML = `
       <p class="error" id="email-error"></p>
     </div>
   </fieldset>
-  <div class="field">
-    <label for="province_code" data-t="province"></label>
-    <p class="hint" id="domicile-hint" data-t="domicileHint"></p>
-    <select id="province_code" name="province_code" aria-describedby="domicile-hint province_code-error regions-error" required></select>
-    <p class="error" id="province_code-error"></p>
-  </div>
-  <div class="field">
-    <label for="regency_code" data-t="regency"></label>
-    <select id="regency_code" name="regency_code" aria-describedby="regency_code-error" required></select>
-    <p class="error" id="regency_code-error"></p>
-    <div id="regions-error" class="notice bad" hidden>
-      <p data-t="regionsFailed"></p>
-      <button type="button" class="secondary" id="regions-retry" data-t="regionsRetry"></button>
-    </div>
-  </div>
-  <div class="field">
-    <label for="employment_status" data-t="employment"></label>
-    <select id="employment_status" name="employment_status" aria-describedby="employment_status-error" required></select>
-    <p class="error" id="employment_status-error"></p>
-  </div>
-  <fieldset id="in_formal_education" aria-describedby="in_formal_education-error">
-    <legend data-t="education"></legend>
-    <div class="inline">
-      <label class="choice"><input type="radio" name="in_formal_education" value="true"><span data-t="yes"></span></label>
-      <label class="choice"><input type="radio" name="in_formal_education" value="false"><span data-t="no"></span></label>
-    </div>
-    <p class="error" id="in_formal_education-error"></p>
-  </fieldset>
-  <fieldset id="receives_social_aid" aria-describedby="receives_social_aid-error">
-    <legend data-t="socialAid"></legend>
-    <div class="inline">
-      <label class="choice"><input type="radio" name="receives_social_aid" value="true"><span data-t="yes"></span></label>
-      <label class="choice"><input type="radio" name="receives_social_aid" value="false"><span data-t="no"></span></label>
-    </div>
-    <p class="error" id="receives_social_aid-error"></p>
-  </fieldset>
+${SITUATION_HTML}
   <div class="field">
     <label class="choice"><input type="checkbox" id="consent" name="consent"
       aria-describedby="consent-hint consent-error"><span data-t="consent"></span></label>
@@ -125,18 +81,23 @@ const FORM_HTML = `
   <button type="submit" class="primary" id="save" data-t="save"></button>
 </form>`;
 
-let fieldErrors = {};
+const errors = fieldErrors({
+  fields: FIELDS,
+  statements: ["consent", "attested_id_card_seen"],
+  text: errorText,
+  refreshTitle,
+});
 
 export async function showForm(fixId = null) {
   main.innerHTML = FORM_HTML;
-  fieldErrors = {};
+  errors.clear();
   const form = document.getElementById("walk-in");
   setView(
-    () => (Object.keys(fieldErrors).length ? t("titles").formErrors : t("titles").form),
+    () => (errors.any() ? t("titles").formErrors : t("titles").form),
     () => {
       if (!document.getElementById("walk-in")) return;
-      fillSelects();
-      renderErrors();
+      fillSelects(form, regions, t);
+      errors.render();
     },
   );
   setLanguage(currentLang());
@@ -147,29 +108,12 @@ export async function showForm(fixId = null) {
     document.getElementById("fixing").hidden = false;
     fill(form, fixing.payload);
     for (const e of fixing.errors || []) {
-      if (FIELDS.includes(e.field)) setError(e.field, e.code, e);
+      if (FIELDS.includes(e.field)) errors.set(e.field, e.code, e);
     }
-    renderErrors();
+    errors.render();
   }
 
-  const nik = form.elements.nik;
-  nik.addEventListener("input", () => {
-    nik.value = nik.value.replace(/[^0-9]/g, "").slice(0, 16);
-  });
-  nik.addEventListener("change", () => {
-    const parsed = parseNik(nik.value, regions);
-    setError("nik", nik.value ? parsed.error || null : null);
-    const birth = form.elements.birth_date;
-    if (!parsed.error && !birth.value) birth.value = likelyBirthDate(parsed);
-    renderErrors();
-  });
-  form.elements.province_code.addEventListener("change", () => fillRegencies());
-  for (const name of ["full_name", "birth_date", "email", "phone"]) {
-    form.elements[name].addEventListener("change", () => {
-      validate(form, [name]);
-      renderErrors();
-    });
-  }
+  checkWhileTyping(form, { errors, validate, regions: () => regions, load: loadRegions, t });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = document.getElementById("save");
@@ -181,27 +125,6 @@ export async function showForm(fixId = null) {
       button.disabled = false;
     }
   });
-  document.getElementById("regions-retry").addEventListener("click", () => fetchRegions(form));
-  fetchRegions(form);
-}
-
-function fetchRegions(form) {
-  document.getElementById("regions-error").hidden = true;
-  loadRegions().then(
-    () => {
-      if (form !== document.getElementById("walk-in")) return;
-      fillSelects();
-      if (form.elements.nik.value) {
-        validate(form, ["nik"]);
-        renderErrors();
-      }
-    },
-    () => {
-      if (form === document.getElementById("walk-in")) {
-        document.getElementById("regions-error").hidden = false;
-      }
-    },
-  );
 }
 
 function fill(form, payload) {
@@ -215,73 +138,15 @@ function fill(form, payload) {
     if (typeof payload[name] === "boolean") form.elements[name].value = String(payload[name]);
   }
   // Consent and the attestation are given again for the corrected data, on purpose.
-  fillSelects();
-}
-
-function option(value, label) {
-  return el("option", { value, text: label });
-}
-
-function fillSelects() {
-  const province = document.getElementById("province_code");
-  const chosen = province.value || province.dataset.want || "";
-  if (!regions) {
-    province.replaceChildren(option("", t("regionsLoading")));
-  } else {
-    province.replaceChildren(option("", t("choose")));
-    for (const [code, name] of regions.provinces) province.append(option(code, name));
-    province.value = chosen;
-    delete province.dataset.want;
-  }
-  fillRegencies();
-  const employment = document.getElementById("employment_status");
-  const job = employment.value || employment.dataset.want || "";
-  employment.replaceChildren(option("", t("choose")));
-  for (const [code, name] of Object.entries(t("employmentOptions"))) {
-    employment.append(option(code, name));
-  }
-  employment.value = job;
-  delete employment.dataset.want;
-}
-
-function fillRegencies() {
-  const province = document.getElementById("province_code").value;
-  const regency = document.getElementById("regency_code");
-  const chosen = regency.value || regency.dataset.want || "";
-  const entry = regions && regions.provinces.find(([code]) => code === province);
-  regency.replaceChildren(option("", entry ? t("choose") : t("chooseProvinceFirst")));
-  for (const [code, name] of entry ? entry[2] : []) regency.append(option(code, name));
-  regency.value = chosen.startsWith(province) ? chosen : "";
-  if (regions) delete regency.dataset.want;
-}
-
-function radio(form, name) {
-  const value = form.elements[name].value;
-  return value ? value === "true" : null;
+  fillSelects(form, regions, t);
 }
 
 // The assisted API's body: the public one, contact optional, plus the officer's attestation.
 function payloadOf(form) {
-  const v = (name) => form.elements[name].value.trim();
   return {
-    nik: v("nik"),
-    full_name: v("full_name"),
-    birth_date: v("birth_date"),
-    email: v("email") || null,
-    phone: v("phone") || null,
-    province_code: v("province_code"),
-    regency_code: v("regency_code"),
-    employment_status: v("employment_status"),
-    in_formal_education: radio(form, "in_formal_education"),
-    receives_social_aid: radio(form, "receives_social_aid"),
-    consent: form.elements.consent.checked,
+    ...answersOf(form),
     attested_id_card_seen: form.elements.attested_id_card_seen.checked,
   };
-}
-
-function setError(field, code, server = null) {
-  if (code) fieldErrors[field] = { code, server };
-  else delete fieldErrors[field];
 }
 
 function validate(form, names) {
@@ -302,43 +167,7 @@ function validate(form, names) {
     consent: () => (p.consent ? null : "consent_required"),
     attested_id_card_seen: () => (p.attested_id_card_seen ? null : "attestation_required"),
   };
-  let ok = true;
-  for (const name of names) {
-    const code = rules[name]();
-    setError(name, code);
-    if (code) ok = false;
-  }
-  return ok;
-}
-
-function renderErrors(focusSummary = false) {
-  const summary = document.getElementById("summary");
-  if (!summary) return;
-  const list = document.getElementById("summary-list");
-  list.replaceChildren();
-  for (const name of FIELDS) {
-    const error = fieldErrors[name];
-    const text = error ? (error.server ? errorText(error.server) : errorText({ code: error.code })) : "";
-    document.getElementById(`${name}-error`).textContent = text;
-    const control = document.getElementById(name);
-    control.setAttribute("aria-invalid", error ? "true" : "false");
-    if (!error) continue;
-    const link = el("a", { href: `#${name}`, text: `${labelFor(name)}${text}` });
-    link.addEventListener("click", (e) => {
-      e.preventDefault();
-      (control.matches("fieldset") ? control.querySelector("input") : control).focus();
-    });
-    list.append(el("li", {}, link));
-  }
-  summary.hidden = list.children.length === 0;
-  refreshTitle();
-  if (focusSummary && !summary.hidden) summary.focus();
-}
-
-function newKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return errors.check(names, rules);
 }
 
 async function save(form, fixing) {
@@ -349,9 +178,9 @@ async function save(form, fixing) {
   const queued = (await entriesOf(me)).some(
     (e) => e.payload && e.payload.nik === payload.nik && e.id !== fixing?.id && e.state !== "refused",
   );
-  if (ok && queued) setError("nik", "nik_in_queue");
+  if (ok && queued) errors.set("nik", "nik_in_queue");
   if (!ok || queued) {
-    renderErrors(true);
+    errors.render(true);
     return;
   }
   // Saved, with its key, before anything is sent: from here on it cannot be lost.
@@ -463,10 +292,10 @@ async function renderAnswer() {
   if (id !== answerId || !document.getElementById("answer-live")) return;
   const text = document.getElementById("answer-text");
   const stateLine = document.getElementById("answer-state");
-  const errors = document.getElementById("answer-errors");
+  const reasons = document.getElementById("answer-errors");
   const accepted = document.getElementById("answer-accepted");
   const show = (name, on) => (document.getElementById(name).hidden = !on);
-  errors.replaceChildren();
+  reasons.replaceChildren();
   if (!entry || entry.owner !== owner()) {
     stateLine.textContent = "";
     say(text, t("notFound"));
@@ -512,7 +341,7 @@ async function renderAnswer() {
     else say(text, t("refusedStatus")(entry.httpStatus));
     if (entry.httpStatus !== 409) {
       for (const e of entry.errors || []) {
-        errors.append(el("li", { text: `${labelFor(e.field)}${errorText(e)}` }));
+        reasons.append(el("li", { text: `${labelFor(e.field)}${errorText(e)}` }));
       }
     }
   }

@@ -20,6 +20,9 @@ const SHELL = [
   "/i18n.js",
   "/net.js",
   "/rules.js",
+  "/language.js",
+  "/form_errors.js",
+  "/sign_up_fields.js",
   "/data/regions.json",
   "/favicon.svg",
 ];

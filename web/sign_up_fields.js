@@ -1,0 +1,182 @@
+// What the public sign-up form and the posko's walk-in form share besides their errors
+// (form_errors.js): the fields they ask in the same words, checked as they are typed, the
+// domicile and employment choices, the answers read as the API's body, and the key that makes
+// retries of one attempt one sign-up. `regions` is the indexed region list (or null while it
+// loads), `t` the page's texts.
+import { likelyBirthDate, parseNik } from "./rules.js";
+
+// The fields both forms ask in the same words: who the person is (the public form lets the
+// browser fill in the person's own name and birth date; a posko's is never the walk-in's)...
+export function identityHtml(autocomplete) {
+  return `  <div class="field">
+    <label for="nik" data-t="nik"></label>
+    <p class="hint" id="nik-hint" data-t="nikHint"></p>
+    <input type="text" id="nik" name="nik" inputmode="numeric" autocomplete="off"
+      aria-describedby="nik-hint nik-error" required>
+    <p class="error" id="nik-error"></p>
+  </div>
+  <div class="field">
+    <label for="full_name" data-t="fullName"></label>
+    <input type="text" id="full_name" name="full_name" autocomplete="${autocomplete.name}" maxlength="100"
+      aria-describedby="full_name-error" required>
+    <p class="error" id="full_name-error"></p>
+  </div>
+  <div class="field">
+    <label for="birth_date" data-t="birthDate"></label>
+    <p class="hint" id="birth_date-hint" data-t="birthDateHint"></p>
+    <input type="date" id="birth_date" name="birth_date" autocomplete="${autocomplete.birthDate}"
+      aria-describedby="birth_date-hint birth_date-error" required>
+    <p class="error" id="birth_date-error"></p>
+  </div>`;
+}
+
+const yesNoHtml = (name, legend) => `  <fieldset id="${name}" aria-describedby="${name}-error">
+    <legend data-t="${legend}"></legend>
+    <div class="inline">
+      <label class="choice"><input type="radio" name="${name}" value="true"><span data-t="yes"></span></label>
+      <label class="choice"><input type="radio" name="${name}" value="false"><span data-t="no"></span></label>
+    </div>
+    <p class="error" id="${name}-error"></p>
+  </fieldset>`;
+
+// ... and their domicile and situation, with the region list's retry. Ids are the API's field
+// names, so the API's field errors land next to their field.
+export const SITUATION_HTML = `  <div class="field">
+    <label for="province_code" data-t="province"></label>
+    <p class="hint" id="domicile-hint" data-t="domicileHint"></p>
+    <select id="province_code" name="province_code" aria-describedby="domicile-hint province_code-error regions-error" required></select>
+    <p class="error" id="province_code-error"></p>
+  </div>
+  <div class="field">
+    <label for="regency_code" data-t="regency"></label>
+    <select id="regency_code" name="regency_code" aria-describedby="regency_code-error" required></select>
+    <p class="error" id="regency_code-error"></p>
+    <div id="regions-error" class="notice bad" hidden>
+      <p data-t="regionsFailed"></p>
+      <button type="button" class="secondary" id="regions-retry" data-t="regionsRetry"></button>
+    </div>
+  </div>
+  <div class="field">
+    <label for="employment_status" data-t="employment"></label>
+    <select id="employment_status" name="employment_status" aria-describedby="employment_status-error" required></select>
+    <p class="error" id="employment_status-error"></p>
+  </div>
+${yesNoHtml("in_formal_education", "education")}
+${yesNoHtml("receives_social_aid", "socialAid")}`;
+
+// Each field is checked as soon as it is left, not only on sending, and a valid NIK fills in
+// the likely birth date. The region list is loaded (a retry button shows when it could not
+// be), and a NIK typed before it arrived gets its region check once it is there. `validate`
+// checks the named fields into `errors` (form_errors.js); `regions()` answers the list as it
+// is now.
+export function checkWhileTyping(form, { errors, validate, regions, load, t }) {
+  const nik = form.elements.nik;
+  nik.addEventListener("input", () => {
+    nik.value = nik.value.replace(/[^0-9]/g, "").slice(0, 16);
+  });
+  nik.addEventListener("change", () => {
+    const parsed = parseNik(nik.value, regions());
+    errors.set("nik", nik.value ? parsed.error || null : null);
+    const birth = form.elements.birth_date;
+    if (!parsed.error && !birth.value) birth.value = likelyBirthDate(parsed);
+    errors.render();
+  });
+  form.elements.province_code.addEventListener("change", () => fillRegencies(form, regions(), t));
+  for (const name of ["full_name", "birth_date", "email", "phone"]) {
+    form.elements[name].addEventListener("change", () => {
+      validate(form, [name]);
+      errors.render();
+    });
+  }
+  const loaded = () => {
+    fillSelects(form, regions(), t);
+    if (form.elements.nik.value) {
+      validate(form, ["nik"]);
+      errors.render();
+    }
+  };
+  const fetchRegions = () => {
+    document.getElementById("regions-error").hidden = true;
+    load().then(
+      () => {
+        if (form.isConnected) loaded();
+      },
+      () => {
+        if (form.isConnected) document.getElementById("regions-error").hidden = false;
+      },
+    );
+  };
+  document.getElementById("regions-retry").addEventListener("click", fetchRegions);
+  fetchRegions();
+}
+
+// A choice kept in `dataset.want` (from a draft or an entry being fixed) is picked once its
+// option is there.
+export function fillSelects(form, regions, t) {
+  const province = form.elements.province_code;
+  const chosen = province.value || province.dataset.want || "";
+  if (!regions) {
+    province.replaceChildren(option("", t("regionsLoading")));
+  } else {
+    province.replaceChildren(option("", t("choose")));
+    for (const [code, name] of regions.provinces) province.append(option(code, name));
+    province.value = chosen;
+    delete province.dataset.want;
+  }
+  fillRegencies(form, regions, t);
+  const employment = form.elements.employment_status;
+  const job = employment.value || employment.dataset.want || "";
+  employment.replaceChildren(option("", t("choose")));
+  for (const [code, name] of Object.entries(t("employmentOptions"))) {
+    employment.append(option(code, name));
+  }
+  employment.value = job;
+  delete employment.dataset.want;
+}
+
+function fillRegencies(form, regions, t) {
+  const province = form.elements.province_code.value;
+  const regency = form.elements.regency_code;
+  const chosen = regency.value || regency.dataset.want || "";
+  const entry = regions && regions.provinces.find(([code]) => code === province);
+  regency.replaceChildren(option("", entry ? t("choose") : t("chooseProvinceFirst")));
+  for (const [code, name] of entry ? entry[2] : []) regency.append(option(code, name));
+  regency.value = chosen.startsWith(province) ? chosen : "";
+  if (regions) delete regency.dataset.want;
+}
+
+function option(value, label) {
+  const el = document.createElement("option");
+  el.value = value;
+  el.textContent = label;
+  return el;
+}
+
+function radio(form, name) {
+  const value = form.elements[name].value;
+  return value ? value === "true" : null;
+}
+
+// The public API's sign-up body; the posko's adds its attestation.
+export function answersOf(form) {
+  const v = (name) => form.elements[name].value.trim();
+  return {
+    nik: v("nik"),
+    full_name: v("full_name"),
+    birth_date: v("birth_date"),
+    email: v("email") || null,
+    phone: v("phone") || null,
+    province_code: v("province_code"),
+    regency_code: v("regency_code"),
+    employment_status: v("employment_status"),
+    in_formal_education: radio(form, "in_formal_education"),
+    receives_social_aid: radio(form, "receives_social_aid"),
+    consent: form.elements.consent.checked,
+  };
+}
+
+export function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
