@@ -100,7 +100,7 @@ EXPORTERS = (
         "prometheus-nginx-exporter",
         NGINX_EXPORTER_PORT,
         "nginx",
-        # stub_status, allowed from loopback only (deploy/local/nginx.conf.template).
+        # stub_status, allowed from loopback only (deploy/gateway/nginx.conf.template).
         (f"--nginx.scrape-uri=http://{HOST}:{GATEWAY_PORT}/nginx_status",),
     ),
     ExporterSpec(

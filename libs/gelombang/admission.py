@@ -205,6 +205,12 @@ class AdmissionController:
         self._limit = max(float(self.min_in_flight), self._limit * self.backoff)
         self._last_cut = now
 
+    @property
+    def retry_after_s(self) -> int:
+        """What a request refused now would be told to wait (read-only: nothing is counted)."""
+        self._refill()
+        return self._estimated_wait_s()
+
     def _estimated_wait_s(self) -> int:
         wait = math.ceil(self._backlog / self.rate_per_s)
         return max(1, min(self.max_retry_after_s, wait))
@@ -215,6 +221,88 @@ class AdmissionController:
         self._last = now
         self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate_per_s)
         self._backlog = max(0.0, self._backlog - elapsed * self.rate_per_s)
+
+
+# -- The waiting room's figures (GET /api/v1/intake) -------------------------------------------
+
+# Past this the estimate says "a long time" rather than a number nobody should plan on.
+MAX_ESTIMATED_WAIT_S = 900
+
+
+def expected_wait_s(refused_share: float, retry_s: float, cap_s: int = MAX_ESTIMATED_WAIT_S) -> int:
+    """How long a person just refused should expect to wait until a try gets in.
+
+    Every try is a fresh chance, not a place in line: admitted with probability 1 - share,
+    independently. The number of tries until one gets in is then geometric with mean
+    1 / (1 - share), one every ``retry_s``: a wait of retry_s / (1 - share) on average.
+    """
+    share = min(max(refused_share, 0.0), 1.0)
+    if share >= 1.0 or retry_s / (1.0 - share) >= cap_s:
+        return cap_s
+    # Rounded first: 3 / 0.1 is 30.000000000000004 in floating point, not 31 seconds.
+    return max(1, math.ceil(round(retry_s / (1.0 - share), 6)))
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Intake over the last window: what share of sign-ups was refused for capacity (by the
+    gateway's ceiling and by this process's admission control), and the wait that implies."""
+
+    admitted_per_s: float
+    refused_share: float
+    retry_after_s: int
+    estimated_wait_s: int
+    window_s: float
+
+
+class IntakePace:
+    """The sign-ups admitted and refused over the last ``window_s``, from cumulative counts.
+
+    Read at most about once a second (the gateway caches the answer for a second), so it keeps
+    a few samples and costs the sign-up path nothing: the counts are the ones metrics keep
+    anyway, plus the gateway's refusals as it reports a sample of them.
+    """
+
+    def __init__(self, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self._gateway_refused = 0.0
+        self._gateway_retry_after_s = 1
+        # (when, admitted, refused here, refused at the gateway), all cumulative.
+        self._samples: list[tuple[float, float, float, float]] = [(clock(), 0.0, 0.0, 0.0)]
+
+    def refused_at_gateway(self, weight: float, retry_after_s: int) -> None:
+        """The gateway refused a sign-up at its ceiling, told it to come back after
+        ``retry_after_s``, and reported it as a sample of ``weight`` such refusals."""
+        self._gateway_refused += weight
+        self._gateway_retry_after_s = max(1, retry_after_s)
+
+    def pace(self, admitted: float, refused: float, retry_after_s: int) -> Pace:
+        """``admitted`` and ``refused`` are this process's counts since it started;
+        ``retry_after_s`` is what its own admission control tells a refused request now."""
+        now = self._clock()
+        self._samples.append((now, admitted, refused, self._gateway_refused))
+        # Keep the window and the last sample before it (the window's starting point).
+        while len(self._samples) > 2 and self._samples[1][0] <= now - self.window_s:
+            del self._samples[0]
+        since, admitted_then, refused_then, gateway_then = self._samples[0]
+        elapsed = now - since
+        got_in = max(0.0, admitted - admitted_then)
+        at_gateway = self._gateway_refused - gateway_then
+        turned_away = max(0.0, refused - refused_then) + at_gateway
+        tried = got_in + turned_away
+        share = turned_away / tried if tried else 0.0
+        # Refused people come back when they were told to: the gateway's figure while it is
+        # the one refusing.
+        if at_gateway > 0:
+            retry_after_s = max(retry_after_s, self._gateway_retry_after_s)
+        return Pace(
+            admitted_per_s=got_in / elapsed if elapsed > 0 else 0.0,
+            refused_share=share,
+            retry_after_s=retry_after_s,
+            estimated_wait_s=expected_wait_s(share, retry_after_s) if turned_away else 0,
+            window_s=elapsed,
+        )
 
 
 # The gateway's stamp of when it received the request: "t=<seconds since the epoch>" as

@@ -191,7 +191,7 @@ async def close(page: Page) -> None:
 
 
 async def test_the_gateway_serves_every_posko_address_under_a_strict_policy() -> None:
-    """Passes once `make up` has loaded deploy/local/nginx.conf.template into the gateway."""
+    """Passes once `make up` has loaded deploy/gateway/nginx.conf.template into the gateway."""
     async with httpx.AsyncClient(base_url=BASE, timeout=15) as client:
         for path in ("/posko/", "/posko/hari-ini", "/posko/hasil?e=x", "/posko/unggah"):
             page = await client.get(path)

@@ -2,7 +2,7 @@
 revalidated rather than fetched again, no HTML where an icon or a script is expected, and every
 module requested at once rather than one level of imports after another.
 
-Checks the gateway's static-file settings (deploy/local/nginx.conf.template), so they pass once
+Checks the gateway's static-file settings (deploy/gateway/nginx.conf.template), so they pass once
 `make up` has rendered and reloaded that config. GELOMBANG_WEB_URL points them at another
 gateway serving the same files.
 """
