@@ -83,6 +83,7 @@ export function showStatus(justSubmitted = false) {
     <h1 id="status-title" tabindex="-1" data-t="statusTitle"></h1>
     <p id="status-nik" class="hint"></p>
     <p id="status-text" role="status" aria-live="polite"></p>
+    <p id="contact-changed" class="hint" hidden></p>
     <p id="status-help" hidden></p>
     <section id="again" class="notice" hidden aria-labelledby="again-title">
       <h2 id="again-title" data-t="againTitle"></h2>
@@ -100,6 +101,22 @@ export function showStatus(justSubmitted = false) {
     <details id="wrong-contact" class="wrong-contact" hidden>
       <summary data-t="wrongContactTitle"></summary>
       <p id="wrong-contact-text"></p>
+      <form id="change-form" novalidate>
+        <div class="field" id="change-phone-field" hidden>
+          <label for="change-phone" data-t="changePhoneLabel"></label>
+          <input type="tel" id="change-phone" inputmode="tel" autocomplete="tel"
+            aria-describedby="change-phone-error">
+          <p class="error" id="change-phone-error" role="alert"></p>
+        </div>
+        <div class="field" id="change-email-field" hidden>
+          <label for="change-email" data-t="changeEmailLabel"></label>
+          <input type="email" id="change-email" autocomplete="email"
+            aria-describedby="change-email-error">
+          <p class="error" id="change-email-error" role="alert"></p>
+        </div>
+        <button type="submit" class="secondary" id="change-submit" data-t="changeSubmit"></button>
+      </form>
+      <p id="change-notice" role="status" aria-live="polite"></p>
     </details>
     <p id="status-updated" class="hint"></p>
     <section id="keep" class="keep" aria-labelledby="keep-title">
@@ -134,6 +151,8 @@ export function showStatus(justSubmitted = false) {
   let failedUntil = null;
   let updatedAt = null;
   let failures = 0;
+  let otpResendButton = { reopen: () => {} };
+  const otpResend = () => otpResendButton;
   const emailResend = wireResend(
     document.getElementById("email-resend"),
     document.getElementById("email-resend-notice"),
@@ -142,6 +161,12 @@ export function showStatus(justSubmitted = false) {
     "email",
     () => last?.contact?.hint || "",
   );
+  const change = wireChange(id, token, () => last?.contact, () => {
+    // A new contact has sends of its own: the resend buttons may ask again.
+    emailResend.reopen();
+    otpResend().reopen();
+    poll(0);
+  });
   document.getElementById("again-button").addEventListener("click", () => registerAgain(id, last));
   const render = () => {
     const status = last ? last.status : "submitted";
@@ -161,6 +186,15 @@ export function showStatus(justSubmitted = false) {
     // Rewritten only when it changes: it is a live region, read out on every change.
     if (textEl.textContent !== text) textEl.textContent = text;
     textEl.className = rejected ? "notice bad" : status === "selected" ? "notice good" : "";
+    // After a change: which contact the new message goes to (masked), and whether it went.
+    const changedEl = document.getElementById("contact-changed");
+    const changedText = contactOpen && contact.changes > 0
+      ? (contact.state === "pending"
+        ? t("contactChanged").pending(contact.hint)
+        : t("contactChanged")[contact.method](contact.hint))
+      : "";
+    changedEl.hidden = !changedText;
+    if (changedEl.textContent !== changedText) changedEl.textContent = changedText;
     const help = document.getElementById("status-help");
     help.hidden = !rejected;
     if (rejected) help.replaceChildren(t("rejectedHelp"), " ", complaintsLine());
@@ -206,14 +240,14 @@ export function showStatus(justSubmitted = false) {
       : sms && (!last || ["submitted", "contact_pending"].includes(status));
     if (wantsOtp && !otpShown) {
       otpShown = true;
-      renderOtp(document.getElementById("otp"), id, token, () => poll(0));
+      otpResendButton = renderOtp(document.getElementById("otp"), id, token, () => poll(0));
     }
     document.getElementById("otp").hidden = !wantsOtp;
     // An email that did not come: sent again on request, within the same limits as SMS codes.
     document.getElementById("email-again").hidden = !(contactOpen && contact.method === "email");
     emailResend.draw();
-    // A wrong email or number cannot be changed here (the API has no way to yet): say so, and
-    // what happens instead, rather than leave the person waiting for a message that never comes.
+    // A wrong email or number is changed here, before it is confirmed: the kinds of contact
+    // the registration has, each with its error under it.
     const wrong = document.getElementById("wrong-contact");
     wrong.hidden = !contactOpen;
     if (contactOpen) {
@@ -221,6 +255,7 @@ export function showStatus(justSubmitted = false) {
       const text = document.getElementById("wrong-contact-text");
       text.replaceChildren(t("wrongContactText")(by), " ", complaintsLine());
     }
+    change.draw();
     // Told to register again: the way back, in place.
     const again = document.getElementById("again");
     const clears = rejected ? AGAIN_CLEARS[reasonEntry?.reason] : null;
@@ -317,13 +352,16 @@ function wireResend(button, notice, id, token, method, hint) {
   let until = null;
   let timer = null;
   let asking = false;
+  // The registration's resends are used up (the API's 429 otp_resend_limit): asking again
+  // cannot help, so the button stays off until the contact is changed.
+  let usedUp = false;
   const draw = () => {
     const locale = currentLang() === "id" ? "id-ID" : "en-GB";
     const rest = until ? ` ${t("resendAgainAt")(until.toLocaleTimeString(locale))}` : "";
     const line = `${text()}${text() ? rest : ""}`;
     if (notice.textContent !== line) notice.textContent = line;
     notice.className = good === null ? "" : good ? "notice" : "notice bad";
-    button.disabled = asking || until !== null;
+    button.disabled = asking || until !== null || usedUp;
   };
   const rest = (seconds) => {
     clearTimeout(timer);
@@ -334,7 +372,7 @@ function wireResend(button, notice, id, token, method, hint) {
     }, seconds * 1000);
   };
   button.addEventListener("click", async () => {
-    if (asking || until) return;
+    if (asking || until || usedUp) return;
     asking = true;
     button.disabled = true;
     const answer = await api("POST", "/api/v1/contact/otp/resend", {
@@ -347,6 +385,10 @@ function wireResend(button, notice, id, token, method, hint) {
     if (answer.status === 202) {
       text = method === "email" ? () => t("emailResendQueued")(hint()) : () => t("errors").otp_resend_queued;
       rest(RESEND_COOLDOWN_S);
+    } else if (answer.status === 429 && answer.json?.code === "otp_resend_limit") {
+      usedUp = true;
+      const message = serverMessage(answer.json, "otp_resend_limit");
+      text = () => localized(message);
     } else if (answer.status === 429) {
       text = () => t("resendTooSoon");
       rest(Math.min(3600, answer.retryAfterS ?? RESEND_COOLDOWN_S));
@@ -355,6 +397,135 @@ function wireResend(button, notice, id, token, method, hint) {
     } else {
       const message = serverMessage(answer.json, "unknown");
       text = () => localized(message);
+    }
+    draw();
+  });
+  const reopen = () => {
+    if (!usedUp) return;
+    usedUp = false;
+    text = () => "";
+    good = null;
+    draw();
+  };
+  return { draw, reopen };
+}
+
+// "Change my number/email" (issue 20): one request per press, no automatic retry, like the
+// resend buttons. The new contact is checked by the API with the sign-up form's rules; its
+// errors go under the field they are about.
+function mask(kind, value) {
+  if (kind === "email") {
+    const [name, domain] = value.split("@");
+    return `${name.slice(0, 1)}***@${domain || ""}`;
+  }
+  return `****${value.replace(/[^0-9]/g, "").slice(-4)}`;
+}
+
+function wireChange(id, token, contactNow, onQueued) {
+  const form = document.getElementById("change-form");
+  const submit = document.getElementById("change-submit");
+  const notice = document.getElementById("change-notice");
+  const fields = {
+    phone: {
+      box: document.getElementById("change-phone-field"),
+      input: document.getElementById("change-phone"),
+      error: document.getElementById("change-phone-error"),
+      text: () => "",
+    },
+    email: {
+      box: document.getElementById("change-email-field"),
+      input: document.getElementById("change-email"),
+      error: document.getElementById("change-email-error"),
+      text: () => "",
+    },
+  };
+  let noticeText = () => "";
+  let good = null;
+  let asking = false;
+  let closed = false;
+  const shown = () => {
+    const contact = contactNow();
+    // An answer without kinds (an API from before issue 20): the contact being confirmed.
+    const kinds = contact?.kinds?.length
+      ? contact.kinds
+      : [contact?.method === "email" ? "email" : "phone"];
+    return ["phone", "email"].filter((kind) => kinds.includes(kind));
+  };
+  const draw = () => {
+    const visible = shown();
+    for (const [kind, field] of Object.entries(fields)) {
+      field.box.hidden = !visible.includes(kind);
+      const text = field.text();
+      if (field.error.textContent !== text) field.error.textContent = text;
+      field.input.setAttribute("aria-invalid", text ? "true" : "false");
+    }
+    const line = noticeText();
+    if (notice.textContent !== line) notice.textContent = line;
+    notice.className = good === null ? "" : good ? "notice" : "notice bad";
+    submit.disabled = asking || closed;
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (asking || closed) return;
+    const visible = shown();
+    for (const field of Object.values(fields)) field.text = () => "";
+    noticeText = () => "";
+    good = null;
+    const body = { registration_id: id };
+    for (const kind of visible) {
+      const value = fields[kind].input.value.trim();
+      if (value) body[kind] = value;
+    }
+    if (!body.phone && !body.email) {
+      const first = fields[visible[0] || "phone"];
+      first.text = () => t("errors").missing;
+      draw();
+      first.input.focus();
+      return;
+    }
+    asking = true;
+    draw();
+    const answer = await api("POST", "/api/v1/contact/change", {
+      body,
+      headers: { "X-Status-Token": token },
+      lang: currentLang(),
+    });
+    asking = false;
+    if (answer.status === 202) {
+      const kind = body.email ? "email" : "phone";
+      const hint = mask(kind, body[kind]);
+      good = true;
+      noticeText = () => t("changeQueued")(hint);
+      for (const field of Object.values(fields)) field.input.value = "";
+      draw();
+      onQueued();
+      return;
+    }
+    good = false;
+    if (answer.status === 0 || answer.status >= 500 || !answer.json) {
+      noticeText = () => t("notSent")(t("changeWhat"));
+    } else if (answer.status === 422 && Array.isArray(answer.json.errors)) {
+      // Under the field it is about; an error about a field not shown (the email's "give one
+      // of the two" on a phone-only page) under the first one that is.
+      let focused = null;
+      for (const error of answer.json.errors) {
+        const kind = error.field in fields && visible.includes(error.field) ? error.field : visible[0];
+        if (!kind) continue;
+        const message = { code: error.code, text: error.message, lang: currentLang() };
+        fields[kind].text = () => localized(message);
+        focused = focused || fields[kind].input;
+      }
+      good = null;
+      if (!focused) noticeText = () => localized(serverMessage(answer.json, "unknown"));
+      draw();
+      focused?.focus();
+      return;
+    } else {
+      const code = answer.json.code;
+      // Confirmed or decided, or out of changes: the form stays shut.
+      if (code === "contact_change_closed" || code === "contact_change_limit") closed = true;
+      const message = serverMessage(answer.json, code || "unknown");
+      noticeText = () => localized(message);
     }
     draw();
   });
@@ -497,6 +668,7 @@ function renderOtp(section, id, token, onConfirmed, standalone = false) {
     input.focus();
   });
   setLanguage(currentLang());
+  return resend;
 }
 
 // The code box's redraw, called from the status view's language switch and the /kode view's.

@@ -42,28 +42,39 @@ class ContactSecrets:
         self._link_key = hmac.new(hmac_key, b"gelombang/contact-link/v1", hashlib.sha256).digest()
         self._otp_key = hmac.new(hmac_key, b"gelombang/otp/v1", hashlib.sha256).digest()
 
-    def link_token(self, registration_id: str, expires_at: datetime) -> str:
+    def link_token(self, registration_id: str, expires_at: datetime, version: int = 0) -> str:
+        """``version``: which contact of the case the link confirms (0: the one given at sign-up,
+        n: its n-th change). Version 0 keeps the links' first form, so links already sent stay
+        valid; a changed contact's link differs from every link sent before it."""
         body = uuid.UUID(registration_id).bytes + struct.pack(">q", int(expires_at.timestamp()))
+        if version:
+            body += struct.pack(">H", version)
         mac = hmac.new(self._link_key, body, hashlib.sha256).digest()[:16]
         return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
 
     def open_link(self, token: str, now: datetime) -> str:
         """Return the registration id of a genuine, unexpired link."""
+        registration_id, _ = self.opened_link(token, now)
+        return registration_id
+
+    def opened_link(self, token: str, now: datetime) -> tuple[str, int]:
+        """The registration id and contact version of a genuine, unexpired link."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError) as exc:
             raise LinkInvalid from exc
-        if len(raw) != 40:
+        if len(raw) not in (40, 42):
             raise LinkInvalid
-        body, mac = raw[:24], raw[24:]
+        body, mac = raw[:-16], raw[-16:]
         expected = hmac.new(self._link_key, body, hashlib.sha256).digest()[:16]
         if not hmac.compare_digest(mac, expected):
             raise LinkInvalid
         registration_id = str(uuid.UUID(bytes=body[:16]))
-        (expires,) = struct.unpack(">q", body[16:])
+        (expires,) = struct.unpack(">q", body[16:24])
+        (version,) = struct.unpack(">H", body[24:]) if len(body) == 26 else (0,)
         if now.timestamp() > expires:
             raise LinkExpired(registration_id)
-        return registration_id
+        return registration_id, int(version)
 
     def otp_digest(self, registration_id: str, code: str) -> str:
         message = f"{registration_id}:{code}".encode()
@@ -142,6 +153,10 @@ class OtpStore:
         if text not in ("ok", "wrong", "locked", "expired"):
             raise RuntimeError(f"unexpected OTP check result {text!r}")
         return text  # type: ignore[return-value]
+
+    async def revoke(self, registration_id: str) -> None:
+        """Drop the live code: its number or address was replaced (issue 20)."""
+        await self._redis.delete(self._key(registration_id))
 
     async def restore(self, registration_id: str, digest: str) -> bool:
         """Give back a code that ``check`` just accepted (the confirmation it led to failed).

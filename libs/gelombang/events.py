@@ -135,7 +135,8 @@ class NikReleased(Event):
 
 # "officer": a posko officer saw the ID card in person, which replaces the contact check.
 ContactMethod = Literal["email", "sms", "officer"]
-ProgressStatus = Literal["contact_pending", "contact_confirmed", "nik_verified"]
+# contact_changed: the person replaced the contact still waiting for confirmation (issue 20).
+ProgressStatus = Literal["contact_pending", "contact_confirmed", "nik_verified", "contact_changed"]
 RejectionReason = Literal[
     "nik_not_found", "nik_data_mismatch", "contact_expired", "duplicate", "contact_undeliverable"
 ]
@@ -153,6 +154,10 @@ class ContactConfirmed(Event):
 
     registration_id: UUID
     method: ContactMethod
+    # Which contact of the case the confirmation is for: 0 the one given at sign-up, n its n-th
+    # change (an email link carries it). None (an SMS code, or an older producer) confirms
+    # whichever is current; a change deletes the live code instead.
+    contact_version: int | None = None
 
 
 class ContactCodeResendRequested(Event):
@@ -162,6 +167,20 @@ class ContactCodeResendRequested(Event):
 
 
 ContactKind = Literal["email", "phone"]
+
+
+class ContactChangeRequested(Event):
+    """The person replaced the email address or mobile number still waiting for confirmation,
+    from the status page (issue 20). The new contact travels sealed as at sign-up:
+    ``contact`` is ``PiiCipher.seal_json`` of {"email": …} and/or {"phone": …}, bound to the
+    registration id. The verification worker applies it only while the case still waits for
+    its contact; the event id is the request's, so a replayed record changes nothing twice."""
+
+    event_type: ClassVar[str] = "ContactChangeRequested"
+
+    registration_id: UUID
+    kinds: tuple[ContactKind, ...]
+    contact: str
 
 
 class StatusLinkRequested(Event):
@@ -188,6 +207,9 @@ class RegistrationProgressed(Event):
     registration_id: UUID
     status: ProgressStatus
     method: ContactMethod | None = None
+    # A contact_changed step's new contact, sealed as in ContactChangeRequested: the status
+    # page shows it masked.
+    contact: str | None = None
 
 
 class RegistrationVerified(Event):
@@ -234,6 +256,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NikReleased,
         ContactConfirmed,
         ContactCodeResendRequested,
+        ContactChangeRequested,
         StatusLinkRequested,
         RegistrationProgressed,
         RegistrationVerified,

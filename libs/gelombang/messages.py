@@ -65,6 +65,12 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "id": "Tautan konfirmasi sudah kedaluwarsa (berlaku 48 jam).",
         "en": "This confirmation link has expired (links are valid for 48 hours).",
     },
+    "link_replaced": {
+        "id": "Tautan ini untuk alamat email yang sudah diganti, jadi tidak berlaku lagi. Buka "
+        "tautan di email konfirmasi terbaru, yang dikirim ke alamat yang baru.",
+        "en": "This link is for an email address that was since replaced, so it no longer "
+        "works. Open the link in the latest confirmation email, sent to the new address.",
+    },
     "contact_confirmed": {
         "id": "Terima kasih, kontak Anda sudah dikonfirmasi. Kami sedang memeriksa NIK Anda.",
         "en": "Thank you, your contact is confirmed. We are now checking your NIK.",
@@ -96,6 +102,41 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "otp_resend_queued": {
         "id": "Kode baru sedang dikirim ke nomor HP Anda.",
         "en": "A new code is on its way to your phone.",
+    },
+    "otp_resend_limit": {
+        "id": "Anda sudah meminta pesan konfirmasi dikirim ulang {times} kali, batas untuk satu "
+        "pendaftaran, jadi tidak ada lagi yang dikirim. Jika pesannya tidak pernah sampai, "
+        "mungkin email atau nomor HP-nya salah ketik: ubah di halaman status. Jika sudah benar, "
+        "periksa folder spam atau sinyal HP Anda, atau hubungi layanan pengaduan.",
+        "en": "You have asked for the confirmation message {times} times, the limit for one "
+        "registration, so nothing more will be sent. If it never arrived, the email address or "
+        "phone number may be mistyped: change it on the status page. If it is right, check the "
+        "spam folder or your phone's signal, or contact the help desk.",
+    },
+    # Change of contact before it is confirmed (issue 20)
+    "contact_change_queued": {
+        "id": "Kontak Anda sedang diubah. Pesan konfirmasi baru dikirim ke kontak yang baru; "
+        "kode atau tautan yang lama tidak berlaku lagi.",
+        "en": "Your contact is being changed. A new confirmation message is on its way to the "
+        "new contact; the old code or link no longer works.",
+    },
+    "contact_change_closed": {
+        "id": "Email atau nomor HP tidak dapat diubah lagi: kontaknya sudah dikonfirmasi atau "
+        "pendaftaran ini sudah selesai diproses.",
+        "en": "The email address or phone number can no longer be changed: it is already "
+        "confirmed, or this registration has been decided.",
+    },
+    "contact_change_too_soon": {
+        "id": "Kontak baru saja diubah. Tunggu sebentar sebelum mengubahnya lagi.",
+        "en": "The contact was changed only just now. Please wait a moment before changing it "
+        "again.",
+    },
+    "contact_change_limit": {
+        "id": "Email atau nomor HP sudah diubah {times} kali, batas untuk satu pendaftaran. "
+        "Jika masih salah, hubungi layanan pengaduan atau posko terdekat dengan membawa KTP.",
+        "en": "The email address or phone number has been changed {times} times, the limit for "
+        "one registration. If it is still wrong, contact the help desk or the nearest "
+        "assisted-registration post (posko) with your ID card.",
     },
     # Lost status link (issue 20). The answer is the same whether or not the NIK is registered
     # and whether or not the contact is the one it was registered with: it must say nothing
@@ -406,6 +447,14 @@ _WITHOUT_CTX: dict[str, dict[Lang, str]] = {
     "choice_invalid": {"id": "Pilihan tidak valid.", "en": "Invalid choice."},
     "string_too_long": {"id": "Isian terlalu panjang.", "en": "Too long."},
     "string_too_short": {"id": "Isian terlalu pendek.", "en": "Too short."},
+    "otp_resend_limit": {
+        "id": "Batas permintaan pesan konfirmasi untuk pendaftaran ini sudah tercapai.",
+        "en": "This registration has reached its limit of confirmation messages.",
+    },
+    "contact_change_limit": {
+        "id": "Batas perubahan email atau nomor HP untuk pendaftaran ini sudah tercapai.",
+        "en": "This registration has reached its limit of contact changes.",
+    },
 }
 
 # pydantic's built-in error types → our codes. Several pydantic types mean the same thing to a

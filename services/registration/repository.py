@@ -328,6 +328,30 @@ class RedisOnceGuard:
             raise DependencyUnavailable("redis") from exc
 
 
+class RedisCounter:
+    """``Counter``: INCR and EXPIRE NX in one round trip (the count's lifetime runs from its
+    first count, not from the latest)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+
+    async def count(self, key: str, ttl_s: int) -> int:
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, ttl_s, nx=True)
+                total, _ = await pipe.execute()
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+        return int(total)
+
+    async def reset(self, key: str) -> None:
+        try:
+            await self._redis.delete(key)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise DependencyUnavailable("redis") from exc
+
+
 class RedisOtpChecker:
     """Adapts the shared OTP store to the service's failure vocabulary."""
 
@@ -383,6 +407,8 @@ class HistoryRow:
     reason: str | None
     occurred_at: datetime
     wave: int | None = None
+    # A contact_changed step's new contact, sealed (issue 20).
+    contact_pii: str | None = None
 
 
 @dataclass(frozen=True)
@@ -413,7 +439,7 @@ async def fetch_status(pool: asyncpg.Pool, registration_id: UUID) -> StatusRow |
         if row is None:
             return None
         history = await conn.fetch(
-            """SELECT status, reason, occurred_at, wave FROM registration_history
+            """SELECT status, reason, occurred_at, wave, contact_pii FROM registration_history
                 WHERE registration_id = $1 ORDER BY occurred_at, status""",
             registration_id,
         )
@@ -426,7 +452,8 @@ async def fetch_status(pool: asyncpg.Pool, registration_id: UUID) -> StatusRow |
         regency_code=row["regency_code"],
         submitted_at=row["submitted_at"],
         history=[
-            HistoryRow(h["status"], h["reason"], h["occurred_at"], h["wave"]) for h in history
+            HistoryRow(h["status"], h["reason"], h["occurred_at"], h["wave"], h["contact_pii"])
+            for h in history
         ],
         wave=row["wave"],
         pii=row["pii"],
@@ -563,6 +590,7 @@ class StatusChange:
     reason: str | None
     occurred_at: datetime
     wave: int | None = None
+    contact_pii: str | None = None
 
 
 async def apply_status_changes(
@@ -579,9 +607,9 @@ async def apply_status_changes(
         stored = await conn.fetch(
             """
             INSERT INTO registration_history (event_id, registration_id, status, reason,
-                                              occurred_at, wave)
+                                              occurred_at, wave, contact_pii)
             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
-                                 $5::timestamptz[], $6::int[])
+                                 $5::timestamptz[], $6::int[], $7::text[])
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id
             """,
@@ -591,6 +619,7 @@ async def apply_status_changes(
             [c.reason for c in changes],
             [c.occurred_at for c in changes],
             [c.wave for c in changes],
+            [c.contact_pii for c in changes],
         )
         fresh = {row["event_id"] for row in stored}
         releasing = [

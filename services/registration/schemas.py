@@ -309,6 +309,15 @@ class ContactProgress(BaseModel):
     confirm_by: datetime | None = Field(
         default=None, description="Unconfirmed contacts expire then, rejecting the registration"
     )
+    kinds: list[Literal["email", "phone"]] = Field(
+        default_factory=list,
+        description="The kinds of contact on record: what a change of contact may replace",
+    )
+    changes: int = Field(
+        default=0,
+        description="How often the contact was changed; with state pending, the new contact's "
+        "message is on its way",
+    )
 
 
 class RegistrationStatus(BaseModel):
@@ -397,3 +406,44 @@ class StatusLinkAnswer(BaseModel):
 
     status: Literal["status_link_requested"] = "status_link_requested"
     detail: str
+
+
+class ContactChangeRequest(BaseModel):
+    """A new email address and/or mobile number for a registration whose contact is not
+    confirmed yet (issue 20), each checked by the sign-up form's rules."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    registration_id: UUID
+    phone: Annotated[str | None, Field(validate_default=True, max_length=CONTACT_MAX_LENGTH)] = (
+        None
+    )
+    email: Annotated[str | None, Field(validate_default=True, max_length=CONTACT_MAX_LENGTH)] = (
+        None
+    )
+
+    @field_validator("phone", "email", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone_indonesian_mobile(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_phone(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email_and_contact(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if "phone" in info.data and info.data["phone"] is None:
+                raise _error("contact_required", "Give an email address or a mobile number")
+            return None
+        return normalize_email(value)
+
+    def contact(self) -> dict[str, str]:
+        """The contact to seal: only the kinds given."""
+        given = {"email": self.email, "phone": self.phone}
+        return {kind: value for kind, value in given.items() if value is not None}

@@ -48,6 +48,7 @@ from gelombang.events import (
     STATUS_LINK_REQUESTED,
     VERIFICATION_REQUESTS,
     Channel,
+    ContactChangeRequested,
     ContactCodeResendRequested,
     ContactConfirmed,
     Event,
@@ -56,7 +57,11 @@ from gelombang.events import (
 )
 from gelombang.metrics import DEDUPE_HITS, DEPENDENCY_ERRORS, REGISTRATIONS_ACCEPTED
 from gelombang.pii import PiiCipher
-from services.registration.schemas import RegistrationRequest, StatusLinkRequest
+from services.registration.schemas import (
+    ContactChangeRequest,
+    RegistrationRequest,
+    StatusLinkRequest,
+)
 
 T = TypeVar("T")
 
@@ -375,17 +380,40 @@ class ContactCollaborators:
     publisher: Publisher
 
 
-LinkOutcome = Literal["confirmed", "already_confirmed", "link_invalid", "link_expired"]
+LinkOutcome = Literal[
+    "confirmed", "already_confirmed", "link_invalid", "link_expired", "link_replaced"
+]
 
 
-async def confirm_email_link(token: str, now: datetime, deps: ContactCollaborators) -> LinkOutcome:
-    """Raises ``PublishFailed`` when the confirmation could not be made durable."""
+class ContactVersions(Protocol):
+    async def contact_version(self, registration_id: str) -> int | None:
+        """How often the registration's contact was changed, as far as the read model knows
+        (None: it does not know the registration). Raises ``DependencyUnavailable``."""
+
+
+async def confirm_email_link(
+    token: str,
+    now: datetime,
+    deps: ContactCollaborators,
+    versions: ContactVersions | None = None,
+) -> LinkOutcome:
+    """Raises ``PublishFailed`` when the confirmation could not be made durable.
+
+    A link to an address since replaced (issue 20) confirms nothing at the worker; ``versions``
+    lets the person be told so here. The read model may lag behind a change: then the worker's
+    refusal is the only one."""
     try:
-        registration_id = deps.secrets.open_link(token, now)
+        registration_id, version = deps.secrets.opened_link(token, now)
     except LinkInvalid:
         return "link_invalid"
     except LinkExpired:
         return "link_expired"
+    if versions is not None:
+        _, current = await _degrade(
+            versions.contact_version(registration_id), "postgres", "contact_version"
+        )
+        if current is not None and current > version:
+            return "link_replaced"
     digest = hashlib.sha256(token.encode()).hexdigest()
     # Single use. If Redis is down we still confirm: the worker ignores repeats anyway.
     _, first = await _degrade(
@@ -393,7 +421,10 @@ async def confirm_email_link(token: str, now: datetime, deps: ContactCollaborato
     )
     if first is False:
         return "already_confirmed"
-    event = ContactConfirmed(registration_id=uuid.UUID(registration_id), method="email")
+    # The link's contact version: a link to a contact since replaced confirms nothing.
+    event = ContactConfirmed(
+        registration_id=uuid.UUID(registration_id), method="email", contact_version=version
+    )
     try:
         await deps.publisher.publish(
             REGISTRATIONS_CONTACT_CONFIRMED, registration_id.encode(), event
@@ -424,18 +455,129 @@ async def confirm_otp(registration_id: str, code: str, deps: ContactCollaborator
     return result
 
 
+class Counter(Protocol):
+    async def count(self, key: str, ttl_s: int) -> int:
+        """Add one to ``key`` (which lives ``ttl_s`` from its first count) and return the sum.
+        Raises ``DependencyUnavailable``."""
+
+    async def reset(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SendLimit:
+    """At most ``limit`` resends per registration: the verification worker sends a case's
+    contact message at most its limit of times, the first included, and drops a request past
+    it without a word. Counted here too, so the person is told instead (issue 20); the count
+    lives as long as the case may wait for its contact, the worker's limit stays the backstop."""
+
+    counter: Counter
+    limit: int
+    window_s: int
+
+
+def resend_count_key(registration_id: str) -> str:
+    return f"otp-resends:{registration_id}"
+
+
+ResendOutcome = Literal["queued", "too_soon", "limit"]
+
+
 async def request_new_code(
-    registration_id: str, cooldown_s: int, deps: ContactCollaborators
-) -> bool:
-    """False if a code was requested too recently (one per cooldown, to limit SMS cost)."""
+    registration_id: str,
+    cooldown_s: int,
+    deps: ContactCollaborators,
+    limit: SendLimit | None = None,
+) -> ResendOutcome:
+    """One request per cooldown, to limit SMS cost, and at most ``limit`` in all. Redis down
+    lets the request through: the worker's own limit still holds."""
     answered, first = await _degrade(
         deps.once.first_time(f"otp-resend:{registration_id}", cooldown_s), "redis", "cooldown"
     )
     if answered and not first:
-        return False
+        return "too_soon"
+    if limit is not None:
+        key = resend_count_key(registration_id)
+        _, asked = await _degrade(limit.counter.count(key, limit.window_s), "redis", "resends")
+        if asked is not None and asked > limit.limit:
+            return "limit"
     event = ContactCodeResendRequested(registration_id=uuid.UUID(registration_id))
     await deps.publisher.publish(VERIFICATION_REQUESTS, registration_id.encode(), event)
-    return True
+    return "queued"
+
+
+# -- Change of contact (issue 20) ----------------------------------------------------------
+# A mistyped email address or number, replaced from the status page before it is confirmed.
+# The API checks what it can answer at once (the read model's contact step, a cooldown, a
+# number of changes) and hands the new contact on, sealed; the verification worker, which
+# holds the case, applies it only while the case still waits for its contact.
+
+
+class ContactStandings(Protocol):
+    async def awaiting_contact(self, registration_id: str) -> bool | None:
+        """True while the registration's contact is unconfirmed and its case open; False once
+        not; None when the read model does not know it. Raises ``DependencyUnavailable``."""
+
+
+@dataclass(frozen=True)
+class ContactChangeCollaborators:
+    cipher: PiiCipher
+    standings: ContactStandings
+    once: OnceGuard
+    counter: Counter
+    publisher: Publisher
+    # At most ``limit`` changes per registration within ``window_s``, one per ``cooldown_s``.
+    limit: int
+    window_s: int
+    cooldown_s: int
+
+
+ChangeOutcome = Literal["queued", "closed", "too_soon", "limit"]
+
+
+def change_count_key(registration_id: str) -> str:
+    return f"contact-changes:{registration_id}"
+
+
+async def request_contact_change(
+    request: ContactChangeRequest, deps: ContactChangeCollaborators
+) -> ChangeOutcome:
+    """Raises ``gelombang.kafka.PublishFailed`` when Kafka did not take the change.
+
+    Postgres or Redis down lets a change through (the worker applies it only to a case that
+    waits for its contact, and counts changes itself); a registration known to be past its
+    contact step, or not known yet, is refused."""
+    registration_id = str(request.registration_id)
+    answered, awaiting = await _degrade(
+        deps.standings.awaiting_contact(registration_id), "postgres", "contact_standing"
+    )
+    if answered and not awaiting:
+        return "closed"
+    cooldown_key = f"contact-change:{registration_id}"
+    answered, first = await _degrade(
+        deps.once.first_time(cooldown_key, deps.cooldown_s), "redis", "cooldown"
+    )
+    if answered and not first:
+        return "too_soon"
+    key = change_count_key(registration_id)
+    _, changes = await _degrade(deps.counter.count(key, deps.window_s), "redis", "changes")
+    if changes is not None and changes > deps.limit:
+        return "limit"
+    contact = request.contact()
+    event = ContactChangeRequested(
+        registration_id=request.registration_id,
+        kinds=tuple(kind for kind in ("email", "phone") if kind in contact),
+        contact=deps.cipher.seal_json(contact, bound_to=registration_id),
+    )
+    try:
+        await deps.publisher.publish(VERIFICATION_REQUESTS, registration_id.encode(), event)
+    except Exception:
+        # Nothing was changed: the person may try again at once.
+        if first:
+            await _degrade(deps.once.forget(cooldown_key), "redis", "cooldown")
+        raise
+    # A new contact gets its own sends (the worker starts counting again): so does the page.
+    await _degrade(deps.counter.reset(resend_count_key(registration_id)), "redis", "resends")
+    return "queued"
 
 
 # -- Lost status link (issue 20) -----------------------------------------------------------

@@ -20,6 +20,15 @@ class RegistrationSettings(CommonSettings):
     db_pool_max: int = 10
     # One new SMS code per registration per minute; the worker also caps codes per day.
     otp_resend_cooldown_s: int = 60
+    # Resends per registration (and per contact, after a change). The verification worker sends
+    # a case's message at most sms_daily_limit (5) times, the first one included, so the fifth
+    # resend would be dropped without a word: refused here instead, with a message saying why.
+    otp_resend_limit: int = 4
+    # Changes of a contact not confirmed yet (issue 20): a person who mistyped twice gets
+    # through; more is someone else's business, for the help desk. The verification worker
+    # keeps the same cap as its backstop (contact_change_limit there).
+    contact_change_limit: int = 3
+    contact_change_cooldown_s: int = 60
     # Admission control, per process (gelombang.admission). The intake target is 80,000 sign-ups
     # a minute (~1,333/s) over two processes, ~670/s each; the rate leaves headroom above that
     # but stays below where one uvicorn worker on this 2-core machine saturates. The in-flight

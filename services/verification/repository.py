@@ -14,6 +14,7 @@ from gelombang.events import (
     REGISTRATIONS_PROGRESS,
     REGISTRATIONS_REJECTED,
     REGISTRATIONS_VERIFIED,
+    ContactChangeRequested,
     Event,
     RegistrationAccepted,
     SelectionDecided,
@@ -23,6 +24,9 @@ from gelombang.outbox import Outbox
 from gelombang.postgres import report_second_registrations
 from services.verification.service import (
     Case,
+    ChangeableCase,
+    ContactChange,
+    ContactChangeOutcome,
     ContactRetry,
     ContactSent,
     DueNikCheck,
@@ -259,6 +263,7 @@ class DueContact:
     method: str
     sends: int
     expires_at: datetime
+    version: int = 0
 
 
 async def claim_contacts(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[DueContact]:
@@ -273,7 +278,7 @@ async def claim_contacts(pool: asyncpg.Pool, limit: int, lease_s: float) -> list
                 LIMIT $1
                 FOR UPDATE SKIP LOCKED)
         RETURNING c.registration_id, c.pii, c.contact_method, c.contact_sends,
-                  c.contact_expires_at
+                  c.contact_expires_at, c.contact_version
         """,
         limit,
         lease_s,
@@ -285,6 +290,7 @@ async def claim_contacts(pool: asyncpg.Pool, limit: int, lease_s: float) -> list
             r["contact_method"],
             r["contact_sends"],
             r["contact_expires_at"],
+            r["contact_version"],
         )
         for r in rows
     ]
@@ -295,9 +301,11 @@ async def record_contacts(
 ) -> None:
     """Store a round of contact messages in one transaction (it was one per message).
 
-    Only a contact still unsent changes: a round stored twice, or a message whose case was
-    confirmed by the consumer meanwhile, changes nothing. Rows are locked in registration-id
-    order first, as every other multi-case write here does."""
+    Only a contact still unsent, and still the one the message was for, changes: a round
+    stored twice, a message whose case was confirmed by the consumer meanwhile, or one whose
+    contact a change replaced on its way (the new contact's message is due), changes nothing.
+    Rows are locked in registration-id order first, as every other multi-case write here
+    does."""
     if not sent and not retries:
         return
     async with pool.acquire() as conn, conn.transaction():
@@ -312,11 +320,14 @@ async def record_contacts(
                       SET contact_last_error = u.error,
                           contact_next_at = now() + make_interval(secs => u.delay),
                           updated_at = now()
-                     FROM unnest($1::uuid[], $2::float8[], $3::text[]) AS u(id, delay, error)
-                    WHERE c.registration_id = u.id AND c.contact_state = 'unsent'""",
+                     FROM unnest($1::uuid[], $2::float8[], $3::text[], $4::int[])
+                          AS u(id, delay, error, version)
+                    WHERE c.registration_id = u.id AND c.contact_state = 'unsent'
+                      AND c.contact_version = u.version""",
                 [r.registration_id for r in retries],
                 [r.delay_s for r in retries],
                 [r.error for r in retries],
+                [r.version for r in retries],
             )
         if not sent:
             return
@@ -324,10 +335,12 @@ async def record_contacts(
             """UPDATE verification_cases c
                   SET contact_state = 'sent', contact_sends = c.contact_sends + 1,
                       contact_last_error = NULL, updated_at = now()
-                 FROM unnest($1::uuid[]) AS u(id)
+                 FROM unnest($1::uuid[], $2::int[]) AS u(id, version)
                 WHERE c.registration_id = u.id AND c.contact_state = 'unsent'
+                  AND c.contact_version = u.version
             RETURNING c.registration_id, c.outcome""",
             [m.registration_id for m in sent],
+            [m.version for m in sent],
         )
         # The NIK check may have settled the case while the message was on its way (both run
         # at once). The message went out, but a "contact pending" step after "rejected" would
@@ -337,20 +350,25 @@ async def record_contacts(
 
 
 async def confirm_contacts(
-    conn: Connection, confirmations: Sequence[tuple[uuid.UUID, Event]]
+    conn: Connection, confirmations: Sequence[tuple[uuid.UUID, Event, int | None]]
 ) -> list[Event]:
     """Mark contacts confirmed (once; a second click changes nothing) and settle the cases.
+
+    Each confirmation names the contact version it is for (None: whichever is current): a link
+    to a contact since replaced confirms nothing.
 
     In registration-id order, the order in which a batch of NIK results locks its cases: two
     transactions that lock in one order cannot deadlock on each other. (A stable sort: two
     confirmations of one registration keep theirs.)"""
     settled: list[Event] = []
-    for registration_id, progress in sorted(confirmations, key=lambda c: c[0]):
+    for registration_id, progress, version in sorted(confirmations, key=lambda c: c[0]):
         updated = await conn.execute(
             """UPDATE verification_cases SET contact_state = 'confirmed', updated_at = now()
                 WHERE registration_id = $1 AND contact_state IN ('unsent', 'sent')
-                  AND outcome IS NULL""",
+                  AND outcome IS NULL
+                  AND ($2::int IS NULL OR contact_version = $2::int)""",
             registration_id,
+            version,
         )
         if updated.endswith(" 0"):
             continue
@@ -377,6 +395,66 @@ async def request_resend(
         daily_limit,
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def lock_cases(conn: Connection, registration_ids: Sequence[uuid.UUID]) -> None:
+    """Lock cases in registration-id order ahead of several writes to them in one
+    transaction (confirmations, then changes), so that together they lock in one order."""
+    if registration_ids:
+        await conn.execute(
+            """SELECT 1 FROM verification_cases WHERE registration_id = ANY($1::uuid[])
+                ORDER BY registration_id FOR UPDATE""",
+            sorted(set(registration_ids)),
+        )
+
+
+class PostgresContactChanges:
+    """``ContactChangeStore`` inside the consumer's transaction (stored before the offsets
+    move)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def case(self, registration_id: uuid.UUID) -> ChangeableCase | None:
+        row = await self._conn.fetchrow(
+            """SELECT registration_id, pii, channel, contact_method, contact_state,
+                      contact_version, outcome
+                 FROM verification_cases WHERE registration_id = $1 FOR UPDATE""",
+            registration_id,
+        )
+        return None if row is None else ChangeableCase(**dict(row))
+
+    async def record(
+        self,
+        request: ContactChangeRequested,
+        outcome: ContactChangeOutcome,
+        change: ContactChange | None,
+    ) -> bool:
+        stored = await self._conn.fetchval(
+            """INSERT INTO verification_contact_changes (event_id, registration_id, outcome)
+               VALUES ($1, $2, $3)
+               ON CONFLICT (event_id) DO NOTHING
+               RETURNING true""",
+            request.event_id,
+            request.registration_id,
+            outcome,
+        )
+        if not stored or change is None:
+            return bool(stored)
+        # The new contact starts afresh: its message is due now and has its own sends.
+        await self._conn.execute(
+            """UPDATE verification_cases
+                  SET pii = $2, contact_method = $3, contact_version = $4,
+                      contact_state = 'unsent', contact_sends = 0, contact_next_at = now(),
+                      contact_last_error = NULL, updated_at = now()
+                WHERE registration_id = $1""",
+            change.registration_id,
+            change.pii,
+            change.method,
+            change.version,
+        )
+        await add_to_outbox(self._conn, [change.step])
+        return True
 
 
 async def expire_contacts(pool: asyncpg.Pool, limit: int) -> list[Event]:

@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 
 from gelombang.contact import status_page_path
 from gelombang.events import (
+    ContactChangeRequested,
     ContactMethod,
     Event,
     ProgressStatus,
@@ -82,11 +83,15 @@ class NikRetry:
 
 @dataclass(frozen=True)
 class ContactSent:
-    """A contact message went out: the case's contact is now "sent", and this step is told."""
+    """A contact message went out: the case's contact is now "sent", and this step is told.
+
+    ``version``: the contact it went to; stored only if that is still the case's contact (a
+    change may have replaced it while the message was on its way)."""
 
     registration_id: uuid.UUID
     method: str
     step: Event
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class ContactRetry:
     registration_id: uuid.UUID
     delay_s: float
     error: str
+    version: int = 0
 
 
 def contact_method_for(has_email: bool, has_phone: bool, channel: str = "api") -> ContactMethod:
@@ -141,10 +147,15 @@ def decide(case: Case) -> Event | None:
 
 
 def progressed(
-    registration_id: uuid.UUID, status: ProgressStatus, method: ContactMethod | None = None
+    registration_id: uuid.UUID,
+    status: ProgressStatus,
+    method: ContactMethod | None = None,
+    version: int = 0,
 ) -> RegistrationProgressed:
+    """``version``: a changed contact's steps are steps of their own (issue 20)."""
+    step = status if version == 0 else f"{status}:{version}"
     return RegistrationProgressed(
-        event_id=step_event_id(registration_id, status),
+        event_id=step_event_id(registration_id, step),
         registration_id=registration_id,
         status=status,
         method=method,
@@ -311,3 +322,109 @@ def status_link_texts(full_name: str, status: str) -> tuple[str, str, str]:
     # One SMS segment (160 characters) with a link of ~100: the warning comes first and short.
     sms = f"Tautan status pendaftaran Anda (JANGAN dibagikan): {status}"
     return subject, body, sms
+
+
+# -- Change of contact (issue 20) ------------------------------------------------------------
+# The API hands on a new email address or number for a contact not confirmed yet; here it is
+# applied to the case, once per request, and only while the case still waits for its contact.
+
+
+@dataclass(frozen=True)
+class ChangeableCase:
+    """A case as a change of contact needs it (locked by the store until the change is stored)."""
+
+    registration_id: uuid.UUID
+    pii: str
+    channel: str
+    contact_method: str
+    contact_state: str
+    contact_version: int
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """What a change does to its case: new sealed personal data, the channel it implies, the
+    contact's new version (the old code and link stop working), and the step the status page
+    shows."""
+
+    registration_id: uuid.UUID
+    pii: str
+    method: ContactMethod
+    version: int
+    step: Event
+
+
+ContactChangeOutcome = Literal["changed", "not_waiting", "too_many", "no_case", "unreadable"]
+
+
+class ContactChangeStore(Protocol):
+    async def case(self, registration_id: uuid.UUID) -> ChangeableCase | None: ...
+
+    async def record(
+        self,
+        request: ContactChangeRequested,
+        outcome: ContactChangeOutcome,
+        change: ContactChange | None,
+    ) -> bool:
+        """Store a request's judgement and apply its change; False if this request id was
+        judged before, and then nothing changes."""
+
+
+def contact_change(
+    request: ContactChangeRequested,
+    case: ChangeableCase | None,
+    cipher: PiiCipher,
+    max_changes: int,
+) -> tuple[ContactChangeOutcome, ContactChange | None]:
+    if case is None:
+        return "no_case", None
+    waiting = case.contact_state in ("unsent", "sent") and case.contact_method in ("email", "sms")
+    if case.outcome is not None or not waiting:
+        return "not_waiting", None
+    if case.contact_version >= max_changes:
+        return "too_many", None
+    bound_to = str(case.registration_id)
+    try:
+        personal = cipher.open_json(case.pii, bound_to)
+        new = cipher.open_json(request.contact, bound_to)
+    except (PiiError, ValueError):
+        return "unreadable", None
+    contact = {k: v for k in ("email", "phone") if isinstance(v := new.get(k), str) and v}
+    if not contact:
+        return "unreadable", None
+    personal.update(contact)
+    method = contact_method_for(bool(personal.get("email")), bool(personal.get("phone")))
+    step = RegistrationProgressed(
+        event_id=step_event_id(case.registration_id, f"contact_changed:{request.event_id}"),
+        registration_id=case.registration_id,
+        status="contact_changed",
+        method=method,
+        # The request's sealed contact as it came: the read model opens it for the masked hint.
+        contact=request.contact,
+    )
+    return "changed", ContactChange(
+        case.registration_id,
+        cipher.seal_json(personal, bound_to=bound_to),
+        method,
+        case.contact_version + 1,
+        step,
+    )
+
+
+async def judge_contact_changes(
+    requests: Sequence[ContactChangeRequested],
+    store: ContactChangeStore,
+    cipher: PiiCipher,
+    max_changes: int,
+) -> list[tuple[ContactChangeRequested, ContactChangeOutcome]]:
+    """Apply changes in log order per registration, each request once (by its id); returns
+    those judged now. In registration-id order, the order every multi-case write here locks
+    in (a stable sort: two changes of one registration keep theirs)."""
+    judged: list[tuple[ContactChangeRequested, ContactChangeOutcome]] = []
+    for request in sorted(requests, key=lambda r: r.registration_id):
+        case = await store.case(request.registration_id)
+        outcome, change = contact_change(request, case, cipher, max_changes)
+        if await store.record(request, outcome, change):
+            judged.append((request, outcome))
+    return judged

@@ -34,6 +34,9 @@ class VerificationSettings(CommonSettings):
     sms_connections: int = 64
     # Each SMS costs money: at most this many codes per registration and per phone per day.
     sms_daily_limit: int = 5
+    # Changes of a contact not confirmed yet (issue 20), per case; each new contact starts its
+    # own count of sends. The API refuses more changes first; this is the backstop.
+    contact_change_limit: int = 3
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

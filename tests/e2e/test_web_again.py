@@ -82,9 +82,9 @@ async def test_the_email_can_be_sent_again_once_the_cooldown_is_over(browser: Br
     await page.route(RESEND, resend)
     button = page.get_by_role("button", name="Kirim ulang email konfirmasi")
     notice = page.locator("#email-resend-notice")
-    # A mistyped address: said what can and cannot be done, with the deadline.
+    # A mistyped address: changed there (issue 20), with the deadline.
     await page.get_by_text("Salah mengetik email atau nomor HP?").click()
-    await expect(page.locator("#wrong-contact-text")).to_contain_text("tidak dapat diubah")
+    await expect(page.locator("#wrong-contact-text")).to_contain_text("Ganti di sini")
     await expect(page.locator("#wrong-contact-text")).to_contain_text("Desember")
 
     await button.click()

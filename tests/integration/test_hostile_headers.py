@@ -103,6 +103,7 @@ def valid_body(path: str) -> dict[str, Any] | None:
         "/api/v1/registrations": valid_payload(),
         "/api/v1/contact/otp/verify": {"registration_id": registration_id, "code": "123456"},
         "/api/v1/contact/otp/resend": {"registration_id": registration_id},
+        "/api/v1/contact/change": {"registration_id": registration_id, "phone": "+6281234567890"},
         "/api/v1/assisted/registrations": {**valid_payload(), "attested_id_card_seen": True},
         "/api/v1/assisted/admin/posko": {
             "name": "x",
@@ -233,6 +234,7 @@ async def test_hostile_header_bytes_get_a_json_4xx_from_every_api_and_the_gatewa
         ("registration", "/api/v1/registrations/"),
         ("registration", "/api/v1/contact/otp/verify"),
         ("registration", "/api/v1/contact/otp/resend"),
+        ("registration", "/api/v1/contact/change"),
         ("assisted", "/api/v1/assisted/"),
         ("selection", "/api/v1/admin/"),
     ]:
