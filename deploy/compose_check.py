@@ -18,7 +18,8 @@
    - the gateway upstreams and the Prometheus targets name real services and ports.
 3. ``nginx -t`` on a temporary copy of deploy/docker/nginx.conf (upstream hostnames that only
    exist inside Compose replaced by 127.0.0.1, pid and temp paths moved to the temp folder), and
-   the limits shared with deploy/local/nginx.conf.template are the same.
+   the file is what deploy/gateway/nginx.conf.template renders for compose (the one template of
+   the local, compose and Kubernetes gateways; ``python -m deploy.gateway write``).
 4. ``promtool check config deploy/docker/prometheus.yml`` (promtool does not resolve targets).
 
 Exit 0 when everything passed, 1 otherwise; each check prints one line.
@@ -44,7 +45,6 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKER_DIR = ROOT / "deploy" / "docker"
 NGINX_CONF = DOCKER_DIR / "nginx.conf"
 PROMETHEUS_CONF = DOCKER_DIR / "prometheus.yml"
-LOCAL_NGINX_TEMPLATE = ROOT / "deploy" / "local" / "nginx.conf.template"
 KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
 
 # Official images only. The tag is checked separately: present, not "latest".
@@ -70,36 +70,15 @@ OWN_IMAGE_PREFIX = "gelombang/"
 OWN_DOCKERFILE = "deploy/docker/Dockerfile"
 KEY_VARIABLES = ("GELOMBANG_NIK_HMAC_KEY", "GELOMBANG_PII_KEY")
 # What compose must refuse to start without: no shared default may stand in for them.
-REQUIRED_VARIABLES = (*KEY_VARIABLES, "GELOMBANG_DB_PASSWORD")
-# Directives whose lines must be identical in the local template and the compose gateway.
-SHARED_NGINX_DIRECTIVES = (
-    "client_max_body_size",
-    "client_body_timeout",
-    "client_header_timeout",
-    "send_timeout",
-    "keepalive_timeout",
-    "limit_req_status",
-    "limit_conn_status",
-    "error_page",
-    "proxy_next_upstream",
-    "proxy_next_upstream_tries",
-    "proxy_next_upstream_timeout",
-    "proxy_connect_timeout",
-    "proxy_read_timeout",
-    "proxy_send_timeout",
-    "add_header",
-    "return",
+REQUIRED_VARIABLES = (
+    *KEY_VARIABLES,
+    "GELOMBANG_DB_PASSWORD",
+    "GELOMBANG_KAFKA_PASSWORD",
+    *(
+        f"GELOMBANG_KAFKA_PASSWORD_{name}"
+        for name in ("REGISTRATION", "ASSISTED", "PROJECTOR", "VERIFICATION", "SELECTION")
+    ),
 )
-# Local template placeholders and the defaults deploy/local/stack.py fills them with.
-LOCAL_GATEWAY_DEFAULTS = {
-    "RATE": "20r/s",
-    "BURST": "40",
-    "PAGE_RATE": "200r/s",
-    "PAGE_BURST": "400",
-    "CONN_LIMIT": "50",
-    "INTAKE_RATE": "600r/s",
-    "INTAKE_BURST": "300",
-}
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 
 
@@ -452,6 +431,58 @@ def check_key_defaults(compose: dict[str, Any]) -> str:
     return f"{count} key variables required from the environment, none with a default"
 
 
+def check_kafka_access(compose: dict[str, Any]) -> str:
+    """SASL/SCRAM and ACLs on the broker; each service logs in as its own principal (the one the
+    local stack gives the same module, deploy/local/apps.py), with its password required from
+    the environment; the kafka-access job knows every principal's password."""
+    sys.path.insert(0, str(ROOT / "libs"))
+    sys.path.insert(0, str(ROOT))
+    from deploy.local.apps import app_table
+    from gelombang.kafka_access import PRINCIPALS
+
+    principal_of = {app.module: app.kafka for app in app_table({})}
+    services = services_of(compose)
+    problems: list[str] = []
+    script = DOCKER_DIR / "kafka-start.sh"
+    lines = script.read_text().splitlines()
+    props = dict(line.split("=", 1) for line in lines if re.match(r"[a-z.]+=", line))
+    protocols = dict(item.split(":") for item in props["listener.security.protocol.map"].split(","))
+    for listener, protocol in protocols.items():
+        if listener != "CONTROLLER" and not protocol.startswith("SASL_"):
+            problems.append(f"kafka-start.sh: listener {listener} is {protocol}, not SASL")
+    if "CONTROLLER://localhost:" not in props["listeners"]:
+        problems.append("kafka-start.sh: the plaintext CONTROLLER listener must bind localhost")
+    everyone = props.get("allow.everyone.if.no.acl.found") != "false"
+    if everyone or "authorizer.class.name" not in props:
+        problems.append("kafka-start.sh: no authorizer, or everyone allowed without an ACL")
+    logged_in = 0
+    for name, service in sorted(services.items()):
+        command = service.get("command")
+        module = command[2] if isinstance(command, list) and command[:2] == ["python", "-m"] else ""
+        environment = service.get("environment") or {}
+        user = environment.get("GELOMBANG_KAFKA_USERNAME")
+        wanted = principal_of.get(module)
+        if name in ("topics", "kafka-access"):
+            wanted = "admin"
+        if user != wanted:
+            problems.append(f"{name}: Kafka principal {user!r}, expected {wanted!r}")
+            continue
+        if wanted is None:
+            continue
+        logged_in += 1
+        variable = "GELOMBANG_KAFKA_PASSWORD" + ("" if wanted == "admin" else f"_{wanted.upper()}")
+        if not str(environment.get("GELOMBANG_KAFKA_PASSWORD", "")).startswith(f"${{{variable}:?"):
+            problems.append(f"{name}: GELOMBANG_KAFKA_PASSWORD must be ${{{variable}:?...}}")
+    access = (services.get("kafka-access") or {}).get("environment") or {}
+    for principal in PRINCIPALS:
+        if not str(access.get(principal.password_variable, "")).startswith("${"):
+            problems.append(f"kafka-access: no {principal.password_variable}")
+    if problems:
+        raise CheckFailed("\n".join(problems))
+    sasl = sorted(set(protocols) - {"CONTROLLER"})
+    return f"SASL on {sasl}, {logged_in} services each log in as their own principal"
+
+
 def nginx_upstream_servers(conf: str) -> list[tuple[str, int]]:
     servers: list[tuple[str, int]] = []
     for block in re.findall(r"upstream\s+\S+\s*\{(.*?)\}", conf, flags=re.S):
@@ -508,11 +539,14 @@ def nginx_test_copy(conf: str, tmp: Path) -> str:
         flags=re.M,
     )
     conf = re.sub(r"^\s*pid\s+[^;]+;", f"pid {tmp}/nginx.pid;", conf, flags=re.M)
-    temp_paths = "".join(
-        f"    {kind}_temp_path {tmp}/{kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    # Scratch files and the waiting room's cache: the image's folder does not exist here.
+    conf = re.sub(
+        r"^(\s*(?:\w+_temp_path|proxy_cache_path)\s+)/var/cache/nginx/",
+        rf"\g<1>{tmp}/",
+        conf,
+        flags=re.M,
     )
-    return re.sub(r"^http\s*\{\n", "http {\n" + temp_paths, conf, count=1, flags=re.M)
+    return conf
 
 
 def check_nginx_config() -> str:
@@ -534,41 +568,20 @@ def check_nginx_config() -> str:
     return f"nginx -t ({version}) accepts deploy/docker/nginx.conf (upstream hosts -> 127.0.0.1)"
 
 
-def directive_lines(conf: str, names: tuple[str, ...]) -> set[str]:
-    lines: set[str] = set()
-    for raw in conf.splitlines():
-        line = " ".join(raw.split("#", 1)[0].split())
-        if line and line.split()[0] in names:
-            lines.add(line)
-    return lines
+def check_nginx_rendered() -> str:
+    # The renderer lives beside this file (stdlib only); the repository root is on sys.path
+    # when this runs as a script from it.
+    sys.path.insert(0, str(ROOT))
+    from deploy.gateway.render import COMPOSE_CONF, compose_file
 
-
-def check_nginx_matches_local() -> str:
-    if not LOCAL_NGINX_TEMPLATE.exists():
-        return "skipped: deploy/local/nginx.conf.template not present"
-    template = LOCAL_NGINX_TEMPLATE.read_text()
-    for key, value in LOCAL_GATEWAY_DEFAULTS.items():
-        template = template.replace("{{" + key + "}}", value)
-    docker = NGINX_CONF.read_text()
-    names = (
-        *SHARED_NGINX_DIRECTIVES,
-        "limit_req_zone",
-        "limit_conn_zone",
-        "limit_req",
-        "limit_conn",
-    )
-    local_lines = {line for line in directive_lines(template, names) if "{{" not in line}
-    docker_lines = directive_lines(docker, names)
-    missing = sorted(local_lines - docker_lines)
-    extra = sorted(docker_lines - local_lines)
-    if missing or extra:
-        lines = [f"  local only:  {line}" for line in missing]
-        lines += [f"  docker only: {line}" for line in extra]
+    if COMPOSE_CONF != NGINX_CONF:
+        raise CheckFailed(f"the renderer writes {COMPOSE_CONF}, compose mounts {NGINX_CONF}")
+    if NGINX_CONF.read_text() != compose_file():
         raise CheckFailed(
-            "deploy/docker/nginx.conf and deploy/local/nginx.conf.template (with stack.py's"
-            " defaults) disagree on limits/errors:\n" + "\n".join(lines)
+            "deploy/docker/nginx.conf is not what deploy/gateway/nginx.conf.template renders for"
+            " compose: run .venv/bin/python -m deploy.gateway write"
         )
-    return f"{len(local_lines)} limit/timeout/error lines identical to the local template"
+    return "deploy/docker/nginx.conf is the one gateway template rendered for compose"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -609,9 +622,10 @@ def main() -> int:
     report.run("images", lambda: check_images(compose))
     report.run("referenced files", lambda: check_referenced_files(compose))
     report.run("secret defaults", lambda: check_key_defaults(compose))
+    report.run("kafka principals", lambda: check_kafka_access(compose))
     report.run("service addresses", lambda: check_service_addresses(compose))
     report.run("nginx -t", check_nginx_config)
-    report.run("gateway limits = local", check_nginx_matches_local)
+    report.run("gateway = the one template", check_nginx_rendered)
     report.run("promtool", check_prometheus_config)
     total = len(report.passed) + len(report.failed)
     if report.failed:

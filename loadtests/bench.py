@@ -49,6 +49,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from gelombang.events import REGISTRATIONS_SUBMITTED
+from gelombang.kafka import aiokafka_connection
 from gelombang.settings import REPO_ROOT, CommonSettings
 from loadtests.bench_report import write_markdown, write_png
 from loadtests.citizens import unique_bodies
@@ -198,11 +199,11 @@ def make_bodies(count: int) -> Iterator[bytes]:
 # -- Kafka lag -------------------------------------------------------------------------------
 
 
-async def consumer_lag(bootstrap: str, topic: str | None = None) -> int:
+async def consumer_lag(kafka: dict[str, Any], topic: str | None = None) -> int:
     """Records not yet handled by the stack's groups, over every partition they committed
     (only ``topic``'s partitions if given)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka)
+    consumer = AIOKafkaConsumer(**kafka)
     await admin.start()
     await consumer.start()
     try:
@@ -227,20 +228,20 @@ async def consumer_lag(bootstrap: str, topic: str | None = None) -> int:
 
 
 async def wait_for_lag(
-    bootstrap: str, timeout_s: float, topic: str | None = None
+    kafka: dict[str, Any], timeout_s: float, topic: str | None = None
 ) -> tuple[float | None, int]:
     """(seconds until no lag, or None on timeout; the lag seen last)."""
     started = time.monotonic()
     lag = -1
     while time.monotonic() - started < timeout_s:
-        lag = await consumer_lag(bootstrap, topic)
+        lag = await consumer_lag(kafka, topic)
         if lag == 0:
             return time.monotonic() - started, 0
         await asyncio.sleep(1.0)
     return None, lag
 
 
-async def wait_for_drains(bootstrap: str, timeout_s: float) -> dict[str, Any]:
+async def wait_for_drains(kafka: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """Lag drain after the spike, twice: every topic the groups read, and the intake topic.
 
     The two differ because the NIK checks run from Postgres after a sign-up is stored, at the
@@ -249,8 +250,8 @@ async def wait_for_drains(bootstrap: str, timeout_s: float) -> dict[str, Any]:
     progress topic is never quite at zero even when every sign-up has long been stored.
     """
     results = await asyncio.gather(
-        wait_for_lag(bootstrap, timeout_s),
-        wait_for_lag(bootstrap, timeout_s, REGISTRATIONS_SUBMITTED),
+        wait_for_lag(kafka, timeout_s),
+        wait_for_lag(kafka, timeout_s, REGISTRATIONS_SUBMITTED),
     )
     report: dict[str, Any] = {}
     for prefix, (seconds, left) in zip(("", "intake_"), results, strict=True):
@@ -441,7 +442,7 @@ async def run(cfg: Config) -> dict[str, Any]:
         " {api_cpu_vs_ceiling}".format(**yardstick),
         file=sys.stderr,
     )
-    await wait_for_lag(settings.kafka_bootstrap, 60)
+    await wait_for_lag(aiokafka_connection(settings), 60)
 
     knee_per_s, steps, knee_recs = await find_knee(
         bodies, knee_rates, cfg.knee_step_s, cfg.connections
@@ -451,7 +452,7 @@ async def run(cfg: Config) -> dict[str, Any]:
         timeline.add(rec, "knee", rec.started - started)
 
     # Let the knee's backlog clear so the sustained phase starts from an empty pipeline.
-    await wait_for_lag(settings.kafka_bootstrap, 60)
+    await wait_for_lag(aiokafka_connection(settings), 60)
     print(f"bench: sustained {cfg.rate_per_min}/min for {cfg.sustained_s} s", file=sys.stderr)
     # A posko officer keeps working through the spike, on the priority lane (issue 8).
     officer = await asyncio.to_thread(provision_officer, GATEWAY_URL)
@@ -482,7 +483,7 @@ async def run(cfg: Config) -> dict[str, Any]:
     timeline.add(sustained, "sustained", sustained.started - started)
     spike_end = time.monotonic() - started
     checks_before = await registry_checks_and_quota()
-    drains = await wait_for_drains(settings.kafka_bootstrap, cfg.lag_timeout_s)
+    drains = await wait_for_drains(aiokafka_connection(settings), cfg.lag_timeout_s)
     drain_end = time.monotonic() - started
     checks = nik_check_rate(checks_before, await registry_checks_and_quota(), drain_end - spike_end)
     print(f"bench: lag after the spike {drains}", file=sys.stderr)

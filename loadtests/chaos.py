@@ -4,7 +4,9 @@ and brought back, then every 202 reconciled against Kafka and Postgres.
 ``python -m loadtests.chaos [--faults projector,pause-kafka] [--overload 2,3]`` (``make chaos``).
 Loopback only, bounded (each fault: ``--before-s`` of load, the kill, the restart through
 ``deploy/local/stack.py up``, ``--after-s`` more load), and it stops by itself. It signals only
-processes of the local stack, by the pid in ``.run/pids/<name>.pid``, and restarts them itself.
+processes of the local stack, by the pid in ``.run/pids/<name>.pid``, and restarts them itself;
+a killed app is first left to the stack's supervision (``restarted_by`` and ``new_pid_after_s``
+in the report say who brought it back, and when).
 
 Per fault, ``reports/chaos.json`` holds ``requests``, ``accepted`` (202), ``refused`` (429/503
 with Retry-After: the honest answer during a fault), ``failed`` (anything else: a 5xx without
@@ -60,6 +62,8 @@ from typing import Any
 
 import httpx
 
+from deploy.local.installs import parse_env_file
+from deploy.local.layout import STACK_ENV
 from gelombang.settings import REPO_ROOT, CommonSettings
 from loadtests.bench import GATEWAY, GATEWAY_URL, SOURCE, find_knee
 from loadtests.citizens import signup_payload, unique_bodies
@@ -69,7 +73,6 @@ from loadtests.officer import officer_lane, provision_officer
 from loadtests.processes import (
     alive,
     component_pids,
-    dead_components,
     registration_api,
     rss_mb_by_component,
     running,
@@ -81,16 +84,12 @@ REPORT = REPO_ROOT / "reports" / "chaos.json"
 BENCH_REPORT = REPO_ROOT / "reports" / "bench.json"
 # The bench's first knee steps: this machine's knee has been 50/s; bigger rigs should run the bench.
 KNEE_STEPS = (25, 50, 100, 200, 300)
-# App processes first: they are quick to restart. Infrastructure last.
-KILLS = (
-    "registration-0",
-    "projector",
-    "verification-0",
-    "civil-registry-sim",
-    "redis",
-    "kafka",
-    "postgres",
-)
+# App processes first: they are quick to restart, and the stack's supervision starts them again
+# by itself (deploy/local/supervision.py). Infrastructure last: `stack.py up` restarts it.
+APP_KILLS = ("registration-0", "projector", "verification-0", "civil-registry-sim")
+KILLS = (*APP_KILLS, "redis", "kafka", "postgres")
+# How long a killed app may take to have a new pid; past it, `up` starts it.
+SUPERVISED_BACK_S = 60.0
 PAUSES = ("pause-redis", "pause-kafka", "pause-postgres")
 # A pause's watchdog resumes the process this long after the pause should have ended.
 PAUSE_WATCHDOG_S = 5.0
@@ -244,19 +243,36 @@ def bring_back() -> None:
 Inject = Callable[[], Awaitable[None]]
 
 
-async def kill_and_restart(component: str) -> None:
+async def kill_and_restart(component: str, detail: dict[str, Any]) -> None:
+    old = component_pids()[component]
     signal_component(component, signal.SIGKILL)
-    await asyncio.sleep(2)  # a moment of real outage before the restart
+    if component in APP_KILLS and running("supervisor"):
+        # The fault measures the stack's own recovery: no `up` until the app has a new pid.
+        back_s = await asyncio.to_thread(new_pid_after, component, old, SUPERVISED_BACK_S)
+        detail["restarted_by"] = "supervision" if back_s is not None else "stack.py up"
+        detail["new_pid_after_s"] = back_s
+    else:
+        await asyncio.sleep(2)  # a moment of real outage before the restart
+        detail["restarted_by"] = "stack.py up"
+    # Also waits until every component is healthy again before the fault's after-load.
     await asyncio.to_thread(bring_back)
+
+
+def new_pid_after(component: str, old: int, within_s: float) -> float | None:
+    """Seconds until ``component`` runs under a pid other than ``old``; None if not within_s."""
+    started = time.monotonic()
+    while time.monotonic() - started < within_s:
+        pid = component_pids().get(component)
+        if pid is not None and pid != old and alive(pid):
+            return round(time.monotonic() - started, 1)
+        time.sleep(0.2)
+    return None
 
 
 def kafka_brokers() -> int:
     """How many brokers the local stack runs (.run/stack.env, written by `make up`)."""
-    env = REPO_ROOT / ".run" / "stack.env"
-    for line in env.read_text().splitlines() if env.exists() else []:
-        if line.startswith("GELOMBANG_KAFKA_BROKERS="):
-            return int(line.split("=", 1)[1])
-    return 1
+    env = parse_env_file(STACK_ENV) if STACK_ENV.exists() else {}
+    return int(env.get("GELOMBANG_KAFKA_BROKERS", "1"))
 
 
 async def brokers_down(components: Sequence[str], seconds: float) -> None:
@@ -366,9 +382,18 @@ async def one_fault(
         result.detail["refusals_end_s"] = round(max(refused_after), 1) if refused_after else 0.0
         return result
     if fault != LINK:
-        return await under_load(
-            fault, GATEWAY_URL, partial(kill_and_restart, fault), rate, before_s, after_s, rng
+        restart: dict[str, Any] = {}
+        result = await under_load(
+            fault,
+            GATEWAY_URL,
+            partial(kill_and_restart, fault, restart),
+            rate,
+            before_s,
+            after_s,
+            rng,
         )
+        result.detail.update(restart)
+        return result
     # A registration process of its own that reaches Kafka only through the faulty link; the
     # load goes to it directly.
     listener, proxied = kafka_fault_ports()
@@ -572,6 +597,8 @@ async def overload(
     rate = multiple * knee
     result = OverloadResult(multiple, rate, seconds)
     before = {k: round(v, 1) for k, v in rss_mb_by_component().items() if k in FRONT}
+    # The supervision starts a crashed app again: a pid that ended is the crash, not a dead pidfile.
+    pids_before = component_pids()
     peak = dict(before)
     sampling = True
 
@@ -618,7 +645,7 @@ async def overload(
     result.memory_bounded = all(
         peak[name] - before[name] <= MEMORY_GROWTH_LIMIT_MB for name in before
     )
-    result.crashed = dead_components()
+    result.crashed = [name for name, pid in pids_before.items() if not alive(pid)]
     result.officer = desk.summary()
     result.accepted_ids = recording.accepted_ids + desk.accepted_ids
     return result

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from dotenv import dotenv_values
 
-from gelombang.settings import REPO_ROOT
+from gelombang.settings import REPO_ROOT, STACK_ENV
 
 PIDS = REPO_ROOT / ".run" / "pids"
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -158,6 +159,16 @@ def free_port() -> int:
         return port
 
 
+def registration_principal() -> dict[str, str]:
+    """The registration API's own Kafka principal, as `make up` gives the stack's (nothing while
+    the stack's Kafka runs without SASL: GELOMBANG_KAFKA_USERNAME not in .run/stack.env)."""
+    stack = dotenv_values(STACK_ENV) if STACK_ENV.exists() else {}
+    if not stack.get("GELOMBANG_KAFKA_USERNAME"):
+        return {}
+    password = stack.get("GELOMBANG_KAFKA_PASSWORD_REGISTRATION") or ""
+    return {"GELOMBANG_KAFKA_USERNAME": "registration", "GELOMBANG_KAFKA_PASSWORD": password}
+
+
 @contextmanager
 def registration_api(service_name: str, settings: dict[str, str]) -> Iterator[str]:
     """Yields the base URL once /readyz answers; ``settings`` are GELOMBANG_* overrides."""
@@ -165,7 +176,12 @@ def registration_api(service_name: str, settings: dict[str, str]) -> Iterator[st
     process = subprocess.Popen(  # noqa: S603 - our own module, a port we chose
         [sys.executable, "-m", "services.registration.app", "--port", str(port)],
         cwd=REPO_ROOT,
-        env={**os.environ, "GELOMBANG_SERVICE_NAME": service_name, **settings},
+        env={
+            **os.environ,
+            **registration_principal(),
+            "GELOMBANG_SERVICE_NAME": service_name,
+            **settings,
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

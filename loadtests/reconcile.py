@@ -43,7 +43,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
-from gelombang.kafka import EVENT_TYPE_HEADER
+from gelombang.kafka import EVENT_TYPE_HEADER, aiokafka_connection
 from gelombang.settings import CommonSettings
 
 # The generator's clock and the broker's may disagree a little; reading from a minute earlier
@@ -118,9 +118,9 @@ def registration_id_of(
     return rid.lower() if isinstance(rid, str) else None
 
 
-async def kafka_counts(bootstrap: str, since_ms: int, wanted: set[str]) -> dict[str, int]:
+async def kafka_counts(kafka: dict[str, Any], since_ms: int, wanted: set[str]) -> dict[str, int]:
     """How often each wanted id occurs in registrations.submitted from ``since_ms`` to now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         described = await admin.describe_topics([REGISTRATIONS_SUBMITTED])
@@ -132,7 +132,7 @@ async def kafka_counts(bootstrap: str, since_ms: int, wanted: set[str]) -> dict[
         for p in d["partitions"]
     ]
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
+        **kafka, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
     )
     await consumer.start()
     counts: Counter[str] = Counter()
@@ -195,7 +195,7 @@ async def check(
     accepted_ids: Sequence[str], since_ms: int, settings: CommonSettings
 ) -> Reconciliation:
     ids = [i.lower() for i in accepted_ids]
-    counts = await kafka_counts(settings.kafka_bootstrap, since_ms, set(ids))
+    counts = await kafka_counts(aiokafka_connection(settings), since_ms, set(ids))
     rows, refused = await read_model_rows(settings.database_url, sorted(set(ids)))
     return reconcile(ids, counts, rows, refused)
 

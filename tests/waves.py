@@ -121,7 +121,9 @@ async def close_draw_announce(
 
 async def publish_events(settings: CommonSettings, events: list[RegistrationVerified]) -> None:
     """Publish verified events as the verification workers do (keyed by registration id)."""
-    producer = make_producer(settings.kafka_bootstrap, client_id="test-selection")
+    producer = make_producer(
+        settings.kafka_bootstrap, client_id="test-selection", auth=settings.kafka_auth
+    )
     await producer.start()
     try:
         publisher = EventPublisher(producer)

@@ -118,6 +118,21 @@ export const TEXT = {
       otp_expired: "Kode verifikasi sudah kedaluwarsa atau belum dikirim. Minta kode baru.",
       otp_resend_too_soon: "Tunggu sebentar sebelum meminta kode baru.",
       otp_resend_queued: "Kode baru sedang dikirim ke nomor HP Anda.",
+      otp_resend_limit:
+        "Pesan konfirmasi sudah dikirim ulang sebanyak batasnya untuk satu pendaftaran, jadi " +
+        "tidak ada lagi yang dikirim. Jika pesannya tidak pernah sampai, mungkin email atau " +
+        "nomor HP-nya salah ketik: ubah di bawah. Jika sudah benar, periksa folder spam atau " +
+        "sinyal HP Anda, atau hubungi layanan pengaduan.",
+      contact_change_queued:
+        "Kontak Anda sedang diubah. Pesan konfirmasi baru dikirim ke kontak yang baru; kode " +
+        "atau tautan yang lama tidak berlaku lagi.",
+      contact_change_closed:
+        "Email atau nomor HP tidak dapat diubah lagi: kontaknya sudah dikonfirmasi atau " +
+        "pendaftaran ini sudah selesai diproses.",
+      contact_change_too_soon: "Kontak baru saja diubah. Tunggu sebentar sebelum mengubahnya lagi.",
+      contact_change_limit:
+        "Email atau nomor HP sudah diubah sebanyak batasnya untuk satu pendaftaran. Jika masih " +
+        "salah, hubungi layanan pengaduan atau posko terdekat dengan membawa KTP.",
       contact_confirmed:
         "Terima kasih, kontak Anda sudah dikonfirmasi. Kami sedang memeriksa NIK Anda.",
       contact_already_confirmed:
@@ -125,6 +140,9 @@ export const TEXT = {
       link_invalid:
         "Tautan konfirmasi tidak valid. Pastikan Anda membuka tautan lengkap dari email.",
       link_expired: "Tautan konfirmasi sudah kedaluwarsa (berlaku 48 jam).",
+      link_replaced:
+        "Tautan ini untuk alamat email yang sudah diganti, jadi tidak berlaku lagi. Buka " +
+        "tautan di email konfirmasi terbaru, yang dikirim ke alamat yang baru.",
     },
     // Sending: what happened, and what the page will do next (it does exactly that).
     waitTitle: {
@@ -156,6 +174,12 @@ export const TEXT = {
     },
     waitWhen: (s, clock) =>
       `Perkiraan waktu tunggu: sekitar ${s} detik (percobaan berikutnya sekitar pukul ${clock}).`,
+    // From the gateway's figures (GET /api/v1/intake); s is at least the time to the next try.
+    waitEstimate: (s, percent) =>
+      `Perkiraan sampai pendaftaran Anda masuk: ${
+        s >= 900 ? "lebih dari 15 menit" : s < 90 ? `sekitar ${s} detik` : `sekitar ${Math.round(s / 60)} menit`
+      }. Saat ini ${percent} dari setiap 100 percobaan ditolak karena ramai; perkiraan ini ` +
+      "diperbarui terus selama Anda menunggu.",
     waitTries: (n, max) => `Sudah dicoba ${n} kali; kami mencoba otomatis paling banyak ${max} kali.`,
     waitFair:
       "Ini bukan antrean: setiap percobaan adalah kesempatan baru, bukan nomor urut. " +
@@ -279,10 +303,21 @@ export const TEXT = {
     resendAgainAt: (time) => `Bisa diminta lagi sekitar pukul ${time}.`,
     wrongContactTitle: "Salah mengetik email atau nomor HP?",
     wrongContactText: (by) =>
-      "Email atau nomor HP tidak dapat diubah di halaman ini. Jika salah, pesan konfirmasi " +
-      `tidak akan sampai dan pendaftaran ini berakhir sendiri pada ${by}. Setelah itu Anda ` +
-      "dapat mendaftar ulang dengan NIK yang sama dan email atau nomor HP yang benar; halaman " +
-      "ini akan menawarkannya. Butuh bantuan?",
+      "Ganti di sini sebelum konfirmasi. Kami mengirim kode atau tautan baru ke kontak yang " +
+      "baru, dan yang lama tidak berlaku lagi (paling banyak 3 kali, sekali per menit). Tanpa " +
+      `konfirmasi, pendaftaran ini berakhir sendiri pada ${by}. Butuh bantuan?`,
+    changePhoneLabel: "Nomor HP yang benar",
+    changeEmailLabel: "Alamat email yang benar",
+    changeSubmit: "Ganti kontak",
+    changeWhat: "Perubahan kontak",
+    changeQueued: (hint) =>
+      `Permintaan diterima. Pesan konfirmasi baru sedang dikirim ke ${hint}; kode atau tautan ` +
+      "yang lama tidak berlaku lagi.",
+    contactChanged: {
+      pending: (hint) => `Kontak sudah diganti. Pesan konfirmasi baru sedang dikirim ke ${hint}.`,
+      sms: (hint) => `Kontak sudah diganti. Kami mengirim kode baru ke ${hint}.`,
+      email: (hint) => `Kontak sudah diganti. Kami mengirim email konfirmasi baru ke ${hint}.`,
+    },
     againTitle: "Daftar ulang",
     againText: {
       nik_not_found: "Anda dapat mendaftar ulang dengan NIK yang benar.",
@@ -463,12 +498,32 @@ export const TEXT = {
       otp_expired: "The verification code has expired or was not sent yet. Request a new code.",
       otp_resend_too_soon: "Please wait a moment before requesting a new code.",
       otp_resend_queued: "A new code is on its way to your phone.",
+      otp_resend_limit:
+        "The confirmation message has been sent again as often as one registration allows, so " +
+        "nothing more will be sent. If it never arrived, the email address or phone number may " +
+        "be mistyped: change it below. If it is right, check the spam folder or your phone's " +
+        "signal, or contact the help desk.",
+      contact_change_queued:
+        "Your contact is being changed. A new confirmation message is on its way to the new " +
+        "contact; the old code or link no longer works.",
+      contact_change_closed:
+        "The email address or phone number can no longer be changed: it is already confirmed, " +
+        "or this registration has been decided.",
+      contact_change_too_soon:
+        "The contact was changed only just now. Please wait a moment before changing it again.",
+      contact_change_limit:
+        "The email address or phone number has been changed as often as one registration " +
+        "allows. If it is still wrong, contact the help desk or the nearest " +
+        "assisted-registration post (posko) with your ID card.",
       contact_confirmed: "Thank you, your contact is confirmed. We are now checking your NIK.",
       contact_already_confirmed:
         "Your contact was already confirmed. There is nothing more to do.",
       link_invalid:
         "This confirmation link is not valid. Make sure you opened the full link from the email.",
       link_expired: "This confirmation link has expired (links are valid for 48 hours).",
+      link_replaced:
+        "This link is for an email address that was since replaced, so it no longer works. " +
+        "Open the link in the latest confirmation email, sent to the new address.",
     },
     waitTitle: {
       busy: "The site is very busy",
@@ -498,6 +553,11 @@ export const TEXT = {
         "We will send it as soon as the connection returns.",
     },
     waitWhen: (s, clock) => `Estimated wait: about ${s} seconds (next attempt at about ${clock}).`,
+    waitEstimate: (s, percent) =>
+      `Estimated time until your registration gets in: ${
+        s >= 900 ? "more than 15 minutes" : s < 90 ? `about ${s} seconds` : `about ${Math.round(s / 60)} minutes`
+      }. Right now ${percent} of every 100 attempts are turned away because it is busy; this ` +
+      "estimate keeps being updated while you wait.",
     waitTries: (n, max) => `Tried ${n} times so far; we try by ourselves at most ${max} times.`,
     waitFair:
       "This is not a queue: each attempt is a fresh chance, not a place in line. Signing up " +
@@ -618,10 +678,21 @@ export const TEXT = {
     resendAgainAt: (time) => `You can ask again at about ${time}.`,
     wrongContactTitle: "Mistyped your email or phone number?",
     wrongContactText: (by) =>
-      "The email address or phone number cannot be changed on this page. If it is wrong, the " +
-      `confirmation will not reach you and this registration ends by itself on ${by}. After ` +
-      "that you can register again with the same NIK and the right email or number; this page " +
-      "will offer it. Need help?",
+      "Change it here before it is confirmed. We send a new code or link to the new contact, " +
+      "and the old one stops working (at most 3 times, once a minute). Unconfirmed, this " +
+      `registration ends by itself on ${by}. Need help?`,
+    changePhoneLabel: "The right mobile number",
+    changeEmailLabel: "The right email address",
+    changeSubmit: "Change contact",
+    changeWhat: "The change of contact",
+    changeQueued: (hint) =>
+      `Request received. A new confirmation message is on its way to ${hint}; the old code ` +
+      "or link no longer works.",
+    contactChanged: {
+      pending: (hint) => `Contact changed. A new confirmation message is on its way to ${hint}.`,
+      sms: (hint) => `Contact changed. We sent a new code to ${hint}.`,
+      email: (hint) => `Contact changed. We sent a new confirmation email to ${hint}.`,
+    },
     againTitle: "Register again",
     againText: {
       nik_not_found: "You can register again with the correct NIK.",

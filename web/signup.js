@@ -6,7 +6,6 @@ import {
   checkEmail,
   checkName,
   checkPhone,
-  likelyBirthDate,
   parseNik,
 } from "./rules.js";
 import { api, newBudget, pause, retryDelayS, untilFinal, whenOnline } from "./net.js";
@@ -21,6 +20,15 @@ import {
   setView,
   t,
 } from "./page.js";
+import { fieldErrors } from "./form_errors.js";
+import {
+  SITUATION_HTML,
+  answersOf,
+  checkWhileTyping,
+  fillSelects,
+  identityHtml,
+  newKey,
+} from "./sign_up_fields.js";
 import { SENT_KEY, showStatus } from "./status.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -82,26 +90,7 @@ const FORM_HTML = `
   <h2 id="summary-title" data-t="errorSummary"></h2><ul id="summary-list"></ul>
 </div>
 <form id="signup" method="post" novalidate>
-  <div class="field">
-    <label for="nik" data-t="nik"></label>
-    <p class="hint" id="nik-hint" data-t="nikHint"></p>
-    <input type="text" id="nik" name="nik" inputmode="numeric" autocomplete="off"
-      aria-describedby="nik-hint nik-error" required>
-    <p class="error" id="nik-error"></p>
-  </div>
-  <div class="field">
-    <label for="full_name" data-t="fullName"></label>
-    <input type="text" id="full_name" name="full_name" autocomplete="name" maxlength="100"
-      aria-describedby="full_name-error" required>
-    <p class="error" id="full_name-error"></p>
-  </div>
-  <div class="field">
-    <label for="birth_date" data-t="birthDate"></label>
-    <p class="hint" id="birth_date-hint" data-t="birthDateHint"></p>
-    <input type="date" id="birth_date" name="birth_date" autocomplete="bday"
-      aria-describedby="birth_date-hint birth_date-error" required>
-    <p class="error" id="birth_date-error"></p>
-  </div>
+${identityHtml({ name: "name", birthDate: "bday" })}
   <fieldset aria-describedby="contact-hint">
     <legend data-t="contactLegend"></legend>
     <p class="hint" id="contact-hint" data-t="contactHint"></p>
@@ -119,42 +108,7 @@ const FORM_HTML = `
       <p class="error" id="phone-error"></p>
     </div>
   </fieldset>
-  <div class="field">
-    <label for="province_code" data-t="province"></label>
-    <p class="hint" id="domicile-hint" data-t="domicileHint"></p>
-    <select id="province_code" name="province_code" aria-describedby="domicile-hint province_code-error regions-error" required></select>
-    <p class="error" id="province_code-error"></p>
-  </div>
-  <div class="field">
-    <label for="regency_code" data-t="regency"></label>
-    <select id="regency_code" name="regency_code" aria-describedby="regency_code-error" required></select>
-    <p class="error" id="regency_code-error"></p>
-    <div id="regions-error" class="notice bad" hidden>
-      <p data-t="regionsFailed"></p>
-      <button type="button" class="secondary" id="regions-retry" data-t="regionsRetry"></button>
-    </div>
-  </div>
-  <div class="field">
-    <label for="employment_status" data-t="employment"></label>
-    <select id="employment_status" name="employment_status" aria-describedby="employment_status-error" required></select>
-    <p class="error" id="employment_status-error"></p>
-  </div>
-  <fieldset id="in_formal_education" aria-describedby="in_formal_education-error">
-    <legend data-t="education"></legend>
-    <div class="inline">
-      <label class="choice"><input type="radio" name="in_formal_education" value="true"><span data-t="yes"></span></label>
-      <label class="choice"><input type="radio" name="in_formal_education" value="false"><span data-t="no"></span></label>
-    </div>
-    <p class="error" id="in_formal_education-error"></p>
-  </fieldset>
-  <fieldset id="receives_social_aid" aria-describedby="receives_social_aid-error">
-    <legend data-t="socialAid"></legend>
-    <div class="inline">
-      <label class="choice"><input type="radio" name="receives_social_aid" value="true"><span data-t="yes"></span></label>
-      <label class="choice"><input type="radio" name="receives_social_aid" value="false"><span data-t="no"></span></label>
-    </div>
-    <p class="error" id="receives_social_aid-error"></p>
-  </fieldset>
+${SITUATION_HTML}
   <div class="field">
     <label class="choice"><input type="checkbox" id="consent" name="consent"
       aria-describedby="consent-hint consent-error"><span data-t="consent"></span></label>
@@ -184,6 +138,7 @@ const FORM_HTML = `
     <p id="wait-what"></p>
     <p id="wait-when"></p>
   </div>
+  <p id="wait-estimate" class="hint" hidden></p>
   <progress id="wait-progress" max="100" value="0" aria-hidden="true"></progress>
   <p id="wait-fair" class="hint" data-t="waitFair"></p>
   <p id="wait-tries" class="hint"></p>
@@ -199,7 +154,12 @@ const FIELDS = [
 // One sign-up attempt: the same key for every retry of the same data, so a retry after a
 // lost answer, a waiting-screen pass or a reload can never register twice.
 let pending = null;
-let fieldErrors = {};
+const errors = fieldErrors({
+  fields: FIELDS,
+  statements: ["consent"],
+  text: localized,
+  refreshTitle,
+});
 // What the last final answer said, kept as a function of the language so a switch redraws it.
 let outcome = null;
 // Set when the status page sent the person back here to register again (see status.js): the
@@ -265,18 +225,13 @@ export function showForm() {
   main.innerHTML = FORM_HTML;
   const form = document.getElementById("signup");
   outcome = null;
-  fieldErrors = {};
+  errors.clear();
   setView(
-    () =>
-      waiting
-        ? t("titles").wait
-        : Object.keys(fieldErrors).length
-          ? t("titles").formErrors
-          : t("titles").form,
+    () => (waiting ? t("titles").wait : errors.any() ? t("titles").formErrors : t("titles").form),
     () => {
       if (!document.getElementById("signup")) return;
-      fillSelects();
-      renderErrors();
+      fillSelects(form, regions, t);
+      errors.render();
       renderOutcome();
       renderAgain();
       if (!document.getElementById("wait").hidden) renderWaiting();
@@ -288,131 +243,23 @@ export function showForm() {
   // What to correct is said first (and read out first); the fields to correct are left empty.
   if (again) document.getElementById("again-notice").focus();
 
-  const nik = form.elements.nik;
-  nik.addEventListener("input", () => {
-    nik.value = nik.value.replace(/[^0-9]/g, "").slice(0, 16);
-  });
-  nik.addEventListener("change", () => {
-    const parsed = parseNik(nik.value, regions);
-    setError("nik", nik.value ? parsed.error || null : null);
-    const birth = form.elements.birth_date;
-    if (!parsed.error && !birth.value) birth.value = likelyBirthDate(parsed);
-    renderErrors();
-    saveDraft(form);
-  });
-  form.elements.province_code.addEventListener("change", () => fillRegencies());
-  for (const name of ["full_name", "birth_date", "email", "phone"]) {
-    form.elements[name].addEventListener("change", () => {
-      validate(form, [name]);
-      renderErrors();
-    });
-  }
+  checkWhileTyping(form, { errors, validate, regions: () => regions, load: loadRegions, t });
   form.addEventListener("input", () => saveDraft(form));
   form.addEventListener("change", () => saveDraft(form));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (document.getElementById("submit").disabled) return;
     if (!validate(form, FIELDS)) {
-      renderErrors(true);
+      errors.render(true);
       return;
     }
-    await submit(form, payloadOf(form));
+    await submit(form, answersOf(form));
   });
   document.getElementById("wait-stop").addEventListener("click", () => stopWaiting?.());
-  document.getElementById("regions-retry").addEventListener("click", () => fetchRegions(form));
-  fetchRegions(form);
-}
-
-function fetchRegions(form) {
-  document.getElementById("regions-error").hidden = true;
-  loadRegions().then(
-    () => {
-      if (form !== document.getElementById("signup")) return;
-      fillSelects();
-      // A NIK typed before the list arrived gets its region check now.
-      if (form.elements.nik.value) {
-        validate(form, ["nik"]);
-        renderErrors();
-      }
-    },
-    () => {
-      if (form === document.getElementById("signup")) {
-        document.getElementById("regions-error").hidden = false;
-      }
-    },
-  );
-}
-
-function fillSelects() {
-  const province = document.getElementById("province_code");
-  const chosen = province.value || province.dataset.want || "";
-  if (!regions) {
-    province.replaceChildren(option("", t("regionsLoading")));
-  } else {
-    province.replaceChildren(option("", t("choose")));
-    for (const [code, name] of regions.provinces) province.append(option(code, name));
-    province.value = chosen;
-    delete province.dataset.want;
-  }
-  fillRegencies();
-  const employment = document.getElementById("employment_status");
-  const job = employment.value || employment.dataset.want || "";
-  employment.replaceChildren(option("", t("choose")));
-  for (const [code, name] of Object.entries(t("employmentOptions"))) {
-    employment.append(option(code, name));
-  }
-  employment.value = job;
-  delete employment.dataset.want;
-}
-
-function fillRegencies() {
-  const province = document.getElementById("province_code").value;
-  const regency = document.getElementById("regency_code");
-  const chosen = regency.value || regency.dataset.want || "";
-  const entry = regions && regions.provinces.find(([code]) => code === province);
-  regency.replaceChildren(option("", entry ? t("choose") : t("chooseProvinceFirst")));
-  for (const [code, name] of entry ? entry[2] : []) regency.append(option(code, name));
-  regency.value = chosen.startsWith(province) ? chosen : "";
-  if (regions) delete regency.dataset.want;
-}
-
-function option(value, label) {
-  const el = document.createElement("option");
-  el.value = value;
-  el.textContent = label;
-  return el;
-}
-
-function radio(form, name) {
-  const value = form.elements[name].value;
-  return value ? value === "true" : null;
-}
-
-function payloadOf(form) {
-  const v = (name) => form.elements[name].value.trim();
-  return {
-    nik: v("nik"),
-    full_name: v("full_name"),
-    birth_date: v("birth_date"),
-    email: v("email") || null,
-    phone: v("phone") || null,
-    province_code: v("province_code"),
-    regency_code: v("regency_code"),
-    employment_status: v("employment_status"),
-    in_formal_education: radio(form, "in_formal_education"),
-    receives_social_aid: radio(form, "receives_social_aid"),
-    consent: form.elements.consent.checked,
-  };
-}
-
-// `server` is the API's message for this field, kept with its language (see page.localized).
-function setError(field, code, server = null) {
-  if (code) fieldErrors[field] = { code, server };
-  else delete fieldErrors[field];
 }
 
 function validate(form, names) {
-  const p = payloadOf(form);
+  const p = answersOf(form);
   const nik = parseNik(p.nik, regions);
   const rules = {
     nik: () => (p.nik ? nik.error || null : "missing"),
@@ -432,52 +279,7 @@ function validate(form, names) {
     receives_social_aid: () => (p.receives_social_aid === null ? "missing" : null),
     consent: () => (p.consent ? null : "consent_required"),
   };
-  let ok = true;
-  for (const name of names) {
-    const code = rules[name]();
-    setError(name, code);
-    if (code) ok = false;
-  }
-  return ok;
-}
-
-function renderErrors(focusSummary = false) {
-  const summary = document.getElementById("summary");
-  if (!summary) return;
-  const list = document.getElementById("summary-list");
-  list.replaceChildren();
-  for (const name of FIELDS) {
-    const el = document.getElementById(`${name}-error`);
-    const control = document.getElementById(name);
-    const error = fieldErrors[name];
-    const text = error
-      ? error.server
-        ? localized(error.server)
-        : t("errors")[error.code] || t("errors").unknown
-      : "";
-    el.textContent = text;
-    if (control) control.setAttribute("aria-invalid", error ? "true" : "false");
-    if (error) {
-      const item = document.createElement("li");
-      const link = document.createElement("a");
-      link.href = `#${name}`;
-      // "Required." alone says nothing in a list: name the field it belongs to.
-      const label = control.matches("fieldset")
-        ? control.querySelector("legend")
-        : document.querySelector(`label[for="${name}"]`);
-      link.textContent = label && name !== "consent" ? `${label.textContent}: ${text}` : text;
-      link.addEventListener("click", (e) => {
-        e.preventDefault();
-        const target = control.matches("fieldset") ? control.querySelector("input") : control;
-        target.focus();
-      });
-      item.append(link);
-      list.append(item);
-    }
-  }
-  summary.hidden = list.children.length === 0;
-  refreshTitle();
-  if (focusSummary && !summary.hidden) summary.focus();
+  return errors.check(names, rules);
 }
 
 // The answer that ended a sending (other than success), shown just above the submit button,
@@ -506,12 +308,6 @@ function renderAgain() {
 function setOutcome(next) {
   outcome = next;
   renderOutcome(next !== null);
-}
-
-function newKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 // Set while a sending waits between tries; the waiting screen's button calls it.
@@ -668,10 +464,10 @@ function finish(form, result) {
     return;
   }
   if (answer.status === 422 && json && Array.isArray(json.errors) && json.errors.length) {
-    fieldErrors = {};
+    errors.clear();
     for (const e of json.errors) {
       if (FIELDS.includes(e.field)) {
-        setError(e.field, e.code, { code: e.code, text: e.message, lang: currentLang() });
+        errors.set(e.field, e.code, { code: e.code, text: e.message, lang: currentLang() });
       }
     }
     // Errors about the request itself (e.g. the Idempotency-Key) are not the person's fault:
@@ -683,7 +479,7 @@ function finish(form, result) {
       const message = serverMessage({ detail: general.message, errors: [general] });
       setOutcome({ kind: "notice", text: () => localized(message) });
     }
-    renderErrors(!general);
+    errors.render(!general);
     return;
   }
   if (answer.status === 413) {
@@ -701,6 +497,53 @@ function finish(form, result) {
 let waiting = null;
 let progressTimer = null;
 
+// How busy intake is (GET /api/v1/intake: the share of sign-ups refused over the last seconds, at
+// the gateway's ceiling and by the API, and the wait that implies). The gateway caches it for a
+// second, so every waiting page asking costs the API one request a second. Asked while the page
+// waits because the site is busy, again every PACE_EVERY_MS; a failed ask keeps the last figure.
+// Outside the live region: it changes silently, the next-try line is what is read out.
+const PACE_EVERY_MS = 5000;
+let pace = null;
+let paceTimer = null;
+
+async function askPace() {
+  const answer = await api("GET", "/api/v1/intake", { lang: currentLang() });
+  if (answer.status === 200 && typeof answer.json?.estimated_wait_s === "number") {
+    pace = answer.json;
+    renderEstimate();
+  }
+}
+
+function followPace() {
+  if (paceTimer !== null) return;
+  askPace();
+  paceTimer = setInterval(askPace, PACE_EVERY_MS);
+}
+
+function stopPace() {
+  clearInterval(paceTimer);
+  paceTimer = null;
+  pace = null;
+}
+
+// The wait shown: the crowd's (pace) but never less than the time to this page's next try.
+function estimatedWaitS(paceWaitS, untilNextTryS) {
+  if (!paceWaitS) return null;
+  return Math.max(Math.ceil(paceWaitS), Math.ceil(untilNextTryS || 0));
+}
+
+function renderEstimate() {
+  const line = document.getElementById("wait-estimate");
+  if (!line) return;
+  const untilNext = waiting?.at ? (waiting.at.getTime() - Date.now()) / 1000 : 0;
+  const seconds =
+    waiting?.kind === "busy" && pace ? estimatedWaitS(pace.estimated_wait_s, untilNext) : null;
+  line.hidden = seconds === null;
+  const percent = pace ? Math.round(pace.refused_share * 100) : 0;
+  const text = seconds === null ? "" : t("waitEstimate")(seconds, percent);
+  if (line.textContent !== text) line.textContent = text;
+}
+
 function showWaiting(wait) {
   const screen = document.getElementById("wait");
   if (!screen) return;
@@ -717,6 +560,8 @@ function showWaiting(wait) {
   };
   document.getElementById("form-view").hidden = true;
   screen.hidden = false;
+  if (waiting.kind === "busy") followPace();
+  else stopPace();
   renderWaiting();
   refreshTitle();
   if (first) document.getElementById("wait-title").focus();
@@ -751,10 +596,12 @@ function renderWaiting() {
   document.getElementById("wait-tries").textContent = waiting.tries
     ? t("waitTries")(waiting.tries, waiting.maxTries)
     : "";
+  renderEstimate();
 }
 
 function leaveWaiting() {
   clearInterval(progressTimer);
+  stopPace();
   waiting = null;
   const screen = document.getElementById("wait");
   if (!screen || screen.hidden) return;

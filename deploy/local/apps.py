@@ -1,4 +1,5 @@
-"""Steps 8-9: the Gelombang processes (the app table), their migrations, and starting them."""
+"""Steps 8-9: the Gelombang processes (the app table), their migrations, and starting them
+(the supervision, supervision.py, starts them again through ``launch`` when they die)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,22 @@ class AppSpec:
     # yields the cores to intake during a spike and catches up after it: on a 2-core machine
     # the alternative is that everything slows down together and sign-ups time out.
     nice: int = 0
+    # Its Kafka principal (layout.KAFKA_PRINCIPALS); None: it has no business with Kafka.
+    kafka: str | None = None
 
     def argv(self) -> list[str]:
         return [str(VENV_PY), "-m", self.module, *(a.format(port=self.port) for a in self.args)]
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with this process's own Kafka principal in place of the stack's admin (once
+        the stack runs Kafka with SASL: GELOMBANG_KAFKA_USERNAME set). Without a principal it
+        gets none at all, so a Kafka client it should not have is refused by the broker."""
+        if not env.get("GELOMBANG_KAFKA_USERNAME"):
+            return env
+        if self.kafka is None:
+            return {**env, "GELOMBANG_KAFKA_USERNAME": "", "GELOMBANG_KAFKA_PASSWORD": ""}
+        password = env.get(f"GELOMBANG_KAFKA_PASSWORD_{self.kafka.upper()}", "")
+        return {**env, "GELOMBANG_KAFKA_USERNAME": self.kafka, "GELOMBANG_KAFKA_PASSWORD": password}
 
     def present(self) -> bool:
         """The module's source exists (services are written concurrently; absent = skipped)."""
@@ -88,16 +102,37 @@ def api_instances(env: dict[str, str]) -> int:
 def app_table(env: dict[str, str]) -> list[AppSpec]:
     """All Gelombang processes, in start order. Prometheus targets are derived from this too."""
     apps = [
-        AppSpec(f"registration-{i}", "services.registration.app", API_BASE_PORT + i, "registration")
+        AppSpec(
+            f"registration-{i}",
+            "services.registration.app",
+            API_BASE_PORT + i,
+            "registration",
+            kafka="registration",
+        )
         for i in range(api_instances(env))
     ]
     apps += [
         # The read model may trail intake by seconds in a spike; the sign-up itself may not.
-        AppSpec("projector", "services.registration.worker", 9101, "projector", nice=5),
-        AppSpec("assisted", "services.assisted.app", 8010, "assisted"),  # posko officers' lane
+        AppSpec(
+            "projector",
+            "services.registration.worker",
+            9101,
+            "projector",
+            nice=5,
+            kafka="projector",
+        ),
+        # The posko officers' lane.
+        AppSpec("assisted", "services.assisted.app", 8010, "assisted", kafka="assisted"),
         # Waves: the admin API and the worker keeping the eligible pool and relaying decisions.
         AppSpec("selection", "services.selection.app", 8020, "selection"),
-        AppSpec("selection-worker", "services.selection.worker", 9125, "selection", nice=10),
+        AppSpec(
+            "selection-worker",
+            "services.selection.worker",
+            9125,
+            "selection",
+            nice=10,
+            kafka="selection",
+        ),
         # Simulators stand in for outside systems, which would not share our cores at all.
         AppSpec(
             "civil-registry-sim", "services.simulators.civil_registry", 8091, "simulators", nice=10
@@ -125,7 +160,12 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
     # Verification workers share the Kafka partitions and the due work in Postgres.
     apps += [
         AppSpec(
-            f"verification-{i}", "services.verification.worker", 9111 + i, "verification", nice=10
+            f"verification-{i}",
+            "services.verification.worker",
+            9111 + i,
+            "verification",
+            nice=10,
+            kafka="verification",
         )
         for i in range(verification_workers(env))
     ]
@@ -176,6 +216,16 @@ def run_migrations(env: dict[str, str]) -> None:
     say(f"  migrations: {len(modules)} services applied in {time.monotonic() - t0:.1f}s")
 
 
+def launch(
+    app: AppSpec, env: dict[str, str], note: str = "stack.py starting"
+) -> subprocess.Popen[bytes]:
+    """Start one app the one way `up` and the supervision both use: its folders, its argv, its
+    CPU priority (nice, background cgroup), its log and pidfile (spawn)."""
+    for folder in app.run_dirs:
+        folder.mkdir(parents=True, exist_ok=True)
+    return spawn(app.component(), app.argv(), app.environment(env), app.nice, note)
+
+
 def start_apps(apps: list[AppSpec], env: dict[str, str]) -> None:
     pending: list[tuple[Component, subprocess.Popen[bytes], float]] = []
     for app in apps:
@@ -188,9 +238,7 @@ def start_apps(apps: list[AppSpec], env: dict[str, str]) -> None:
             say(f"  {comp.name}: already running (pid {pid})")
             continue
         comp.ensure_ports_free()
-        for folder in app.run_dirs:
-            folder.mkdir(parents=True, exist_ok=True)
-        pending.append((comp, spawn(comp, app.argv(), env, app.nice), time.monotonic()))
+        pending.append((comp, launch(app, env), time.monotonic()))
     # Launch all, then wait: start-up is mostly imports and connecting to Kafka/Postgres, so
     # waiting after launching everything costs roughly the slowest start, not the sum.
     for comp, proc, t0 in pending:

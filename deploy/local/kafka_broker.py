@@ -7,7 +7,10 @@ in kafka_cluster.py, shared with the three-broker integration test."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
+import secrets
 import socket
 import struct
 import subprocess
@@ -16,10 +19,11 @@ import uuid
 
 from deploy.local import kafka_cluster
 from deploy.local.installs import parse_env_file
-from deploy.local.kafka_cluster import KafkaNode
+from deploy.local.kafka_cluster import Credential, KafkaNode
 from deploy.local.layout import (
     HERE,
     HOST,
+    KAFKA_ADMIN,
     KAFKA_FAULTS_PORT,
     KAFKA_FAULTS_PROXY_PORT,
     KAFKA_LIBS,
@@ -39,6 +43,10 @@ from deploy.local.processes import Component, Health, fail_with_log, run_checked
 KAFKA_DIR = RUN / "kafka"
 KAFKA_DATA = KAFKA_DIR / "data"
 KAFKA_LOG4J = HERE / "kafka-log4j2.properties"
+# Written when node 1's storage is formatted with the admin's SCRAM credential in it. Storage
+# without it predates SASL here: Kafka adds SCRAM credentials only at format time or through an
+# authenticated client, so such a cluster has no way in (see start_kafka).
+SASL_MARKER = KAFKA_DIR / "sasl"
 
 
 def kafka_nodes(env: dict[str, str]) -> list[KafkaNode]:
@@ -51,12 +59,20 @@ def kafka_nodes(env: dict[str, str]) -> list[KafkaNode]:
     )
 
 
-def kafka_component(node: KafkaNode) -> Component:
+def kafka_admin(env: dict[str, str]) -> Credential | None:
+    """The stack's Kafka super user (the stack's own tooling, the tests, the brokers between
+    themselves), once the stack runs Kafka with SASL; None for a broker started before."""
+    name = env.get("GELOMBANG_KAFKA_USERNAME", "")
+    password = env.get("GELOMBANG_KAFKA_PASSWORD", "")
+    return Credential(name, password) if name and password else None
+
+
+def kafka_component(node: KafkaNode, env: dict[str, str]) -> Component:
     return Component(
         node.name,
         str(node.props),
         node.ports,
-        lambda: kafka_metadata(node.client_port),
+        lambda: kafka_metadata(node.client_port, kafka_admin(env)),
         node.address,
     )
 
@@ -71,24 +87,80 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def kafka_metadata(port: int = KAFKA_PORT, timeout: float = 3.0) -> Health:
-    """Ask the broker for cluster metadata with a hand-rolled Metadata v4 request.
+CLIENT_ID = b"gelombang-stack"
+
+
+def _exchange(sock: socket.socket, api_key: int, version: int, body: bytes) -> bytes:
+    """One request with a v1 header (non-flexible versions only); the response after its
+    correlation id."""
+    correlation = 4242
+    header = struct.pack(">hhih", api_key, version, correlation, len(CLIENT_ID)) + CLIENT_ID
+    sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+    data = _recv_exact(sock, size)
+    if struct.unpack_from(">i", data)[0] != correlation:
+        raise ConnectionError("correlation id mismatch")
+    return data[4:]
+
+
+def _sasl_token(sock: socket.socket, token: bytes) -> bytes:
+    """SaslAuthenticate v1: send one SCRAM message, return the broker's."""
+    data = _exchange(sock, 36, 1, struct.pack(">i", len(token)) + token)
+    (error,) = struct.unpack_from(">h", data)
+    (length,) = struct.unpack_from(">h", data, 2)
+    pos = 4 + max(length, 0)
+    if error:
+        raise PermissionError(f"SASL error {error}: {data[4:pos].decode(errors='replace')}")
+    (size,) = struct.unpack_from(">i", data, pos)
+    return data[pos + 4 : pos + 4 + size]
+
+
+def scram_login(sock: socket.socket, user: Credential) -> None:
+    """SCRAM-SHA-512 (RFC 5802) over SaslHandshake v1 + SaslAuthenticate v1, as the Kafka
+    clients do it; raises unless the broker proves it knows the password too."""
+    mechanism = kafka_cluster.SASL_MECHANISM.encode()
+    reply = _exchange(sock, 17, 1, struct.pack(">h", len(mechanism)) + mechanism)
+    if struct.unpack_from(">h", reply)[0]:
+        raise PermissionError(f"broker does not offer {mechanism.decode()}")
+    nonce = secrets.token_urlsafe(18)
+    first_bare = f"n={user.name},r={nonce}"
+    server_first = _sasl_token(sock, f"n,,{first_bare}".encode()).decode()
+    fields = dict(item.split("=", 1) for item in server_first.split(","))
+    if not fields["r"].startswith(nonce):
+        raise PermissionError("SCRAM: the broker's nonce does not extend ours")
+    salted = hashlib.pbkdf2_hmac(
+        "sha512", user.password.encode(), base64.b64decode(fields["s"]), int(fields["i"])
+    )
+    client_key = hmac.digest(salted, b"Client Key", "sha512")
+    without_proof = f"c=biws,r={fields['r']}"
+    auth_message = f"{first_bare},{server_first},{without_proof}".encode()
+    signature = hmac.digest(hashlib.sha512(client_key).digest(), auth_message, "sha512")
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    final = f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
+    server_final = _sasl_token(sock, final).decode()
+    server_key = hmac.digest(salted, b"Server Key", "sha512")
+    expected = base64.b64encode(hmac.digest(server_key, auth_message, "sha512")).decode()
+    if not hmac.compare_digest(server_final, f"v={expected}"):
+        raise PermissionError("SCRAM: the broker's signature does not match")
+
+
+def kafka_metadata(
+    port: int = KAFKA_PORT, admin: Credential | None = None, timeout: float = 3.0
+) -> Health:
+    """Ask the broker for cluster metadata with a hand-rolled Metadata v4 request, after logging
+    in as ``admin`` with SCRAM (None: a broker from before SASL, plaintext).
 
     An open TCP port is not enough: the broker accepts connections before it has joined the
     KRaft quorum and can answer clients. This is exactly what a client does first, without
     needing the venv (Kafka 4 dropped Metadata v0-v3; v4 is the oldest it still answers).
     """
-    client_id = b"gelombang-stack"
-    correlation = 4242
-    request = struct.pack(">hhih", 3, 4, correlation, len(client_id)) + client_id
-    # topics: empty array (we only want brokers), allow_auto_topic_creation: false
-    request += struct.pack(">ib", 0, 0)
     try:
         with socket.create_connection((HOST, port), timeout=timeout) as s:
             s.settimeout(timeout)
-            s.sendall(struct.pack(">i", len(request)) + request)
-            (size,) = struct.unpack(">i", _recv_exact(s, 4))
-            data = _recv_exact(s, size)
+            if admin is not None:
+                scram_login(s, admin)
+            # topics: empty array (we only want brokers), allow_auto_topic_creation: false
+            data = _exchange(s, 3, 4, struct.pack(">ib", 0, 0))
         pos = 0
 
         def take(fmt: str) -> int:
@@ -106,8 +178,6 @@ def kafka_metadata(port: int = KAFKA_PORT, timeout: float = 3.0) -> Health:
             pos += length
             return value
 
-        if take(">i") != correlation:
-            return False, "metadata: correlation id mismatch"
         take(">i")  # throttle_time_ms
         brokers = take(">i")
         for _ in range(brokers):
@@ -117,7 +187,9 @@ def kafka_metadata(port: int = KAFKA_PORT, timeout: float = 3.0) -> Health:
             take_str()  # rack
         cluster = take_str()
         controller = take(">i")
-    except (OSError, ConnectionError, struct.error, UnicodeDecodeError) as exc:
+    except PermissionError as exc:
+        return False, f"metadata: {exc}"
+    except (OSError, struct.error, UnicodeDecodeError, KeyError, ValueError) as exc:
         return False, f"metadata: {exc.__class__.__name__}"
     ok = brokers > 0 and controller >= 0
     return ok, f"metadata: {brokers} broker(s), cluster {cluster}"
@@ -158,6 +230,7 @@ def configure_kafka_size() -> None:
         "GELOMBANG_KAFKA_BROKERS": wanted,
         "GELOMBANG_KAFKA_BOOTSTRAP": kafka_cluster.bootstrap(nodes),
         "GELOMBANG_KAFKA_REPLICATION_FACTOR": str(kafka_cluster.replication_factor(nodes)),
+        "GELOMBANG_KAFKA_MIN_INSYNC_REPLICAS": str(kafka_cluster.min_insync_replicas(nodes)),
     }
     # Rewrites only these lines; the keys and every other line stay as they were.
     lines = STACK_ENV.read_text().splitlines()
@@ -198,20 +271,70 @@ def ensure_topics(env: dict[str, str], timeout: float) -> None:
     say("  kafka: topics ensured")
 
 
+def ensure_access(env: dict[str, str], timeout: float) -> None:
+    """Every service's SCRAM credential and exactly its ACLs (python -m gelombang.kafka_access)."""
+    out = run_checked(
+        [str(VENV_PY), "-m", "gelombang.kafka_access", "ensure"],
+        "python -m gelombang.kafka_access ensure",
+        env=env,
+        timeout=max(timeout, 30),
+    )
+    with (LOGS / "kafka.log").open("a") as fh:
+        fh.write(f"=== gelombang.kafka_access ensure\n{out}\n")
+    say(out.rstrip().splitlines()[-1] if out.strip() else "  kafka access: ensured")
+
+
+def turn_on_sasl(env: dict[str, str]) -> Credential:
+    """From this start on, every client of the stack logs in: the admin principal goes into
+    .run/stack.env (the tests and ad-hoc commands read it) and into ``env`` (the services started
+    after Kafka). Written only as brokers start with SASL, so a broker still running from before
+    keeps its plaintext clients until it is restarted."""
+    password = env.get("GELOMBANG_KAFKA_PASSWORD", "")
+    if not password:
+        raise StackError(f"kafka: no GELOMBANG_KAFKA_PASSWORD in {STACK_ENV}")
+    values = {
+        "GELOMBANG_KAFKA_USERNAME": KAFKA_ADMIN,
+        "GELOMBANG_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+    }
+    stored = parse_env_file(STACK_ENV)
+    added = [f"{k}={v}" for k, v in values.items() if k not in stored]
+    if added:
+        with STACK_ENV.open("a") as fh:
+            fh.write("\n".join(added) + "\n")
+    env.update(values)
+    return Credential(KAFKA_ADMIN, password)
+
+
 def start_kafka(infra: dict[str, Component], env: dict[str, str]) -> None:
     """Start every node that is not running (after a fault test, only the one that was killed),
-    wait until each answers metadata, then make sure the topics exist."""
+    wait until each answers metadata, then make sure the topics, the services' principals and
+    their ACLs exist."""
     nodes = kafka_nodes(env)
-    for node in nodes:
-        node.data.mkdir(parents=True, exist_ok=True)
-        node.props.write_text(kafka_cluster.server_properties(node, nodes))
     missing = [(node, infra[node.name]) for node in nodes if infra[node.name].running_pid() is None]
+    admin = kafka_admin(env)
     if not missing:
         say(f"  kafka: already running ({len(nodes)} broker(s))")
         ensure_topics(env, KAFKA_TIMEOUT)
+        if admin is None:
+            say("  kafka: running without authentication (started before SASL/SCRAM);"
+                " `make down && make up` restarts it with SASL and per-service ACLs")  # fmt: skip
+        else:
+            ensure_access(env, KAFKA_TIMEOUT)
         return
+    if (KAFKA_DATA / "meta.properties").exists() and not SASL_MARKER.exists():
+        raise StackError(
+            "this stack's Kafka storage was formatted before the brokers took SASL/SCRAM, and"
+            " Kafka stores the first credential only when it formats storage. `make clean`"
+            " (stops everything and deletes .run/: Kafka, Postgres and Redis data) then `make up`."
+        )
+    if admin is None:
+        admin = turn_on_sasl(env)
     if not any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
         raise StackError(f"kafka: no jars in {KAFKA_LIBS}")
+    for node in nodes:
+        node.data.mkdir(parents=True, exist_ok=True)
+        node.props.write_text(kafka_cluster.server_properties(node, nodes, admin))
+        node.props.chmod(0o600)  # it holds the admin's password (the brokers log in with it)
     java = java_binary()
     t0 = time.monotonic()
     # One broker gets the heap it always had; three share what a dev box can spare.
@@ -223,11 +346,13 @@ def start_kafka(infra: dict[str, Component], env: dict[str, str]) -> None:
             say(f"  {comp.name}: formatting storage (first run)")
             run_checked(
                 kafka_cluster.format_argv(
-                    java, KAFKA_LIBS, KAFKA_LOG4J, comp.log, node, kafka_cluster_id()
+                    java, KAFKA_LIBS, KAFKA_LOG4J, comp.log, node, kafka_cluster_id(), [admin]
                 ),
                 f"{comp.name} storage format",
                 timeout=120,
             )
+            if node.node_id == 1:
+                SASL_MARKER.write_text(f"{admin.name}\n")
         argv = kafka_cluster.broker_argv(java, KAFKA_LIBS, KAFKA_LOG4J, comp.log, node, heap_mb)
         started.append((comp, spawn(comp, argv)))
     # All spawned before any wait: a quorum of three elects a leader only once two are up.
@@ -236,6 +361,7 @@ def start_kafka(infra: dict[str, Component], env: dict[str, str]) -> None:
     remaining = KAFKA_TIMEOUT - (time.monotonic() - t0)
     try:
         ensure_topics(env, remaining)
+        ensure_access(env, remaining)
     except StackError as exc:
         raise fail_with_log(str(exc), started[0][0].log) from exc
     pids = ", ".join(f"{comp.name} pid {proc.pid}" for comp, proc in started)

@@ -11,14 +11,25 @@ laptop's stack is unchanged. Nodes 2 and 3 sit beside it (``.run/kafka-2/``, 919
 ``min.insync.replicas=2`` (``gelombang.topics``), unclean leader election stays off: a write
 acknowledged with acks=all is on two brokers, and a broker that missed writes never becomes
 leader.
+
+Every client listener (``CLIENT``, and ``FAULTS`` for ``make chaos``'s proxy) takes SASL/SCRAM
+only (SCRAM-SHA-512, no TLS: loopback), and the StandardAuthorizer refuses whatever no ACL allows
+(``allow.everyone.if.no.acl.found=false``). The brokers talk to each other as the admin principal
+over ``CLIENT``. The ``CONTROLLER`` listener stays plaintext on loopback: KRaft's controllers and
+the brokers' registrations use it, and their principal there is ``ANONYMOUS``, which therefore
+has to be a super user (Kafka's documented requirement for a plaintext controller listener). No
+client is ever given that listener; a SASL listener never yields ``ANONYMOUS``. The per-service
+principals and their ACLs are in ``gelombang.kafka_access``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SUPPORTED_SIZES = (1, 3)
+SASL_MECHANISM = "SCRAM-SHA-512"
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule"
 # Port offset between nodes: node n listens on base + 100 * (n - 1) (+1 controller, +2 faults).
 NODE_PORT_STEP = 100
 
@@ -96,22 +107,46 @@ def replication_factor(nodes: list[KafkaNode]) -> int:
 
 def min_insync_replicas(nodes: list[KafkaNode]) -> int:
     # A majority: with three, an acknowledged write survives the loss of any one broker and
-    # intake keeps going with one down; with one there is nothing to wait for.
+    # intake keeps going with one down; with one there is nothing to wait for. Written only
+    # here: the application topics get it as GELOMBANG_KAFKA_MIN_INSYNC_REPLICAS (kafka_broker).
     return len(nodes) // 2 + 1
 
 
-def server_properties(node: KafkaNode, nodes: list[KafkaNode]) -> str:
+@dataclass(frozen=True)
+class Credential:
+    """A SCRAM principal's name and password (``repr`` leaves the password out)."""
+
+    name: str
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        # Both end up inside a JAAS string and a storage-tool argument without quoting.
+        for value in (self.name, self.password):
+            if not value or not all(c.isalnum() or c in "-_." for c in value):
+                raise ValueError("SCRAM names and passwords here are [A-Za-z0-9._-]+")
+
+
+def server_properties(node: KafkaNode, nodes: list[KafkaNode], admin: Credential) -> str:
+    """``admin`` is the brokers' own principal (inter-broker traffic) and the stack's super user."""
     voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in nodes)
     listeners = [
-        f"PLAINTEXT://{node.host}:{node.client_port}",
+        f"CLIENT://{node.host}:{node.client_port}",
         f"CONTROLLER://{node.host}:{node.controller_port}",
     ]
-    advertised = [f"PLAINTEXT://{node.host}:{node.client_port}"]
-    protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+    advertised = [f"CLIENT://{node.host}:{node.client_port}"]
+    protocols = ["CLIENT:SASL_PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+    mechanism = SASL_MECHANISM.lower()
+    # The CLIENT entry's credentials are what a broker presents to the others; a listener
+    # that only accepts connections needs the login module and nothing else.
+    jaas = [
+        f"listener.name.client.{mechanism}.sasl.jaas.config={SCRAM_LOGIN} required"
+        f' username="{admin.name}" password="{admin.password}";'
+    ]
     if node.faults:
         listeners.append(f"FAULTS://{node.host}:{node.faults[0]}")
         advertised.append(f"FAULTS://{node.host}:{node.faults[1]}")
-        protocols.append("FAULTS:PLAINTEXT")
+        protocols.append("FAULTS:SASL_PLAINTEXT")
+        jaas.append(f"listener.name.faults.{mechanism}.sasl.jaas.config={SCRAM_LOGIN} required;")
     replicas = len(nodes)
     isr = min_insync_replicas(nodes)
     return "".join(
@@ -125,8 +160,16 @@ def server_properties(node: KafkaNode, nodes: list[KafkaNode]) -> str:
             f"listeners={','.join(listeners)}",
             f"advertised.listeners={','.join(advertised)}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
+            "inter.broker.listener.name=CLIENT",
             f"listener.security.protocol.map={','.join(protocols)}",
+            f"sasl.enabled.mechanisms={SASL_MECHANISM}",
+            f"sasl.mechanism.inter.broker.protocol={SASL_MECHANISM}",
+            *jaas,
+            "# Nothing is allowed that no ACL allows (gelombang.kafka_access writes them).",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            "# ANONYMOUS: controllers and brokers on the plaintext loopback CONTROLLER listener.",
+            f"super.users=User:{admin.name};User:ANONYMOUS",
             f"log.dirs={node.data}",
             "# 12 partitions: room for up to 12 consumers per group without re-partitioning.",
             "num.partitions=12",
@@ -181,6 +224,14 @@ def broker_argv(java: str, libs: Path, log4j_config: Path, log_file: Path, node:
 
 
 def format_argv(java: str, libs: Path, log4j_config: Path, log_file: Path, node: KafkaNode,
-                cluster_id: str) -> list[str]:  # fmt: skip
+                cluster_id: str, users: list[Credential]) -> list[str]:  # fmt: skip
+    """Format the node's storage with ``users``' SCRAM credentials already in its metadata, so
+    the brokers can authenticate to each other from their first start."""
+    scram = [arg for user in users for arg in ("--add-scram", scram_entry(user))]
     return java_argv(java, libs, log4j_config, log_file, "kafka.tools.StorageTool", "format",
-                     "-t", cluster_id, "-c", str(node.props))  # fmt: skip
+                     "-t", cluster_id, "-c", str(node.props), *scram)  # fmt: skip
+
+
+def scram_entry(user: Credential) -> str:
+    return f"{SASL_MECHANISM}=[name={user.name},password={user.password}]"
+

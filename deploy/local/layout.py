@@ -13,6 +13,7 @@ HERE = ROOT / "deploy" / "local"
 RUN = ROOT / ".run"
 PIDS = RUN / "pids"
 LOGS = RUN / "logs"
+SUPERVISION = RUN / "supervision"  # the watcher's heartbeat and <app>.failed marks
 STACK_ENV = RUN / "stack.env"
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 KAFKA_LIBS = ROOT / "deploy" / "kafka" / "target" / "dependency"
@@ -42,8 +43,21 @@ PG_ROLE = "gelombang"
 PG_PASSWORD = "gelombang"  # noqa: S105 - fixed dev-only credential, loopback-only cluster
 PG_DB = "gelombang"
 
-# Secrets are generated once; regenerating them would make stored encrypted data unreadable.
-SECRET_KEYS = ("GELOMBANG_NIK_HMAC_KEY", "GELOMBANG_PII_KEY")
+# Kafka's principals: the stack's super user, and one per service that uses Kafka (the same
+# names as gelombang.kafka_access.PRINCIPALS, which holds their ACLs; a unit test keeps the two
+# equal). Each service's password is GELOMBANG_KAFKA_PASSWORD_<NAME>; the admin's is
+# GELOMBANG_KAFKA_PASSWORD, with GELOMBANG_KAFKA_USERNAME written as Kafka first starts with SASL.
+KAFKA_ADMIN = "admin"
+KAFKA_PRINCIPALS = ("registration", "assisted", "projector", "verification", "selection")
+
+# Secrets are generated once; regenerating them would make stored encrypted data unreadable (and
+# the SCRAM credentials stored in Kafka's metadata stale).
+SECRET_KEYS = (
+    "GELOMBANG_NIK_HMAC_KEY",
+    "GELOMBANG_PII_KEY",
+    "GELOMBANG_KAFKA_PASSWORD",
+    *(f"GELOMBANG_KAFKA_PASSWORD_{name.upper()}" for name in KAFKA_PRINCIPALS),
+)
 ENV_DEFAULTS = {
     "GELOMBANG_ENV": "dev",
     "GELOMBANG_KAFKA_BROKERS": "1",

@@ -27,6 +27,8 @@ table). The work is in sibling modules, one job each, imported as ``deploy.local
     kafka_broker.py   Kafka: size, storage format, start, topics, metadata health check
     kafka_cluster.py  Kafka's pure layout (ports, server.properties, argv), shared with tests
     apps.py           the Gelombang processes (app table), migrations, starting them
+    supervision.py    the watcher `up` starts: an app that dies is started again (backoff,
+                      crash-loop limit); stdlib only, started as its own process
     gateway.py        nginx rendered from nginx.conf.template, with the gateway limits
     monitoring.py     exporters, Prometheus (config from the app table), dashboard addresses
 
@@ -53,11 +55,12 @@ but keep ``stack.env``: it holds the keys that encrypt stored PII)::
     .run/stack.lock             serialises concurrent up/infra/down invocations
     .run/pids/<name>.pid        pid of each process we started (the only pids we ever signal)
     .run/logs/<name>.log        stdout/stderr (and own logs) of each component
+    .run/supervision/           the watcher's heartbeat, <app>.failed for an app left down
     .run/postgres/{data,run}    cluster (owned by user postgres) and its unix socket
     .run/redis/redis.conf       generated config (append-only file: the NIK hints outlive a restart)
     .run/kafka/                 server.properties, cluster.id, data/ (KRaft log dirs)
     .run/kafka-2/, .run/kafka-3/  the other two nodes with KAFKA_BROKERS=3
-    .run/nginx/                 nginx.conf rendered from deploy/local/nginx.conf.template, temp/
+    .run/nginx/                 nginx.conf rendered from deploy/gateway/nginx.conf.template, temp/
     .run/prometheus/            prometheus.yml, data/ (TSDB, 2 days retention)
     .run/mail/, .run/sms/       the mail sink's maildir and the SMS simulator's outbox.jsonl
 
@@ -69,12 +72,10 @@ their addresses.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 # Run as a script (system python3, before the venv exists): the repository root goes on the
@@ -113,8 +114,20 @@ from deploy.local.layout import (
 )
 from deploy.local.monitoring import EXPORTERS, print_dashboards, start_exporters, start_prometheus
 from deploy.local.postgres import check_postgres, pg_postmaster_pid, start_postgres, stop_postgres
-from deploy.local.processes import Component, check_http, proc_matches, stop_component
+from deploy.local.processes import (
+    Component,
+    check_http,
+    proc_matches,
+    stack_lock,
+    stop_component,
+)
 from deploy.local.redis_server import check_redis, start_redis
+from deploy.local.supervision import (
+    SUPERVISOR,
+    read_failure,
+    start_supervision,
+    supervisor_component,
+)
 
 # ---------------------------------------------------------------------------------------------
 # The components
@@ -139,7 +152,7 @@ def infra_components(env: dict[str, str]) -> dict[str, Component]:
             check_redis,
             f"{HOST}:{REDIS_PORT}",
         ),
-        **{node.name: kafka_component(node) for node in kafka_nodes(env)},
+        **{node.name: kafka_component(node, env) for node in kafka_nodes(env)},
         # nginx keeps its arguments (including our config path) in the master's title.
         "nginx": Component(
             "nginx",
@@ -164,19 +177,6 @@ def infra_components(env: dict[str, str]) -> dict[str, Component]:
 # ---------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def stack_lock() -> Iterator[None]:
-    """Serialise up/infra/down: tests may call this script while someone else does too."""
-    RUN.mkdir(parents=True, exist_ok=True)
-    with (RUN / "stack.lock").open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say("waiting for another stack.py run to finish...")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        yield  # the lock is released when the file closes
-
-
 def require_root() -> None:
     if os.geteuid() != 0:
         raise StackError(
@@ -195,10 +195,13 @@ def status_rows(comps: list[Component]) -> tuple[list[list[str]], bool]:
             pid = pm if pm is not None and proc_matches(pm, comp.marker) else None
         ok, detail = comp.health()
         all_ok = all_ok and ok and pid is not None
+        failure = read_failure(comp.name) if pid is None else None
+        if failure is not None:
+            detail = f"{detail}; supervision: {failure}"
         rows.append(
             [
                 comp.name,
-                "running" if pid is not None else "stopped",
+                "running" if pid is not None else "FAILED" if failure is not None else "stopped",
                 str(pid) if pid is not None else "-",
                 comp.address,
                 ("ok" if ok else "FAIL") + f" ({detail})",
@@ -240,6 +243,7 @@ def cmd_up(with_apps: bool) -> int:
         step("migrations", lambda: run_migrations(env))
         if with_apps:
             step("services", lambda: start_apps(apps, env))
+            step("supervision", lambda: start_supervision(env))
         else:
             say("[services]\n  skipped (infra mode)")
         step("gateway", lambda: start_nginx(infra["nginx"], env))
@@ -248,7 +252,7 @@ def cmd_up(with_apps: bool) -> int:
 
     comps = list(infra.values())
     if with_apps:
-        comps[stores_end(comps) : stores_end(comps)] = [a.component() for a in apps if a.present()]
+        comps[stores_end(comps) : stores_end(comps)] = app_rows(apps)
     rows, ok = status_rows(comps)
     # Every component passed its readiness wait above; one that fails this last look is still
     # running but briefly unready, e.g. a Kafka consumer whose group is rebalancing as the
@@ -277,13 +281,18 @@ def stores_end(comps: list[Component]) -> int:
     return [c.name for c in comps].index("nginx")
 
 
+def app_rows(apps: list[AppSpec]) -> list[Component]:
+    """The apps of the table that exist, then the watcher that keeps them running."""
+    return [*(a.component() for a in apps if a.present()), supervisor_component()]
+
+
 def known_app_components(env: dict[str, str]) -> list[Component]:
     """App components from the table, plus any app pidfile left from a larger instance count."""
     comps = {a.name: a.component() for a in app_table(env)}
     infra = set(infra_components(env))
     for path in sorted(PIDS.glob("*.pid")) if PIDS.exists() else []:
         name = path.stem
-        if name in infra or name in comps:
+        if name in infra or name in comps or name == SUPERVISOR:
             continue
         if name.startswith("registration-") and name.split("-", 1)[1].isdigit():
             i = int(name.split("-", 1)[1])
@@ -301,6 +310,9 @@ def cmd_down() -> int:
     with stack_lock():
         env = app_env()
         infra = infra_components(env)
+        # The watcher first: it would start again the apps stopped below once the lock is free
+        # (it looks at their pidfiles, which stop_component removes; this is belt and braces).
+        stop_component(supervisor_component())
         stop_component(infra["prometheus"])
         for exporter in EXPORTERS:
             stop_component(infra[exporter.name])
@@ -327,6 +339,7 @@ def cmd_restart(names: list[str]) -> int:
         infra = infra_components(env)
         restartable = {c.name: c for c in known_app_components(env)}
         restartable |= {n: infra[n] for n in ("prometheus", *(e.name for e in EXPORTERS))}
+        restartable[SUPERVISOR] = supervisor_component()
         unknown = [n for n in names if n not in restartable]
         if unknown:
             raise StackError(
@@ -342,8 +355,7 @@ def cmd_status(infra_only: bool) -> int:
     infra = infra_components(env)
     comps = list(infra.values())
     if not infra_only:
-        apps = [a.component() for a in app_table(env) if a.present()]
-        comps[stores_end(comps) : stores_end(comps)] = apps
+        comps[stores_end(comps) : stores_end(comps)] = app_rows(app_table(env))
     rows, ok = status_rows(comps)
     print_table(["COMPONENT", "STATE", "PID", "ADDRESS", "HEALTH", "LOG"], rows)
     say("")

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.helpers import create_ssl_context
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
@@ -34,6 +35,7 @@ from gelombang.metrics import (
     KAFKA_PRODUCE_LATENCY,
     KAFKA_PRODUCED,
 )
+from gelombang.settings import CommonSettings, KafkaAuth
 
 log = get_logger(__name__)
 
@@ -44,8 +46,31 @@ class PublishFailed(Exception):
     """Kafka did not acknowledge the record in time; the caller must not claim durability."""
 
 
-def make_producer(bootstrap: str, client_id: str, **overrides: Any) -> AIOKafkaProducer:
+def aiokafka_auth(auth: KafkaAuth) -> dict[str, Any]:
+    """aiokafka's options for ``auth``: pass them to every client (producer, consumer, admin)."""
+    if not auth.sasl:
+        return {"security_protocol": "PLAINTEXT"}
     options: dict[str, Any] = {
+        "security_protocol": auth.protocol,
+        "sasl_mechanism": auth.mechanism,
+        "sasl_plain_username": auth.username,
+        "sasl_plain_password": auth.password,
+    }
+    if auth.protocol == "SASL_SSL":
+        options["ssl_context"] = create_ssl_context(cafile=auth.ca_file or None)
+    return options
+
+
+def aiokafka_connection(settings: CommonSettings) -> dict[str, Any]:
+    """The brokers and this process's principal, for a client built by hand (admin, reader)."""
+    return {"bootstrap_servers": settings.kafka_bootstrap, **aiokafka_auth(settings.kafka_auth)}
+
+
+def make_producer(
+    bootstrap: str, client_id: str, *, auth: KafkaAuth, **overrides: Any
+) -> AIOKafkaProducer:
+    options: dict[str, Any] = {
+        **aiokafka_auth(auth),
         "bootstrap_servers": bootstrap,
         "client_id": client_id,
         "acks": "all",
@@ -99,9 +124,10 @@ class EventPublisher:
 
 
 def make_consumer(
-    bootstrap: str, group_id: str, topics: Sequence[str], **overrides: Any
+    bootstrap: str, group_id: str, topics: Sequence[str], *, auth: KafkaAuth, **overrides: Any
 ) -> AIOKafkaConsumer:
     options: dict[str, Any] = {
+        **aiokafka_auth(auth),
         "bootstrap_servers": bootstrap,
         "group_id": group_id,
         "client_id": group_id,

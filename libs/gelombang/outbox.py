@@ -51,6 +51,11 @@ class Outbox:
         self._mark = f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])"  # noqa: S608
         self._count = f"SELECT count(*) FROM {table} WHERE published_at IS NULL"  # noqa: S608
 
+    @property
+    def topics(self) -> frozenset[str]:
+        """Every topic this outbox publishes to (its service's Kafka principal must write them)."""
+        return frozenset(self._topic_of.values())
+
     async def add(self, conn: Connection, events: Sequence[Event]) -> None:
         if not events:
             return

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gelombang.kafka import start_producer
@@ -58,6 +59,7 @@ class WorkerShell:
         # worker rather than leave it running without that part.
         self._tasks: list[asyncio.Task[Any]] = []
         self._loops: list[Stoppable] = []
+        self._probes: uvicorn.Server | None = None
 
     async def __aenter__(self) -> WorkerShell:
         await self._resources.__aenter__()
@@ -125,9 +127,8 @@ class WorkerShell:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
-        server = probes_server(ready, host, port)
-        self.task("probes", server.serve())
-        self._loops.append(_ServerStopper(server))
+        self._probes = probes_server(ready, host, port)
+        self.task("probes", self._probes.serve())
         await self.run()
 
     async def run(self) -> None:
@@ -140,19 +141,8 @@ class WorkerShell:
         self.stop.set()
         for loop in self._loops:
             loop.stop()
+        if self._probes is not None:
+            self._probes.should_exit = True  # uvicorn stops at its next tick
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         log.info(f"{self.name}_stopped")
-
-
-class _ServerStopper:
-    """Lets the probes server be stopped like the loops (uvicorn stops at its next tick)."""
-
-    def __init__(self, server: Any) -> None:
-        self._server = server
-
-    async def run(self) -> None:  # pragma: no cover - never run, only stopped
-        return None
-
-    def stop(self) -> None:
-        self._server.should_exit = True

@@ -43,6 +43,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 from gelombang.events import Event
 from gelombang.kafka import EVENT_TYPE_HEADER, PublishFailed
 from gelombang.metrics import KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_LATENCY, KAFKA_PRODUCED
+from gelombang.settings import KafkaAuth
 
 
 class TimedOut(PublishFailed):
@@ -108,13 +109,29 @@ class Breaker:
         self._probing = False
 
 
+def librdkafka_auth(auth: KafkaAuth) -> dict[str, Any]:
+    """librdkafka's settings for ``auth`` (the same principal rules as ``aiokafka_auth``)."""
+    if not auth.sasl:
+        return {"security.protocol": "plaintext"}
+    config: dict[str, Any] = {
+        "security.protocol": auth.protocol.lower(),
+        "sasl.mechanisms": auth.mechanism,
+        "sasl.username": auth.username,
+        "sasl.password": auth.password,
+    }
+    if auth.ca_file:
+        config["ssl.ca.location"] = auth.ca_file
+    return config
+
+
 # How often delivery reports are looked for while records are in flight: a record is answered
 # at most this much later than the broker acknowledged it (linger.ms alone is 5 ms).
 POLL_INTERVAL_S = 0.002
 
 
 class RdKafkaPublisher:
-    """``async with RdKafkaPublisher(bootstrap, client_id) as publisher:``, then ``publish``."""
+    """``async with RdKafkaPublisher(bootstrap, client_id, auth=...) as publisher:``, then
+    ``publish``."""
 
     def __init__(
         self,
@@ -122,11 +139,14 @@ class RdKafkaPublisher:
         client_id: str,
         timeout_s: float = 8.0,
         open_s: float = 1.0,
+        *,
+        auth: KafkaAuth,
         **overrides: Any,
     ) -> None:
         # The same knob and default as the aiokafka producers (gelombang.kafka).
         linger_ms = int(os.environ.get("GELOMBANG_KAFKA_LINGER_MS", "5"))
         self._config: dict[str, Any] = {
+            **librdkafka_auth(auth),
             "bootstrap.servers": bootstrap,
             "client.id": client_id,
             "acks": "all",

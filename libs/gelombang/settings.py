@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -33,6 +34,37 @@ PLACEHOLDER_KEYS = frozenset({"0" * 64, "change-me", "changeme", "dev"})
 # The local stack's database credentials: fine on loopback, refused anywhere else.
 DEV_DATABASE_PASSWORD = "gelombang"  # noqa: S105 - the known dev value, listed to be refused
 DEV_DATABASE_URL = f"postgresql://gelombang:{DEV_DATABASE_PASSWORD}@127.0.0.1:5432/gelombang"
+
+
+KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
+
+
+@dataclass(frozen=True)
+class KafkaAuth:
+    """Who a Kafka client is and how it proves it: every client of the project is built with one
+    (``gelombang.kafka.aiokafka_auth``, ``gelombang.rdkafka.librdkafka_auth``)."""
+
+    protocol: KafkaProtocol = "PLAINTEXT"
+    mechanism: str = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: str = ""  # PEM of the CA that signed the brokers' certificates (SASL_SSL)
+
+    @property
+    def sasl(self) -> bool:
+        """Whether the client logs in; if so, with a username and password or not at all."""
+        if self.protocol == "PLAINTEXT":
+            return False
+        if not self.username or not self.password:
+            raise ValueError(
+                f"Kafka over {self.protocol} needs GELOMBANG_KAFKA_USERNAME and"
+                " GELOMBANG_KAFKA_PASSWORD"
+            )
+        return True
+
+    def as_user(self, username: str, password: str) -> KafkaAuth:
+        """The same connection settings with another principal (tests and the stack's setup)."""
+        return KafkaAuth(self.protocol, self.mechanism, username, password, self.ca_file)
 
 
 def refuse_dev_secret(settings: CommonSettings, name: str, value: str) -> None:
@@ -60,6 +92,15 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # The service's own Kafka principal (SASL/SCRAM): the brokers' ACLs let each principal write
+    # only the topics its service owns and read only what it consumes (gelombang.kafka_access).
+    # Unset, the protocol is SASL_SSL outside dev; in dev SASL_PLAINTEXT when a username is
+    # given (the local stack's loopback brokers), PLAINTEXT otherwise.
+    kafka_security_protocol: KafkaProtocol | None = None
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = Field(default="", repr=False)
+    kafka_ca_file: str = ""
     database_url: str = DEV_DATABASE_URL
     redis_url: str = "redis://127.0.0.1:6379/0"
     public_base_url: str = "http://127.0.0.1:8080"
@@ -71,8 +112,10 @@ class CommonSettings(BaseSettings):
 
     topic_partitions: int = 12
     # Replicas of every application topic (3 with `make up KAFKA_BROKERS=3`, in compose and in
-    # Kubernetes); min.insync.replicas is a majority of them (gelombang.topics).
+    # Kubernetes), and how many must have a write before it is acknowledged: a majority of
+    # them, worked out by the local stack from its layout (deploy/local/kafka_cluster.py).
     kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1)
 
     # Addresses or networks (comma-separated, e.g. "10.42.0.0/16,127.0.0.1") whose
     # X-Forwarded-For an API believes: the gateway's, and nobody else's. The client address
@@ -125,7 +168,31 @@ class CommonSettings(BaseSettings):
             raise ValueError(
                 "GELOMBANG_DATABASE_URL has the development password; refusing to start outside dev"
             )
+        if self.env != "dev" and self.kafka_security_protocol == "PLAINTEXT":
+            # Without authentication any pod could publish a verified registration.
+            raise ValueError(
+                "GELOMBANG_KAFKA_SECURITY_PROTOCOL=PLAINTEXT; refusing to start outside dev"
+            )
         return self
+
+    @property
+    def kafka_auth(self) -> KafkaAuth:
+        protocol = self.kafka_security_protocol
+        if protocol is None:
+            protocol = (
+                "SASL_SSL"
+                if self.env != "dev"
+                else "SASL_PLAINTEXT"
+                if self.kafka_username
+                else "PLAINTEXT"
+            )
+        return KafkaAuth(
+            protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_username,
+            self.kafka_password,
+            self.kafka_ca_file,
+        )
 
     @property
     def nik_hmac_key_bytes(self) -> bytes:

@@ -26,7 +26,8 @@ from gelombang.events import (
     VERIFICATION_REQUESTS,
     dead_letter_topic,
 )
-from gelombang.settings import CommonSettings
+from gelombang.kafka import aiokafka_auth
+from gelombang.settings import CommonSettings, KafkaAuth
 
 EVENT_TOPICS = (
     REGISTRATIONS_SUBMITTED,
@@ -42,25 +43,37 @@ EVENT_TOPICS = (
 ALL_TOPICS = EVENT_TOPICS + tuple(dead_letter_topic(t) for t in EVENT_TOPICS)
 
 
-def topic_configs(replication_factor: int) -> dict[str, str]:
-    # A majority of the replicas must have a write before acks=all acknowledges it: with three,
-    # an accepted sign-up survives losing any one broker, and with two of three down the log
-    # refuses writes (the API answers 503 + Retry-After) instead of keeping a single copy.
-    # Unclean leader election stays off (the broker default, said here for the record).
+def topic_configs(min_insync_replicas: int) -> dict[str, str]:
+    # How many replicas must have a write before acks=all acknowledges it: a majority, worked
+    # out where the cluster is laid out (deploy/local/kafka_cluster.py for the local stack,
+    # which hands it over as GELOMBANG_KAFKA_MIN_INSYNC_REPLICAS). With three, an accepted
+    # sign-up survives losing any one broker, and with two of three down the log refuses
+    # writes (the API answers 503 + Retry-After) instead of keeping a single copy. Unclean
+    # leader election stays off (the broker default, said here for the record).
     return {
-        "min.insync.replicas": str(replication_factor // 2 + 1),
+        "min.insync.replicas": str(min_insync_replicas),
         "unclean.leader.election.enable": "false",
     }
 
 
 async def ensure_topics(
-    bootstrap: str, partitions: int, timeout_s: float, replication_factor: int = 1
+    bootstrap: str,
+    partitions: int,
+    timeout_s: float,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+    *,
+    auth: KafkaAuth,
 ) -> dict[str, int]:
     """Return {topic: partition count} once every topic exists."""
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
     while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=5000,
+            **aiokafka_auth(auth),
+        )
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -73,7 +86,7 @@ async def ensure_topics(
                                 t,
                                 partitions,
                                 replication_factor=replication_factor,
-                                topic_configs=topic_configs(replication_factor),
+                                topic_configs=topic_configs(min_insync_replicas),
                             )
                             for t in missing
                         ]
@@ -106,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                 settings.topic_partitions,
                 args.timeout,
                 settings.kafka_replication_factor,
+                settings.kafka_min_insync_replicas,
+                auth=settings.kafka_auth,
             )
         )
     except TimeoutError as exc:

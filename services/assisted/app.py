@@ -23,7 +23,15 @@ from gelombang.postgres import create_pool
 from gelombang.rdkafka import RdKafkaPublisher
 from gelombang.serving import serve
 from services.assisted import repository
-from services.assisted.api import BatchRunner, Refused, Runtime, refused_handler, router
+from services.assisted.api import (
+    BatchRunner,
+    Refused,
+    Runtime,
+    State,
+    ops,
+    refused_handler,
+    router,
+)
 from services.assisted.service import AssistedCollaborators, BatchPolicy
 from services.assisted.settings import AssistedSettings
 from services.registration.api import unreadable_body_handler, validation_error_handler
@@ -37,10 +45,11 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
     settings = settings or AssistedSettings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         publisher = RdKafkaPublisher(
             settings.kafka_bootstrap,
             client_id=settings.service_name,
+            auth=settings.kafka_auth,
             timeout_s=settings.produce_timeout_s,
         )
         await publisher.start()
@@ -74,13 +83,12 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
                 concurrency=settings.batch_concurrency, attempts=settings.batch_publish_attempts
             ),
         )
-        app.state.runtime = Runtime(settings, deps, batches, publisher, redis, pool)
         for batch_id, officer in await repository.unfinished_batches(pool):
             log.info("batch_resumed", batch_id=str(batch_id))
             batches.start(batch_id, officer)
         log.info("started")
         try:
-            yield
+            yield {"runtime": Runtime(settings, deps, batches, publisher, redis, pool)}
         finally:
             await batches.stop()
             await publisher.stop()
@@ -98,6 +106,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
     app.include_router(
         router, responses={422: {"model": ErrorResponse, "description": "Field-level errors"}}
     )
+    app.include_router(ops)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, unreadable_body_handler)
     app.add_exception_handler(Refused, refused_handler)

@@ -14,11 +14,10 @@ from typing import Annotated, Literal
 
 import asyncpg
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,11 +27,12 @@ from gelombang.kafka import PublishFailed
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
 from gelombang.metrics import REQUESTS_SHED
 from gelombang.pii import PiiError
-from gelombang.probes import POSTGRES_UNAVAILABLE, redis_reachable
+from gelombang.probes import POSTGRES_UNAVAILABLE, Checks, ops_router, redis_reachable
 from gelombang.rdkafka import RdKafkaPublisher
 from services.registration import repository
 from services.registration.lane import ALTCHA_MAX_LENGTH, SignUpCall, valid_idempotency_key
 from services.registration.schemas import (
+    ContactChangeRequest,
     ContactProgress,
     ContactStep,
     ErrorResponse,
@@ -59,10 +59,12 @@ from services.registration.service import (
     confirm_email_link,
     confirm_otp,
     register,
+    request_contact_change,
     request_new_code,
     request_status_link,
 )
 from services.registration.settings import RegistrationSettings
+from services.registration.wiring import contact_change_collaborators, resend_limit
 
 router = APIRouter()
 
@@ -80,9 +82,21 @@ class Runtime:
     status_link: StatusLinkCollaborators
 
 
+# Read from app.state, not from lifespan state like the other APIs: uvicorn copies lifespan
+# state into every request, the public sign-ups included, and their path (``sign_up``, from the
+# lane or the route) reads app.state directly instead of resolving a dependency.
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+def sign_up_guard(request: Request) -> SignUpGuard:
+    guard: SignUpGuard = request.app.state.sign_up_guard
+    return guard
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+SignUpGuardDep = Annotated[SignUpGuard, Depends(sign_up_guard)]
 
 
 def error(
@@ -229,8 +243,7 @@ def _refused(refusal: Refusal, lang: Lang) -> JSONResponse:
     "/api/v1/challenge",
     summary="A proof-of-work challenge (ALTCHA); sign-ups need its solution under heavy load",
 )
-async def challenge(request: Request) -> JSONResponse:
-    guard: SignUpGuard = request.app.state.sign_up_guard
+async def challenge(guard: SignUpGuardDep) -> JSONResponse:
     return JSONResponse(guard.challenge(), headers={"Cache-Control": "no-store"})
 
 
@@ -242,11 +255,10 @@ async def challenge(request: Request) -> JSONResponse:
 )
 async def get_registration(
     registration_id: str,
-    request: Request,
+    rt: RuntimeDep,
     x_status_token: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> RegistrationStatus | JSONResponse:
-    rt = runtime(request)
     lang = pick_language(accept_language)
     # Unknown id, malformed id, missing token and wrong token all answer the same 404, so the
     # endpoint tells a guesser nothing.
@@ -286,8 +298,14 @@ async def get_registration(
 
 
 def _contact_of(row: repository.StatusRow, rt: Runtime) -> ContactProgress | None:
+    bound_to = str(row.registration_id)
     try:
-        personal = rt.deps.cipher.open_json(row.pii, str(row.registration_id))
+        personal = rt.deps.cipher.open_json(row.pii, bound_to)
+        # The contact being confirmed: the sign-up's, as its changes replaced it (issue 20).
+        for step in row.history:
+            if step.contact_pii:
+                changed = rt.deps.cipher.open_json(step.contact_pii, bound_to)
+                personal.update({k: changed[k] for k in ("email", "phone") if changed.get(k)})
     except (PiiError, ValueError):
         return None  # a record we cannot open still has a status to show
     return contact_progress(
@@ -310,11 +328,18 @@ def contact_progress(
 
     The same choice of channel as verification's (email first, an officer vouches for walk-ins);
     contact_pending means the message went out, contact_confirmed that the person answered.
+    ``email`` and ``phone`` are the current contact, changes applied; after a change
+    (contact_changed) the contact is pending again until the new contact's message is out.
     """
     steps = {status for status, _ in history}
     reasons = {reason for _, reason in history if reason}
     if channel == "assisted":
         return ContactProgress(method="officer", state="confirmed", hint="")
+    kinds: list[Literal["email", "phone"]] = []
+    if email:
+        kinds.append("email")
+    if phone:
+        kinds.append("phone")
     if email:
         method: Literal["email", "sms"] = "email"
         name, _, domain = email.partition("@")
@@ -324,17 +349,26 @@ def contact_progress(
         hint = f"****{phone[-4:]}"
     else:
         return None
+    changes = 0
+    sent = False
+    for status, _ in history:
+        if status == "contact_changed":
+            changes, sent = changes + 1, False
+        elif status == "contact_pending":
+            sent = True
     state: ContactStep
     if "contact_confirmed" in steps or "verified" in steps:
         state = "confirmed"
     elif reasons & {"contact_expired", "contact_undeliverable"}:
         state = "failed"
-    elif "contact_pending" in steps:
+    elif sent:
         state = "sent"
     else:
         state = "pending"
     confirm_by = submitted_at + LINK_TTL if state in ("pending", "sent") else None
-    return ContactProgress(method=method, state=state, hint=hint, confirm_by=confirm_by)
+    return ContactProgress(
+        method=method, state=state, hint=hint, confirm_by=confirm_by, kinds=kinds, changes=changes
+    )
 
 
 def status_message(status: str, reason: str | None, wave: int | None, lang: Lang) -> str | None:
@@ -365,7 +399,7 @@ def _answer(
         page = _PAGE.format(lang=lang, title=html.escape(title), text=html.escape(text))
         return HTMLResponse(page, status_code=status, headers=headers)
     if status >= 400:
-        field = "code" if code.startswith("otp_") and code != "otp_resend_too_soon" else None
+        field = "code" if code.startswith("otp_") and not code.startswith("otp_resend_") else None
         return error(status, code, lang, field=field, headers=headers)
     return JSONResponse({"status": code, "detail": text}, status_code=status, headers=headers)
 
@@ -377,16 +411,24 @@ def _answer(
 )
 async def verify_email_link(
     request: Request,
+    rt: RuntimeDep,
     token: Annotated[str, Query(max_length=200)] = "",
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
-    rt = runtime(request)
     lang = pick_language(accept_language)
     try:
-        outcome = await confirm_email_link(token, datetime.now(UTC), rt.contact)
+        outcome = await confirm_email_link(
+            token, datetime.now(UTC), rt.contact, _ReadModelContactStandings(rt)
+        )
     except PublishFailed:
         return _answer(request, 503, "service_unavailable", lang, _retry_after(rt))
-    status = {"confirmed": 200, "already_confirmed": 200, "link_invalid": 400, "link_expired": 410}
+    status = {
+        "confirmed": 200,
+        "already_confirmed": 200,
+        "link_invalid": 400,
+        "link_expired": 410,
+        "link_replaced": 410,
+    }
     code = (
         "contact_confirmed"
         if outcome == "confirmed"
@@ -431,10 +473,10 @@ def _status_page_of_link(token: str, rt: Runtime) -> str | None:
 async def verify_otp(
     payload: OtpVerifyRequest,
     request: Request,
+    rt: RuntimeDep,
     x_status_token: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
-    rt = runtime(request)
     lang = pick_language(accept_language)
     registration_id = str(payload.registration_id)
     # Only the person holding the status token may guess codes for this registration.
@@ -464,24 +506,114 @@ async def verify_otp(
 async def resend_otp(
     payload: OtpResendRequest,
     request: Request,
+    rt: RuntimeDep,
     x_status_token: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
-    rt = runtime(request)
     lang = pick_language(accept_language)
     registration_id = str(payload.registration_id)
     if not x_status_token or not rt.deps.cipher.check_status_token(registration_id, x_status_token):
         return error(404, "not_found", lang)
+    limit = resend_limit(settings=rt.settings, redis=rt.redis)
     try:
-        queued = await request_new_code(
-            registration_id, rt.settings.otp_resend_cooldown_s, rt.contact
+        outcome = await request_new_code(
+            registration_id, rt.settings.otp_resend_cooldown_s, rt.contact, limit
         )
     except PublishFailed:
         return _answer(request, 503, "service_unavailable", lang, _retry_after(rt))
-    if not queued:
+    if outcome == "too_soon":
         cooldown = {"Retry-After": str(rt.settings.otp_resend_cooldown_s)}
         return _answer(request, 429, "otp_resend_too_soon", lang, cooldown)
+    if outcome == "limit":
+        # No Retry-After: waiting does not help; the message says what does.
+        return _limit_reached("otp_resend_limit", limit.limit, lang)
     return _answer(request, 202, "otp_resend_queued", lang)
+
+
+def _limit_reached(code: str, times: int, lang: Lang) -> JSONResponse:
+    # The code tells the page that asking again is pointless (the cooldown's 429 is not).
+    text = message(code, lang, times=times)
+    body = {**ErrorResponse(detail=text).model_dump(mode="json"), "code": code, "times": times}
+    return JSONResponse(body, status_code=429)
+
+
+@router.post(
+    "/api/v1/contact/change",
+    status_code=202,
+    summary=(
+        "Replace the email address or mobile number before it is confirmed: a new code or "
+        "link goes to the new contact, the old one stops working (at most 3 changes, one per "
+        "minute)"
+    ),
+    responses={
+        404: {"model": ErrorResponse},
+        409: {"model": ErrorResponse, "description": "The contact is confirmed or the case closed"},
+        429: {"model": ErrorResponse, "description": "Too soon (Retry-After) or too many changes"},
+        503: {"model": ErrorResponse},
+    },
+)
+async def change_contact(
+    payload: ContactChangeRequest,
+    request: Request,
+    rt: RuntimeDep,
+    x_status_token: Annotated[str | None, Header()] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Authorised like the resend, by the status token. 202 means the change is durable in
+    Kafka; the verification worker applies it while the case still waits for its contact."""
+    lang = pick_language(accept_language)
+    registration_id = str(payload.registration_id)
+    if not x_status_token or not rt.deps.cipher.check_status_token(registration_id, x_status_token):
+        return error(404, "not_found", lang)
+    deps = contact_change_collaborators(
+        settings=rt.settings,
+        cipher=rt.deps.cipher,
+        redis=rt.redis,
+        standings=_ReadModelContactStandings(rt),
+        publisher=rt.deps.publisher,
+    )
+    try:
+        outcome = await request_contact_change(payload, deps)
+    except PublishFailed:
+        return _answer(request, 503, "service_unavailable", lang, _retry_after(rt))
+    if outcome == "closed":
+        body = ErrorResponse(detail=message("contact_change_closed", lang)).model_dump()
+        return JSONResponse({**body, "code": "contact_change_closed"}, status_code=409)
+    if outcome == "too_soon":
+        wait = {"Retry-After": str(rt.settings.contact_change_cooldown_s)}
+        body = ErrorResponse(detail=message("contact_change_too_soon", lang)).model_dump()
+        return JSONResponse({**body, "code": "contact_change_too_soon"}, 429, headers=wait)
+    if outcome == "limit":
+        return _limit_reached("contact_change_limit", deps.limit, lang)
+    return _answer(request, 202, "contact_change_queued", lang)
+
+
+class _ReadModelContactStandings:
+    """``ContactStandings`` and ``ContactVersions`` from the read model: the contact step the
+    status answer shows."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    async def contact_version(self, registration_id: str) -> int | None:
+        try:
+            row = await repository.fetch_status(self._rt.pool, uuid.UUID(registration_id))
+        except POSTGRES_UNAVAILABLE as exc:
+            raise DependencyUnavailable("postgres") from exc
+        if row is None:
+            return None
+        return sum(1 for step in row.history if step.status == "contact_changed")
+
+    async def awaiting_contact(self, registration_id: str) -> bool | None:
+        try:
+            row = await repository.fetch_status(self._rt.pool, uuid.UUID(registration_id))
+        except POSTGRES_UNAVAILABLE as exc:
+            raise DependencyUnavailable("postgres") from exc
+        if row is None:
+            return None
+        contact = _contact_of(row, self._rt)
+        waiting = contact is not None and contact.state in ("pending", "sent")
+        return waiting and row.status != "rejected"
 
 
 # -- Lost status link (issue 20) -----------------------------------------------------------
@@ -503,13 +635,13 @@ async def resend_otp(
 async def resend_status_link(
     payload: StatusLinkRequest,
     request: Request,
+    rt: RuntimeDep,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The same 202 and body whether or not the NIK is registered and whether or not the
     contact is its own, after the same work (no lookup is made here): the answer tells nobody
     anything about a NIK. The link itself goes only to the contact on record, by email or SMS,
     never into this answer."""
-    rt = runtime(request)
     lang = pick_language(accept_language)
     client_ip = request.client.host if request.client else ""
     try:
@@ -534,26 +666,12 @@ def _retry_after(rt: Runtime) -> dict[str, str]:
     return {"Retry-After": str(rt.settings.retry_after_s)}
 
 
-@router.get("/healthz", include_in_schema=False)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def readiness(rt: RuntimeDep) -> Checks:
+    """For the ops router's /readyz, where only Kafka decides: Redis down degrades dedupe and
+    idempotency but must not take intake away (an orchestrator would pull every replica at
+    once), so it is reported, not deciding."""
+    kafka_ok, redis_ok = await asyncio.gather(rt.publisher.reachable(), redis_reachable(rt.redis))
+    return {"kafka": kafka_ok, "redis": redis_ok}
 
 
-@router.get("/readyz", include_in_schema=False)
-async def readyz(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    kafka_ok, redis_ok = await asyncio.gather(
-        rt.publisher.reachable(), redis_reachable(rt.redis)
-    )
-    # Redis down degrades dedupe and idempotency but must not take intake away (an orchestrator
-    # would pull every replica at once), so only Kafka decides readiness; Redis is reported.
-    body = {
-        "status": "ready" if kafka_ok else "not_ready",
-        "checks": {"kafka": kafka_ok, "redis": redis_ok},
-    }
-    return JSONResponse(body, status_code=200 if kafka_ok else 503)
-
-
-@router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+ops = ops_router(readiness, advisory={"redis"})

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gelombang.admission import (
     AdmissionController,
     AdmissionMiddleware,
+    IntakePace,
     RedisFirstTimes,
     SignUpGuard,
 )
@@ -23,15 +24,19 @@ from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import ADMISSION_LIMIT, RequestMetricsMiddleware
 from gelombang.pii import PiiCipher
 from gelombang.postgres import create_pool
+from gelombang.probes import OPS_PATHS
 from gelombang.rdkafka import RdKafkaPublisher
 from gelombang.serving import serve
 from services.registration.api import (
     Runtime,
+    ops,
     router,
     sign_up,
     unreadable_body_handler,
     validation_error_handler,
 )
+from services.registration.intake import GATEWAY_REFUSED_PATH, INTAKE_PATH
+from services.registration.intake import router as intake_router
 from services.registration.lane import SignUpLane, sign_up_route
 from services.registration.repository import (
     RedisOnceGuard,
@@ -53,6 +58,7 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         publisher = RdKafkaPublisher(
             settings.kafka_bootstrap,
             client_id=settings.service_name,
+            auth=settings.kafka_auth,
             timeout_s=settings.produce_timeout_s,
         )
         await publisher.start()
@@ -115,6 +121,8 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     app.include_router(
         router, responses={422: {"model": ErrorResponse, "description": "Field-level errors"}}
     )
+    app.include_router(ops)
+    app.include_router(intake_router)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, unreadable_body_handler)
     # Added first, so it runs innermost: admission and metrics see both of its paths.
@@ -133,6 +141,8 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     )
     ADMISSION_LIMIT.labels(settings.service_name).set_function(lambda: admission.limit)
     app.state.admission = admission
+    app.state.intake_pace = IntakePace()
+    app.state.intake_service = settings.service_name
     # Added before the metrics middleware so it runs inside it: refusals still show up in
     # http_requests_total next to the requests that were served.
     app.add_middleware(
@@ -140,7 +150,8 @@ def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
         controller=admission,
         service=settings.service_name,
         # The challenge is one HMAC to hand out, and a person in the waiting room needs it.
-        exempt_paths=("/healthz", "/readyz", "/metrics", "/api/v1/challenge"),
+        # So are the waiting room's figures (cached by the gateway: one request a second).
+        exempt_paths=(*OPS_PATHS, "/api/v1/challenge", INTAKE_PATH, GATEWAY_REFUSED_PATH),
     )
     app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
     return app

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -28,7 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from tqdm import tqdm
 
 from gelombang.events import dead_letter_topic
-from gelombang.kafka import Delivered, decode_record
+from gelombang.kafka import Delivered, aiokafka_connection, decode_record
 from gelombang.postgres import create_pool
 from services.registration.settings import ProjectorSettings
 from services.registration.worker import TOPICS, Projector
@@ -78,10 +78,10 @@ async def prepare_schema(conn: asyncpg.Connection, schema: str) -> None:
 
 
 async def log_bounds(
-    bootstrap: str, topics: tuple[str, ...]
+    kafka: dict[str, Any], topics: tuple[str, ...]
 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """(first offset, end offset) of every partition of ``topics``, now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -90,7 +90,7 @@ async def log_bounds(
     partitions = [
         TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
     ]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
     await consumer.start()
     try:
         starts = await consumer.beginning_offsets(partitions)
@@ -101,7 +101,7 @@ async def log_bounds(
 
 
 async def read_until(
-    bootstrap: str, starts: dict[TopicPartition, int], ends: dict[TopicPartition, int]
+    kafka: dict[str, Any], starts: dict[TopicPartition, int], ends: dict[TopicPartition, int]
 ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """Every record from the start of each partition up to (not including) ``ends``, in
     batches of at most ``BATCH``, each partition in its order. No group, nothing committed."""
@@ -109,7 +109,7 @@ async def read_until(
     if not wanted:
         return
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=BATCH
+        **kafka, enable_auto_commit=False, max_poll_records=BATCH
     )
     await consumer.start()
     try:
@@ -128,12 +128,12 @@ async def read_until(
         await consumer.stop()
 
 
-async def parked_records(bootstrap: str, group: str, topics: tuple[str, ...]) -> set[str]:
+async def parked_records(kafka: dict[str, Any], group: str, topics: tuple[str, ...]) -> set[str]:
     """``topic/partition/offset`` of every record the live ``group`` parked in a dead-letter
     topic: the live decider skipped them, so the rebuild does too."""
-    starts, ends = await log_bounds(bootstrap, tuple(dead_letter_topic(t) for t in topics))
+    starts, ends = await log_bounds(kafka, tuple(dead_letter_topic(t) for t in topics))
     parked: set[str] = set()
-    async for batch in read_until(bootstrap, starts, ends):
+    async for batch in read_until(kafka, starts, ends):
         for record in batch:
             headers = dict(record.headers or ())
             if headers.get("dlq_group", b"").decode() == group:
@@ -142,7 +142,7 @@ async def parked_records(bootstrap: str, group: str, topics: tuple[str, ...]) ->
 
 
 async def rebuild(
-    bootstrap: str,
+    kafka: dict[str, Any],
     pool: asyncpg.Pool,
     starts: dict[TopicPartition, int],
     ends: dict[TopicPartition, int],
@@ -153,7 +153,7 @@ async def rebuild(
     projector parked. (handled, skipped)."""
     projector = Projector(pool)  # no Redis hints, no outbox relay: a rebuild publishes nothing
     handled = skipped = 0
-    async for batch in read_until(bootstrap, starts, ends):
+    async for batch in read_until(kafka, starts, ends):
         delivered: list[Delivered] = []
         for record in batch:
             if f"{record.topic}/{record.partition}/{record.offset}" in parked:
@@ -171,10 +171,10 @@ async def rebuild(
 
 
 async def wait_for_live(
-    bootstrap: str, group: str, ends: dict[TopicPartition, int], timeout_s: float
+    kafka: dict[str, Any], group: str, ends: dict[TopicPartition, int], timeout_s: float
 ) -> bool:
     """True once the live projector has committed at least up to ``ends`` everywhere."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         deadline = time.monotonic() + timeout_s
@@ -239,7 +239,9 @@ async def replay(
     live_timeout_s: float = 120.0,
 ) -> Comparison:
     snapshot_at = time.time()
-    starts, ends = await log_bounds(settings.kafka_bootstrap, TOPICS)
+    # What every client here is given: the brokers and the principal (the projector's).
+    kafka = aiokafka_connection(settings)
+    starts, ends = await log_bounds(kafka, TOPICS)
     total = sum(max(0, ends[tp] - starts.get(tp, 0)) for tp in ends)
     admin = await asyncpg.connect(settings.database_url)
     try:
@@ -250,12 +252,12 @@ async def replay(
             max_size=2,
             server_settings={"search_path": f'"{schema}"'},
         )
-        parked = await parked_records(settings.kafka_bootstrap, settings.group_id, TOPICS)
+        parked = await parked_records(kafka, settings.group_id, TOPICS)
         started = time.monotonic()
         try:
             with tqdm(total=total, unit=" records", desc="replay", file=sys.stderr) as bar:
                 handled, undecodable = await rebuild(
-                    settings.kafka_bootstrap, pool, starts, ends, parked, bar
+                    kafka, pool, starts, ends, parked, bar
                 )
         finally:
             await pool.close()
@@ -266,7 +268,7 @@ async def replay(
             file=sys.stderr,
         )
         caught_up = await wait_for_live(
-            settings.kafka_bootstrap, settings.group_id, ends, live_timeout_s
+            kafka, settings.group_id, ends, live_timeout_s
         )
         if not caught_up:
             print(

@@ -115,8 +115,9 @@ def status_change(delivered: Delivered) -> repository.StatusChange | None:
     event = delivered.event
     status: str
     reason: str | None
+    contact_pii: str | None = None
     if isinstance(event, RegistrationProgressed):
-        status, reason = event.status, None
+        status, reason, contact_pii = event.status, None, event.contact
     elif isinstance(event, RegistrationVerified):
         status, reason = "verified", None
     elif isinstance(event, RegistrationRejected):
@@ -133,7 +134,7 @@ def status_change(delivered: Delivered) -> repository.StatusChange | None:
     else:
         return None
     return repository.StatusChange(
-        event.event_id, event.registration_id, status, reason, event.occurred_at
+        event.event_id, event.registration_id, status, reason, event.occurred_at, None, contact_pii
     )
 
 
@@ -173,10 +174,14 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
         )
         shell.on_close(redis.aclose)
         producer = await shell.producer(
-            make_producer(settings.kafka_bootstrap, client_id=settings.group_id)
+            make_producer(
+                settings.kafka_bootstrap, client_id=settings.group_id, auth=settings.kafka_auth
+            )
         )
         consumer = await shell.consumer(
-            make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
+            make_consumer(
+                settings.kafka_bootstrap, settings.group_id, TOPICS, auth=settings.kafka_auth
+            )
         )
         publisher = EventPublisher(producer)
         wake_outbox = asyncio.Event()

@@ -85,10 +85,17 @@ async def run(settings: SelectionSettings, host: str, port: int) -> None:
     async with WorkerShell("selection_worker") as shell:
         pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
         producer = await shell.producer(
-            make_producer(settings.kafka_bootstrap, client_id=settings.group_id)
+            make_producer(
+                settings.kafka_bootstrap, client_id=settings.group_id, auth=settings.kafka_auth
+            )
         )
         consumer = await shell.consumer(
-            make_consumer(settings.kafka_bootstrap, settings.group_id, (REGISTRATIONS_VERIFIED,))
+            make_consumer(
+                settings.kafka_bootstrap,
+                settings.group_id,
+                (REGISTRATIONS_VERIFIED,),
+                auth=settings.kafka_auth,
+            )
         )
         publisher = EventPublisher(producer)
         worker = Worker(pool, publisher, settings)

@@ -37,6 +37,7 @@ from gelombang.events import (
     SELECTION_DECIDED,
     STATUS_LINK_REQUESTED,
     VERIFICATION_REQUESTS,
+    ContactChangeRequested,
     ContactCodeResendRequested,
     ContactConfirmed,
     Event,
@@ -77,6 +78,7 @@ from services.verification.service import (
     ContactSent,
     decision_texts,
     email_text,
+    judge_contact_changes,
     judge_status_link_requests,
     progressed,
     retry_delay_s,
@@ -117,19 +119,32 @@ class Verifier:
         accepted = [d.event for d in batch if isinstance(d.event, RegistrationAccepted)]
         confirmed = [d.event for d in batch if isinstance(d.event, ContactConfirmed)]
         resend = [d.event for d in batch if isinstance(d.event, ContactCodeResendRequested)]
+        changes = [d.event for d in batch if isinstance(d.event, ContactChangeRequested)]
         decided = [d.event for d in batch if isinstance(d.event, SelectionDecided)]
         lost = [d.event for d in batch if isinstance(d.event, StatusLinkRequested)]
         async with self.pool.acquire() as conn, conn.transaction():
             await repository.ingest_accepted(conn, accepted, link_expiry())
+            if changes:
+                await repository.lock_cases(
+                    conn,
+                    [e.registration_id for e in confirmed] + [e.registration_id for e in changes],
+                )
             settled = await repository.confirm_contacts(
                 conn,
                 [
                     (
                         e.registration_id,
                         progressed(e.registration_id, "contact_confirmed", e.method),
+                        e.contact_version,
                     )
                     for e in confirmed
                 ],
+            )
+            changed = await judge_contact_changes(
+                changes,
+                repository.PostgresContactChanges(conn),
+                self.cipher,
+                self.settings.contact_change_limit,
             )
             await repository.request_resend(
                 conn, [e.registration_id for e in resend], self.settings.sms_daily_limit
@@ -143,6 +158,7 @@ class Verifier:
             )
         for outcome in judged:
             STATUS_LINK_REQUESTS.labels(outcome).inc()
+        await self._contact_changes_applied(changed)
         for event in settled:
             VERIFICATION_OUTCOMES.labels(
                 "verified" if event.event_type == "RegistrationVerified" else "rejected",
@@ -150,8 +166,24 @@ class Verifier:
             ).inc()
         for _ in confirmed:
             VERIFICATION_CHECKS.labels("contact", "confirmed").inc()
-        if confirmed:
+        if confirmed or any(outcome == "changed" for _, outcome in changed):
             self.wake_outbox.set()
+
+    async def _contact_changes_applied(
+        self, changed: Sequence[tuple[ContactChangeRequested, str]]
+    ) -> None:
+        for request, outcome in changed:
+            VERIFICATION_CHECKS.labels("contact", f"change_{outcome}").inc()
+            registration_id = str(request.registration_id)
+            if outcome != "changed":
+                log.info("contact_change_ignored", registration_id=registration_id, outcome=outcome)
+                continue
+            try:
+                # The old number's code stops working now, not when the new one is issued.
+                await self.otps.revoke(registration_id)
+            except (aioredis.RedisError, OSError) as exc:
+                # The new code replaces it within a moment anyway (OtpStore.issue).
+                log.warning("otp_revoke_failed", error=type(exc).__name__)
 
     # -- NIK checks -------------------------------------------------------------------------
     def nik_checks(self) -> NikCheckPipeline:
@@ -206,13 +238,15 @@ class Verifier:
         personal = self.cipher.open_json(due.pii, registration_id)
         try:
             if due.method == "email":
-                token = self.contact.link_token(registration_id, due.expires_at)
+                token = self.contact.link_token(registration_id, due.expires_at, due.version)
                 link = f"{self.settings.public_base_url}/api/v1/contact/verify?token={token}"
                 subject, body = email_text(
                     personal["full_name"], link, self._status_link(registration_id)
                 )
+                # A changed contact's messages get Message-IDs of their own.
+                sends = f"{due.sends}" if due.version == 0 else f"v{due.version}.{due.sends}"
                 await self.mailer.send(
-                    personal["email"], subject, body, f"{registration_id}.{due.sends}"
+                    personal["email"], subject, body, f"{registration_id}.{sends}"
                 )
             else:
                 await self._send_otp(registration_id, personal["phone"], due.sends)
@@ -222,9 +256,14 @@ class Verifier:
                 due.sends + 1, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
             )
             VERIFICATION_RETRIES.labels("contact", reason).inc()
-            return ContactRetry(due.registration_id, delay, reason)
-        step = progressed(due.registration_id, "contact_pending", due.method)  # type: ignore[arg-type]
-        return ContactSent(due.registration_id, due.method, step)
+            return ContactRetry(due.registration_id, delay, reason, due.version)
+        step = progressed(
+            due.registration_id,
+            "contact_pending",
+            due.method,  # type: ignore[arg-type]
+            due.version,
+        )
+        return ContactSent(due.registration_id, due.method, step, due.version)
 
     # -- wave decisions ---------------------------------------------------------------------
     async def notify_round(self) -> int:
@@ -372,10 +411,14 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
         redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         shell.on_close(redis.aclose)
         producer = await shell.producer(
-            make_producer(settings.kafka_bootstrap, client_id=settings.service_name)
+            make_producer(
+                settings.kafka_bootstrap, client_id=settings.service_name, auth=settings.kafka_auth
+            )
         )
         consumer = await shell.consumer(
-            make_consumer(settings.kafka_bootstrap, settings.group_id, TOPICS)
+            make_consumer(
+                settings.kafka_bootstrap, settings.group_id, TOPICS, auth=settings.kafka_auth
+            )
         )
         registry_http = http_session(
             settings.registry_url, settings.registry_timeout_s, settings.registry_concurrency * 2

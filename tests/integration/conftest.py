@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
@@ -13,9 +14,9 @@ import redis.asyncio as aioredis
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from gelombang.kafka import make_consumer
+from gelombang.kafka import aiokafka_connection, make_consumer
 from gelombang.pii import PiiCipher
-from gelombang.settings import CommonSettings
+from gelombang.settings import CommonSettings, KafkaAuth
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +27,22 @@ T = TypeVar("T")
 @pytest.fixture(scope="session")
 def settings() -> CommonSettings:
     return CommonSettings()
+
+
+@pytest.fixture(scope="session")
+def service_auth(settings: CommonSettings) -> Callable[[str], KafkaAuth]:
+    """A service's own Kafka principal, by name (gelombang.kafka_access), with the password
+    `make up` generated into .run/stack.env (tests/conftest.py puts it in the environment)."""
+    assert settings.kafka_auth.sasl, (
+        "the stack's Kafka runs without SASL (no GELOMBANG_KAFKA_USERNAME in .run/stack.env):"
+        " `make down && make up` restarts it with SASL and per-service ACLs"
+    )
+
+    def auth(name: str) -> KafkaAuth:
+        password = os.environ[f"GELOMBANG_KAFKA_PASSWORD_{name.upper()}"]
+        return settings.kafka_auth.as_user(name, password)
+
+    return auth
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +102,7 @@ async def end_offsets(
     settings: CommonSettings, topics: Collection[str]
 ) -> dict[TopicPartition, int]:
     """Where each partition of ``topics`` ends now (no group, nothing committed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_connection(settings))
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -96,7 +113,9 @@ async def end_offsets(
         for topic in described
         for partition in topic["partitions"]
     ]
-    consumer = make_consumer(settings.kafka_bootstrap, f"it-ends-{uuid.uuid4().hex[:8]}", [])
+    consumer = make_consumer(
+        settings.kafka_bootstrap, f"it-ends-{uuid.uuid4().hex[:8]}", [], auth=settings.kafka_auth
+    )
     await consumer.start()
     try:
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)

@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from gelombang.kafka import EventPublisher, make_consumer, make_producer
+from gelombang.kafka import EventPublisher, aiokafka_connection, make_consumer, make_producer
 from gelombang.settings import CommonSettings
 from gelombang.topics import ALL_TOPICS
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_project_topics_exist_with_partitions_for_scaling(settings: CommonSettings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_connection(settings))
     await admin.start()
     try:
         described = await admin.describe_topics(list(ALL_TOPICS))
@@ -27,9 +27,9 @@ async def test_project_topics_exist_with_partitions_for_scaling(settings: Common
     assert all(count == settings.topic_partitions for count in counts.values())
 
 
-async def scratch_topic(bootstrap: str, partitions: int = 3) -> str:
+async def scratch_topic(settings: CommonSettings, partitions: int = 3) -> str:
     name = f"it.{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_connection(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, replication_factor=1)])
@@ -41,8 +41,10 @@ async def scratch_topic(bootstrap: str, partitions: int = 3) -> str:
 async def test_idempotent_producer_and_group_commit_resume_after_last_commit(
     settings: CommonSettings,
 ) -> None:
-    topic = await scratch_topic(settings.kafka_bootstrap, partitions=1)
-    producer = make_producer(settings.kafka_bootstrap, client_id="it-producer")
+    topic = await scratch_topic(settings, partitions=1)
+    producer = make_producer(
+        settings.kafka_bootstrap, client_id="it-producer", auth=settings.kafka_auth
+    )
     await producer.start()
     try:
         publisher = EventPublisher(producer)
@@ -57,7 +59,7 @@ async def test_idempotent_producer_and_group_commit_resume_after_last_commit(
         await producer.stop()
 
     group = f"it-group-{uuid.uuid4().hex[:8]}"
-    first = make_consumer(settings.kafka_bootstrap, group, [topic])
+    first = make_consumer(settings.kafka_bootstrap, group, [topic], auth=settings.kafka_auth)
     await first.start()
     try:
         got: list[bytes] = []
@@ -69,7 +71,9 @@ async def test_idempotent_producer_and_group_commit_resume_after_last_commit(
         await first.stop()
     assert got == [b"m0", b"m1", b"m2", b"m3"]
 
-    second: AIOKafkaConsumer = make_consumer(settings.kafka_bootstrap, group, [topic])
+    second: AIOKafkaConsumer = make_consumer(
+        settings.kafka_bootstrap, group, [topic], auth=settings.kafka_auth
+    )
     await second.start()
     try:
         rest: list[bytes] = []

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import secrets
 import shutil
 import signal
 import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,10 +36,10 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from deploy.local import kafka_cluster
-from deploy.local.kafka_cluster import KafkaNode
-from gelombang.kafka import EVENT_TYPE_HEADER, PublishFailed
-from gelombang.rdkafka import RdKafkaPublisher
-from gelombang.settings import REPO_ROOT
+from deploy.local.kafka_cluster import Credential, KafkaNode
+from gelombang.kafka import EVENT_TYPE_HEADER, PublishFailed, aiokafka_auth
+from gelombang.rdkafka import RdKafkaPublisher, librdkafka_auth
+from gelombang.settings import REPO_ROOT, KafkaAuth
 from gelombang.topics import topic_configs
 
 pytestmark = pytest.mark.integration
@@ -51,6 +52,9 @@ PARTITIONS = 6
 HEADERS = [(EVENT_TYPE_HEADER, b"test")]
 # Generous: three JVMs starting at once on a 2-core machine that runs the whole stack.
 START_DEADLINE_S = 180.0
+# The cluster authenticates like the stack's (SASL/SCRAM, ACLs on); this test is its super user.
+ADMIN = Credential("admin", secrets.token_hex(16))
+AUTH = KafkaAuth("SASL_PLAINTEXT", username=ADMIN.name, password=ADMIN.password)
 
 
 @dataclass
@@ -80,14 +84,14 @@ class Cluster:
 
     def brokers_up(self) -> int:
         try:
-            metadata = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=3)
+            admin = AdminClient({"bootstrap.servers": self.bootstrap, **librdkafka_auth(AUTH)})
+            metadata = admin.list_topics(timeout=3)
         except Exception:
             return 0
         return len(metadata.brokers)
 
 
-def wait_for(what: str, ready: object, deadline_s: float = START_DEADLINE_S) -> None:
-    assert callable(ready)
+def wait_for(what: str, ready: Callable[[], bool], deadline_s: float = START_DEADLINE_S) -> None:
     deadline = time.monotonic() + deadline_s
     while not ready():
         assert time.monotonic() < deadline, f"{what} not within {deadline_s:.0f}s"
@@ -105,9 +109,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     cluster_id = "A" + cluster_id[1:]  # never a leading "-" (the storage tool reads an option)
     for node in nodes:
         node.data.mkdir(parents=True)
-        node.props.write_text(kafka_cluster.server_properties(node, nodes))
+        node.props.write_text(kafka_cluster.server_properties(node, nodes, ADMIN))
         subprocess.run(
-            kafka_cluster.format_argv(java, LIBS, LOG4J, root / "format.log", node, cluster_id),
+            kafka_cluster.format_argv(
+                java, LIBS, LOG4J, root / "format.log", node, cluster_id, [ADMIN]
+            ),
             check=True,
             capture_output=True,
             timeout=120,
@@ -125,9 +131,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 def make_topic(cluster: Cluster) -> str:
     topic = f"it.three.{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap, **librdkafka_auth(AUTH)})
+    configs = topic_configs(kafka_cluster.min_insync_replicas(cluster.nodes))
     futures = admin.create_topics(
-        [NewTopic(topic, PARTITIONS, 3, config=topic_configs(3))], operation_timeout=30
+        [NewTopic(topic, PARTITIONS, 3, config=configs)], operation_timeout=30
     )
     futures[topic].result(timeout=60)
     return topic
@@ -165,7 +172,11 @@ class Stream:
 
 async def keys_in_log(bootstrap: str, topic: str, at_least: int) -> Counter[bytes]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **aiokafka_auth(AUTH),
     )
     await consumer.start()
     seen: Counter[bytes] = Counter()
@@ -203,7 +214,9 @@ async def test_one_broker_of_three_killed_and_back_loses_nothing_and_keeps_takin
 ) -> None:
     topic = await asyncio.to_thread(make_topic, cluster)
     victim = cluster.nodes[1]
-    async with RdKafkaPublisher(cluster.bootstrap, "it-three", timeout_s=8, open_s=1) as pub:
+    async with RdKafkaPublisher(
+        cluster.bootstrap, "it-three", timeout_s=8, open_s=1, auth=AUTH
+    ) as pub:
         stream = Stream(pub, topic)
         before = await stream.send(200)
         assert before == (200, 0), "a healthy cluster refused writes"
@@ -231,7 +244,9 @@ async def test_two_brokers_of_three_down_refuses_every_write_and_recovers_alone(
 ) -> None:
     topic = await asyncio.to_thread(make_topic, cluster)
     survivors, victims = cluster.nodes[:1], cluster.nodes[1:]
-    async with RdKafkaPublisher(cluster.bootstrap, "it-three", timeout_s=4, open_s=1) as pub:
+    async with RdKafkaPublisher(
+        cluster.bootstrap, "it-three", timeout_s=4, open_s=1, auth=AUTH
+    ) as pub:
         stream = Stream(pub, topic)
         assert await stream.send(100) == (100, 0)
         for node in victims:

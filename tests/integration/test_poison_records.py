@@ -18,7 +18,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer
 
 from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted, dead_letter_topic
-from gelombang.kafka import EVENT_TYPE_HEADER, make_producer
+from gelombang.kafka import EVENT_TYPE_HEADER, aiokafka_connection, make_producer
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
 from tests.citizens import valid_payload
@@ -61,7 +61,9 @@ async def test_a_record_postgres_refuses_is_parked_and_the_next_one_is_stored(
     dlq = dead_letter_topic(REGISTRATIONS_SUBMITTED)
     dlq_start = await end_offsets(settings, [dlq])
 
-    producer = make_producer(settings.kafka_bootstrap, client_id="it-poison-record")
+    producer = make_producer(
+        settings.kafka_bootstrap, client_id="it-poison-record", auth=settings.kafka_auth
+    )
     await producer.start()
     try:
         # Both queued before either is awaited: in this order, and most likely in one batch, so
@@ -90,7 +92,7 @@ async def test_a_record_postgres_refuses_is_parked_and_the_next_one_is_stored(
     # probe returns at once.
     await eventually(stored, timeout_s=90, every_s=0.5)
 
-    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    reader = AIOKafkaConsumer(**aiokafka_connection(settings), enable_auto_commit=False)
     await reader.start()
     try:
         reader.assign(list(dlq_start))

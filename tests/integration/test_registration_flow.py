@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
 from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
+from gelombang.kafka import aiokafka_connection
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
 from services.registration.repository import NIK_RESERVATION_TTL_S
@@ -36,9 +37,7 @@ async def read_event(settings: CommonSettings, key: bytes, registration_id: str)
     Only the tail: a long-lived dev stack holds hundreds of thousands of earlier sign-ups, and
     reading them all from the start would not finish in time.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**aiokafka_connection(settings), enable_auto_commit=False)
     ends = await end_offsets(settings, [REGISTRATIONS_SUBMITTED])
     await consumer.start()
     try:

@@ -18,6 +18,7 @@ from gelombang.admission import WindowLimit
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import status_page_path
 from gelombang.events import STATUS_LINK_REQUESTED
+from gelombang.kafka import aiokafka_connection
 from gelombang.settings import CommonSettings
 from gelombang.topics import ALL_TOPICS
 from services.registration.repository import RedisWindowCounter
@@ -181,7 +182,7 @@ async def test_the_window_counter_counts_until_a_limit_is_reached(
 
 
 async def test_the_topic_exists_with_the_others(settings: CommonSettings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_connection(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

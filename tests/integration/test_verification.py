@@ -199,7 +199,9 @@ async def test_poison_message_goes_to_the_dead_letter_topic_and_work_continues(
 ) -> None:
     settings = CommonSettings()
     marker = f"poison-{uuid.uuid4()}".encode()
-    producer = make_producer(settings.kafka_bootstrap, client_id="it-poison")
+    producer = make_producer(
+        settings.kafka_bootstrap, client_id="it-poison", auth=settings.kafka_auth
+    )
     await producer.start()
     try:
         # The decider reads the attempts, the verification workers its accepted registrations.
@@ -217,6 +219,7 @@ async def test_poison_message_goes_to_the_dead_letter_topic_and_work_continues(
         settings.kafka_bootstrap,
         f"it-dlq-{uuid.uuid4().hex[:8]}",
         [dead_letter_topic(REGISTRATIONS_SUBMITTED), dead_letter_topic(REGISTRATIONS_ACCEPTED)],
+        auth=settings.kafka_auth,
     )
     await consumer.start()
     groups: set[str] = set()

@@ -5,6 +5,7 @@ in deploy/k8s/schemas, and the properties the deployment relies on."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -15,6 +16,15 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from deploy.gateway.render import (
+    CONFIG_HASH_ANNOTATION,
+    K8S_CONFIGMAP_NAME,
+    K8S_GATEWAY_REPLICAS,
+    K8S_INTAKE_PER_S,
+    config_hash,
+    k8s_target,
+)
+from deploy.gateway.render import render as render_gateway
 from gelombang.settings import REPO_ROOT
 from gelombang.topics import ALL_TOPICS
 from services.registration.settings import ProjectorSettings
@@ -108,6 +118,7 @@ def test_every_process_has_probes_graceful_shutdown_and_a_disruption_budget(
     deployments = of_kind(docs, "Deployment")
     budgets = of_kind(docs, "PodDisruptionBudget")
     assert set(deployments) == {
+        "gateway",
         "registration",
         "assisted",
         "selection",
@@ -119,7 +130,9 @@ def test_every_process_has_probes_graceful_shutdown_and_a_disruption_budget(
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+        # nginx has nothing to wait for: ready is up (an API without pods is its 503).
+        ready = "/healthz" if name == "gateway" else "/readyz"
+        assert container["readinessProbe"]["httpGet"]["path"] == ready, name
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz", name
         assert "preStop" in container["lifecycle"], name
         assert pod["terminationGracePeriodSeconds"] >= 30, name
@@ -128,6 +141,9 @@ def test_every_process_has_probes_graceful_shutdown_and_a_disruption_budget(
         budget = budgets[name]["spec"]
         assert budget["selector"]["matchLabels"].items() <= labels.items(), name
         assert budget.get("maxUnavailable") == 1, name
+        if name == "gateway":
+            assert "envFrom" not in container, "the gateway needs no setting and no secret"
+            continue
         # Secrets come from a Secret that is never in the repository.
         sources = {next(iter(s)): next(iter(s.values()))["name"] for s in container["envFrom"]}
         assert sources == {"configMapRef": "gelombang-config", "secretRef": "gelombang-secrets"}
@@ -177,27 +193,51 @@ def test_kafka_keeps_a_202_through_the_loss_of_one_broker(docs: list[Doc]) -> No
         assert spec["config"]["min.insync.replicas"] == 2, name
 
 
-def test_the_ingress_routes_each_lane_to_its_service_with_its_body_limit(
-    docs: list[Doc],
-) -> None:
-    services = of_kind(docs, "Service")
-    routes = {}
-    for ingress in of_kind(docs, "Ingress").values():
-        annotations = ingress["metadata"]["annotations"]
-        assert "nginx.ingress.kubernetes.io/limit-rps" in annotations
-        for rule in ingress["spec"]["rules"]:
-            for path in rule["http"]["paths"]:
-                backend = path["backend"]["service"]["name"]
-                assert backend in services
-                routes[path["path"]] = (
-                    backend,
-                    annotations["nginx.ingress.kubernetes.io/proxy-body-size"],
-                )
-    assert routes == {
-        "/api/": ("registration", "16k"),
-        "/api/v1/assisted/": ("assisted", "6m"),
-        "/api/v1/admin/": ("selection", "64m"),
-    }
+def test_the_ingress_sends_everything_to_the_gateway(docs: list[Doc]) -> None:
+    # The page, the intake ceiling, the per-address limits, each lane's body limit and the
+    # mail-scanner guard are the gateway's (tests/unit/test_gateway_config.py): the ingress ends
+    # TLS and lets the largest body through, and sends each address to one gateway pod.
+    (ingress,) = of_kind(docs, "Ingress").values()
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "64m"
+    assert annotations["nginx.ingress.kubernetes.io/upstream-hash-by"] == "$remote_addr"
+    assert ingress["spec"]["tls"], "TLS ends at the ingress"
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/", "Prefix")
+    backend = path["backend"]["service"]
+    gateway = of_kind(docs, "Service")["gateway"]
+    assert backend["name"] == "gateway"
+    assert backend["port"]["name"] in {p["name"] for p in gateway["spec"]["ports"]}
+
+
+def test_the_gateway_runs_the_rendered_config_and_rolls_when_it_changes(docs: list[Doc]) -> None:
+    deployment = of_kind(docs, "Deployment")["gateway"]
+    config = of_kind(docs, "ConfigMap")[K8S_CONFIGMAP_NAME]
+    conf = config["data"]["nginx.conf"]
+    assert conf == render_gateway(k8s_target()), "run: .venv/bin/python -m deploy.gateway write"
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["annotations"][CONFIG_HASH_ANNOTATION] == config_hash(conf)
+    volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+    (container,) = template["spec"]["containers"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    config_mount = mounts["/etc/nginx/nginx.conf"]
+    assert volumes[config_mount["name"]]["configMap"]["name"] == K8S_CONFIGMAP_NAME
+    assert config_mount["subPath"] == "nginx.conf"
+    # A read-only root: every path nginx writes is on the scratch volume.
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    scratch = next(path for path, m in mounts.items() if "emptyDir" in volumes[m["name"]])
+    written = re.findall(r"^\s*(?:pid|\w+_temp_path|proxy_cache_path)\s+(\S+?);?$", conf, re.M)
+    assert written and all(p.startswith(scratch + "/") for p in written), written
+    (port,) = container["ports"]
+    assert re.search(rf"^\s*listen {port['containerPort']};$", conf, re.M)
+    # The intake ceiling is per pod: the pods together take the configured whole.
+    assert deployment["spec"]["replicas"] == K8S_GATEWAY_REPLICAS
+    autoscaled = of_kind(docs, "HorizontalPodAutoscaler").values()
+    assert "gateway" not in {h["spec"]["scaleTargetRef"]["name"] for h in autoscaled}
+    per_pod = re.search(r"zone=intake:\S+ rate=(\d+)r/s;", conf)
+    assert per_pod is not None
+    assert int(per_pod.group(1)) * K8S_GATEWAY_REPLICAS >= K8S_INTAKE_PER_S
 
 
 def test_manifests_are_in_the_kustomization(docs: list[Doc]) -> None:
@@ -239,18 +279,40 @@ def test_only_what_each_process_needs_can_reach_it_or_be_reached(docs: list[Doc]
     ]
     assert outside == ["verification-outside"]
     assert selects(policies["verification-outside"]) == {"verification"}
-    # The APIs are reached by the ingress controller only (the one trusted proxy).
-    (rule,) = policies["apis-from-ingress"]["spec"]["ingress"]
-    assert rule["from"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    # The ingress controller reaches the gateway only, and the APIs are reached by the gateway
+    # only (the one proxy they trust for the client address).
+    ingress_controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    }
+    from_controller = [
+        name
+        for name, policy in policies.items()
+        for rule in policy["spec"].get("ingress", [])
+        if ingress_controller in rule["from"]
     ]
-    assert selects(policies["apis-from-ingress"]) == {"registration", "assisted", "selection"}
+    assert from_controller == ["gateway-from-ingress"]
+    assert selects(policies["gateway-from-ingress"]) == {"gateway"}
+    (rule,) = policies["apis-from-gateway"]["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}]
+    assert selects(policies["apis-from-gateway"]) == {"registration", "assisted", "selection"}
+    # The gateway itself reaches the cluster DNS and those three APIs' ports, nothing else.
+    (dns, apis) = policies["gateway-egress"]["spec"]["egress"]
+    assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+    (expression,) = apis["to"][0]["podSelector"]["matchExpressions"]
+    assert set(expression["values"]) == {"registration", "assisted", "selection"}
+    container_ports = {
+        name: d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+        for name, d in of_kind(docs, "Deployment").items()
+    }
+    assert {p["port"] for p in apis["ports"]} == {
+        container_ports[name] for name in ("registration", "assisted", "selection")
+    }
     # Kafka: only the processes that use it, and KEDA reading lag.
     (kafka,) = of_kind(docs, "Kafka").values()
     (listener,) = kafka["spec"]["kafka"]["listeners"]
     peers = listener["networkPolicyPeers"]
     (expression,) = peers[0]["podSelector"]["matchExpressions"]
-    assert set(expression["values"]) == processes - {"migrate"}
+    assert set(expression["values"]) == processes - {"migrate", "gateway"}
     assert peers[1] == {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}
     }
