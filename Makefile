@@ -33,7 +33,7 @@ status: ## Health of every part of the stack
 
 lint: venv ## ruff and mypy --strict on all code
 	@.venv/bin/ruff check .
-	@.venv/bin/mypy libs services tests loadtests deploy/compose_check.py deploy/local/stack.py
+	@.venv/bin/mypy libs services testkit tests loadtests deploy/compose_check.py deploy/local/stack.py
 
 test-unit: venv ## Unit tests only (no I/O)
 	@bash .ci/pytest-tier tests/unit

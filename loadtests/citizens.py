@@ -1,6 +1,6 @@
 """Sign-up bodies for load tests: people the civil-registry simulator knows, built cheaply.
 
-``gelombang.population.make_signup`` also works out what verification should conclude, which costs
+``testkit.population.make_signup`` also works out what verification should conclude, which costs
 ~350 us a body: at 1,333 sign-ups/s that alone would take half of one of this machine's two cores
 away from the system under test. A load test only needs bodies the API accepts and the simulator
 knows, so this builds them from ``random_citizen`` (~70 us) and skips the prediction.
@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from gelombang.population import (
+from testkit.population import (
     ALSO_PHONE_RATE,
     EMPLOYMENT_STATUSES,
     MOBILE_PREFIXES,

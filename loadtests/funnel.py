@@ -28,9 +28,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from gelombang.population import SignUp, make_signup
 from gelombang.settings import REPO_ROOT, CommonSettings
-from services.simulators.mail_sink import Mailbox
+from testkit.population import SignUp, make_signup
+from testkit.simulators.mail_sink import Mailbox
 
 GATEWAY = "http://127.0.0.1:8080"
 SMS_GATEWAY = "http://127.0.0.1:8092"

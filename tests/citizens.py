@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from gelombang.nik import parse_nik
-from gelombang.population import random_citizen
+from testkit.population import random_citizen
 
-# Three words: the civil-registry simulator's people have one or two (gelombang.population), so
+# Three words: the civil-registry simulator's people have one or two (testkit.population), so
 # a test citizen never matches one by chance, whichever NIK it draws.
 MALE_NAME = "Budi Uji Santoso"
 FEMALE_NAME = "Siti Uji Rahayu"

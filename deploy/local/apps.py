@@ -135,11 +135,11 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
         ),
         # Simulators stand in for outside systems, which would not share our cores at all.
         AppSpec(
-            "civil-registry-sim", "services.simulators.civil_registry", 8091, "simulators", nice=10
+            "civil-registry-sim", "testkit.simulators.civil_registry", 8091, "simulators", nice=10
         ),
         AppSpec(
             "sms-gateway-sim",
-            "services.simulators.sms_gateway",
+            "testkit.simulators.sms_gateway",
             8092,
             "simulators",
             args=("--port", "{port}", "--outbox", str(SMS_DIR / "outbox.jsonl")),
@@ -149,7 +149,7 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
         # <port> is the ops port (probes, metrics); its /readyz also checks SMTP on 1025 answers.
         AppSpec(
             "mail-sink",
-            "services.simulators.mail_sink",
+            "testkit.simulators.mail_sink",
             8093,
             "simulators",
             args=("--ops-port", "{port}", "--port", str(SMTP_PORT), "--maildir", str(MAIL_DIR)),

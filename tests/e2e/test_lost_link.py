@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from services.simulators.mail_sink import find_messages
+from testkit.simulators.mail_sink import find_messages
 from tests.citizens import registry_person
 from tests.e2e.test_web import GATEWAY, MAILDIR, SHOTS, browser, chromium, phone_page
 

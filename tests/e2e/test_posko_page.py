@@ -32,9 +32,9 @@ from axe_playwright_python.async_playwright import Axe  # type: ignore[import-un
 from playwright.async_api import Browser, BrowserContext, FilePayload, Page, Route, expect
 
 from gelombang.pii import PiiCipher
-from gelombang.population import Citizen, random_citizen
 from gelombang.settings import AdminSettings, CommonSettings
 from loadtests.officer import provision_officer
+from testkit.population import Citizen, random_citizen
 from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, phone_page
 
 __all__ = ["browser", "chromium"]  # fixtures, imported to be found by pytest

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
 
-from gelombang.population import Citizen, random_citizen
 from loadtests.processes import registration_api
-from services.simulators.mail_sink import find_messages
+from testkit.population import Citizen, random_citizen
+from testkit.simulators.mail_sink import find_messages
 
 pytestmark = pytest.mark.e2e
 

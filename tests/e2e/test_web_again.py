@@ -20,8 +20,8 @@ import pytest
 from playwright.async_api import Browser, Page, Request, Route, expect
 
 from gelombang.messages import message
-from gelombang.population import random_citizen
-from services.simulators.mail_sink import find_messages
+from testkit.population import random_citizen
+from testkit.simulators.mail_sink import find_messages
 from tests.e2e.test_web import (
     GATEWAY,
     MAILDIR,

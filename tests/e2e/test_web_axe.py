@@ -23,7 +23,7 @@ from axe_playwright_python.async_playwright import Axe  # type: ignore[import-un
 from playwright.async_api import Browser, Page, Request, Route, expect
 
 from gelombang.messages import message
-from gelombang.population import random_citizen
+from testkit.population import random_citizen
 from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
 from tests.e2e.test_web_errors import fulfil_json
 

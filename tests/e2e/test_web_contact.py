@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from gelombang.population import MOBILE_PREFIXES, random_citizen
+from testkit.population import MOBILE_PREFIXES, random_citizen
 from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
 
 __all__ = ["browser", "chromium"]

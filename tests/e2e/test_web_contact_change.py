@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, Request, Route, expect
 
 from gelombang.messages import message
-from gelombang.population import MOBILE_PREFIXES, random_citizen
+from testkit.population import MOBILE_PREFIXES, random_citizen
 from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
 from tests.e2e.test_web_again import RESEND, paused_status_page
 from tests.e2e.test_web_axe import status_answer

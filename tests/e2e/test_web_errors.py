@@ -23,7 +23,7 @@ import pytest
 from playwright.async_api import Browser, Page, Request, Route, expect
 
 from gelombang.messages import Lang, message
-from gelombang.population import random_citizen
+from testkit.population import random_citizen
 from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
 
 __all__ = ["browser", "chromium"]

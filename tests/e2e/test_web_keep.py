@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, Request, Route, expect
 
 from gelombang.messages import Lang, message
-from gelombang.population import random_citizen
+from testkit.population import random_citizen
 from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
 from tests.e2e.test_web_errors import SIGN_UP, STATUS, accepted, fake_status, status_body
 

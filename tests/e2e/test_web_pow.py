@@ -21,7 +21,7 @@ import pytest
 from playwright.async_api import Browser, Request, Route, expect
 
 from gelombang.messages import message
-from gelombang.population import random_citizen
+from testkit.population import random_citizen
 from tests.e2e.test_web import GATEWAY, REPO, SHOTS, browser, chromium, fill_form, phone_page
 from tests.e2e.test_web_errors import accepted, fulfil_json
 

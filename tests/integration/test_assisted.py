@@ -22,11 +22,11 @@ import httpx
 import pytest
 
 from gelombang.pii import PiiCipher
-from gelombang.population import random_citizen
 from gelombang.settings import REPO_ROOT
-from services.assisted import client as posko_client
 from services.assisted.schemas import AssistedRegistrationRequest
 from services.assisted.settings import AssistedSettings
+from testkit import posko_client
+from testkit.population import random_citizen
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration

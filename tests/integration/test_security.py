@@ -34,11 +34,11 @@ from gelombang.events import (
     dead_letter_topic,
 )
 from gelombang.kafka import EVENT_TYPE_HEADER, EventPublisher, make_consumer, make_producer
-from gelombang.population import random_citizen
 from gelombang.settings import REPO_ROOT, CommonSettings
 from gelombang.topics import ALL_TOPICS
 from loadtests.officer import provision_officer
 from services.selection.settings import SelectionSettings
+from testkit.population import random_citizen
 from tests.citizens import valid_payload
 from tests.integration.conftest import end_offsets, eventually
 

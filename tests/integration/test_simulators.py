@@ -20,9 +20,9 @@ import aiosmtplib
 import httpx
 import pytest
 
-from gelombang.population import citizen_for, random_citizen
 from gelombang.settings import REPO_ROOT
-from services.simulators.mail_sink import find_messages
+from testkit.population import citizen_for, random_citizen
+from testkit.simulators.mail_sink import find_messages
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration

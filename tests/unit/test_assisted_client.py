@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from services.assisted.client import Queue, refresh, sync
 from services.assisted.schemas import AssistedRegistrationRequest
+from testkit.posko_client import Queue, refresh, sync
 from tests.citizens import valid_payload
 
 

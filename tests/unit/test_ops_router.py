@@ -19,8 +19,8 @@ from services.registration import api as registration_api
 from services.registration.app import create_app as registration_app
 from services.selection import api as selection_api
 from services.selection.app import create_app as selection_app
-from services.simulators import civil_registry, sms_gateway
-from services.simulators.faults import FaultConfig, Faults
+from testkit.simulators import civil_registry, sms_gateway
+from testkit.simulators.faults import FaultConfig, Faults
 
 UNUSED: Any = None  # a part of the runtime that readiness does not touch
 

@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 
 from gelombang.nik import parse_nik
-from gelombang.population import (
+from services.registration.schemas import RegistrationRequest
+from testkit.population import (
     EXISTENCE_RATE,
     FEMALE_GIVEN_NAMES,
     MALE_GIVEN_NAMES,
@@ -17,7 +18,6 @@ from gelombang.population import (
     random_citizen,
     registry_check,
 )
-from services.registration.schemas import RegistrationRequest
 
 
 def random_valid_nik(rng: random.Random) -> str:

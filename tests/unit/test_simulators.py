@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
-from gelombang.population import random_citizen
-from services.simulators import civil_registry, sms_gateway
-from services.simulators.faults import FaultConfig, FaultPatch, Faults, TokenBucket
+from testkit.population import random_citizen
+from testkit.simulators import civil_registry, sms_gateway
+from testkit.simulators.faults import FaultConfig, FaultPatch, Faults, TokenBucket
 
 CALM = FaultConfig()  # no latency, no errors, no limit
 

@@ -1,4 +1,4 @@
-"""SMS-gateway simulator: ``python -m services.simulators.sms_gateway --port 8092``.
+"""SMS-gateway simulator: ``python -m testkit.simulators.sms_gateway --port 8092``.
 
 The send API is shaped like the commercial Indonesian SMS aggregators: ``POST /v1/messages``
 with a bearer key answers 202 "queued" and is idempotent by the caller's ``client_ref``, so a
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.probes import Checks, ops_router
-from services.simulators.faults import (
+from testkit.simulators.faults import (
     FaultConfig,
     Faults,
     add_fault_arguments,

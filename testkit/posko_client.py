@@ -1,4 +1,4 @@
-"""Offline-tolerant posko client: ``python -m services.assisted.client [--db PATH] COMMAND``.
+"""Offline-tolerant posko client: ``python -m testkit.posko_client [--db PATH] COMMAND``.
 
 A small program for posko laptops on a flaky connection. Entries are checked with the same rules
 as the server and queued in a local SQLite file (``~/.gelombang-posko.sqlite`` by default); each
@@ -423,7 +423,7 @@ def _cmd_status(args: argparse.Namespace, queue: Queue, lang: Lang) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m services.assisted.client",
+        prog="python -m testkit.posko_client",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

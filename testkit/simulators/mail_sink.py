@@ -1,4 +1,4 @@
-"""Local SMTP sink: ``python -m services.simulators.mail_sink --port 1025 --maildir .run/mail``.
+"""Local SMTP sink: ``python -m testkit.simulators.mail_sink --port 1025 --maildir .run/mail``.
 
 A real SMTP server (aiosmtpd) so the verification worker's mail goes over the same protocol and
 client library as in production; it accepts every message and, instead of delivering it, writes

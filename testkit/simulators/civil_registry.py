@@ -1,7 +1,7 @@
-"""Civil-registry (Dukcapil) simulator: ``python -m services.simulators.civil_registry``.
+"""Civil-registry (Dukcapil) simulator: ``python -m testkit.simulators.civil_registry``.
 
 Answers match / mismatch / not_found for (NIK, name, birth date) from the synthetic population in
-``gelombang.population``, behind the latency, errors, outages and rate limit of ``faults``.
+``testkit.population``, behind the latency, errors, outages and rate limit of ``faults``.
 Defaults (40 ± 30 ms, 1% errors, 300 requests/s) are those of a ministry API shared by many
 programmes: fast enough normally, and the rate limit is what a 1,300 sign-ups/s peak runs into.
 
@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
-from gelombang.population import POPULATION_SEED, citizen_for, registry_check
 from gelombang.probes import Checks, ops_router
-from services.simulators.faults import (
+from testkit.population import POPULATION_SEED, citizen_for, registry_check
+from testkit.simulators.faults import (
     FaultConfig,
     Faults,
     add_fault_arguments,
