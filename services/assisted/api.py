@@ -39,7 +39,6 @@ from services.assisted.schemas import (
     PoskoCreate,
     PoskoOut,
     SubmissionList,
-    SubmissionOut,
 )
 from services.assisted.service import (
     ASSISTED_AUTH_FAILURES,
@@ -57,11 +56,17 @@ from services.assisted.service import (
     parse_csv,
     run_batch,
     submit,
+    with_standings,
 )
 from services.assisted.settings import AssistedSettings
-from services.registration.api import error
-from services.registration.lane import valid_idempotency_key
-from services.registration.schemas import ErrorResponse, FieldErrorOut
+from services.registration.contract import (
+    ErrorResponse,
+    FieldErrorOut,
+    accepted_answer,
+    error,
+    valid_idempotency_key,
+)
+from services.registration.queries import standings
 from services.registration.service import (
     Accepted,
     AlreadyRegistered,
@@ -215,10 +220,9 @@ async def create_assisted_registration(
     officer: CurrentOfficer,
     payload: AssistedRegistrationRequest,
     rt: RuntimeDep,
-    response: Response,
     idempotency_key: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
-) -> AssistedAccepted | JSONResponse:
+) -> Response:
     """202 means durable in Kafka and listed for this posko. Without an Idempotency-Key the
     key is (this posko, this NIK): submitting the same person again returns the first answer."""
     lang = pick_language(accept_language)
@@ -240,15 +244,7 @@ async def create_assisted_registration(
             return error(409, "nik_already_registered", lang, field="nik")
         return error(422, "idempotency_key_conflict", lang, field="Idempotency-Key")
     assert isinstance(outcome, Accepted)
-    status_url = f"{rt.settings.public_base_url}/api/v1/registrations/{outcome.registration_id}"
-    response.headers["Location"] = status_url
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return AssistedAccepted(
-        registration_id=uuid.UUID(outcome.registration_id),
-        status_token=outcome.status_token,
-        status_url=status_url,
-    )
+    return accepted_answer(rt.settings.public_base_url, outcome)
 
 
 @router.get(
@@ -266,26 +262,13 @@ async def list_assisted_registrations(
 ) -> SubmissionList | JSONResponse:
     lang = pick_language(accept_language)
     try:
-        rows = await repository.list_submissions(rt.pool, officer.posko_id, before, limit)
+        own = await repository.list_submissions(rt.pool, officer.posko_id, before, limit)
+        known = await standings(rt.pool, [s.registration_id for s in own])
         await rt.deps.audit.record(officer, "registration.list")
     except POSTGRES_UNAVAILABLE:
         return error(503, "service_unavailable", lang, headers=_retry_after(rt))
-    items = [
-        SubmissionOut(
-            registration_id=r.registration_id,
-            status=r.status,
-            reason=r.reason,
-            nik_last4=r.nik_last4,
-            province_code=r.province_code,
-            regency_code=r.regency_code,
-            channel=r.channel,
-            officer_id=r.officer_id,
-            batch_id=r.batch_id,
-            submitted_at=r.submitted_at,
-        )
-        for r in rows
-    ]
-    next_before = rows[-1].submitted_at if len(rows) == limit else None
+    items = with_standings(own, known)
+    next_before = own[-1].submitted_at if len(own) == limit else None
     return SubmissionList(posko_id=officer.posko_id, items=items, next_before=next_before)
 
 

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gelombang.coalesce import PipelinedRedis
 from gelombang.logs import configure_logging, get_logger
 from gelombang.metrics import RequestMetricsMiddleware
-from gelombang.pii import PiiCipher
-from gelombang.postgres import create_pool
-from gelombang.rdkafka import RdKafkaPublisher
 from gelombang.serving import serve
 from services.assisted import repository
 from services.assisted.api import (
@@ -34,9 +27,8 @@ from services.assisted.api import (
 )
 from services.assisted.service import AssistedCollaborators, BatchPolicy
 from services.assisted.settings import AssistedSettings
-from services.registration.api import unreadable_body_handler, validation_error_handler
-from services.registration.schemas import ErrorResponse
-from services.registration.wiring import sign_up_collaborators
+from services.registration.contract import FIELD_ERRORS, use_error_contract
+from services.registration.wiring import open_sign_up_clients, sign_up_collaborators
 
 log = get_logger(__name__)
 
@@ -46,54 +38,34 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-        publisher = RdKafkaPublisher(
-            settings.kafka_bootstrap,
-            client_id=settings.service_name,
-            auth=settings.kafka_auth,
-            timeout_s=settings.produce_timeout_s,
-        )
-        await publisher.start()
-        redis = aioredis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout_s,
-            socket_connect_timeout=settings.redis_timeout_s,
-        )
-        pipelined = PipelinedRedis(redis)  # the hot path's commands share round trips
-        pool = await create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_max)
-        cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
-        # The very collaborators of the public sign-up: dedupe, idempotency and durability are
-        # the same code, not a copy.
-        registration = sign_up_collaborators(
-            cipher=cipher,
-            redis=pipelined,
-            pool=pool,
-            publisher=publisher,
-            idempotency_ttl_s=settings.idempotency_ttl_s,
-            standing_lookup_timeout_s=settings.standing_lookup_timeout_s,
-        )
-        deps = AssistedCollaborators(
-            registration=registration,
-            submissions=repository.PostgresSubmissionLedger(pool),
-            audit=repository.PostgresAuditLog(pool),
-        )
-        batches = BatchRunner(
-            deps,
-            repository.PostgresBatchStore(pool, cipher),
-            BatchPolicy(
-                concurrency=settings.batch_concurrency, attempts=settings.batch_publish_attempts
-            ),
-        )
-        for batch_id, officer in await repository.unfinished_batches(pool):
-            log.info("batch_resumed", batch_id=str(batch_id))
-            batches.start(batch_id, officer)
-        log.info("started")
-        try:
-            yield {"runtime": Runtime(settings, deps, batches, publisher, redis, pool)}
-        finally:
-            await batches.stop()
-            await publisher.stop()
-            await redis.aclose()
-            await pool.close()
+        async with AsyncExitStack() as stack:
+            # Pool min_size=1: officers' keys are in Postgres, nothing here works without it.
+            clients = await open_sign_up_clients(stack, settings, pool_min_size=1)
+            pool = clients.pool
+            deps = AssistedCollaborators(
+                # The very collaborators of the public sign-up: dedupe, idempotency and
+                # durability are the same code, not a copy.
+                registration=sign_up_collaborators(settings, clients),
+                submissions=repository.PostgresSubmissionLedger(pool),
+                audit=repository.PostgresAuditLog(pool),
+            )
+            batches = BatchRunner(
+                deps,
+                repository.PostgresBatchStore(pool, deps.registration.cipher),
+                BatchPolicy(
+                    concurrency=settings.batch_concurrency,
+                    attempts=settings.batch_publish_attempts,
+                ),
+            )
+            # Pushed after the clients, so it runs first: batches stop before what they use.
+            stack.push_async_callback(batches.stop)
+            for batch_id, officer in await repository.unfinished_batches(pool):
+                log.info("batch_resumed", batch_id=str(batch_id))
+                batches.start(batch_id, officer)
+            log.info("started")
+            yield {
+                "runtime": Runtime(settings, deps, batches, clients.publisher, clients.redis, pool)
+            }
 
     app = FastAPI(
         title="Gelombang assisted registration API (posko)",
@@ -101,14 +73,9 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Officers register walk-ins after seeing their ID card. 202 means durable.",
     )
-    # Every 422 has our field-level shape, not FastAPI's default: say so in the OpenAPI that
-    # clients and the schemathesis suite read.
-    app.include_router(
-        router, responses={422: {"model": ErrorResponse, "description": "Field-level errors"}}
-    )
+    app.include_router(router, responses=FIELD_ERRORS)
     app.include_router(ops)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, unreadable_body_handler)
+    use_error_contract(app)
     app.add_exception_handler(Refused, refused_handler)
     app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
     return app

@@ -1,5 +1,7 @@
 """All storage access of the assisted service (Postgres): posts, officers, audit, submissions,
-batches. The sign-up itself goes through the registration service's stores."""
+batches. The sign-up itself goes through the registration service's stores, and what the read
+model says about a registration through its public queries (services.registration.queries),
+never its tables."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import asyncpg
 
 from gelombang.pii import PiiCipher
 from services.assisted.schemas import AssistedRegistrationRequest
-from services.assisted.service import FieldProblem, Officer, PendingRow, RowSettled
+from services.assisted.service import FieldProblem, Officer, PendingRow, RowSettled, Submission
+from services.registration.queries import registrations_of_nik
 
 # -- Posts and officers ---------------------------------------------------------------------
 
@@ -199,60 +202,26 @@ class PostgresSubmissionLedger:
         return {str(r["registration_id"]) for r in rows}
 
     async def submitted_nik(self, posko_id: uuid.UUID, nik_hash: str) -> str | None:
-        value = await self._pool.fetchval(
-            """SELECT s.registration_id FROM assisted_submissions s
-                 JOIN registrations r ON r.registration_id = s.registration_id
-                WHERE s.posko_id = $1 AND r.nik_hash = $2 LIMIT 1""",
-            posko_id,
-            nik_hash,
-        )
-        return str(value) if value is not None else None
-
-
-@dataclass(frozen=True)
-class SubmissionRow:
-    registration_id: uuid.UUID
-    status: str
-    reason: str | None
-    nik_last4: str | None
-    province_code: str | None
-    regency_code: str | None
-    channel: str | None
-    officer_id: uuid.UUID
-    batch_id: uuid.UUID | None
-    submitted_at: datetime
+        holders = await registrations_of_nik(self._pool, nik_hash)
+        ours = await self.already_submitted(posko_id, [str(h) for h in holders])
+        return min(ours, default=None)
 
 
 async def list_submissions(
     pool: asyncpg.Pool, posko_id: uuid.UUID, before: datetime | None, limit: int
-) -> list[SubmissionRow]:
-    # LEFT JOIN: a submission the projector has not stored yet is still the post's work.
+) -> list[Submission]:
     rows = await pool.fetch(
-        """SELECT s.registration_id, coalesce(r.status, 'submitted') AS status, r.reason,
-                  r.nik_last4, r.province_code, r.regency_code, r.channel, s.officer_id,
-                  s.batch_id, s.submitted_at
-             FROM assisted_submissions s
-             LEFT JOIN registrations r ON r.registration_id = s.registration_id
-            WHERE s.posko_id = $1 AND ($2::timestamptz IS NULL OR s.submitted_at < $2)
-            ORDER BY s.submitted_at DESC
+        """SELECT registration_id, officer_id, batch_id, submitted_at
+             FROM assisted_submissions
+            WHERE posko_id = $1 AND ($2::timestamptz IS NULL OR submitted_at < $2)
+            ORDER BY submitted_at DESC
             LIMIT $3""",
         posko_id,
         before,
         limit,
     )
     return [
-        SubmissionRow(
-            r["registration_id"],
-            r["status"],
-            r["reason"],
-            r["nik_last4"].strip() if r["nik_last4"] else None,
-            r["province_code"],
-            r["regency_code"],
-            r["channel"],
-            r["officer_id"],
-            r["batch_id"],
-            r["submitted_at"],
-        )
+        Submission(r["registration_id"], r["officer_id"], r["batch_id"], r["submitted_at"])
         for r in rows
     ]
 

@@ -23,8 +23,9 @@ import io
 import random
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 from typing import Literal, Protocol
@@ -35,7 +36,8 @@ from pydantic import ValidationError
 from gelombang.kafka import PublishFailed
 from gelombang.logs import get_logger
 from gelombang.messages import localize_validation_errors
-from services.assisted.schemas import AssistedRegistrationRequest
+from services.assisted.schemas import AssistedRegistrationRequest, SubmissionOut
+from services.registration.queries import Standing
 from services.registration.service import (
     Accepted,
     AlreadyRegistered,
@@ -115,6 +117,42 @@ class SubmissionLedger(Protocol):
 
     async def submitted_nik(self, posko_id: uuid.UUID, nik_hash: str) -> str | None:
         """The registration this post submitted for the NIK, if the read model has it."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What this service recorded of a post's accepted sign-up, the moment it was accepted."""
+
+    registration_id: uuid.UUID
+    officer_id: uuid.UUID
+    batch_id: uuid.UUID | None
+    submitted_at: datetime
+
+
+def with_standings(
+    submissions: Sequence[Submission], standings: Mapping[uuid.UUID, Standing]
+) -> list[SubmissionOut]:
+    """A post's list: its own submissions, in its order, each with the status the person sees
+    (registration's read model). One the projector has not stored yet is still the post's
+    work, shown as ``submitted`` until it is."""
+    listed: list[SubmissionOut] = []
+    for s in submissions:
+        standing = standings.get(s.registration_id)
+        listed.append(
+            SubmissionOut(
+                registration_id=s.registration_id,
+                status=standing.status if standing else "submitted",
+                reason=standing.reason if standing else None,
+                nik_last4=standing.nik_last4 if standing else None,
+                province_code=standing.province_code if standing else None,
+                regency_code=standing.regency_code if standing else None,
+                channel=standing.channel if standing else None,
+                officer_id=s.officer_id,
+                batch_id=s.batch_id,
+                submitted_at=s.submitted_at,
+            )
+        )
+    return listed
 
 
 class AuditLog(Protocol):

@@ -1,0 +1,101 @@
+"""The sign-up's HTTP contract, one for every lane that takes sign-ups (the public API and the
+posko lane): the error body in the caller's language, the Idempotency-Key's shape, and the 202
+of an accepted sign-up. A client that handles one lane's answers handles the other's."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gelombang.messages import Lang, localize_validation_errors, message, pick_language
+from services.registration.lane import IDEMPOTENCY_KEY_MAX_LENGTH, valid_idempotency_key
+from services.registration.schemas import ErrorResponse, FieldErrorOut
+from services.registration.service import Accepted
+
+__all__ = [
+    "FIELD_ERRORS",
+    "IDEMPOTENCY_KEY_MAX_LENGTH",
+    "ErrorResponse",
+    "FieldErrorOut",
+    "accepted_answer",
+    "error",
+    "unreadable_body_handler",
+    "use_error_contract",
+    "valid_idempotency_key",
+    "validation_error_handler",
+]
+
+#: For ``include_router(responses=...)``: every 422 has our field-level shape, not FastAPI's
+#: default, and the OpenAPI document that clients and the schemathesis suite read says so.
+FIELD_ERRORS: dict[int | str, dict[str, object]] = {
+    422: {"model": ErrorResponse, "description": "Field-level errors"}
+}
+
+
+def error(
+    status: int,
+    code: str,
+    lang: Lang,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    text = message(code, lang)
+    errors = [FieldErrorOut(field=field, code=code, message=text)] if field is not None else []
+    body = ErrorResponse(detail=text, errors=errors)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    lang = pick_language(request.headers.get("accept-language"))
+    field_errors = localize_validation_errors(exc.errors(), lang)
+    body = ErrorResponse(
+        detail=message("validation_failed", lang),
+        errors=[FieldErrorOut(field=e.field, code=e.code, message=e.message) for e in field_errors],
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=422)
+
+
+async def unreadable_body_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    # FastAPI answers a bare 400 when a JSON body is not even text (invalid UTF-8). For the
+    # client that is bad JSON like any other: the same localized 422 keeps one error contract.
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        invalid = RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}]
+        )
+        return await validation_error_handler(request, invalid)
+    return await http_exception_handler(request, exc)
+
+
+def use_error_contract(app: FastAPI) -> None:
+    """Answer validation errors and unreadable bodies with the field-level 422."""
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, unreadable_body_handler)
+
+
+def accepted_answer(public_base_url: str, outcome: Accepted) -> Response:
+    """The 202 of a durable sign-up: its id, status token and status URL (also in Location);
+    ``Idempotent-Replayed`` when it is the first answer again."""
+    # Encoded here rather than through a response model: three strings we made ourselves,
+    # and the model's validation and encoding cost more than the rest of the public answer.
+    url = f"{public_base_url}/api/v1/registrations/{outcome.registration_id}"
+    body = {
+        "registration_id": outcome.registration_id,
+        "status_token": outcome.status_token,
+        "status_url": url,
+    }
+    headers = {"Location": url}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        json.dumps(body, separators=(",", ":")).encode(),
+        status_code=202,
+        headers=headers,
+        media_type="application/json",
+    )
