@@ -6,22 +6,28 @@ loops first and closes what it opened last, in reverse order. Written by hand in
 a failure halfway through start-up left what was already open unclosed, and every worker had
 its own copy of the signal handling and shutdown order.
 
-    async with WorkerShell("projector") as shell:
-        pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
-        producer = await shell.producer(make_producer(...))
-        consumer = await shell.consumer(make_consumer(...))
-        loop = shell.consume(ConsumerLoop(consumer, ...))
-        shell.every("outbox", relay, 0.5)
-        await shell.serve(ready, host, port)   # until SIGTERM/SIGINT or a part fails
+    async def run(settings: ProjectorSettings, host: str, port: int) -> None:
+        async with WorkerShell("projector") as shell:
+            pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
+            publisher = await shell.publisher(settings, client_id=settings.group_id)
+            loop = await shell.consume_topics(settings, TOPICS, handle, publisher)
+            shell.every("outbox", relay, 0.5)
+            # until SIGTERM/SIGINT or a part fails
+            await shell.serve(consumer_ready(loop, pool), host, port)
+
+    def main() -> None:
+        run_worker(run, ProjectorSettings, description="Gelombang status projector", port=9101)
 
 Everything entered is closed when the ``async with`` ends, whether start-up finished or not.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -30,15 +36,28 @@ import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from gelombang.kafka import start_producer
-from gelombang.logs import get_logger
+from gelombang.kafka import (
+    BatchHandler,
+    ConsumerLoop,
+    EventPublisher,
+    make_consumer,
+    make_producer,
+    start_producer,
+)
+from gelombang.logs import configure_logging, get_logger
 from gelombang.postgres import create_pool
-from gelombang.probes import ReadinessCheck, probes_server
+from gelombang.probes import Checks, ReadinessCheck, database_reachable, probes_server
 from gelombang.rounds import repeat, run_until_stopped
+from gelombang.settings import CommonSettings, KafkaAuth
 
 log = get_logger(__name__)
 
 L = TypeVar("L", bound="Stoppable")
+S = TypeVar("S", bound=CommonSettings)
+
+# A consumer that has not polled for this long is stuck (a poll returns within a second even
+# when there is nothing to read), and the worker is not ready.
+POLL_STALE_S = 30.0
 
 
 class Stoppable(Protocol):
@@ -47,6 +66,16 @@ class Stoppable(Protocol):
     async def run(self) -> None: ...
 
     def stop(self) -> None: ...
+
+
+class KafkaSettings(Protocol):
+    """What a worker's settings say about its Kafka clients (every worker's settings class)."""
+
+    kafka_bootstrap: str
+    group_id: str
+
+    @property
+    def kafka_auth(self) -> KafkaAuth: ...
 
 
 class WorkerShell:
@@ -95,6 +124,30 @@ class WorkerShell:
         await consumer.start()
         self._resources.push_async_callback(consumer.stop)
         return consumer
+
+    async def publisher(self, settings: KafkaSettings, *, client_id: str) -> EventPublisher:
+        """The worker's producer (started, closed on the way out), as its events' publisher."""
+        producer = make_producer(
+            settings.kafka_bootstrap, client_id=client_id, auth=settings.kafka_auth
+        )
+        return EventPublisher(await self.producer(producer))
+
+    async def consume_topics(
+        self,
+        settings: KafkaSettings,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        dead_letters: EventPublisher,
+        name: str | None = None,
+    ) -> ConsumerLoop:
+        """Join the worker's consumer group on ``topics`` and hand each batch to ``handler``
+        (records it cannot take go to their dead-letter topic through ``dead_letters``)."""
+        consumer = await self.consumer(
+            make_consumer(
+                settings.kafka_bootstrap, settings.group_id, topics, auth=settings.kafka_auth
+            )
+        )
+        return self.consume(ConsumerLoop(consumer, settings.group_id, handler, dead_letters), name)
 
     # -- What it runs -------------------------------------------------------------------------
 
@@ -146,3 +199,35 @@ class WorkerShell:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         log.info(f"{self.name}_stopped")
+
+
+class Polling(Protocol):
+    last_poll_monotonic: float  # gelombang.kafka.ConsumerLoop's
+
+
+def consumer_ready(loop: Polling, pool: asyncpg.Pool) -> ReadinessCheck:
+    """A consuming worker's readiness: its consumer polls, and its database answers."""
+
+    async def ready() -> Checks:
+        polling = time.monotonic() - loop.last_poll_monotonic < POLL_STALE_S
+        return {"kafka": polling, "postgres": await database_reachable(pool)}
+
+    return ready
+
+
+def run_worker(
+    run: Callable[[S, str, int], Coroutine[Any, Any, None]],
+    settings: Callable[[], S],
+    *,
+    description: str,
+    port: int,
+) -> None:
+    """A worker's command line: ``--host`` and ``--port`` of its probes, its settings from the
+    environment, logging, then ``run`` until it ends."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    args = parser.parse_args()
+    chosen = settings()
+    configure_logging(chosen.service_name, chosen.log_level)
+    asyncio.run(run(chosen, args.host, args.port))

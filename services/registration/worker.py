@@ -10,7 +10,6 @@ crash replays a batch and the stored verdicts absorb it.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import time
@@ -32,8 +31,8 @@ from gelombang.events import (
     RegistrationVerified,
     SelectionDecided,
 )
-from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
-from gelombang.logs import configure_logging, get_logger
+from gelombang.kafka import Delivered, EventPublisher
+from gelombang.logs import get_logger
 from gelombang.metrics import (
     DECIDER_HINT_ERRORS,
     DECIDER_RELEASES,
@@ -43,9 +42,8 @@ from gelombang.metrics import (
     REGISTRATION_OUTBOX_PENDING,
     REGISTRATIONS_BY_STATUS,
 )
-from gelombang.probes import database_reachable
-from gelombang.process import WorkerShell
-from services.registration import repository
+from gelombang.process import WorkerShell, consumer_ready, run_worker
+from services.registration import fast_path, repository
 from services.registration.decisions import Decisions
 from services.registration.settings import ProjectorSettings
 
@@ -66,7 +64,7 @@ class Projector:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        hints: repository.RedisNikHints | None = None,
+        hints: fast_path.RedisNikHints | None = None,
         wake_outbox: asyncio.Event | None = None,
     ) -> None:
         self._pool = pool
@@ -173,26 +171,10 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
             socket_connect_timeout=settings.redis_timeout_s,
         )
         shell.on_close(redis.aclose)
-        producer = await shell.producer(
-            make_producer(
-                settings.kafka_bootstrap, client_id=settings.group_id, auth=settings.kafka_auth
-            )
-        )
-        consumer = await shell.consumer(
-            make_consumer(
-                settings.kafka_bootstrap, settings.group_id, TOPICS, auth=settings.kafka_auth
-            )
-        )
-        publisher = EventPublisher(producer)
+        publisher = await shell.publisher(settings, client_id=settings.group_id)
         wake_outbox = asyncio.Event()
-        projector = Projector(pool, repository.RedisNikHints(redis), wake_outbox)
-        loop = shell.consume(
-            ConsumerLoop(consumer, settings.group_id, projector.handle, publisher), "projector"
-        )
-
-        async def ready() -> dict[str, bool]:
-            polling = time.monotonic() - loop.last_poll_monotonic < 30
-            return {"kafka": polling, "postgres": await database_reachable(pool)}
+        projector = Projector(pool, fast_path.RedisNikHints(redis), wake_outbox)
+        loop = await shell.consume_topics(settings, TOPICS, projector.handle, publisher)
 
         async def relay() -> int:
             return await projector.outbox_round(publisher, settings.outbox_batch)
@@ -200,17 +182,11 @@ async def run(settings: ProjectorSettings, host: str, port: int) -> None:
         shell.task("funnel", report_funnel(pool, shell.stop))
         shell.every("outbox", relay, 0.5, wake_outbox)
         shell.every("gauges", projector.gauges_round, 15.0)
-        await shell.serve(ready, host, port)
+        await shell.serve(consumer_ready(loop, pool), host, port)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Gelombang status projector")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9101)
-    args = parser.parse_args()
-    settings = ProjectorSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    asyncio.run(run(settings, args.host, args.port))
+    run_worker(run, ProjectorSettings, description="Gelombang status projector", port=9101)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import time
 from datetime import UTC, datetime
 
 import asyncpg
 
 from gelombang.events import REGISTRATIONS_VERIFIED, RegistrationVerified
-from gelombang.kafka import ConsumerLoop, Delivered, EventPublisher, make_consumer, make_producer
-from gelombang.logs import configure_logging, get_logger
+from gelombang.kafka import Delivered, EventPublisher
+from gelombang.logs import get_logger
 from gelombang.metrics import (
     SELECTION_OUTBOX_PENDING,
     SELECTION_POOL_ELIGIBLE,
@@ -26,8 +23,7 @@ from gelombang.metrics import (
     SELECTION_WAVE_QUOTA,
     SELECTION_WAVE_SELECTED,
 )
-from gelombang.probes import database_reachable
-from gelombang.process import WorkerShell
+from gelombang.process import WorkerShell, consumer_ready, run_worker
 from services.selection import repository
 from services.selection.settings import SelectionSettings
 
@@ -84,43 +80,19 @@ class Worker:
 async def run(settings: SelectionSettings, host: str, port: int) -> None:
     async with WorkerShell("selection_worker") as shell:
         pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
-        producer = await shell.producer(
-            make_producer(
-                settings.kafka_bootstrap, client_id=settings.group_id, auth=settings.kafka_auth
-            )
-        )
-        consumer = await shell.consumer(
-            make_consumer(
-                settings.kafka_bootstrap,
-                settings.group_id,
-                (REGISTRATIONS_VERIFIED,),
-                auth=settings.kafka_auth,
-            )
-        )
-        publisher = EventPublisher(producer)
+        publisher = await shell.publisher(settings, client_id=settings.group_id)
         worker = Worker(pool, publisher, settings)
-        loop = shell.consume(
-            ConsumerLoop(consumer, settings.group_id, worker.handle, publisher), "pool"
+        loop = await shell.consume_topics(
+            settings, (REGISTRATIONS_VERIFIED,), worker.handle, publisher, "pool"
         )
-
-        async def ready() -> dict[str, bool]:
-            polling = time.monotonic() - loop.last_poll_monotonic < 30
-            return {"kafka": polling, "postgres": await database_reachable(pool)}
-
         shell.every("outbox", worker.outbox_round, 0.5)
         shell.every("revocation", worker.revocation_round, settings.revocation_sweep_s)
         shell.every("gauges", worker.gauges_round, 5.0)
-        await shell.serve(ready, host, port)
+        await shell.serve(consumer_ready(loop, pool), host, port)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Gelombang selection worker")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9125)
-    args = parser.parse_args()
-    settings = SelectionSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    asyncio.run(run(settings, args.host, args.port))
+    run_worker(run, SelectionSettings, description="Gelombang selection worker", port=9125)
 
 
 if __name__ == "__main__":

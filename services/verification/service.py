@@ -7,14 +7,16 @@ import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from gelombang.contact import status_page_path
+from gelombang.contact import deadline_after_change, status_page_path
 from gelombang.events import (
     ContactChangeRequested,
     ContactMethod,
     Event,
     ProgressStatus,
+    RegistrationAccepted,
     RegistrationProgressed,
     RegistrationRejected,
     RegistrationVerified,
@@ -27,6 +29,7 @@ from gelombang.pii import PiiCipher, PiiError
 RegistryResult = Literal["match", "mismatch", "not_found"]
 NikState = Literal["pending", "verified", "not_found", "mismatch"]
 ContactState = Literal["unsent", "sent", "confirmed", "expired"]
+Outcome = RegistrationVerified | RegistrationRejected
 
 # Event ids are derived from (registration, step) so that re-emitting a step (a replayed batch,
 # an outbox row published twice) is recognised downstream as the same event.
@@ -115,7 +118,7 @@ def nik_state_for(result: RegistryResult) -> NikState:
     return {"match": "verified", "mismatch": "mismatch", "not_found": "not_found"}[result]  # type: ignore[return-value]
 
 
-def decide(case: Case) -> Event | None:
+def decide(case: Case) -> Outcome | None:
     """The outcome a case has reached, or None while checks are still open."""
     if case.outcome is not None:
         return None
@@ -166,6 +169,131 @@ def retry_delay_s(attempts: int, base_s: float, max_s: float, rng: random.Random
     """Exponential backoff with full jitter, so a recovering registry is not hit in waves."""
     ceiling = min(max_s, base_s * (2 ** min(attempts, 30)))
     return max(base_s / 2, rng.uniform(0, ceiling))
+
+
+# -- A case's life ------------------------------------------------------------------------------
+# Opened by the decider's verdict, its checks recorded, its contact confirmed or expired, and
+# settled as soon as ``decide`` says so: the rules here, the rows in the store (repository's
+# PostgresCases), all inside the caller's transaction.
+
+
+class CaseStore(Protocol):
+    async def open(
+        self,
+        events: Sequence[RegistrationAccepted],
+        methods: Sequence[ContactMethod],
+        contact_expires_at: datetime,
+    ) -> Sequence[tuple[uuid.UUID, ContactMethod]]:
+        """Open a case per registration not seen before; those opened now, with their
+        contact method."""
+
+    async def locked(self, registration_id: uuid.UUID) -> Case | None:
+        """The case, locked until the transaction ends."""
+
+    async def record_nik_checks(
+        self, checked: Sequence[NikChecked], retries: Sequence[NikRetry]
+    ) -> Sequence[Case]:
+        """Store finished checks (only a check still pending changes); the cases answered now,
+        locked, as they are after it."""
+
+    async def confirm_contact(self, registration_id: uuid.UUID, version: int | None) -> bool:
+        """Mark the contact confirmed if it still waits, open, and is that version (None:
+        whichever is current); False if nothing changed."""
+
+    async def expire_contacts(self, limit: int) -> Sequence[uuid.UUID]:
+        """Expire up to ``limit`` open contacts past their time; their cases, locked."""
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> None:
+        """Store the cases' outcomes (a case settled before keeps its own)."""
+
+    async def queue(self, events: Sequence[Event]) -> None:
+        """Queue events to publish once the transaction is stored (the outbox)."""
+
+
+async def open_cases(
+    store: CaseStore, accepted: Sequence[RegistrationAccepted], contact_expires_at: datetime
+) -> int:
+    """Open a case per newly accepted registration; replays are ignored.
+
+    Assisted registrations start with their contact confirmed: the officer's attestation
+    (ID card seen in person) replaces the email or SMS check."""
+    if not accepted:
+        return 0
+    opened = await store.open(
+        accepted,
+        [contact_method_for(e.has_email, e.has_phone, e.channel) for e in accepted],
+        contact_expires_at,
+    )
+    await store.queue(
+        [
+            progressed(registration_id, "contact_confirmed", "officer")
+            for registration_id, method in opened
+            if method == "officer"
+        ]
+    )
+    return len(opened)
+
+
+async def settle(store: CaseStore, registration_id: uuid.UUID) -> Outcome | None:
+    """Decide the case's outcome if it has one now; store it and queue its event."""
+    case = await store.locked(registration_id)
+    event = None if case is None else decide(case)
+    if event is None:
+        return None
+    await store.settle([event])
+    await store.queue([event])
+    return event
+
+
+async def record_nik_checks(
+    store: CaseStore, checked: Sequence[NikChecked], retries: Sequence[NikRetry]
+) -> list[Outcome]:
+    """Store a batch of finished NIK checks; returns the outcomes settled."""
+    cases = await store.record_nik_checks(checked, retries)
+    # Each case's "NIK verified" step before its outcome, as the status page shows them: made
+    # first, because the read model orders a person's history by the events' occurred_at, and
+    # an outcome made earlier would be listed before the step it follows.
+    steps: list[Event] = [
+        progressed(case.registration_id, "nik_verified")
+        for case in cases
+        if case.nik_state == "verified"
+    ]
+    settled = [event for case in cases if (event := decide(case)) is not None]
+    await store.settle(settled)
+    await store.queue([*steps, *settled])
+    return settled
+
+
+async def confirm_contacts(
+    store: CaseStore, confirmations: Sequence[tuple[uuid.UUID, Event, int | None]]
+) -> list[Outcome]:
+    """Mark contacts confirmed (once; a second click changes nothing) and settle the cases.
+
+    Each confirmation names the contact version it is for (None: whichever is current): a link
+    to a contact since replaced confirms nothing.
+
+    In registration-id order, the order in which a batch of NIK results locks its cases: two
+    transactions that lock in one order cannot deadlock on each other. (A stable sort: two
+    confirmations of one registration keep theirs.)"""
+    settled: list[Outcome] = []
+    for registration_id, progress, version in sorted(confirmations, key=lambda c: c[0]):
+        if not await store.confirm_contact(registration_id, version):
+            continue
+        await store.queue([progress])
+        event = await settle(store, registration_id)
+        if event is not None:
+            settled.append(event)
+    return settled
+
+
+async def expire_contacts(store: CaseStore, limit: int) -> list[Outcome]:
+    """Expire contacts past their time and settle their cases (rejected: contact expired)."""
+    settled: list[Outcome] = []
+    for registration_id in await store.expire_contacts(limit):
+        event = await settle(store, registration_id)
+        if event is not None:
+            settled.append(event)
+    return settled
 
 
 def status_link(public_base_url: str, registration_id: str, status_token: str) -> str:
@@ -340,19 +468,22 @@ class ChangeableCase:
     contact_state: str
     contact_version: int
     outcome: str | None
+    contact_expires_at: datetime
 
 
 @dataclass(frozen=True)
 class ContactChange:
     """What a change does to its case: new sealed personal data, the channel it implies, the
-    contact's new version (the old code and link stop working), and the step the status page
-    shows."""
+    contact's new version (the old code and link stop working), the step the status page
+    shows, and the contact's deadline (``deadline_after_change``: a typo fixed late still
+    leaves time to confirm the new contact)."""
 
     registration_id: uuid.UUID
     pii: str
     method: ContactMethod
     version: int
     step: Event
+    expires_at: datetime
 
 
 ContactChangeOutcome = Literal["changed", "not_waiting", "too_many", "no_case", "unreadable"]
@@ -376,11 +507,15 @@ def contact_change(
     case: ChangeableCase | None,
     cipher: PiiCipher,
     max_changes: int,
+    now: datetime,
 ) -> tuple[ContactChangeOutcome, ContactChange | None]:
+    """``now``: when the change is applied, the new contact's message queued; its grace runs
+    from then (a worker that lagged does not eat into it). A change asked for after the
+    deadline does not bring back a case the expiry sweep has yet to reach."""
     if case is None:
         return "no_case", None
     waiting = case.contact_state in ("unsent", "sent") and case.contact_method in ("email", "sms")
-    if case.outcome is not None or not waiting:
+    if case.outcome is not None or not waiting or request.occurred_at > case.contact_expires_at:
         return "not_waiting", None
     if case.contact_version >= max_changes:
         return "too_many", None
@@ -402,6 +537,8 @@ def contact_change(
         method=method,
         # The request's sealed contact as it came: the read model opens it for the masked hint.
         contact=request.contact,
+        # The status answer's deadline counts from this step's time, as the case's does.
+        occurred_at=now,
     )
     return "changed", ContactChange(
         case.registration_id,
@@ -409,6 +546,7 @@ def contact_change(
         method,
         case.contact_version + 1,
         step,
+        deadline_after_change(case.contact_expires_at, now),
     )
 
 
@@ -417,14 +555,17 @@ async def judge_contact_changes(
     store: ContactChangeStore,
     cipher: PiiCipher,
     max_changes: int,
+    now: datetime | None = None,
 ) -> list[tuple[ContactChangeRequested, ContactChangeOutcome]]:
     """Apply changes in log order per registration, each request once (by its id); returns
     those judged now. In registration-id order, the order every multi-case write here locks
-    in (a stable sort: two changes of one registration keep theirs)."""
+    in (a stable sort: two changes of one registration keep theirs). ``now``: the time the
+    batch is applied (the clock's by default)."""
+    at = now or datetime.now(UTC)
     judged: list[tuple[ContactChangeRequested, ContactChangeOutcome]] = []
     for request in sorted(requests, key=lambda r: r.registration_id):
         case = await store.case(request.registration_id)
-        outcome, change = contact_change(request, case, cipher, max_changes)
+        outcome, change = contact_change(request, case, cipher, max_changes, at)
         if await store.record(request, outcome, change):
             judged.append((request, outcome))
     return judged

@@ -19,7 +19,6 @@ loop with the notifications' lease and retry rules.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import socket
@@ -46,13 +45,10 @@ from gelombang.events import (
     StatusLinkRequested,
 )
 from gelombang.kafka import (
-    ConsumerLoop,
     Delivered,
     EventPublisher,
-    make_consumer,
-    make_producer,
 )
-from gelombang.logs import configure_logging, get_logger
+from gelombang.logs import get_logger
 from gelombang.metrics import (
     OUTBOX_PENDING,
     STATUS_LINK_REQUESTS,
@@ -61,8 +57,7 @@ from gelombang.metrics import (
     VERIFICATION_RETRIES,
 )
 from gelombang.pii import PiiCipher, PiiError
-from gelombang.probes import database_reachable
-from gelombang.process import WorkerShell
+from gelombang.process import WorkerShell, consumer_ready, run_worker
 from services.verification import repository
 from services.verification.gateways import (
     CivilRegistryClient,
@@ -76,11 +71,19 @@ from services.verification.nik_checks import NikCheckConfig, NikCheckPipeline
 from services.verification.service import (
     ContactRetry,
     ContactSent,
+    DueNikCheck,
+    NikChecked,
+    NikRetry,
+    Outcome,
+    confirm_contacts,
     decision_texts,
     email_text,
+    expire_contacts,
     judge_contact_changes,
     judge_status_link_requests,
+    open_cases,
     progressed,
+    record_nik_checks,
     retry_delay_s,
     sms_text,
     status_link,
@@ -97,6 +100,24 @@ TOPICS = (
     SELECTION_DECIDED,
     STATUS_LINK_REQUESTED,
 )
+
+
+class NikChecksInPostgres:
+    """``NikCheckStore``: checks claimed under a lease; a batch of answers stored, and the cases
+    it settles settled, in one transaction."""
+
+    def __init__(self, pool: asyncpg.Pool, lease_s: float) -> None:
+        self._pool = pool
+        self._lease_s = lease_s
+
+    async def claim(self, limit: int) -> list[DueNikCheck]:
+        return await repository.claim_nik_checks(self._pool, limit, self._lease_s)
+
+    async def record(
+        self, checked: Sequence[NikChecked], retries: Sequence[NikRetry]
+    ) -> list[Outcome]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await record_nik_checks(repository.PostgresCases(conn), checked, retries)
 
 
 @dataclass
@@ -123,14 +144,15 @@ class Verifier:
         decided = [d.event for d in batch if isinstance(d.event, SelectionDecided)]
         lost = [d.event for d in batch if isinstance(d.event, StatusLinkRequested)]
         async with self.pool.acquire() as conn, conn.transaction():
-            await repository.ingest_accepted(conn, accepted, link_expiry())
+            cases = repository.PostgresCases(conn)
+            await open_cases(cases, accepted, link_expiry())
             if changes:
                 await repository.lock_cases(
                     conn,
                     [e.registration_id for e in confirmed] + [e.registration_id for e in changes],
                 )
-            settled = await repository.confirm_contacts(
-                conn,
+            settled = await confirm_contacts(
+                cases,
                 [
                     (
                         e.registration_id,
@@ -189,7 +211,7 @@ class Verifier:
     def nik_checks(self) -> NikCheckPipeline:
         settings = self.settings
         return NikCheckPipeline(
-            repository.PostgresNikChecks(self.pool, settings.lease_s),
+            NikChecksInPostgres(self.pool, settings.lease_s),
             self.registry,
             self.cipher,
             NikCheckConfig(
@@ -276,7 +298,7 @@ class Verifier:
     async def _notify(self, due: repository.DueNotification) -> None:
         if due.pii is None:
             # Known to selection but not here: nothing to send it with (never expected).
-            await repository.record_notification(self.pool, due.event_id, "no_channel")
+            await repository.NOTIFICATIONS.record(self.pool, due.event_id, "no_channel")
             return
         registration_id = str(due.registration_id)
         personal = self.cipher.open_json(due.pii, registration_id)
@@ -293,7 +315,7 @@ class Verifier:
             elif personal.get("phone"):
                 await self.sms.send(personal["phone"], sms, client_ref=f"{due.event_id}")
             else:
-                await repository.record_notification(self.pool, due.event_id, "no_channel")
+                await repository.NOTIFICATIONS.record(self.pool, due.event_id, "no_channel")
                 return
         except (Unavailable, Undeliverable) as exc:
             reason = exc.reason if isinstance(exc, Unavailable) else "undeliverable"
@@ -301,9 +323,9 @@ class Verifier:
                 due.attempts + 1, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
             )
             VERIFICATION_RETRIES.labels("decision", reason).inc()
-            await repository.record_notification(self.pool, due.event_id, "pending", delay, reason)
+            await repository.NOTIFICATIONS.record(self.pool, due.event_id, "pending", delay, reason)
             return
-        await repository.record_notification(self.pool, due.event_id, "sent")
+        await repository.NOTIFICATIONS.record(self.pool, due.event_id, "sent")
 
     # -- lost status links ------------------------------------------------------------------
     async def status_link_round(self) -> int:
@@ -322,7 +344,7 @@ class Verifier:
             personal = None
         address = personal.get("email" if due.method == "email" else "phone") if personal else None
         if personal is None or not isinstance(address, str) or not address:
-            await repository.record_status_link(self.pool, due.event_id, "failed", error="no_case")
+            await repository.STATUS_LINKS.record(self.pool, due.event_id, "failed", error="no_case")
             return
         subject, body, sms = status_link_texts(
             str(personal.get("full_name", "")), self._status_link(registration_id)
@@ -335,7 +357,7 @@ class Verifier:
                 await self.sms.send(address, sms, client_ref=f"link:{due.event_id}")
         except Undeliverable:
             VERIFICATION_RETRIES.labels("status_link", "undeliverable").inc()
-            await repository.record_status_link(
+            await repository.STATUS_LINKS.record(
                 self.pool, due.event_id, "failed", error="undeliverable"
             )
             return
@@ -344,18 +366,18 @@ class Verifier:
             if due.attempts + 1 >= self.settings.status_link_max_attempts:
                 # A request is for now: after a provider outage of this length the person is
                 # better served asking again than by a message long after they gave up.
-                await repository.record_status_link(
+                await repository.STATUS_LINKS.record(
                     self.pool, due.event_id, "failed", error=exc.reason
                 )
                 return
             delay = retry_delay_s(
                 due.attempts + 1, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
             )
-            await repository.record_status_link(
+            await repository.STATUS_LINKS.record(
                 self.pool, due.event_id, "pending", delay, exc.reason
             )
             return
-        await repository.record_status_link(self.pool, due.event_id, "sent")
+        await repository.STATUS_LINKS.record(self.pool, due.event_id, "sent")
         VERIFICATION_CHECKS.labels("status_link", f"{due.method}_sent").inc()
 
     async def _send_otp(self, registration_id: str, phone: str, sends: int) -> None:
@@ -392,7 +414,10 @@ class Verifier:
         return 0
 
     async def expiry_round(self) -> int:
-        settled = await repository.expire_contacts(self.pool, self.settings.scheduler_batch)
+        async with self.pool.acquire() as conn, conn.transaction():
+            settled = await expire_contacts(
+                repository.PostgresCases(conn), self.settings.scheduler_batch
+            )
         for event in settled:
             self._count_outcome(event)
         return len(settled)
@@ -410,16 +435,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
         pool = await shell.pool(settings.database_url, max_size=settings.db_pool_max)
         redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         shell.on_close(redis.aclose)
-        producer = await shell.producer(
-            make_producer(
-                settings.kafka_bootstrap, client_id=settings.service_name, auth=settings.kafka_auth
-            )
-        )
-        consumer = await shell.consumer(
-            make_consumer(
-                settings.kafka_bootstrap, settings.group_id, TOPICS, auth=settings.kafka_auth
-            )
-        )
+        publisher = await shell.publisher(settings, client_id=settings.service_name)
         registry_http = http_session(
             settings.registry_url, settings.registry_timeout_s, settings.registry_concurrency * 2
         )
@@ -435,7 +451,6 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
             settings.smtp_connections,
         )
         shell.on_close(mailer.aclose)
-        publisher = EventPublisher(producer)
         verifier = Verifier(
             settings=settings,
             pool=pool,
@@ -456,14 +471,7 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
             rng=random.Random(),
             wake_outbox=asyncio.Event(),
         )
-        consumer_loop = shell.consume(
-            ConsumerLoop(consumer, settings.group_id, verifier.handle, publisher), "consumer"
-        )
-
-        async def ready() -> dict[str, bool]:
-            polling = time.monotonic() - consumer_loop.last_poll_monotonic < 30
-            return {"kafka": polling, "postgres": await database_reachable(pool)}
-
+        loop = await shell.consume_topics(settings, TOPICS, verifier.handle, publisher, "consumer")
         idle = settings.idle_poll_s
         shell.task("nik", verifier.nik_checks().run(shell.stop))
         shell.every("contact", verifier.contact_round, idle)
@@ -472,17 +480,11 @@ async def run(settings: VerificationSettings, host: str, port: int) -> None:
         shell.every("gauges", verifier.gauges_round, 15.0)
         shell.every("notify", verifier.notify_round, idle)
         shell.every("status_link", verifier.status_link_round, idle)
-        await shell.serve(ready, host, port)
+        await shell.serve(consumer_ready(loop, pool), host, port)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Gelombang verification worker")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9111)
-    args = parser.parse_args()
-    settings = VerificationSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    asyncio.run(run(settings, args.host, args.port))
+    run_worker(run, VerificationSettings, description="Gelombang verification worker", port=9111)
 
 
 if __name__ == "__main__":

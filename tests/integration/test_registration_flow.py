@@ -16,7 +16,7 @@ from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
 from gelombang.kafka import aiokafka_connection
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings
-from services.registration.repository import NIK_RESERVATION_TTL_S
+from services.registration.fast_path import NIK_RESERVATION_TTL_S
 from tests.citizens import registry_person, valid_payload
 from tests.integration.conftest import end_offsets, eventually
 

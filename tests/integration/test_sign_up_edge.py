@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 
 from gelombang.admission import WindowLimit
 from gelombang.coalesce import PipelinedRedis
-from services.registration.repository import RedisSignUpEdge
+from services.registration.fast_path import RedisSignUpEdge
 from services.registration.service import EdgeAnswer, StoredAnswer
 
 

@@ -18,13 +18,14 @@ import asyncpg
 import pytest
 
 from gelombang.events import decode_event
-from services.verification.repository import record_contacts, record_nik_checks
+from services.verification.repository import PostgresCases, record_contacts
 from services.verification.service import (
     ContactRetry,
     ContactSent,
     NikChecked,
     NikRetry,
     progressed,
+    record_nik_checks,
     step_event_id,
 )
 
@@ -110,7 +111,7 @@ async def test_one_batch_settles_reschedules_and_queues_events_in_order(conn: An
     )
 
     settled = await record_nik_checks(
-        conn,
+        PostgresCases(conn),
         [
             NikChecked(both, "verified"),
             NikChecked(waiting, "verified"),
@@ -119,7 +120,7 @@ async def test_one_batch_settles_reschedules_and_queues_events_in_order(conn: An
         [NikRetry(failed, 60.0, "http_500"), NikRetry(held, 60.0, "held_off", tried=False)],
     )
 
-    assert sorted((str(e.registration_id), e.event_type) for e in settled) == sorted(  # type: ignore[attr-defined]
+    assert sorted((str(e.registration_id), e.event_type) for e in settled) == sorted(
         [(str(both), "RegistrationVerified"), (str(mismatch), "RegistrationRejected")]
     )
     assert {e.event_id for e in settled} == {
@@ -170,11 +171,11 @@ async def test_a_batch_stored_again_changes_nothing(conn: Any) -> None:
     first = await new_case(conn, "confirmed")
     second = await new_case(conn, "sent")
     batch = [NikChecked(first, "verified"), NikChecked(second, "not_found")]
-    assert len(await record_nik_checks(conn, batch, [])) == 2
+    assert len(await record_nik_checks(PostgresCases(conn), batch, [])) == 2
     before = [await case(conn, first), await case(conn, second)]
 
     # Again, and a late retry of the same cases (a lease that ran out meanwhile).
-    again = await record_nik_checks(conn, batch, [NikRetry(first, 1.0, "http_500")])
+    again = await record_nik_checks(PostgresCases(conn), batch, [NikRetry(first, 1.0, "http_500")])
 
     assert again == []
     assert [await case(conn, first), await case(conn, second)] == before

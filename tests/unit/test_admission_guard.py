@@ -78,7 +78,7 @@ def solve(challenge: dict[str, object]) -> str:
 @dataclass
 class Edge:
     """The guard's limits checked and counted as the registration edge's Redis script does
-    (services.registration.repository._EDGE; tests/integration/test_sign_up_edge.py runs the
+    (services.registration.fast_path._EDGE; tests/integration/test_sign_up_edge.py runs the
     script itself): stop at the first limit reached, count every limit only if none was."""
 
     guard: SignUpGuard

@@ -4,11 +4,13 @@ it ends; a part that fails stops the whole worker instead of leaving it half ali
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from gelombang.process import WorkerShell
+from gelombang.process import POLL_STALE_S, WorkerShell, consumer_ready
 
 
 class Loop:
@@ -79,3 +81,28 @@ async def test_a_start_up_that_fails_halfway_closes_what_it_had_opened() -> None
             shell.on_close(closer(closed, "pool"))
             raise ConnectionRefusedError("kafka not there")
     assert closed == ["pool"]
+
+
+class Polled:
+    def __init__(self, seconds_ago: float) -> None:
+        self.last_poll_monotonic = time.monotonic() - seconds_ago
+
+
+class Database:
+    def __init__(self, up: bool) -> None:
+        self.up = up
+
+    async def fetchval(self, query: str) -> int:
+        if not self.up:
+            raise ConnectionRefusedError("postgres not there")
+        return 1
+
+
+async def test_a_consuming_worker_is_ready_only_while_it_polls_and_its_database_answers() -> None:
+    def ready(seconds_ago: float, up: bool) -> Awaitable[dict[str, bool]]:
+        pool: Any = Database(up)
+        return consumer_ready(Polled(seconds_ago), pool)()
+
+    assert await ready(1.0, up=True) == {"kafka": True, "postgres": True}
+    assert await ready(POLL_STALE_S + 60, up=True) == {"kafka": False, "postgres": True}
+    assert await ready(1.0, up=False) == {"kafka": True, "postgres": False}

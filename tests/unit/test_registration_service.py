@@ -101,7 +101,7 @@ class FakePublisher:
 
 @dataclass
 class FakeEdge:
-    """The edge script's rules (services.registration.repository._EDGE) over the fakes' state."""
+    """The edge script's rules (services.registration.fast_path._EDGE) over the fakes' state."""
 
     reservations: FakeReservations
     idempotency: FakeIdempotency
