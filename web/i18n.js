@@ -301,11 +301,15 @@ export const TEXT = {
       "dalam beberapa menit.",
     resendTooSoon: "Permintaan sebelumnya baru saja dikirim, jadi belum bisa diminta lagi.",
     resendAgainAt: (time) => `Bisa diminta lagi sekitar pukul ${time}.`,
+    // Next to the resend button, from the status answer (issue 20).
+    resendsLeft: (left, limit) => `tersisa ${left} dari ${limit}`,
     wrongContactTitle: "Salah mengetik email atau nomor HP?",
     wrongContactText: (by) =>
       "Ganti di sini sebelum konfirmasi. Kami mengirim kode atau tautan baru ke kontak yang " +
       "baru, dan yang lama tidak berlaku lagi (paling banyak 3 kali, sekali per menit). Tanpa " +
-      `konfirmasi, pendaftaran ini berakhir sendiri pada ${by}. Butuh bantuan?`,
+      `konfirmasi, pendaftaran ini berakhir sendiri pada ${by}. Setelah kontak diganti, Anda ` +
+      "punya paling sedikit 24 jam sejak penggantian untuk mengonfirmasi kontak yang baru, dan " +
+      "tanggal ini ikut diundur. Butuh bantuan?",
     changePhoneLabel: "Nomor HP yang benar",
     changeEmailLabel: "Alamat email yang benar",
     changeSubmit: "Ganti kontak",
@@ -676,11 +680,14 @@ export const TEXT = {
       "folder in a few minutes.",
     resendTooSoon: "The last request was sent only just now, so you cannot ask again yet.",
     resendAgainAt: (time) => `You can ask again at about ${time}.`,
+    // Next to the resend button, from the status answer (issue 20).
+    resendsLeft: (left, limit) => `${left} of ${limit} left`,
     wrongContactTitle: "Mistyped your email or phone number?",
     wrongContactText: (by) =>
       "Change it here before it is confirmed. We send a new code or link to the new contact, " +
       "and the old one stops working (at most 3 times, once a minute). Unconfirmed, this " +
-      `registration ends by itself on ${by}. Need help?`,
+      `registration ends by itself on ${by}. After a change you have at least 24 hours from ` +
+      "the change to confirm the new contact, and this date moves with it. Need help?",
     changePhoneLabel: "The right mobile number",
     changeEmailLabel: "The right email address",
     changeSubmit: "Change contact",

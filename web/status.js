@@ -95,7 +95,9 @@ export function showStatus(justSubmitted = false) {
     <section id="email-again" hidden aria-labelledby="email-again-title">
       <h2 id="email-again-title" data-t="emailAgainTitle"></h2>
       <p class="hint" data-t="emailAgainHint"></p>
-      <p><button type="button" class="secondary" id="email-resend" data-t="emailResend"></button></p>
+      <p><button type="button" class="secondary" id="email-resend" data-t="emailResend"
+        aria-describedby="email-resend-left"></button>
+        <span class="hint resends-left" id="email-resend-left"></span></p>
       <p id="email-resend-notice" role="status" aria-live="polite"></p>
     </section>
     <details id="wrong-contact" class="wrong-contact" hidden>
@@ -151,8 +153,10 @@ export function showStatus(justSubmitted = false) {
   let failedUntil = null;
   let updatedAt = null;
   let failures = 0;
-  let otpResendButton = { reopen: () => {} };
+  let otpResendButton = { reopen: () => {}, draw: () => {} };
   const otpResend = () => otpResendButton;
+  // The resends left come with every status answer (issue 20); a resend taken asks at once.
+  const resends = { counted: () => last?.contact, onAsked: () => poll(0) };
   const emailResend = wireResend(
     document.getElementById("email-resend"),
     document.getElementById("email-resend-notice"),
@@ -160,6 +164,7 @@ export function showStatus(justSubmitted = false) {
     token,
     "email",
     () => last?.contact?.hint || "",
+    { ...resends, left: document.getElementById("email-resend-left") },
   );
   const change = wireChange(id, token, () => last?.contact, () => {
     // A new contact has sends of its own: the resend buttons may ask again.
@@ -240,8 +245,9 @@ export function showStatus(justSubmitted = false) {
       : sms && (!last || ["submitted", "contact_pending"].includes(status));
     if (wantsOtp && !otpShown) {
       otpShown = true;
-      otpResendButton = renderOtp(document.getElementById("otp"), id, token, () => poll(0));
+      otpResendButton = renderOtp(document.getElementById("otp"), id, token, () => poll(0), false, resends);
     }
+    otpResend().draw();
     document.getElementById("otp").hidden = !wantsOtp;
     // An email that did not come: sent again on request, within the same limits as SMS codes.
     document.getElementById("email-again").hidden = !(contactOpen && contact.method === "email");
@@ -346,7 +352,9 @@ function registerAgain(id, last) {
 // (Retry-After on a refusal; the API's one minute after a request it took), and says until when.
 const RESEND_COOLDOWN_S = 60;
 
-function wireResend(button, notice, id, token, method, hint) {
+// ``counted`` gives the status answer's contact (resends_left of resend_limit, when the API
+// could tell), shown in ``left`` next to the button; ``onAsked`` runs after a resend was taken.
+function wireResend(button, notice, id, token, method, hint, { counted, left, onAsked } = {}) {
   let text = () => "";
   let good = null;
   let until = null;
@@ -356,12 +364,25 @@ function wireResend(button, notice, id, token, method, hint) {
   // cannot help, so the button stays off until the contact is changed.
   let usedUp = false;
   const draw = () => {
+    const count = counted?.();
+    const known = Number.isInteger(count?.resends_left) && Number.isInteger(count?.resend_limit);
+    // Known to be used up before anyone pressed: off, saying why (the change form stays).
+    const outOfResends = !usedUp && known && count.resends_left === 0;
     const locale = currentLang() === "id" ? "id-ID" : "en-GB";
-    const rest = until ? ` ${t("resendAgainAt")(until.toLocaleTimeString(locale))}` : "";
-    const line = `${text()}${text() ? rest : ""}`;
+    const rest = until && !outOfResends
+      ? ` ${t("resendAgainAt")(until.toLocaleTimeString(locale))}`
+      : "";
+    const said = text() ? `${text()}${rest}` : "";
+    const limitText = outOfResends ? t("errors").otp_resend_limit : "";
+    const line = [said, limitText].filter(Boolean).join(" ");
     if (notice.textContent !== line) notice.textContent = line;
     notice.className = good === null ? "" : good ? "notice" : "notice bad";
-    button.disabled = asking || until !== null || usedUp;
+    if (left) {
+      const leftText = known ? t("resendsLeft")(count.resends_left, count.resend_limit) : "";
+      if (left.textContent !== leftText) left.textContent = leftText;
+      left.hidden = !leftText;
+    }
+    button.disabled = asking || until !== null || usedUp || outOfResends;
   };
   const rest = (seconds) => {
     clearTimeout(timer);
@@ -372,7 +393,7 @@ function wireResend(button, notice, id, token, method, hint) {
     }, seconds * 1000);
   };
   button.addEventListener("click", async () => {
-    if (asking || until || usedUp) return;
+    if (asking || until || button.disabled) return;
     asking = true;
     button.disabled = true;
     const answer = await api("POST", "/api/v1/contact/otp/resend", {
@@ -385,6 +406,7 @@ function wireResend(button, notice, id, token, method, hint) {
     if (answer.status === 202) {
       text = method === "email" ? () => t("emailResendQueued")(hint()) : () => t("errors").otp_resend_queued;
       rest(RESEND_COOLDOWN_S);
+      onAsked?.();
     } else if (answer.status === 429 && answer.json?.code === "otp_resend_limit") {
       usedUp = true;
       const message = serverMessage(answer.json, "otp_resend_limit");
@@ -589,7 +611,7 @@ function setUpKeepLink() {
 // ---------------------------------------------------------------------------------------------
 // SMS code entry (inside the status page, and alone at /kode#id=…&t=…)
 
-function renderOtp(section, id, token, onConfirmed, standalone = false) {
+function renderOtp(section, id, token, onConfirmed, standalone = false, resends = {}) {
   const heading = standalone ? "h1" : "h2";
   section.innerHTML = `
     <${heading} id="otp-title" tabindex="-1" data-t="otpTitle"></${heading}>
@@ -603,7 +625,9 @@ function renderOtp(section, id, token, onConfirmed, standalone = false) {
       <button type="submit" class="primary" data-t="otpSubmit"></button>
     </form>
     <p id="otp-notice" role="status" aria-live="polite"></p>
-    <p><button type="button" class="secondary" id="otp-resend" data-t="otpResend"></button></p>
+    <p><button type="button" class="secondary" id="otp-resend" data-t="otpResend"
+      aria-describedby="otp-resend-left"></button>
+      <span class="hint resends-left" id="otp-resend-left"></span></p>
     <p id="otp-resend-notice" role="status" aria-live="polite"></p>`;
   const input = section.querySelector("#code");
   // No maxlength: it would cut "935 977" to "935 97" before the space is dropped.
@@ -622,6 +646,7 @@ function renderOtp(section, id, token, onConfirmed, standalone = false) {
     token,
     "sms",
     () => "",
+    { ...resends, left: section.querySelector("#otp-resend-left") },
   );
   const draw = () => {
     error.textContent = errorText();

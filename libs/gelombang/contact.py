@@ -93,6 +93,19 @@ def link_expiry(now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) + LINK_TTL
 
 
+# A contact changed late (a typo fixed at hour 47) gets at least this long to be confirmed
+# (issue 20): the new message needs time to arrive and to be acted on.
+CHANGE_GRACE = timedelta(hours=24)
+
+
+def deadline_after_change(deadline: datetime, changed_at: datetime) -> datetime:
+    """A case's contact deadline once its contact changed at ``changed_at``: never earlier
+    than before, and at least ``CHANGE_GRACE`` after the change. A case changes its contact
+    at most a few times (verification's ``contact_change_limit``), so this cannot extend it
+    forever. Verification applies it; the status answer shows it from the change's step."""
+    return max(deadline, changed_at + CHANGE_GRACE)
+
+
 # Check and count in one atomic step so that parallel guesses cannot exceed the attempt limit.
 # A correct code is marked used rather than deleted: to everyone it is gone ('expired', as a
 # deleted one), but _RESTORE_OTP can give it back, attempts and expiry unchanged, when the

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import html
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,28 +14,31 @@ from typing import Annotated, Literal
 import asyncpg
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.datastructures import State
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.admission import AdmissionController, Refusal, SignUpGuard
-from gelombang.contact import LINK_TTL, LinkExpired, LinkInvalid, status_page_path
+from gelombang.contact import (
+    LINK_TTL,
+    LinkExpired,
+    LinkInvalid,
+    deadline_after_change,
+    status_page_path,
+)
 from gelombang.kafka import PublishFailed
-from gelombang.messages import Lang, localize_validation_errors, message, pick_language
+from gelombang.messages import Lang, message, pick_language
 from gelombang.metrics import REQUESTS_SHED
 from gelombang.pii import PiiError
 from gelombang.probes import POSTGRES_UNAVAILABLE, Checks, ops_router, redis_reachable
 from gelombang.rdkafka import RdKafkaPublisher
 from services.registration import repository
-from services.registration.lane import ALTCHA_MAX_LENGTH, SignUpCall, valid_idempotency_key
+from services.registration.contract import accepted_answer, error, valid_idempotency_key
+from services.registration.lane import ALTCHA_MAX_LENGTH, SignUpCall
 from services.registration.schemas import (
     ContactChangeRequest,
     ContactProgress,
     ContactStep,
     ErrorResponse,
-    FieldErrorOut,
     OtpResendRequest,
     OtpVerifyRequest,
     RegistrationAccepted,
@@ -62,6 +64,7 @@ from services.registration.service import (
     request_contact_change,
     request_new_code,
     request_status_link,
+    resends_left,
 )
 from services.registration.settings import RegistrationSettings
 from services.registration.wiring import contact_change_collaborators, resend_limit
@@ -97,42 +100,6 @@ def sign_up_guard(request: Request) -> SignUpGuard:
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SignUpGuardDep = Annotated[SignUpGuard, Depends(sign_up_guard)]
-
-
-def error(
-    status: int,
-    code: str,
-    lang: Lang,
-    field: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    text = message(code, lang)
-    errors = [FieldErrorOut(field=field, code=code, message=text)] if field is not None else []
-    body = ErrorResponse(detail=text, errors=errors)
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
-
-
-async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    lang = pick_language(request.headers.get("accept-language"))
-    field_errors = localize_validation_errors(exc.errors(), lang)
-    body = ErrorResponse(
-        detail=message("validation_failed", lang),
-        errors=[FieldErrorOut(field=e.field, code=e.code, message=e.message) for e in field_errors],
-    )
-    return JSONResponse(body.model_dump(mode="json"), status_code=422)
-
-
-async def unreadable_body_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    # FastAPI answers a bare 400 when a JSON body is not even text (invalid UTF-8). For the
-    # client that is bad JSON like any other: the same localized 422 keeps one error contract.
-    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-        invalid = RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}]
-        )
-        return await validation_error_handler(request, invalid)
-    return await http_exception_handler(request, exc)
 
 
 @router.post(
@@ -192,7 +159,7 @@ async def sign_up(state: State, payload: RegistrationRequest, call: SignUpCall) 
         lang = pick_language(call.accept_language)
         return error(503, "service_unavailable", lang, headers=retry_after)
     if isinstance(outcome, Accepted):
-        return _accepted(rt, outcome)
+        return accepted_answer(rt.settings.public_base_url, outcome)
     lang = pick_language(call.accept_language)
     if isinstance(outcome, Refused):
         if guard is not None:
@@ -205,26 +172,6 @@ async def sign_up(state: State, payload: RegistrationRequest, call: SignUpCall) 
         return error(503, "nik_check_pending", lang, field="nik", headers=retry)
     assert isinstance(outcome, IdempotencyKeyReused)
     return error(422, "idempotency_key_conflict", lang, field="Idempotency-Key")
-
-
-def _accepted(rt: Runtime, outcome: Accepted) -> Response:
-    # Encoded here rather than through the response model: three strings we made ourselves,
-    # and the model's validation and encoding cost more than the rest of the answer.
-    status_url = f"{rt.settings.public_base_url}/api/v1/registrations/{outcome.registration_id}"
-    body = {
-        "registration_id": outcome.registration_id,
-        "status_token": outcome.status_token,
-        "status_url": status_url,
-    }
-    headers = {"Location": status_url}
-    if outcome.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(
-        json.dumps(body, separators=(",", ":")).encode(),
-        status_code=202,
-        headers=headers,
-        media_type="application/json",
-    )
 
 
 def _proof_required(state: State, rt: Runtime) -> bool:
@@ -275,6 +222,21 @@ async def get_registration(
         return error(503, "service_unavailable", lang, headers=headers)
     if row is None:
         return error(404, "not_found", lang)
+    contact = _contact_of(row, rt)
+    if (
+        contact is not None
+        and contact.state in ("pending", "sent")
+        and contact.method in ("email", "sms")
+        and row.status != "rejected"
+    ):
+        # The resends left, from the count the resend route keeps (issue 20): one Redis read,
+        # only while the contact waits. Redis down leaves it out; a refusal still tells.
+        limit = resend_limit(settings=rt.settings, redis=rt.redis)
+        left = await resends_left(str(parsed), limit)
+        if left is not None:
+            contact = contact.model_copy(
+                update={"resends_left": left, "resend_limit": limit.limit}
+            )
     return RegistrationStatus(
         registration_id=row.registration_id,
         status=row.status,
@@ -283,7 +245,7 @@ async def get_registration(
         regency_code=row.regency_code,
         submitted_at=row.submitted_at,
         wave=row.wave,
-        contact=_contact_of(row, rt),
+        contact=contact,
         history=[
             StatusHistoryEntry(
                 status=h.status,
@@ -314,6 +276,7 @@ def _contact_of(row: repository.StatusRow, rt: Runtime) -> ContactProgress | Non
         personal.get("email"),
         personal.get("phone"),
         row.submitted_at,
+        changed_at=[h.occurred_at for h in row.history if h.status == "contact_changed"],
     )
 
 
@@ -323,6 +286,7 @@ def contact_progress(
     email: str | None,
     phone: str | None,
     submitted_at: datetime,
+    changed_at: Sequence[datetime] = (),
 ) -> ContactProgress | None:
     """The contact step as the verification case sees it, read from the status history.
 
@@ -330,6 +294,8 @@ def contact_progress(
     contact_pending means the message went out, contact_confirmed that the person answered.
     ``email`` and ``phone`` are the current contact, changes applied; after a change
     (contact_changed) the contact is pending again until the new contact's message is out.
+    ``changed_at``: the times of the contact_changed steps, each of which moved the deadline
+    as verification moved the case's (``deadline_after_change``, from the step's own time).
     """
     steps = {status for status, _ in history}
     reasons = {reason for _, reason in history if reason}
@@ -365,7 +331,11 @@ def contact_progress(
         state = "sent"
     else:
         state = "pending"
-    confirm_by = submitted_at + LINK_TTL if state in ("pending", "sent") else None
+    confirm_by = None
+    if state in ("pending", "sent"):
+        confirm_by = submitted_at + LINK_TTL
+        for at in changed_at:
+            confirm_by = deadline_after_change(confirm_by, at)
     return ContactProgress(
         method=method, state=state, hint=hint, confirm_by=confirm_by, kinds=kinds, changes=changes
     )

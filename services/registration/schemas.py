@@ -307,7 +307,9 @@ class ContactProgress(BaseModel):
     )
     hint: str = Field(description="The address or number, masked: n***@example.id, ****4321")
     confirm_by: datetime | None = Field(
-        default=None, description="Unconfirmed contacts expire then, rejecting the registration"
+        default=None,
+        description="Unconfirmed contacts expire then, rejecting the registration: 48 hours "
+        "from sign-up, or at least 24 hours from the latest change of contact",
     )
     kinds: list[Literal["email", "phone"]] = Field(
         default_factory=list,
@@ -317,6 +319,14 @@ class ContactProgress(BaseModel):
         default=0,
         description="How often the contact was changed; with state pending, the new contact's "
         "message is on its way",
+    )
+    resends_left: int | None = Field(
+        default=None,
+        description="While the contact waits: how many more times its message may be sent "
+        "again (a change of contact starts a new count); null when it cannot be told right now",
+    )
+    resend_limit: int | None = Field(
+        default=None, description="Resends allowed per contact, with resends_left"
     )
 
 

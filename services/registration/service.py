@@ -463,6 +463,11 @@ class Counter(Protocol):
     async def reset(self, key: str) -> None: ...
 
 
+class ReadableCounter(Counter, Protocol):
+    async def current(self, key: str) -> int:
+        """The sum under ``key`` (0 if nothing was counted). Raises ``DependencyUnavailable``."""
+
+
 @dataclass(frozen=True)
 class SendLimit:
     """At most ``limit`` resends per registration: the verification worker sends a case's
@@ -470,13 +475,26 @@ class SendLimit:
     it without a word. Counted here too, so the person is told instead (issue 20); the count
     lives as long as the case may wait for its contact, the worker's limit stays the backstop."""
 
-    counter: Counter
+    counter: ReadableCounter
     limit: int
     window_s: int
 
 
 def resend_count_key(registration_id: str) -> str:
     return f"otp-resends:{registration_id}"
+
+
+async def resends_left(registration_id: str, limit: SendLimit) -> int | None:
+    """How many more times the status page may ask for the contact message (issue 20), from
+    the count ``request_new_code`` keeps, so the page can say so before a refusal does. None
+    when Redis cannot tell: the page then learns it from a refusal, as before."""
+    answered, asked = await _degrade(
+        limit.counter.current(resend_count_key(registration_id)), "redis", "resends_left"
+    )
+    if not answered or asked is None:
+        return None
+    # Refused requests count too (past the limit): never fewer than none left.
+    return max(0, limit.limit - asked)
 
 
 ResendOutcome = Literal["queued", "too_soon", "limit"]

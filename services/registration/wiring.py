@@ -1,27 +1,41 @@
 """The sign-up's collaborators, built in one place for every process that takes sign-ups (the
 public registration API and the posko lane), so that dedupe, idempotency and durability are the
-same objects wired the same way, not a copy; and the public API's lost-link request's."""
+same objects wired the same way, not a copy; and the public API's own pieces (its guard, the
+contact confirmation, the lost-link request, the change of contact).
+
+    async with AsyncExitStack() as stack:
+        clients = await open_sign_up_clients(stack, settings, pool_min_size=0)
+        deps = sign_up_collaborators(settings, clients)
+"""
 
 from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 import asyncpg
 import redis.asyncio as aioredis
 
+from gelombang.admission import RedisFirstTimes, SignUpGuard
 from gelombang.coalesce import PipelinedRedis
-from gelombang.contact import LINK_TTL
+from gelombang.contact import LINK_TTL, ContactSecrets, OtpStore
+from gelombang.lifespan import open_pool, open_publisher, open_redis
 from gelombang.pii import PiiCipher
-from services.registration.repository import (
-    PostgresStandings,
+from gelombang.rdkafka import RdKafkaPublisher
+from services.registration.fast_path import (
     RedisCounter,
     RedisIdempotencyStore,
     RedisNikReservations,
     RedisOnceGuard,
+    RedisOtpChecker,
     RedisSignUpEdge,
     RedisWindowCounter,
 )
+from services.registration.repository import PostgresStandings
 from services.registration.service import (
     Collaborators,
     ContactChangeCollaborators,
+    ContactCollaborators,
     ContactStandings,
     Publisher,
     SendLimit,
@@ -30,23 +44,85 @@ from services.registration.service import (
 )
 from services.registration.settings import RegistrationSettings
 
+__all__ = [
+    "CONTACT_WINDOW_S",
+    "SignUpClients",
+    "contact_change_collaborators",
+    "contact_collaborators",
+    "open_sign_up_clients",
+    "resend_limit",
+    "sign_up_collaborators",
+    "sign_up_guard",
+    "status_link_collaborators",
+]
 
-def sign_up_collaborators(
-    *,
-    cipher: PiiCipher,
-    redis: PipelinedRedis,
-    pool: asyncpg.Pool,
-    publisher: Publisher,
-    idempotency_ttl_s: int,
-    standing_lookup_timeout_s: float,
-) -> Collaborators:
+
+@dataclass(frozen=True)
+class SignUpClients:
+    """What a process that takes sign-ups opens; closed with the stack it was opened on."""
+
+    publisher: RdKafkaPublisher
+    redis: aioredis.Redis
+    # The same Redis, with the hot path's commands sharing round trips (gelombang.coalesce).
+    pipelined: PipelinedRedis
+    pool: asyncpg.Pool
+
+
+async def open_sign_up_clients(
+    stack: AsyncExitStack, settings: RegistrationSettings, *, pool_min_size: int
+) -> SignUpClients:
+    """Kafka, Redis and Postgres for ``register``, closed in reverse order when ``stack`` ends
+    (also when opening one of them fails). ``pool_min_size`` 0 starts without Postgres."""
+    publisher = await open_publisher(stack, settings, timeout_s=settings.produce_timeout_s)
+    redis = open_redis(stack, settings.redis_url, timeout_s=settings.redis_timeout_s)
+    pool = await open_pool(
+        stack, settings.database_url, min_size=pool_min_size, max_size=settings.db_pool_max
+    )
+    return SignUpClients(publisher, redis, PipelinedRedis(redis), pool)
+
+
+def sign_up_collaborators(settings: RegistrationSettings, clients: SignUpClients) -> Collaborators:
+    """``register``'s collaborators: the PII cipher, the Redis edge, reservations and
+    idempotency store, the claim lookups in Postgres and the Kafka publisher."""
+    ttl_s = settings.idempotency_ttl_s
     return Collaborators(
-        cipher=cipher,
-        edge=RedisSignUpEdge(redis, idempotency_ttl_s),
-        reservations=RedisNikReservations(redis),
-        standings=PostgresStandings(pool, standing_lookup_timeout_s),
-        idempotency=RedisIdempotencyStore(redis, idempotency_ttl_s),
-        publisher=publisher,
+        cipher=PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes),
+        edge=RedisSignUpEdge(clients.pipelined, ttl_s),
+        reservations=RedisNikReservations(clients.pipelined),
+        standings=PostgresStandings(clients.pool, settings.standing_lookup_timeout_s),
+        idempotency=RedisIdempotencyStore(clients.pipelined, ttl_s),
+        publisher=clients.publisher,
+    )
+
+
+def sign_up_guard(
+    settings: RegistrationSettings, cipher: PiiCipher, clients: SignUpClients
+) -> SignUpGuard:
+    """The public lane's guard: proof of work under pressure, limits per address and per NIK.
+    The posko lane has none (officers are known by their keys)."""
+    return SignUpGuard(
+        seen=RedisFirstTimes(clients.pipelined),
+        service=settings.service_name,
+        pow_hmac_key=cipher.keyed_digest("gelombang/altcha/v1"),
+        pow_max_number=settings.pow_max_number,
+        pow_ttl_s=settings.pow_ttl_s,
+        ip_limit=settings.signup_ip_limit,
+        ip_window_s=settings.signup_ip_window_s,
+        nik_limit=settings.signup_nik_limit,
+        nik_window_s=settings.signup_nik_window_s,
+        ip_exempt=settings.signup_ip_exempt_cidrs.split(","),
+    )
+
+
+def contact_collaborators(
+    settings: RegistrationSettings, clients: SignUpClients
+) -> ContactCollaborators:
+    """The contact confirmation's (email link, SMS code, resend)."""
+    return ContactCollaborators(
+        secrets=ContactSecrets(settings.nik_hmac_key_bytes),
+        once=RedisOnceGuard(clients.redis),
+        otps=RedisOtpChecker(OtpStore(clients.redis)),
+        publisher=clients.publisher,
     )
 
 

@@ -21,8 +21,8 @@ from gelombang.events import STATUS_LINK_REQUESTED
 from gelombang.kafka import aiokafka_connection
 from gelombang.settings import CommonSettings
 from gelombang.topics import ALL_TOPICS
-from services.registration.repository import RedisWindowCounter
-from services.simulators.mail_sink import find_messages
+from services.registration.fast_path import RedisWindowCounter
+from testkit.simulators.mail_sink import find_messages
 from tests.citizens import registry_person
 from tests.integration.conftest import eventually
 from tests.integration.test_verification import MAILDIR, SMS, submit

@@ -21,8 +21,8 @@ import redis.asyncio as aioredis
 from gelombang.pii import PiiCipher
 from gelombang.settings import REPO_ROOT
 from loadtests.processes import registration_api, stopped
-from services.registration.repository import NIK_RESERVATION_TTL_S
-from services.simulators.mail_sink import find_messages
+from services.registration.fast_path import NIK_RESERVATION_TTL_S
+from testkit.simulators.mail_sink import find_messages
 from tests.citizens import registry_person, valid_payload
 from tests.integration.conftest import eventually, status_of
 

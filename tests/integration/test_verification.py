@@ -19,7 +19,7 @@ import pytest
 from gelombang.events import REGISTRATIONS_ACCEPTED, REGISTRATIONS_SUBMITTED, dead_letter_topic
 from gelombang.kafka import EVENT_TYPE_HEADER, EventPublisher, make_consumer, make_producer
 from gelombang.settings import REPO_ROOT, CommonSettings
-from services.simulators.mail_sink import find_messages
+from testkit.simulators.mail_sink import find_messages
 from tests.citizens import registry_person
 from tests.integration.conftest import eventually, status_of
 

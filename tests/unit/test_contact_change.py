@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from gelombang.contact import ContactSecrets, OtpCheck
+from gelombang.contact import ContactSecrets, OtpCheck, link_expiry
 from gelombang.events import (
     VERIFICATION_REQUESTS,
     ContactChangeRequested,
@@ -72,6 +72,11 @@ class FakeCounter:
 
     async def reset(self, key: str) -> None:
         self.counts.pop(key, None)
+
+    async def current(self, key: str) -> int:
+        if self.down:
+            raise DependencyUnavailable("redis")
+        return self.counts.get(key, 0)
 
 
 @dataclass
@@ -303,12 +308,16 @@ class FakeCases:
                 "unsent",
                 change.version,
                 case.outcome,
+                change.expires_at,
             )
             self.steps.append(change.step)
         return True
 
 
-def waiting_case(contact_state: str = "sent", outcome: str | None = None) -> ChangeableCase:
+def waiting_case(
+    contact_state: str = "sent", outcome: str | None = None, expires_at: datetime | None = None
+) -> ChangeableCase:
+    """A case opened now (as the worker opens one: 48 hours to confirm), unless told when."""
     registration_id = uuid.uuid4()
     personal = {"nik": "3275011705900001", "full_name": "Budi", "phone": "+6281111111111"}
     return ChangeableCase(
@@ -319,6 +328,7 @@ def waiting_case(contact_state: str = "sent", outcome: str | None = None) -> Cha
         contact_state,
         0,
         outcome,
+        expires_at or link_expiry(),
     )
 
 
