@@ -81,3 +81,24 @@ def registry_person(*, email: bool = True, phone: bool = False, **overrides: Any
     }
     body.update(overrides)
     return body
+
+
+def walk_in(**overrides: Any) -> dict[str, Any]:
+    """A walk-in at a posko (the assisted API's body): a person the civil-registry simulator
+    knows, with no email and no phone."""
+    citizen = random_citizen(random.Random())
+    body: dict[str, Any] = {
+        "nik": citizen.nik,
+        "full_name": citizen.full_name,
+        "birth_date": citizen.birth_date.isoformat(),
+        "gender": citizen.gender,
+        "province_code": citizen.province_code,
+        "regency_code": citizen.regency_code,
+        "employment_status": "laid_off",
+        "in_formal_education": False,
+        "receives_social_aid": False,
+        "consent": True,
+        "attested_id_card_seen": True,
+    }
+    body.update(overrides)
+    return body

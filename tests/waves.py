@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,3 +164,26 @@ async def all_in_pool(pool: asyncpg.Pool | asyncpg.Connection, ids: list[uuid.UU
         "SELECT count(*) FROM selection_pool WHERE registration_id = ANY($1::uuid[])", ids
     )
     return n if n == len(ids) else None
+
+
+async def draw_a_small_wave(patience_s: float) -> None:
+    """Six people verified into the pool and a wave of three seats drawn and announced, as an
+    admin does it: fewer seats than people, so the wave has both selected and waitlisted (what
+    the Waves dashboard shows; a fresh stack has no wave until one is drawn)."""
+    settings = CommonSettings()
+    cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
+    ids, _ = await publish_verified(settings, cipher, 6)
+    db = await asyncpg.connect(settings.database_url)
+    try:
+        deadline = time.monotonic() + patience_s
+        while not await all_in_pool(db, ids):
+            assert time.monotonic() < deadline, (
+                f"verified people did not reach the pool in {patience_s:g} s"
+            )
+            await asyncio.sleep(0.5)
+    finally:
+        await db.close()
+    async with admin_client() as admin:
+        number = await next_wave_number(admin)
+        await create_wave(admin, number, total_quota=3)
+        await close_draw_announce(admin, number)

@@ -7,6 +7,11 @@
 // fields whose messages say themselves what they are about (a consent), listed without a label;
 // `text(message)`: the page's text for a message ({ code } or the server's, with its language);
 // `refreshTitle`: the page's, since the title says when a form needs fixing.
+// The summary's place, where a form puts it: above the form, hidden while there is nothing in it.
+export const SUMMARY_HTML = `<div id="summary" class="summary" tabindex="-1" role="group" aria-labelledby="summary-title" hidden>
+  <h2 id="summary-title" data-t="errorSummary"></h2><ul id="summary-list"></ul>
+</div>`;
+
 export function fieldErrors({ fields, statements = [], text, refreshTitle }) {
   let errors = {};
 

@@ -30,6 +30,46 @@ export function identityHtml(autocomplete) {
   </div>`;
 }
 
+// ... how to reach them, an email address or a mobile number, in the order the form asks
+// (`order`) and with what the browser may fill in (`autocomplete`, by field) ...
+const CONTACT_FIELDS = {
+  email: (autocomplete) => `    <div class="field">
+      <label for="email" data-t="email"></label>
+      <input type="email" id="email" name="email" autocomplete="${autocomplete}" inputmode="email"
+        maxlength="254" aria-describedby="email-error">
+      <p class="error" id="email-error"></p>
+    </div>`,
+  phone: (autocomplete) => `    <div class="field">
+      <label for="phone" data-t="phone"></label>
+      <p class="hint" id="phone-hint" data-t="phoneHint"></p>
+      <input type="tel" id="phone" name="phone" autocomplete="${autocomplete}" inputmode="tel"
+        maxlength="24" aria-describedby="phone-hint phone-error">
+      <p class="error" id="phone-error"></p>
+    </div>`,
+};
+
+export function contactHtml(order, autocomplete) {
+  const fields = order.map((name) => CONTACT_FIELDS[name](autocomplete[name])).join("\n");
+  return `  <fieldset aria-describedby="contact-hint">
+    <legend data-t="contactLegend"></legend>
+    <p class="hint" id="contact-hint" data-t="contactHint"></p>
+${fields}
+  </fieldset>`;
+}
+
+// ... the consent, with the page's own words for it (`hint`, a text key) and the terms opened
+// in a new tab where `newTab` asks for it (the posko's page, beside the walk-in's form) ...
+export function consentHtml(hint, newTab) {
+  const target = newTab ? ' target="_blank" rel="noopener"' : "";
+  return `  <div class="field">
+    <label class="choice"><input type="checkbox" id="consent" name="consent"
+      aria-describedby="consent-hint consent-error"><span data-t="consent"></span></label>
+    <p class="hint" id="consent-hint"><span data-t="${hint}"></span>
+      <a href="/syarat"${target} data-t="termsLink"></a></p>
+    <p class="error" id="consent-error"></p>
+  </div>`;
+}
+
 const yesNoHtml = (name, legend) => `  <fieldset id="${name}" aria-describedby="${name}-error">
     <legend data-t="${legend}"></legend>
     <div class="inline">

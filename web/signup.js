@@ -20,11 +20,13 @@ import {
   setView,
   t,
 } from "./page.js";
-import { fieldErrors } from "./form_errors.js";
+import { SUMMARY_HTML, fieldErrors } from "./form_errors.js";
 import {
   SITUATION_HTML,
   answersOf,
   checkWhileTyping,
+  consentHtml,
+  contactHtml,
   fillSelects,
   identityHtml,
   newKey,
@@ -86,36 +88,12 @@ const FORM_HTML = `
 <h1 data-t="title"></h1>
 <p data-t="intro"></p>
 <div id="again-notice" class="notice" tabindex="-1"></div>
-<div id="summary" class="summary" tabindex="-1" role="group" aria-labelledby="summary-title" hidden>
-  <h2 id="summary-title" data-t="errorSummary"></h2><ul id="summary-list"></ul>
-</div>
+${SUMMARY_HTML}
 <form id="signup" method="post" novalidate>
 ${identityHtml({ name: "name", birthDate: "bday" })}
-  <fieldset aria-describedby="contact-hint">
-    <legend data-t="contactLegend"></legend>
-    <p class="hint" id="contact-hint" data-t="contactHint"></p>
-    <div class="field">
-      <label for="email" data-t="email"></label>
-      <input type="email" id="email" name="email" autocomplete="email" inputmode="email"
-        maxlength="254" aria-describedby="email-error">
-      <p class="error" id="email-error"></p>
-    </div>
-    <div class="field">
-      <label for="phone" data-t="phone"></label>
-      <p class="hint" id="phone-hint" data-t="phoneHint"></p>
-      <input type="tel" id="phone" name="phone" autocomplete="tel" inputmode="tel"
-        maxlength="24" aria-describedby="phone-hint phone-error">
-      <p class="error" id="phone-error"></p>
-    </div>
-  </fieldset>
+${contactHtml(["email", "phone"], { email: "email", phone: "tel" })}
 ${SITUATION_HTML}
-  <div class="field">
-    <label class="choice"><input type="checkbox" id="consent" name="consent"
-      aria-describedby="consent-hint consent-error"><span data-t="consent"></span></label>
-    <p class="hint" id="consent-hint"><span data-t="consentPurpose"></span>
-      <a href="/syarat" data-t="termsLink"></a></p>
-    <p class="error" id="consent-error"></p>
-  </div>
+${consentHtml("consentPurpose", false)}
   <section id="already" class="notice bad" tabindex="-1" aria-labelledby="already-title" hidden>
     <h2 id="already-title" data-t="alreadyTitle"></h2>
     <p data-t="alreadyText"></p>

@@ -3,7 +3,8 @@
 The local Prometheus serves them at /consoles/<file> (deploy/local/stack.py passes
 --web.console.templates and --web.console.libraries). Each page is a Go html/template: the
 layout, the time control and the graph glue live in the console library
-deploy/prometheus/console_libraries/gelombang.lib, the graphs are drawn in the browser by the
+deploy/prometheus/console_libraries/gelombang.lib, the menu in gelombang-nav.lib beside it
+(generated here from the board list), the graphs are drawn in the browser by the
 PromConsole.Graph that Debian's prometheus package ships with its classic UI (Rickshaw on d3), and
 table panels are filled in by the server's own `query` template function.
 
@@ -59,26 +60,34 @@ def _legend(grafana_legend: str) -> str:
     return grafana_legend.replace("{{", "[[").replace("}}", "]]")
 
 
-def _nav(current: str) -> str:
+def _nav_link(href: str, title: str) -> str:
+    # The page passes its own file name to the template; that link is marked as the current one.
+    here = f"{{{{ if eq . {_go_string(href)} }}}}"
+    return (
+        f'<li class="nav-item"><a class="nav-link{here} active{{{{ end }}}}" href="{href}"'
+        f'{here} aria-current="page"{{{{ end }}}}>{_text(title)}</a></li>'
+    )
+
+
+def render_nav_library() -> str:
+    """The menu every page shows, as a console library template called with the page's name."""
     links = [(INDEX, "Dashboards"), *((page_name(b), b.title) for b in DASHBOARDS)]
-    items = []
-    for href, title in links:
-        here = ' aria-current="page"' if href == current else ""
-        active = " active" if href == current else ""
-        items.append(
-            f'<li class="nav-item"><a class="nav-link{active}" href="{href}"{here}>'
-            f"{_text(title)}</a></li>"
-        )
+    items = [_nav_link(href, title) for href, title in links]
     for title, path in PROMETHEUS_LINKS:
         items.append(
             f'<li class="nav-item"><a class="nav-link" href="{{{{ pathPrefix }}}}{path}">'
             f"{_text(title)}</a></li>"
         )
     return (
-        '<nav class="navbar navbar-expand navbar-dark bg-dark">\n'
+        HEADER
+        + '{{ define "gelombang_nav" }}<nav class="navbar navbar-expand navbar-dark bg-dark">\n'
         '<a class="navbar-brand" href="index.html">Gelombang</a>\n'
-        '<ul class="navbar-nav">\n' + "\n".join(items) + "\n</ul>\n</nav>\n"
+        '<ul class="navbar-nav">\n' + "\n".join(items) + "\n</ul>\n</nav>{{ end }}\n"
     )
+
+
+def _nav(current: str) -> str:
+    return f'{{{{ template "gelombang_nav" {_go_string(current)} }}}}\n'
 
 
 def _table_panel(panel: Panel, element_id: str) -> str:

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from deploy import generated_files
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TEMPLATE = HERE / "nginx.conf.template"
@@ -316,16 +318,4 @@ def expected_files() -> dict[Path, str]:
 
 
 def stale_files() -> list[Path]:
-    return sorted(
-        path
-        for path, text in expected_files().items()
-        if not path.is_file() or path.read_text() != text
-    )
-
-
-def write() -> list[Path]:
-    expected = expected_files()
-    changed = stale_files()
-    for path in changed:
-        path.write_text(expected[path])
-    return changed
+    return generated_files.stale(expected_files())

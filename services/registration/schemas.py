@@ -135,7 +135,49 @@ def normalize_email(value: str) -> str:
     return normalized
 
 
-class RegistrationRequest(BaseModel):
+class NikRule:
+    """A model's ``nik`` field is a structurally valid NIK (gelombang.nik's codes as errors)."""
+
+    @field_validator("nik", check_fields=False)
+    @classmethod
+    def _nik_structure(cls, value: str) -> str:
+        try:
+            parse_nik(value)
+        except NikError as exc:
+            raise _error(exc.code, str(exc)) from None
+        return value
+
+
+class ContactRules:
+    """The sign-up form's contact rules, for a model with ``phone`` and ``email`` fields (phone
+    declared first): a blank one is not given, a given one is normalised, and one of the two is
+    required. Pydantic takes the validators from this base; the model declares the fields."""
+
+    @field_validator("phone", "email", mode="before", check_fields=False)
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        # Web forms send "" for an untouched input; that means "no phone", not a bad phone.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("phone", check_fields=False)
+    @classmethod
+    def _phone_indonesian_mobile(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_phone(value)
+
+    @field_validator("email", check_fields=False)
+    @classmethod
+    def _email_and_contact(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            # "phone" missing from info.data means it was given but invalid: it has its own error.
+            if "phone" in info.data and info.data["phone"] is None:
+                raise _error("contact_required", "Give an email address or a mobile number")
+            return None
+        return normalize_email(value)
+
+
+class RegistrationRequest(NikRule, ContactRules, BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     nik: str
@@ -150,15 +192,6 @@ class RegistrationRequest(BaseModel):
     in_formal_education: StrictBool
     receives_social_aid: StrictBool
     consent: StrictBool
-
-    @field_validator("nik")
-    @classmethod
-    def _nik_structure(cls, value: str) -> str:
-        try:
-            parse_nik(value)
-        except NikError as exc:
-            raise _error(exc.code, str(exc)) from None
-        return value
 
     @field_validator("full_name")
     @classmethod
@@ -217,29 +250,6 @@ class RegistrationRequest(BaseModel):
         if value is not None and isinstance(nik, str) and parse_nik(nik).gender != value:
             raise _error("nik_gender_mismatch", "The gender does not match the NIK")
         return value
-
-    @field_validator("phone", "email", mode="before")
-    @classmethod
-    def _blank_is_absent(cls, value: Any) -> Any:
-        # Web forms send "" for an untouched input; that means "no phone", not a bad phone.
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator("phone")
-    @classmethod
-    def _phone_indonesian_mobile(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_phone(value)
-
-    @field_validator("email")
-    @classmethod
-    def _email_and_contact(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            # "phone" missing from info.data means it was given but invalid: it has its own error.
-            if "phone" in info.data and info.data["phone"] is None:
-                raise _error("contact_required", "Give an email address or a mobile number")
-            return None
-        return normalize_email(value)
 
     @field_validator("province_code")
     @classmethod
@@ -372,7 +382,7 @@ class OtpResendRequest(BaseModel):
 CONTACT_MAX_LENGTH = 254
 
 
-class StatusLinkRequest(BaseModel):
+class StatusLinkRequest(NikRule, BaseModel):
     """"I lost my status link": the NIK and the email address or mobile number given at sign-up.
 
     One contact field: with an "@" it is read as an email address, otherwise as a mobile
@@ -384,15 +394,6 @@ class StatusLinkRequest(BaseModel):
 
     nik: str
     contact: Annotated[str, Field(max_length=CONTACT_MAX_LENGTH)]
-
-    @field_validator("nik")
-    @classmethod
-    def _nik_structure(cls, value: str) -> str:
-        try:
-            parse_nik(value)
-        except NikError as exc:
-            raise _error(exc.code, str(exc)) from None
-        return value
 
     @field_validator("contact", mode="before")
     @classmethod
@@ -418,7 +419,7 @@ class StatusLinkAnswer(BaseModel):
     detail: str
 
 
-class ContactChangeRequest(BaseModel):
+class ContactChangeRequest(ContactRules, BaseModel):
     """A new email address and/or mobile number for a registration whose contact is not
     confirmed yet (issue 20), each checked by the sign-up form's rules."""
 
@@ -431,27 +432,6 @@ class ContactChangeRequest(BaseModel):
     email: Annotated[str | None, Field(validate_default=True, max_length=CONTACT_MAX_LENGTH)] = (
         None
     )
-
-    @field_validator("phone", "email", mode="before")
-    @classmethod
-    def _blank_is_absent(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator("phone")
-    @classmethod
-    def _phone_indonesian_mobile(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_phone(value)
-
-    @field_validator("email")
-    @classmethod
-    def _email_and_contact(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            if "phone" in info.data and info.data["phone"] is None:
-                raise _error("contact_required", "Give an email address or a mobile number")
-            return None
-        return normalize_email(value)
 
     def contact(self) -> dict[str, str]:
         """The contact to seal: only the kinds given."""

@@ -18,29 +18,19 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from deploy.dashboards.consoles import INDEX, page_name
 from deploy.dashboards.panels import DASHBOARDS, Dashboard
-from gelombang.pii import PiiCipher
-from gelombang.settings import CommonSettings
 from loadtests.citizens import invalid_payload, signup_payload
-from tests.waves import (
-    admin_client,
-    all_in_pool,
-    close_draw_announce,
-    create_wave,
-    next_wave_number,
-    publish_verified,
-)
+from tests.e2e.conftest import SHOTS
+from tests.waves import draw_a_small_wave
 
 pytestmark = pytest.mark.e2e
 
@@ -48,8 +38,6 @@ REPO = Path(__file__).resolve().parents[2]
 GATEWAY = "http://127.0.0.1:8080"
 PROMETHEUS = "http://127.0.0.1:9090"
 CONSOLES = f"{PROMETHEUS}/consoles"
-SHOTS = REPO / "reports" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 # How Prometheus answers a console template that fails (web.go: http.Error with the error).
 TEMPLATE_ERRORS = ("error executing template", "error parsing template", "html/template:")
 # Generous: a fresh series needs two scrapes (5 s apart) before rate() has a value, the
@@ -80,25 +68,6 @@ def instant(expr: str) -> list[dict[str, Any]]:
     return result
 
 
-async def draw_a_small_wave() -> None:
-    """The Waves dashboard shows the recent waves: a fresh stack has none until one is drawn."""
-    settings = CommonSettings()
-    cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
-    ids, _ = await publish_verified(settings, cipher, 6)
-    db = await asyncpg.connect(settings.database_url)
-    try:
-        deadline = time.monotonic() + 60
-        while not await all_in_pool(db, ids):
-            assert time.monotonic() < deadline, "verified people did not reach the pool in 60 s"
-            await asyncio.sleep(1)
-    finally:
-        await db.close()
-    async with admin_client() as admin:
-        number = await next_wave_number(admin)
-        await create_wave(admin, number, total_quota=3)  # fewer seats than people
-        await close_draw_announce(admin, number)
-
-
 def send_sign_ups() -> None:
     """A few dozen sign-ups through the gateway: accepted ones (people the civil registry
     knows, so the NIK checks run), invalid ones (422) and a repeat (409, or 202 when the edge's
@@ -126,26 +95,7 @@ def send_sign_ups() -> None:
 async def traffic() -> None:
     await asyncio.to_thread(send_sign_ups)
     if not await asyncio.to_thread(instant, "selection_wave_quota_seats"):
-        await draw_a_small_wave()
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `make up` installs it (apt-get)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        # --no-sandbox: the test machine runs as root, where Chromium refuses its sandbox.
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        await launched.close()
+        await draw_a_small_wave(patience_s=60)
 
 
 async def open_page(browser: Browser, name: str, problems: list[str]) -> Page:

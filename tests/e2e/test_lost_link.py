@@ -15,9 +15,8 @@ from playwright.async_api import Browser, expect
 
 from testkit.simulators.mail_sink import find_messages
 from tests.citizens import registry_person
-from tests.e2e.test_web import GATEWAY, MAILDIR, SHOTS, browser, chromium, phone_page
-
-__all__ = ["browser", "chromium"]
+from tests.e2e.conftest import SHOTS
+from tests.e2e.test_web import GATEWAY, MAILDIR, phone_page
 
 pytestmark = pytest.mark.e2e
 

@@ -18,10 +18,9 @@ import json
 import os
 import random
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
@@ -35,9 +34,9 @@ from gelombang.pii import PiiCipher
 from gelombang.settings import AdminSettings, CommonSettings
 from loadtests.officer import provision_officer
 from testkit.population import Citizen, random_citizen
-from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, phone_page
-
-__all__ = ["browser", "chromium"]  # fixtures, imported to be found by pytest
+from tests.e2e.conftest import SHOTS
+from tests.e2e.test_web import GATEWAY, fill_domicile_and_work, phone_page
+from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +46,6 @@ REGISTRATIONS = "/api/v1/assisted/registrations"
 # Generous: the stack may be busy with other suites; a passing check returns at once anyway.
 WAIT_MS = 30_000
 BAD_IMPACTS = ("moderate", "serious", "critical")
-T = TypeVar("T")
 
 # The device's queue, read as the page stores it (only after the page has opened it).
 READ_QUEUE = """() => new Promise((resolve, reject) => {
@@ -59,18 +57,6 @@ READ_QUEUE = """() => new Promise((resolve, reject) => {
     read.onerror = () => reject(read.error);
   };
 })"""
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout_s: float = 60.0, every_s: float = 0.5
-) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value is not None:
-            return value
-        await asyncio.sleep(every_s)
-    raise AssertionError(f"nothing after {timeout_s}s")
 
 
 class Officer:
@@ -162,13 +148,7 @@ async def fill_walk_in(page: Page, citizen: Citizen, *, phone: str = "", email: 
     await expect(page.get_by_label("Tanggal lahir")).to_have_value(citizen.birth_date.isoformat())
     await page.get_by_label("Nomor HP pendaftar").fill(phone)
     await page.get_by_label("Email pendaftar").fill(email)
-    await page.get_by_label("Provinsi tempat tinggal sekarang").select_option(citizen.province_code)
-    await page.get_by_label("Kabupaten/kota tempat tinggal sekarang").select_option(
-        citizen.regency_code
-    )
-    await page.get_by_label("Status pekerjaan").select_option("laid_off")
-    await page.locator('input[name="in_formal_education"][value="false"]').check()
-    await page.locator('input[name="receives_social_aid"][value="false"]').check()
+    await fill_domicile_and_work(page, citizen)
     await page.get_by_label("Pendaftar menyatakan datanya benar", exact=False).check()
     await page.get_by_label("Saya, petugas, sudah melihat KTP asli", exact=False).check()
 
@@ -300,7 +280,7 @@ async def test_a_walk_in_is_registered_end_to_end_and_gets_a_slip(
         entry = (await listed(officer)).get(registration_id)
         return entry if entry and entry["nik_last4"] == citizen.nik[-4:] else None
 
-    await eventually(projected)
+    await eventually(projected, every_s=0.5)
     await assert_accessible(page, "today")
     await page.screenshot(path=SHOTS / "posko-today-tablet.png", full_page=True)
 
@@ -398,7 +378,7 @@ async def test_ten_walk_ins_recorded_offline_are_each_registered_once(
         )
         return int(count) if count == 10 else None
 
-    assert await eventually(ten_projected) == 10
+    assert await eventually(ten_projected, every_s=0.5) == 10
     rows = await pool.fetch(
         "SELECT registration_id FROM registrations WHERE nik_hash = ANY($1::text[])",
         [cipher.nik_hash(c.nik) for c in people],
@@ -667,7 +647,7 @@ async def test_a_revoked_key_stops_the_queue_and_a_new_key_takes_it_over(
         [entry] = await queue_of(page)
         return entry if entry["state"] == "accepted" else None
 
-    sent = await eventually(accepted, timeout_s=WAIT_MS / 1000)
+    sent = await eventually(accepted, timeout_s=WAIT_MS / 1000, every_s=0.5)
     assert sent["payload"] is None
     listed_now = await listed(Officer(colleague.api_key, officer.posko_id, colleague.officer_id))
     assert sent["registrationId"] in listed_now

@@ -11,44 +11,27 @@ import random
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
+from playwright.async_api import Browser, Page, Request, Route, expect
 
 from loadtests.processes import registration_api
 from testkit.population import Citizen, random_citizen
 from testkit.simulators.mail_sink import find_messages
+from tests.e2e.conftest import SHOTS, browser, chromium
+
+# The fixtures live in conftest.py; test_web_resends_left.py still imports them from here.
+__all__ = ["browser", "chromium"]
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY = "http://127.0.0.1:8080"
 MAILDIR = REPO / ".run" / "mail"
-SHOTS = REPO / "reports" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 LINK = re.compile(r"https?://\S+/api/v1/contact/verify\?token=[A-Za-z0-9_\-]+")
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `make up` installs it (apt-get)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        # --no-sandbox: the test machine runs as root, where Chromium refuses its sandbox.
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        await launched.close()
 
 
 async def phone_page(browser: Browser) -> Page:
@@ -58,12 +41,8 @@ async def phone_page(browser: Browser) -> Page:
     return await context.new_page()
 
 
-async def fill_form(page: Page, citizen: Citizen, email: str) -> None:
-    await page.get_by_label("NIK (16 angka, lihat KTP)").fill(citizen.nik)
-    await page.get_by_label("Nama lengkap sesuai KTP").fill(citizen.full_name)
-    # The birth date is read from the NIK, so it is already there for the person to check.
-    await expect(page.get_by_label("Tanggal lahir")).to_have_value(citizen.birth_date.isoformat())
-    await page.get_by_label("Email (tidak wajib jika nomor HP diisi)").fill(email)
+async def fill_domicile_and_work(page: Page, citizen: Citizen) -> None:
+    """The part of the form that the public page and the posko page ask alike."""
     await page.get_by_label("Provinsi tempat tinggal sekarang").select_option(citizen.province_code)
     await page.get_by_label("Kabupaten/kota tempat tinggal sekarang").select_option(
         citizen.regency_code
@@ -71,6 +50,15 @@ async def fill_form(page: Page, citizen: Citizen, email: str) -> None:
     await page.get_by_label("Status pekerjaan").select_option("laid_off")
     await page.locator('input[name="in_formal_education"][value="false"]').check()
     await page.locator('input[name="receives_social_aid"][value="false"]').check()
+
+
+async def fill_form(page: Page, citizen: Citizen, email: str) -> None:
+    await page.get_by_label("NIK (16 angka, lihat KTP)").fill(citizen.nik)
+    await page.get_by_label("Nama lengkap sesuai KTP").fill(citizen.full_name)
+    # The birth date is read from the NIK, so it is already there for the person to check.
+    await expect(page.get_by_label("Tanggal lahir")).to_have_value(citizen.birth_date.isoformat())
+    await page.get_by_label("Email (tidak wajib jika nomor HP diisi)").fill(email)
+    await fill_domicile_and_work(page, citizen)
     await page.get_by_label("Saya menyatakan data di atas benar", exact=False).check()
 
 

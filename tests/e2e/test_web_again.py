@@ -22,20 +22,16 @@ from playwright.async_api import Browser, Page, Request, Route, expect
 from gelombang.messages import message
 from testkit.population import random_citizen
 from testkit.simulators.mail_sink import find_messages
+from tests.e2e.conftest import SHOTS
 from tests.e2e.test_web import (
     GATEWAY,
     MAILDIR,
-    SHOTS,
-    browser,
-    chromium,
     fill_form,
     mail_link,
     phone_page,
 )
 from tests.e2e.test_web_axe import status_answer
 from tests.e2e.test_web_errors import accepted, fulfil_json
-
-__all__ = ["browser", "chromium"]
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)

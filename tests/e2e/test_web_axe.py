@@ -24,10 +24,9 @@ from playwright.async_api import Browser, Page, Request, Route, expect
 
 from gelombang.messages import message
 from testkit.population import random_citizen
-from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
+from tests.e2e.conftest import SHOTS
+from tests.e2e.test_web import GATEWAY, fill_form, phone_page
 from tests.e2e.test_web_errors import fulfil_json
-
-__all__ = ["browser", "chromium"]
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=20_000)

@@ -14,9 +14,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from testkit.population import MOBILE_PREFIXES, random_citizen
-from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
-
-__all__ = ["browser", "chromium"]
+from tests.e2e.conftest import SHOTS
+from tests.e2e.test_web import GATEWAY, fill_form, phone_page
 
 pytestmark = pytest.mark.e2e
 SMS = "http://127.0.0.1:8092"

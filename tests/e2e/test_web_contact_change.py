@@ -14,13 +14,12 @@ from playwright.async_api import Browser, Request, Route, expect
 
 from gelombang.messages import message
 from testkit.population import MOBILE_PREFIXES, random_citizen
-from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
+from tests.e2e.conftest import SHOTS
+from tests.e2e.test_web import GATEWAY, fill_form, phone_page
 from tests.e2e.test_web_again import RESEND, paused_status_page
 from tests.e2e.test_web_axe import status_answer
 from tests.e2e.test_web_contact import sms_text
 from tests.e2e.test_web_errors import fulfil_json
-
-__all__ = ["browser", "chromium"]
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)

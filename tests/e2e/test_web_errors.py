@@ -24,9 +24,8 @@ from playwright.async_api import Browser, Page, Request, Route, expect
 
 from gelombang.messages import Lang, message
 from testkit.population import random_citizen
-from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
-
-__all__ = ["browser", "chromium"]
+from tests.e2e.conftest import SHOTS
+from tests.e2e.test_web import GATEWAY, fill_form, phone_page
 
 pytestmark = pytest.mark.e2e
 # Generous: these tests wait for what the page shows, never for time to pass, and the test

@@ -17,10 +17,9 @@ from playwright.async_api import Browser, Page, Request, Route, expect
 
 from gelombang.messages import Lang, message
 from testkit.population import random_citizen
-from tests.e2e.test_web import GATEWAY, SHOTS, browser, chromium, fill_form, phone_page
+from tests.e2e.conftest import SHOTS
+from tests.e2e.test_web import GATEWAY, fill_form, phone_page
 from tests.e2e.test_web_errors import SIGN_UP, STATUS, accepted, fake_status, status_body
-
-__all__ = ["browser", "chromium"]
 
 pytestmark = pytest.mark.e2e
 

@@ -22,10 +22,9 @@ from playwright.async_api import Browser, Request, Route, expect
 
 from gelombang.messages import message
 from testkit.population import random_citizen
-from tests.e2e.test_web import GATEWAY, REPO, SHOTS, browser, chromium, fill_form, phone_page
+from tests.e2e.conftest import SHOTS
+from tests.e2e.test_web import GATEWAY, REPO, fill_form, phone_page
 from tests.e2e.test_web_errors import accepted, fulfil_json
-
-__all__ = ["browser", "chromium"]
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)

@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Request, Route, expect
 
-from tests.e2e.test_web import browser, chromium
 from tests.e2e.test_web_errors import SIGN_UP, SUBMIT, fulfil_json, ready_form
-
-__all__ = ["browser", "chromium"]
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=20_000)

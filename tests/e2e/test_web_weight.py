@@ -17,9 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser
 
-from tests.e2e.test_web import GATEWAY, browser, chromium, phone_page
-
-__all__ = ["browser", "chromium"]
+from tests.e2e.test_web import GATEWAY, phone_page
 
 pytestmark = pytest.mark.e2e
 

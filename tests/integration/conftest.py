@@ -98,16 +98,22 @@ async def eventually(
     raise AssertionError(f"nothing after {timeout_s}s")
 
 
+async def describe_topics(settings: CommonSettings, topics: Collection[str]) -> list[Any]:
+    """The brokers' description of ``topics``: each with its partitions."""
+    admin = AIOKafkaAdminClient(**aiokafka_connection(settings))
+    await admin.start()
+    try:
+        described: list[Any] = await admin.describe_topics(list(topics))
+        return described
+    finally:
+        await admin.close()
+
+
 async def end_offsets(
     settings: CommonSettings, topics: Collection[str]
 ) -> dict[TopicPartition, int]:
     """Where each partition of ``topics`` ends now (no group, nothing committed)."""
-    admin = AIOKafkaAdminClient(**aiokafka_connection(settings))
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
+    described = await describe_topics(settings, topics)
     partitions = [
         TopicPartition(topic["topic"], partition["partition"])
         for topic in described

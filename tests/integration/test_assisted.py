@@ -7,7 +7,6 @@ import asyncio
 import csv
 import hashlib
 import io
-import random
 import socket
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from gelombang.settings import REPO_ROOT
 from services.assisted.schemas import AssistedRegistrationRequest
 from services.assisted.settings import AssistedSettings
 from testkit import posko_client
-from testkit.population import random_citizen
+from tests.citizens import walk_in
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -102,26 +101,6 @@ def new_officer(assisted: httpx.AsyncClient, admin_headers: dict[str, str]) -> M
         return Officer(body["officer"]["id"], posko_id, body["api_key"])
 
     return make
-
-
-def walk_in(**overrides: Any) -> dict[str, Any]:
-    """A person the civil-registry simulator knows, with no email and no phone."""
-    citizen = random_citizen(random.Random())
-    body: dict[str, Any] = {
-        "nik": citizen.nik,
-        "full_name": citizen.full_name,
-        "birth_date": citizen.birth_date.isoformat(),
-        "gender": citizen.gender,
-        "province_code": citizen.province_code,
-        "regency_code": citizen.regency_code,
-        "employment_status": "laid_off",
-        "in_formal_education": False,
-        "receives_social_aid": False,
-        "consent": True,
-        "attested_id_card_seen": True,
-    }
-    body.update(overrides)
-    return body
 
 
 def csv_of(rows: list[dict[str, Any]]) -> bytes:

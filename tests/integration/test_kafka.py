@@ -11,17 +11,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from gelombang.kafka import EventPublisher, aiokafka_connection, make_consumer, make_producer
 from gelombang.settings import CommonSettings
 from gelombang.topics import ALL_TOPICS
+from tests.integration.conftest import describe_topics
 
 pytestmark = pytest.mark.integration
 
 
 async def test_project_topics_exist_with_partitions_for_scaling(settings: CommonSettings) -> None:
-    admin = AIOKafkaAdminClient(**aiokafka_connection(settings))
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(ALL_TOPICS))
-    finally:
-        await admin.close()
+    described = await describe_topics(settings, ALL_TOPICS)
     counts = {d["topic"]: len(d["partitions"]) for d in described}
     assert set(counts) == set(ALL_TOPICS)
     assert all(count == settings.topic_partitions for count in counts.values())

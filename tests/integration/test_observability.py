@@ -19,24 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import yaml
 
 from deploy.dashboards.panels import DASHBOARDS
-from gelombang.pii import PiiCipher
-from gelombang.settings import CommonSettings
 from tests.citizens import registry_person, valid_payload
-from tests.integration.conftest import eventually
-from tests.waves import (
-    admin_client,
-    all_in_pool,
-    close_draw_announce,
-    create_wave,
-    next_wave_number,
-    publish_verified,
-)
+from tests.waves import draw_a_small_wave
 
 pytestmark = pytest.mark.integration
 
@@ -154,25 +143,9 @@ def after_load() -> Iterator[None]:
     assert duplicate.status_code == 409, duplicate.text
     # The Waves dashboard shows the recent waves: on a fresh stack there are none until one is
     # drawn, so draw a small one, as an admin would, through the gateway.
-    asyncio.run(_draw_a_small_wave())
+    asyncio.run(draw_a_small_wave(patience_s=PATIENCE_S))
     time.sleep(SETTLE_S)
     yield
-
-
-async def _draw_a_small_wave() -> None:
-    settings = CommonSettings()
-    cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
-    ids, _ = await publish_verified(settings, cipher, 6)
-    db = await asyncpg.connect(settings.database_url)
-    try:
-        await eventually(lambda: all_in_pool(db, ids), timeout_s=PATIENCE_S)
-    finally:
-        await db.close()
-    async with admin_client() as admin:
-        number = await next_wave_number(admin)
-        # Fewer seats than people, so the wave has both selected and waitlisted.
-        await create_wave(admin, number, total_quota=3)
-        await close_draw_announce(admin, number)
 
 
 @pytest.fixture(scope="module")

@@ -38,8 +38,7 @@ from gelombang.settings import REPO_ROOT, CommonSettings
 from gelombang.topics import ALL_TOPICS
 from loadtests.officer import provision_officer
 from services.selection.settings import SelectionSettings
-from testkit.population import random_citizen
-from tests.citizens import valid_payload
+from tests.citizens import valid_payload, walk_in
 from tests.integration.conftest import end_offsets, eventually
 
 pytestmark = pytest.mark.integration
@@ -354,25 +353,6 @@ def unique_public_person() -> dict[str, Any]:
     )
 
 
-def walk_in() -> dict[str, Any]:
-    """Someone the civil-registry simulator knows, so the NIK check really runs."""
-    citizen = random_citizen(random.Random())
-    return {
-        "nik": citizen.nik,
-        "full_name": citizen.full_name,
-        "birth_date": citizen.birth_date.isoformat(),
-        "gender": citizen.gender,
-        "province_code": citizen.province_code,
-        "regency_code": citizen.regency_code,
-        "employment_status": "laid_off",
-        "in_formal_education": False,
-        "receives_social_aid": False,
-        "consent": True,
-        "attested_id_card_seen": True,
-        "phone": f"+62813{random.randint(10_000_000, 99_999_999)}",
-    }
-
-
 async def kafka_records_between(
     settings: CommonSettings,
     start: dict[TopicPartition, int],
@@ -450,7 +430,10 @@ async def test_personal_data_is_in_no_log_no_kafka_payload_and_no_database_dump(
     before = await end_offsets(settings, ALL_TOPICS)
 
     public = [unique_public_person() for _ in range(8)]
-    walk_ins = [walk_in() for _ in range(4)]
+    # Known to the civil-registry simulator, so the NIK check really runs.
+    walk_ins = [
+        walk_in(phone=f"+62813{random.randint(10_000_000, 99_999_999)}") for _ in range(4)
+    ]
     officer_key = await new_officer_key()
     ids: list[str] = []
     async with httpx.AsyncClient(timeout=30) as client:

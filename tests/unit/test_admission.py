@@ -13,14 +13,7 @@ from gelombang.admission import (
     gateway_offset_s,
 )
 from gelombang.metrics import REQUESTS_SHED, Message, Receive, Scope, Send
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.fakes import FakeClock
 
 
 def controller(clock: FakeClock, **limits: float) -> AdmissionController:

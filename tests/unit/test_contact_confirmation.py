@@ -15,6 +15,7 @@ from services.registration.service import (
     DependencyUnavailable,
     confirm_otp,
 )
+from tests.unit.fakes import FakeOnce, FakePublisher
 
 
 @dataclass
@@ -54,31 +55,6 @@ class FakeOtps:
             return False
         code.used = False
         return True
-
-
-@dataclass
-class FakeOnce:
-    seen: set[str] = field(default_factory=set)
-
-    async def first_time(self, key: str, ttl_s: int) -> bool:
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        return True
-
-    async def forget(self, key: str) -> None:
-        self.seen.discard(key)
-
-
-@dataclass
-class FakePublisher:
-    published: list[tuple[str, bytes, Event]] = field(default_factory=list)
-    failing: bool = False
-
-    async def publish(self, topic: str, key: bytes, event: Event) -> None:
-        if self.failing:
-            raise PublishFailed(topic)
-        self.published.append((topic, key, event))
 
 
 @dataclass

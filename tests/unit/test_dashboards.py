@@ -21,7 +21,7 @@ from deploy.dashboards.panels import DASHBOARDS, Dashboard, Panel
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASOURCES = ROOT / "deploy" / "grafana" / "provisioning" / "datasources"
-LIBRARY = ROOT / "deploy" / "prometheus" / "console_libraries" / "gelombang.lib"
+LIBRARIES = ROOT / "deploy" / "prometheus" / "console_libraries"
 
 
 def test_committed_dashboards_are_what_the_definition_generates() -> None:
@@ -80,7 +80,9 @@ def test_machine_panels_are_on_the_infrastructure_dashboard() -> None:
 
 
 def test_every_template_a_page_calls_is_defined_in_the_library() -> None:
-    defined = set(re.findall(r'\{\{\s*define\s+"([^"]+)"', LIBRARY.read_text()))
+    # Prometheus reads every *.lib in the libraries folder beside each page.
+    libraries = "".join(p.read_text() for p in LIBRARIES.glob("*.lib"))
+    defined = set(re.findall(r'\{\{\s*define\s+"([^"]+)"', libraries))
     for path in sorted(CONSOLES_DIR.glob("*.html")):
         called = set(re.findall(r'\{\{\s*template\s+"([^"]+)"', path.read_text()))
         assert called and called <= defined, (path.name, called - defined)

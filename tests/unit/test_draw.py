@@ -22,17 +22,13 @@ from services.selection.draw import (
     seed_commitment,
     validate_entries,
 )
+from tests.unit.draw_inputs import eligible_entries, seeds
 
 PROVINCES = ["11", "31", "32", "35", "94"]
 SEED = "00" * 31 + "01"
 OTHER_SEED = "ff" * 32
 
-seeds = st.binary(min_size=32, max_size=32).map(bytes.hex)
-entry_lists = st.lists(
-    st.tuples(st.uuids(), st.sampled_from(PROVINCES), st.integers(1, 3)),
-    max_size=40,
-    unique_by=lambda row: row[0],
-).map(lambda rows: [EligibleEntry(str(u), p, t) for u, p, t in rows])
+entry_lists = eligible_entries(PROVINCES, max_size=40)
 quota_maps = st.dictionaries(st.sampled_from(PROVINCES), st.integers(0, 8), max_size=5)
 
 modest = settings(max_examples=100, deadline=None)

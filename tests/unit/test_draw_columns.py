@@ -19,23 +19,21 @@ from services.selection.draw import (
     EligibleEntry,
     EligibleList,
     canonical_eligible,
+    canonical_sha256,
     draw,
+    eligible_from_canonical,
     eligible_sha256,
     rank,
     ranks,
     validate_entries,
 )
+from tests.unit.draw_inputs import eligible_entries, seeds
 from tests.unit.test_draw_worked_example import ELIGIBLE, MANIFEST, RESULT, entries_of
 
 PROVINCES = ["11", "31", "32", "35", "94", "96"]
 SEED = "00" * 31 + "01"
 
-seeds = st.binary(min_size=32, max_size=32).map(bytes.hex)
-entry_lists = st.lists(
-    st.tuples(st.uuids(), st.sampled_from(PROVINCES), st.integers(1, 3)),
-    max_size=60,
-    unique_by=lambda row: row[0],
-).map(lambda rows: [EligibleEntry(str(u), p, t) for u, p, t in rows])
+entry_lists = eligible_entries(PROVINCES, max_size=60)
 beacons = st.none() | st.text(min_size=1, max_size=20)
 modest = settings(max_examples=150, deadline=None)
 
@@ -155,6 +153,50 @@ def test_bad_columns_are_rejected(
         draw(EligibleList(*columns), {}, 1, SEED)
     with pytest.raises(ValueError, match=message):
         canonical_eligible(EligibleList(*columns))
+
+
+@modest
+@given(entry_lists)
+def test_a_stored_canonical_list_reads_back_as_its_entries(entries: list[EligibleEntry]) -> None:
+    canonical = canonical_eligible(entries)
+    listed = eligible_from_canonical(canonical)
+    assert listed == sorted(entries)
+    assert canonical_eligible(listed) == canonical
+    assert canonical_sha256(canonical) == eligible_sha256(entries)
+
+
+def test_the_worked_example_reads_back_from_its_published_bytes() -> None:
+    listed = eligible_from_canonical(ELIGIBLE)
+    assert listed == entries_of(ELIGIBLE)
+    assert canonical_sha256(ELIGIBLE) == MANIFEST["eligible_sha256"]
+
+
+LINE_1 = ID.format(1) + ",32,1"
+LINE_2 = ID.format(2) + ",11,3"
+
+
+@pytest.mark.parametrize(
+    ("canonical", "message"),
+    [
+        ((LINE_1 + "\n" + LINE_2 + "\n").encode(), "canonical"),  # a trailing newline
+        (("registration_id,province_code,tier\n" + LINE_1).encode(), "canonical"),
+        ((LINE_1 + "\r\n" + LINE_2).encode(), "canonical"),
+        ((LINE_2 + "\n" + LINE_1).encode(), "rising order"),
+        ((LINE_1 + "\n" + LINE_1).encode(), "more than once"),
+        ((LINE_1.replace("00000000-", "0000000A-", 1)).encode(), "lowercase UUID"),
+        ((LINE_1[:-1] + "4").encode(), "1, 2 or 3"),
+        ((LINE_1[:-1]).encode() + b"\x01", "1, 2 or 3"),
+        ((LINE_1.replace(",32,", ",3a,")).encode(), "2 digits"),
+        ((LINE_1.replace(",32,", ',"3",')).encode(), "canonical"),
+        ((LINE_1.replace("-8000-", "-80\u00e90-")).encode(), "canonical"),  # one more byte
+        ((LINE_1.replace("-8000-", "-8\u00e900-")).encode("latin-1"), "ASCII"),
+    ],
+)
+def test_bytes_that_are_not_a_canonical_list_are_refused(canonical: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        eligible_from_canonical(canonical)
+    with pytest.raises(ValueError, match=message):
+        canonical_sha256(canonical)
 
 
 def test_columns_of_different_lengths_are_refused() -> None:

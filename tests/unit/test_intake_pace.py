@@ -4,14 +4,7 @@ seconds, at the gateway's ceiling (a reported sample) and by admission control."
 from __future__ import annotations
 
 from gelombang.admission import MAX_ESTIMATED_WAIT_S, IntakePace, expected_wait_s
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.fakes import FakeClock
 
 
 def test_the_wait_grows_with_the_share_refused() -> None:
@@ -25,7 +18,7 @@ def test_the_wait_grows_with_the_share_refused() -> None:
 
 
 def test_refusals_at_the_gateway_count_by_their_sample_weight() -> None:
-    clock = Clock()
+    clock = FakeClock()
     pace = IntakePace(window_s=10, clock=clock)
     clock.now += 5
     # 100 got in here; the gateway refused 3 samples of 100 each and asked for 2 s.
@@ -39,7 +32,7 @@ def test_refusals_at_the_gateway_count_by_their_sample_weight() -> None:
 
 
 def test_only_the_last_window_counts() -> None:
-    clock = Clock()
+    clock = FakeClock()
     pace = IntakePace(window_s=10, clock=clock)
     clock.now += 5
     assert pace.pace(admitted=10, refused=90, retry_after_s=1).refused_share == 0.9
@@ -54,7 +47,7 @@ def test_only_the_last_window_counts() -> None:
 
 
 def test_the_api_s_own_refusals_count_and_set_the_spacing() -> None:
-    clock = Clock()
+    clock = FakeClock()
     pace = IntakePace(window_s=10, clock=clock)
     clock.now += 2
     now = pace.pace(admitted=50, refused=50, retry_after_s=3)

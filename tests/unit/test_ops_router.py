@@ -21,6 +21,7 @@ from services.selection import api as selection_api
 from services.selection.app import create_app as selection_app
 from testkit.simulators import civil_registry, sms_gateway
 from testkit.simulators.faults import FaultConfig, Faults
+from tests.unit.fakes import FakePool
 
 UNUSED: Any = None  # a part of the runtime that readiness does not touch
 
@@ -41,16 +42,6 @@ class Redis:
         if not self.up:
             raise RedisConnectionError("Connection refused")
         return True
-
-
-class Pool:
-    def __init__(self, up: bool) -> None:
-        self.up = up
-
-    async def fetchval(self, query: str) -> int:
-        if not self.up:
-            raise ConnectionRefusedError("Connection refused")
-        return 1
 
 
 def registration(down: frozenset[str]) -> FastAPI:
@@ -76,7 +67,7 @@ def assisted(down: frozenset[str]) -> FastAPI:
         UNUSED,
         Publisher("kafka" not in down),  # type: ignore[arg-type]
         Redis("redis" not in down),  # type: ignore[arg-type]
-        Pool("postgres" not in down),
+        FakePool("postgres" not in down),
     )
     app.dependency_overrides[assisted_api.runtime] = lambda: rt
     return app
@@ -84,7 +75,7 @@ def assisted(down: frozenset[str]) -> FastAPI:
 
 def selection(down: frozenset[str]) -> FastAPI:
     app = selection_app()
-    rt = selection_api.Runtime(UNUSED, Pool("postgres" not in down), UNUSED, UNUSED)
+    rt = selection_api.Runtime(UNUSED, FakePool("postgres" not in down), UNUSED, UNUSED)
     app.dependency_overrides[selection_api.runtime] = lambda: rt
     return app
 

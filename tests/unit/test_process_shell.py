@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gelombang.process import POLL_STALE_S, WorkerShell, consumer_ready
+from tests.unit.fakes import FakePool
 
 
 class Loop:
@@ -88,19 +89,9 @@ class Polled:
         self.last_poll_monotonic = time.monotonic() - seconds_ago
 
 
-class Database:
-    def __init__(self, up: bool) -> None:
-        self.up = up
-
-    async def fetchval(self, query: str) -> int:
-        if not self.up:
-            raise ConnectionRefusedError("postgres not there")
-        return 1
-
-
 async def test_a_consuming_worker_is_ready_only_while_it_polls_and_its_database_answers() -> None:
     def ready(seconds_ago: float, up: bool) -> Awaitable[dict[str, bool]]:
-        pool: Any = Database(up)
+        pool: Any = FakePool(up)
         return consumer_ready(Polled(seconds_ago), pool)()
 
     assert await ready(1.0, up=True) == {"kafka": True, "postgres": True}

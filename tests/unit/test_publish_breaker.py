@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from gelombang.rdkafka import Breaker
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.fakes import FakeClock
 
 
 def test_a_closed_breaker_lets_every_publish_through() -> None:
-    breaker = Breaker(open_s=1.0, clock=FakeClock())
+    breaker = Breaker(open_s=1.0, clock=FakeClock(50.0))
     assert all(breaker.allow() for _ in range(100))
     assert breaker.closed
 
 
 def test_after_a_failure_publishes_are_refused_until_the_probe_time() -> None:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     breaker = Breaker(open_s=1.0, clock=clock)
     breaker.failed()
     assert not breaker.closed
@@ -35,7 +28,7 @@ def test_after_a_failure_publishes_are_refused_until_the_probe_time() -> None:
 
 
 def test_a_probe_that_succeeds_closes_the_breaker() -> None:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     breaker = Breaker(open_s=1.0, clock=clock)
     breaker.failed()
     clock.now += 1.0
@@ -46,7 +39,7 @@ def test_a_probe_that_succeeds_closes_the_breaker() -> None:
 
 
 def test_a_probe_that_fails_opens_it_again_for_another_period() -> None:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     breaker = Breaker(open_s=1.0, clock=clock)
     breaker.failed()
     clock.now += 1.0

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from gelombang.admission import WindowLimit
-from gelombang.events import REGISTRATIONS_SUBMITTED, Event, RegistrationSubmitted
+from gelombang.events import REGISTRATIONS_SUBMITTED, RegistrationSubmitted
 from gelombang.kafka import PublishFailed
 from gelombang.pii import PiiCipher
 from services.registration.decisions import Decisions, decide
@@ -29,6 +29,7 @@ from services.registration.service import (
     register,
 )
 from tests.citizens import valid_payload
+from tests.unit.fakes import FakePublisher
 
 
 @dataclass
@@ -86,17 +87,6 @@ class FakeIdempotency:
 
     async def put(self, key: str, answer: StoredAnswer) -> None:
         self.answers[key] = answer
-
-
-@dataclass
-class FakePublisher:
-    published: list[tuple[str, bytes, Event]] = field(default_factory=list)
-    failing: bool = False
-
-    async def publish(self, topic: str, key: bytes, event: Event) -> None:
-        if self.failing:
-            raise PublishFailed(topic)
-        self.published.append((topic, key, event))
 
 
 @dataclass

@@ -13,16 +13,9 @@ from starlette.types import Receive, Scope, Send
 from testkit.population import random_citizen
 from testkit.simulators import civil_registry, sms_gateway
 from testkit.simulators.faults import FaultConfig, FaultPatch, Faults, TokenBucket
+from tests.unit.fakes import FakeClock
 
 CALM = FaultConfig()  # no latency, no errors, no limit
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_token_bucket_allows_a_second_of_burst_then_refills_at_the_rate() -> None:

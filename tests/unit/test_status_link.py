@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from gelombang.admission import WindowLimit
-from gelombang.events import STATUS_LINK_REQUESTED, Event, StatusLinkRequested
-from gelombang.kafka import PublishFailed
+from gelombang.events import STATUS_LINK_REQUESTED, StatusLinkRequested
 from gelombang.pii import PiiCipher
 from services.registration.api import Runtime
 from services.registration.app import create_app
@@ -38,6 +37,7 @@ from services.verification.service import (
     status_link_texts,
 )
 from tests.citizens import valid_payload
+from tests.unit.fakes import FakePublisher
 
 CIPHER = PiiCipher(b"k" * 32, b"p" * 32)
 NOW = 1_800_000_000.0  # a fixed clock: every request falls in the same windows
@@ -62,17 +62,6 @@ class FakeCounter:
         for limit in limits:
             self.counts[limit.key] = self.counts.get(limit.key, 0) + 1
         return None
-
-
-@dataclass
-class FakePublisher:
-    published: list[tuple[str, bytes, Event]] = field(default_factory=list)
-    failing: bool = False
-
-    async def publish(self, topic: str, key: bytes, event: Event) -> None:
-        if self.failing:
-            raise PublishFailed(topic)
-        self.published.append((topic, key, event))
 
 
 def collaborators(

@@ -14,14 +14,7 @@ from deploy.local.supervision import (
     read_failure,
     supervisor_component,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.fakes import FakeClock
 
 
 class FakeStack:
@@ -89,13 +82,13 @@ class FakeStack:
         return self.pids.get(name) in self.alive
 
 
-def watching(stack: FakeStack, clock: Clock) -> Supervisor:
+def watching(stack: FakeStack, clock: FakeClock) -> Supervisor:
     supervisor = Supervisor(stack, clock, log=lambda _: None, policy=RestartPolicy())
     supervisor.round()
     return supervisor
 
 
-def run_for(supervisor: Supervisor, clock: Clock, seconds: float) -> None:
+def run_for(supervisor: Supervisor, clock: FakeClock, seconds: float) -> None:
     """Rounds once a second, as the watcher does."""
     end = clock.now + seconds
     while clock.now < end:
@@ -103,7 +96,9 @@ def run_for(supervisor: Supervisor, clock: Clock, seconds: float) -> None:
         supervisor.round()
 
 
-def seconds_until_back(supervisor: Supervisor, stack: FakeStack, clock: Clock, name: str) -> float:
+def seconds_until_back(
+    supervisor: Supervisor, stack: FakeStack, clock: FakeClock, name: str
+) -> float:
     """From the round that first sees ``name`` dead to the round that starts it."""
     died = clock.now
     supervisor.round()
@@ -116,7 +111,7 @@ def seconds_until_back(supervisor: Supervisor, stack: FakeStack, clock: Clock, n
 
 
 def test_a_killed_app_comes_back_with_a_new_pid_after_a_second() -> None:
-    stack, clock = FakeStack("projector", "sms-gateway-sim"), Clock()
+    stack, clock = FakeStack("projector", "sms-gateway-sim"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     old = stack.pids["projector"]
     stack.kill("projector")
@@ -130,7 +125,7 @@ def test_a_killed_app_comes_back_with_a_new_pid_after_a_second() -> None:
 
 
 def test_each_exit_within_the_window_waits_twice_as_long_as_the_one_before() -> None:
-    stack, clock = FakeStack("verification-0"), Clock()
+    stack, clock = FakeStack("verification-0"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     waits = []
     for _ in range(4):
@@ -145,7 +140,7 @@ def test_the_backoff_stops_growing_at_its_ceiling() -> None:
 
 
 def test_a_crash_loop_is_left_down_and_says_why() -> None:
-    stack, clock = FakeStack("projector"), Clock()
+    stack, clock = FakeStack("projector"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     for _ in range(4):
         stack.kill("projector")
@@ -158,7 +153,7 @@ def test_a_crash_loop_is_left_down_and_says_why() -> None:
 
 
 def test_exits_further_apart_than_the_window_never_give_up() -> None:
-    stack, clock = FakeStack("projector"), Clock()
+    stack, clock = FakeStack("projector"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     for _ in range(12):
         stack.kill("projector")
@@ -168,7 +163,7 @@ def test_exits_further_apart_than_the_window_never_give_up() -> None:
 
 
 def test_an_app_stopped_on_purpose_stays_stopped() -> None:
-    stack, clock = FakeStack("projector"), Clock()
+    stack, clock = FakeStack("projector"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     stack.stop("projector")
     run_for(supervisor, clock, 60)
@@ -176,7 +171,7 @@ def test_an_app_stopped_on_purpose_stays_stopped() -> None:
 
 
 def test_nothing_is_started_while_up_down_or_restart_holds_the_lock() -> None:
-    stack, clock = FakeStack("projector"), Clock()
+    stack, clock = FakeStack("projector"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     stack.lock_free = False
     stack.kill("projector")
@@ -188,7 +183,7 @@ def test_nothing_is_started_while_up_down_or_restart_holds_the_lock() -> None:
 
 
 def test_a_stop_made_just_before_the_lock_is_taken_is_not_undone() -> None:
-    stack, clock = FakeStack("projector"), Clock()
+    stack, clock = FakeStack("projector"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     stack.kill("projector")
     # `make down` takes the lock first and removes the pidfile; the watcher gets it after.
@@ -198,7 +193,7 @@ def test_a_stop_made_just_before_the_lock_is_taken_is_not_undone() -> None:
 
 
 def test_an_app_started_by_up_meanwhile_is_not_started_twice() -> None:
-    stack, clock = FakeStack("verification-0"), Clock()
+    stack, clock = FakeStack("verification-0"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     stack.kill("verification-0")
     stack.on_lock = lambda: None if stack.is_up("verification-0") else stack.operator_start(
@@ -209,7 +204,7 @@ def test_an_app_started_by_up_meanwhile_is_not_started_twice() -> None:
 
 
 def test_a_start_by_an_operator_forgets_the_crash_loop() -> None:
-    stack, clock = FakeStack("projector"), Clock()
+    stack, clock = FakeStack("projector"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     for _ in range(5):
         stack.kill("projector")
@@ -223,7 +218,7 @@ def test_a_start_by_an_operator_forgets_the_crash_loop() -> None:
 
 
 def test_an_app_left_down_by_an_earlier_watcher_stays_down() -> None:
-    stack, clock = FakeStack("projector"), Clock()
+    stack, clock = FakeStack("projector"), FakeClock(0.0)
     stack.kill("projector")
     stack.failures["projector"] = "crash loop: 5 exits in 300 s; left down"
     supervisor = watching(stack, clock)
@@ -232,7 +227,7 @@ def test_an_app_left_down_by_an_earlier_watcher_stays_down() -> None:
 
 
 def test_a_start_that_fails_counts_as_an_exit() -> None:
-    stack, clock = FakeStack("mail-sink"), Clock()
+    stack, clock = FakeStack("mail-sink"), FakeClock(0.0)
     supervisor = watching(stack, clock)
     stack.refuse_starts = True
     stack.kill("mail-sink")

@@ -19,6 +19,7 @@ from services.selection.draw import (
     ALGORITHM_VERSION_V2,
     DrawResult,
     EligibleEntry,
+    canonical_eligible,
     draw,
     seed_commitment,
 )
@@ -68,14 +69,14 @@ class MemoryWaveStore:
         cutoff: datetime,
         commitment: str,
         beacon: BeaconAnnouncement,
-        sha_of: Callable[[list[EligibleEntry]], str],
+        sha_of: Callable[[bytes], str],
     ) -> None:
         self.waves[number] = replace(
             self.waves[number],
             state="closed",
             cutoff_at=cutoff,
             seed_commitment=commitment,
-            eligible_sha256=sha_of(self.entries),
+            eligible_sha256=sha_of(canonical_eligible(self.entries)),
             eligible_count=len(self.entries),
             beacon_source=beacon.source,
             beacon_reference=beacon.reference,

@@ -2,11 +2,13 @@
 // the public page and the API agree), saving it to the device's queue, and the walk-in's answer
 // (saved / sent / accepted with the slip to print / refused with the reasons).
 import { checkBirthDate, checkEmail, checkName, checkPhone, parseNik } from "/rules.js";
-import { fieldErrors } from "/form_errors.js";
+import { SUMMARY_HTML, fieldErrors } from "/form_errors.js";
 import {
   SITUATION_HTML,
   answersOf,
   checkWhileTyping,
+  consentHtml,
+  contactHtml,
   fillSelects,
   identityHtml,
   newKey,
@@ -43,36 +45,12 @@ const FORM_HTML = `
 <h1 id="form-title" tabindex="-1" data-t="formTitle"></h1>
 <p data-t="formIntro"></p>
 <p id="fixing" class="notice" data-t="fixing" hidden></p>
-<div id="summary" class="summary" tabindex="-1" role="group" aria-labelledby="summary-title" hidden>
-  <h2 id="summary-title" data-t="errorSummary"></h2><ul id="summary-list"></ul>
-</div>
+${SUMMARY_HTML}
 <form id="walk-in" method="post" novalidate>
 ${identityHtml({ name: "off", birthDate: "off" })}
-  <fieldset aria-describedby="contact-hint">
-    <legend data-t="contactLegend"></legend>
-    <p class="hint" id="contact-hint" data-t="contactHint"></p>
-    <div class="field">
-      <label for="phone" data-t="phone"></label>
-      <p class="hint" id="phone-hint" data-t="phoneHint"></p>
-      <input type="tel" id="phone" name="phone" autocomplete="off" inputmode="tel" maxlength="24"
-        aria-describedby="phone-hint phone-error">
-      <p class="error" id="phone-error"></p>
-    </div>
-    <div class="field">
-      <label for="email" data-t="email"></label>
-      <input type="email" id="email" name="email" autocomplete="off" inputmode="email"
-        maxlength="254" aria-describedby="email-error">
-      <p class="error" id="email-error"></p>
-    </div>
-  </fieldset>
+${contactHtml(["phone", "email"], { phone: "off", email: "off" })}
 ${SITUATION_HTML}
-  <div class="field">
-    <label class="choice"><input type="checkbox" id="consent" name="consent"
-      aria-describedby="consent-hint consent-error"><span data-t="consent"></span></label>
-    <p class="hint" id="consent-hint"><span data-t="consentHint"></span>
-      <a href="/syarat" target="_blank" rel="noopener" data-t="termsLink"></a></p>
-    <p class="error" id="consent-error"></p>
-  </div>
+${consentHtml("consentHint", true)}
   <div class="field attest">
     <label class="choice"><input type="checkbox" id="attested_id_card_seen" name="attested_id_card_seen"
       aria-describedby="attested_id_card_seen-error"><span data-t="attest"></span></label>
