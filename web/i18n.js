@@ -139,7 +139,7 @@ export const TEXT = {
         "Kontak Anda sudah dikonfirmasi sebelumnya. Tidak perlu melakukan apa pun lagi.",
       link_invalid:
         "Tautan konfirmasi tidak valid. Pastikan Anda membuka tautan lengkap dari email.",
-      link_expired: "Tautan konfirmasi sudah kedaluwarsa (berlaku 48 jam).",
+      link_expired: "Tautan konfirmasi sudah kedaluwarsa: waktu untuk mengonfirmasi sudah habis.",
       link_replaced:
         "Tautan ini untuk alamat email yang sudah diganti, jadi tidak berlaku lagi. Buka " +
         "tautan di email konfirmasi terbaru, yang dikirim ke alamat yang baru.",
@@ -524,7 +524,7 @@ export const TEXT = {
         "Your contact was already confirmed. There is nothing more to do.",
       link_invalid:
         "This confirmation link is not valid. Make sure you opened the full link from the email.",
-      link_expired: "This confirmation link has expired (links are valid for 48 hours).",
+      link_expired: "This confirmation link has expired: the time to confirm ran out.",
       link_replaced:
         "This link is for an email address that was since replaced, so it no longer works. " +
         "Open the link in the latest confirmation email, sent to the new address.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 Lang = Literal["id", "en"]
@@ -31,9 +32,12 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The name or birth date does not match the civil registry for this NIK. Enter "
         "them exactly as on your ID card and register again.",
     },
+    # Not "within 48 hours": a change of contact moves the deadline (issue 20).
     "contact_expired": {
-        "id": "Email atau nomor HP tidak dikonfirmasi dalam 48 jam. Silakan daftar ulang.",
-        "en": "The email or phone number was not confirmed within 48 hours. Please register again.",
+        "id": "Waktu untuk mengonfirmasi email atau nomor HP Anda sudah habis. Silakan daftar "
+        "ulang.",
+        "en": "The time to confirm your email address or phone number ran out. Please register "
+        "again.",
     },
     "duplicate": {
         "id": "NIK ini sudah terdaftar melalui pendaftaran lain, jadi pendaftaran ini tidak "
@@ -62,8 +66,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "the email.",
     },
     "link_expired": {
-        "id": "Tautan konfirmasi sudah kedaluwarsa (berlaku 48 jam).",
-        "en": "This confirmation link has expired (links are valid for 48 hours).",
+        "id": "Tautan konfirmasi sudah kedaluwarsa: waktu untuk mengonfirmasi sudah habis.",
+        "en": "This confirmation link has expired: the time to confirm ran out.",
     },
     "link_replaced": {
         "id": "Tautan ini untuk alamat email yang sudah diganti, jadi tidak berlaku lagi. Buka "
@@ -493,6 +497,39 @@ def message(code: str, lang: Lang, /, **ctx: object) -> str:
     except Exception:  # a message must never turn a 4xx into a 500
         fallback = _WITHOUT_CTX.get(code) or MESSAGES["invalid"]
         return fallback.get(lang) or fallback["id"]
+
+
+# WIB is UTC+7 all year (no daylight saving since 1964): a fixed offset, so no time zone
+# database is needed in the image.
+WIB = timezone(timedelta(hours=7), "WIB")
+
+_WEEKDAYS: dict[Lang, tuple[str, ...]] = {
+    "id": ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_MONTHS: dict[Lang, tuple[str, ...]] = {
+    "id": (
+        "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+        "Oktober", "November", "Desember",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June", "July", "August", "September",
+        "October", "November", "December",
+    ),
+}
+
+
+def deadline_text(at: datetime, lang: Lang) -> str:
+    """A deadline in words, as the status page shows one ("Sabtu, 5 Desember pukul 16.00",
+    "Saturday 5 December at 16:00"), in Jakarta time and saying so: a message is read later,
+    on any clock. Minutes are cut, never rounded up, so the time told is never past the real
+    one. Plain ASCII in both languages, which keeps a mail on its template path."""
+    local = at.astimezone(WIB)
+    weekday = _WEEKDAYS[lang][local.weekday()]
+    month = _MONTHS[lang][local.month - 1]
+    if lang == "en":
+        return f"{weekday} {local.day} {month} at {local.hour:02d}:{local.minute:02d} WIB"
+    return f"{weekday}, {local.day} {month} pukul {local.hour:02d}.{local.minute:02d} WIB"
 
 
 _MAX_LANGUAGE_RANGES = 32

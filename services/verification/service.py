@@ -23,7 +23,7 @@ from gelombang.events import (
     RejectionReason,
     StatusLinkRequested,
 )
-from gelombang.messages import message
+from gelombang.messages import deadline_text, message
 from gelombang.pii import PiiCipher, PiiError
 
 RegistryResult = Literal["match", "mismatch", "not_found"]
@@ -300,30 +300,40 @@ def status_link(public_base_url: str, registration_id: str, status_token: str) -
     return public_base_url + status_page_path(registration_id, status_token)
 
 
-def email_text(full_name: str, link: str, status: str) -> tuple[str, str]:
+def email_text(full_name: str, link: str, status: str, confirm_by: datetime) -> tuple[str, str]:
+    """``confirm_by``: the case's deadline as stored when the message goes out (48 hours from
+    sign-up, or later after a change of contact: ``deadline_after_change``), which the link's
+    own expiry is too."""
+    by_id, by_en = deadline_text(confirm_by, "id"), deadline_text(confirm_by, "en")
     subject = "Konfirmasi email pendaftaran Anda / Confirm your email"
     body = (
         f"Halo {full_name},\n\n"
         "Terima kasih telah mendaftar. Untuk melanjutkan, konfirmasi alamat email ini dengan\n"
-        "membuka tautan berikut (berlaku 48 jam, hanya sekali pakai):\n\n"
+        "membuka tautan berikut (hanya sekali pakai):\n\n"
         f"{link}\n\n"
+        f"Batas waktu konfirmasi: {by_id}. Tanpa konfirmasi,\n"
+        "pendaftaran ini berakhir sendiri pada waktu itu.\n\n"
         "Status pendaftaran Anda dapat dilihat kapan saja di halaman berikut. Simpan email ini\n"
         "dan jangan bagikan tautannya:\n\n"
         f"{status}\n\n"
         "Jika Anda tidak merasa mendaftar, abaikan email ini.\n\n"
         "---\n"
-        "Thank you for signing up. Open the first link above within 48 hours to confirm this\n"
-        "email address. The second link shows your registration status at any time: keep this\n"
-        "email and do not share it. If you did not sign up, ignore this message.\n"
+        "Thank you for signing up. Open the first link above to confirm this email address,\n"
+        f"by {by_en}; unconfirmed, the registration ends by itself then.\n"
+        "The second link shows your registration status at any time: keep this email and do\n"
+        "not share it. If you did not sign up, ignore this message.\n"
     )
     return subject, body
 
 
-def sms_text(code: str, status: str) -> str:
-    # Both in one message (two segments): the code and the way back to the page to type it in.
+def sms_text(code: str, status: str, confirm_by: datetime) -> str:
+    # Both in one message of two segments (306 GSM-7 characters, which the longest date keeps
+    # with a base URL of up to 37): the code, the case's deadline (a new code can be asked for
+    # until then) and the way back to the page to type it in.
     return (
-        f"Kode verifikasi pendaftaran Anda: {code}. Berlaku 10 menit. "
-        "JANGAN berikan kode ini kepada siapa pun. "
+        f"Kode verifikasi pendaftaran Anda: {code} (berlaku 10 menit). "
+        "JANGAN berikan kepada siapa pun. "
+        f"Konfirmasi paling lambat {deadline_text(confirm_by, 'id')}. "
         f"Masukkan kode & lihat status: {status}"
     )
 

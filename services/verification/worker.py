@@ -25,6 +25,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -263,7 +264,7 @@ class Verifier:
                 token = self.contact.link_token(registration_id, due.expires_at, due.version)
                 link = f"{self.settings.public_base_url}/api/v1/contact/verify?token={token}"
                 subject, body = email_text(
-                    personal["full_name"], link, self._status_link(registration_id)
+                    personal["full_name"], link, self._status_link(registration_id), due.expires_at
                 )
                 # A changed contact's messages get Message-IDs of their own.
                 sends = f"{due.sends}" if due.version == 0 else f"v{due.version}.{due.sends}"
@@ -271,7 +272,7 @@ class Verifier:
                     personal["email"], subject, body, f"{registration_id}.{sends}"
                 )
             else:
-                await self._send_otp(registration_id, personal["phone"], due.sends)
+                await self._send_otp(registration_id, personal["phone"], due.expires_at)
         except (Unavailable, Undeliverable) as exc:
             reason = exc.reason if isinstance(exc, Unavailable) else "undeliverable"
             delay = retry_delay_s(
@@ -380,7 +381,7 @@ class Verifier:
         await repository.STATUS_LINKS.record(self.pool, due.event_id, "sent")
         VERIFICATION_CHECKS.labels("status_link", f"{due.method}_sent").inc()
 
-    async def _send_otp(self, registration_id: str, phone: str, sends: int) -> None:
+    async def _send_otp(self, registration_id: str, phone: str, confirm_by: datetime) -> None:
         # Per-phone daily cap across registrations (one phone may be typed by many people).
         quota_key = f"sms-quota:{self.contact.phone_key(phone)}:{time.strftime('%Y%m%d')}"
         try:
@@ -396,7 +397,7 @@ class Verifier:
             raise Unavailable("phone_daily_limit", retry_after_s=3600)
         # One reference per distinct message: a retry of the same text is deduplicated by the
         # gateway, a new code is a new message.
-        text = sms_text(code, self._status_link(registration_id))
+        text = sms_text(code, self._status_link(registration_id), confirm_by)
         await self.sms.send(phone, text, client_ref=f"{registration_id}:{digest[:16]}")
 
     def _status_link(self, registration_id: str) -> str:

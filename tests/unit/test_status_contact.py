@@ -39,8 +39,8 @@ def test_email_first_confirmed_and_failed_states() -> None:
 def test_every_contact_message_carries_the_status_link() -> None:
     link = status_link("https://daftar.example", "rid", "tok")
     assert link == "https://daftar.example/status#id=rid&t=tok"
-    assert link in email_text("Budi", "https://x/verify?token=t", link)[1]
-    text = sms_text("123456", link)
+    assert link in email_text("Budi", "https://x/verify?token=t", link, AT)[1]
+    text = sms_text("123456", link, AT)
     assert link in text and "123456" in text and len(text) <= 480
     _subject, body, sms = decision_texts("Budi", 3, "waitlisted", link)
     assert link in body and link in sms

@@ -4,6 +4,7 @@ EmailMessage."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -24,7 +25,10 @@ def parsed(raw: bytes) -> EmailMessage:
 
 def test_the_template_reads_as_the_email_message_would() -> None:
     link = "http://127.0.0.1:8080/api/v1/contact/verify?token=" + "t" * 150
-    subject, body = email_text("Siti Rahayu", link, "http://127.0.0.1:8080/s/" + "s" * 80)
+    confirm_by = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    subject, body = email_text(
+        "Siti Rahayu", link, "http://127.0.0.1:8080/s/" + "s" * 80, confirm_by
+    )
     raw = plain_message(SENDER, "siti.rahayu+1@example.id", subject, body, "r1.0")
     assert raw is not None
 
