@@ -85,7 +85,7 @@ class EligibleList(Sequence[EligibleEntry]):
     lists, not copies: nothing here changes them, and the caller must not either.
     """
 
-    __slots__ = ("_columns",)
+    __slots__ = ("_canonical", "_columns")
 
     def __init__(
         self, registration_ids: list[str], province_codes: list[str], tiers: list[int]
@@ -93,6 +93,8 @@ class EligibleList(Sequence[EligibleEntry]):
         if not len(registration_ids) == len(province_codes) == len(tiers):
             raise ValueError("the eligible list's columns differ in length")
         self._columns = _Columns(registration_ids, province_codes, tiers)
+        # Set by eligible_from_canonical: already checked, and in id order.
+        self._canonical = False
 
     def __len__(self) -> int:
         return len(self._columns.ids)
@@ -356,6 +358,8 @@ class _Columns(NamedTuple):
 def _columns(entries: Iterable[EligibleEntry], *, sort_by_id: bool) -> _Columns:
     """Split (and optionally sort by registration_id) and validate; ValueError on a bad entry."""
     if isinstance(entries, EligibleList):
+        if entries._canonical:
+            return entries._columns  # cut from a canonical list, which was checked as it was cut
         # Already columns: nothing to build, and nothing to sort when the ids are in order (a list
         # read from the database is).
         if not sort_by_id:
@@ -470,6 +474,58 @@ def canonical_eligible(entries: Iterable[EligibleEntry]) -> bytes:
 
 def eligible_sha256(entries: Iterable[EligibleEntry]) -> str:
     return hashlib.sha256(canonical_eligible(entries)).hexdigest()
+
+
+# A canonical line is always 36 + 1 + 2 + 1 + 1 characters, and lines are joined by one "\n".
+_LINE_STRIDE = 42
+_TIER_OF_DIGIT = bytes.maketrans(b"123", b"\x01\x02\x03")
+
+
+def eligible_from_canonical(canonical: bytes) -> EligibleList:
+    """The entries of a canonical eligible list given as its bytes (what ``canonical_eligible``
+    makes and ``eligible.csv`` holds), or ValueError if the bytes are not one.
+
+    Every line has the same width, so the columns are cut from the text by position, in C: the
+    stored list is read for each draw and export, and parsing 1.5 M lines as CSV would cost
+    seconds.
+    """
+    if not canonical:
+        return EligibleList([], [], [])
+    lines_count, extra = divmod(len(canonical) + 1, _LINE_STRIDE)
+    if (
+        extra
+        or canonical[36::_LINE_STRIDE] != b"," * lines_count
+        or canonical[39::_LINE_STRIDE] != b"," * lines_count
+        or canonical[41::_LINE_STRIDE] != b"\n" * (lines_count - 1)
+    ):
+        raise ValueError(
+            "not a canonical eligible list: every line is registration_id,province_code,tier "
+            "(a lowercase UUID, 2 digits, 1 digit), joined by single newlines"
+        )
+    tier_digits = canonical[40::_LINE_STRIDE]
+    if tier_digits.translate(None, b"123"):
+        raise ValueError("not a canonical eligible list: a tier is not 1, 2 or 3")
+    try:
+        lines = canonical.decode("ascii").split("\n")
+    except UnicodeDecodeError:
+        raise ValueError("not a canonical eligible list: it is not ASCII text") from None
+    ids = list(map(operator.itemgetter(slice(0, 36)), lines))
+    provinces = list(map(operator.itemgetter(slice(37, 39)), lines))
+    tiers = list(tier_digits.translate(_TIER_OF_DIGIT))
+    increasing = _strictly_increasing(ids)
+    _validated(_Columns(ids, provinces, tiers), increasing=increasing)  # names a bad entry
+    if not increasing:
+        raise ValueError("not a canonical eligible list: its ids are not in rising order")
+    listed = EligibleList(ids, provinces, tiers)
+    listed._canonical = True
+    return listed
+
+
+def canonical_sha256(canonical: bytes) -> str:
+    """SHA-256 of a canonical eligible list given as its bytes, once it is checked to be one
+    (ValueError otherwise): the hash a close publishes."""
+    eligible_from_canonical(canonical)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def validate_quotas(quotas: Mapping[str, int], total_quota: int) -> None:

@@ -24,10 +24,9 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,7 +44,7 @@ from services.selection.draw import (
 )
 from services.selection.progress import ProgressPrinter
 from services.selection.quotas import load_weights, proportional_quotas
-from services.selection.repository import PostgresWaveStore
+from services.selection.repository import PostgresWaveStore, pool_tiers_not_as_listed
 from services.selection.service import BeaconAnnouncement, Wave, Waves
 from services.selection.settings import SelectionSettings
 
@@ -171,8 +170,8 @@ _CHANNELS = ("web", "api", "assisted")
 
 
 # registration_id, nik_hash, province_code, employment_status, receives_social_aid, channel,
-# verified_at: the columns of selection_pool that a verified registration fills.
-PoolRow = tuple[str, str, str, str, bool, str, datetime]
+# verified_at, tier: the columns of selection_pool that a verified registration fills.
+PoolRow = tuple[str, str, str, str, bool, str, datetime, int]
 
 
 @dataclass
@@ -184,7 +183,7 @@ class SyntheticLists:
 def pool_records(
     entries: list[EligibleEntry], verified_from: datetime, lists: SyntheticLists
 ) -> Iterator[PoolRow]:
-    """Pool rows whose tiers, as the close computes them, are the entries' tiers.
+    """Pool rows whose tiers, as the lists give them, are the entries' tiers.
 
     Tier 1: on the labour-office list (some on the social-aid list too, or declaring aid: the
     labour list wins). Tier 2: no aid declared, not on the aid list. Tier 3: half declare aid,
@@ -214,6 +213,7 @@ def pool_records(
             declares_aid,
             _CHANNELS[index % len(_CHANNELS)],
             verified_from + timedelta(seconds=index % 1_728_000),  # over 20 days
+            tier,
         )
 
 
@@ -224,7 +224,15 @@ async def load_pool(
     progress: ProgressPrinter,
 ) -> None:
     lists = SyntheticLists([], [])
-    records = pool_records(entries, verified_from, lists)
+    # The lists are filled as the pool rows are made, so the rows are made first and kept: a
+    # million people joining weeks of imports, then each tier checked against the lists below.
+    records = list(pool_records(entries, verified_from, lists))
+    await conn.copy_records_to_table(
+        "selection_labour_list", columns=["nik_hash", "status"], records=lists.labour
+    )
+    await conn.copy_records_to_table(
+        "selection_social_aid_list", columns=["nik_hash"], records=lists.social_aid
+    )
     columns = [
         "registration_id",
         "nik_hash",
@@ -233,18 +241,19 @@ async def load_pool(
         "receives_social_aid",
         "channel",
         "verified_at",
+        "tier",
     ]
-    for start in range(0, len(entries), _LOAD_CHUNK):
-        progress("loading the pool", start, len(entries))
-        chunk = islice(records, _LOAD_CHUNK)
+    for start in range(0, len(records), _LOAD_CHUNK):
+        progress("loading the pool", start, len(records))
+        chunk = records[start : start + _LOAD_CHUNK]
         await conn.copy_records_to_table("selection_pool", columns=columns, records=chunk)
-    progress("loading the pool", len(entries), len(entries))
-    await conn.copy_records_to_table(
-        "selection_labour_list", columns=["nik_hash", "status"], records=lists.labour
-    )
-    await conn.copy_records_to_table(
-        "selection_social_aid_list", columns=["nik_hash"], records=lists.social_aid
-    )
+    progress("loading the pool", len(records), len(records))
+    # Bulk-loaded around add_to_pool, the rows carry the tiers the synthetic lists were made to
+    # give: checked here, through the repository's own tier SQL, so the close draws the people
+    # of the in-memory bench.
+    wrong = await pool_tiers_not_as_listed(conn)
+    if wrong:
+        raise RuntimeError(f"{wrong} synthetic pool rows have a tier the lists do not give")
 
 
 # -- stored: the timed steps --------------------------------------------------------------------
@@ -318,7 +327,7 @@ class _TimedStore:
         cutoff: datetime,
         commitment: str,
         beacon: BeaconAnnouncement,
-        sha_of: Callable[[Sequence[EligibleEntry]], str],
+        sha_of: Callable[[bytes], str],
     ) -> None:
         await self.inner.close(number, cutoff, commitment, beacon, sha_of)
 

@@ -15,7 +15,7 @@ from gelombang.events import SELECTION_DECIDED, RegistrationVerified, SelectionD
 from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
 from gelombang.postgres import report_second_registrations
-from services.selection.draw import DrawResult, EligibleEntry, EligibleList, Progress
+from services.selection.draw import DrawResult, EligibleList, Progress, eligible_from_canonical
 from services.selection.service import (
     BeaconAnnouncement,
     ImportReport,
@@ -43,10 +43,33 @@ _BULK_WORK_MEM = "256MB"
 _COPY_SLICE = 50_000
 _SELECTED_COLUMNS = ["wave", "registration_id", "province_code", "tier", "via"]
 
-# Mirrors service.tier_for: 1 labour-office list, 2 no social aid (list or declared), 3 others.
-_TIER_SQL = """CASE WHEN l.nik_hash IS NOT NULL THEN 1
-                    WHEN s.nik_hash IS NULL AND NOT p.receives_social_aid THEN 2
-                    ELSE 3 END"""
+
+
+def _tier_of(nik_hash: str, declares_aid: str) -> str:
+    """The tier the lists give a person (SQL over the two column expressions named). Mirrors
+    service.tier_for: 1 labour-office list, 2 no social aid (list or declared), 3 others."""
+    return f"""CASE WHEN EXISTS (SELECT FROM selection_labour_list l
+                                  WHERE l.nik_hash = {nik_hash}) THEN 1
+                    WHEN NOT {declares_aid}
+                         AND NOT EXISTS (SELECT FROM selection_social_aid_list s
+                                          WHERE s.nik_hash = {nik_hash}) THEN 2
+                    ELSE 3 END"""  # noqa: S608 (column names from this module)
+
+
+# Each pool row keeps its tier (migration selection-0005) so that a close reads it instead of
+# joining the pool with the lists. It must be what the lists say whenever anyone can look, so a
+# pool insert and a list import never run at the same time: each would miss the other's
+# uncommitted rows (a person joining while their NIK is being imported would keep the tier of
+# before the import). Pool inserts share the lists' SHARE lock with one another; an import's
+# SHARE ROW EXCLUSIVE lock waits for them and excludes them, and other imports, until it commits.
+# Taken by its own statement, before the one that reads the lists: a statement sees what was
+# committed when it started, and waiting for a lock inside it would not move that.
+_LOCK_LISTS_FOR_POOL_INSERT = (
+    "LOCK TABLE selection_labour_list, selection_social_aid_list IN SHARE MODE"
+)
+_LOCK_LISTS_FOR_IMPORT = (
+    "LOCK TABLE selection_labour_list, selection_social_aid_list IN SHARE ROW EXCLUSIVE MODE"
+)
 
 
 # -- the pool ------------------------------------------------------------------------------------
@@ -62,16 +85,20 @@ async def add_to_pool(pool: asyncpg.Pool, events: Sequence[RegistrationVerified]
     if not events:
         return 0
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_LOCK_LISTS_FOR_POOL_INSERT)
         rows = await conn.fetch(
-            """
+            f"""
             INSERT INTO selection_pool (registration_id, nik_hash, province_code,
                                         employment_status, receives_social_aid, channel,
-                                        verified_at)
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[],
-                                 $6::text[], $7::timestamptz[])
+                                        verified_at, tier)
+            SELECT i.*, {_tier_of("i.nik_hash", "i.receives_social_aid")}
+              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[],
+                          $6::text[], $7::timestamptz[])
+                   AS i(registration_id, nik_hash, province_code, employment_status,
+                        receives_social_aid, channel, verified_at)
             ON CONFLICT DO NOTHING
             RETURNING registration_id
-            """,
+            """,  # noqa: S608 (constant fragment)
             [e.registration_id for e in events],
             [e.nik_hash for e in events],
             [e.province_code for e in events],
@@ -89,14 +116,20 @@ async def add_to_pool(pool: asyncpg.Pool, events: Sequence[RegistrationVerified]
 
 async def pool_by_province_and_tier(pool: asyncpg.Pool) -> list[tuple[str, int, int]]:
     rows = await pool.fetch(
-        f"""SELECT p.province_code, {_TIER_SQL} AS tier, count(*) AS n
-              FROM selection_pool p
-              LEFT JOIN selection_labour_list l ON l.nik_hash = p.nik_hash
-              LEFT JOIN selection_social_aid_list s ON s.nik_hash = p.nik_hash
-             WHERE p.state = 'eligible'
-             GROUP BY 1, 2"""  # noqa: S608 (constant fragment)
+        """SELECT province_code, tier, count(*) AS n FROM selection_pool
+            WHERE state = 'eligible' GROUP BY 1, 2"""
     )
     return [(r["province_code"], r["tier"], r["n"]) for r in rows]
+
+
+async def pool_tiers_not_as_listed(conn: Connection) -> int:
+    """How many pool rows keep a tier other than the one the lists give now: 0 unless something
+    wrote the pool or the lists around :func:`add_to_pool` and :func:`import_list_rows`."""
+    count: int = await conn.fetchval(
+        f"""SELECT count(*) FROM selection_pool p
+             WHERE p.tier <> {_tier_of("p.nik_hash", "p.receives_social_aid")}"""  # noqa: S608
+    )
+    return count
 
 
 async def record_started(pool: asyncpg.Pool, registration_ids: Sequence[UUID]) -> int:
@@ -155,6 +188,7 @@ async def import_list_rows(
     if not rows:
         return
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_LOCK_LISTS_FOR_IMPORT)
         if kind == "labour_office":
             result = await conn.fetch(
                 """
@@ -188,6 +222,14 @@ async def import_list_rows(
                 """,
                 [r.nik_hash for r in rows],
             )
+        # The people on these rows keep the tier the lists now give them (HOT updates: no index
+        # covers the tier). A statement of its own, so that it sees the rows just written.
+        await conn.execute(
+            f"""UPDATE selection_pool p SET tier = {_tier_of("p.nik_hash", "p.receives_social_aid")}
+                 WHERE p.nik_hash = ANY($1::text[])
+                   AND p.tier <> {_tier_of("p.nik_hash", "p.receives_social_aid")}""",  # noqa: S608
+            [r.nik_hash for r in rows],
+        )
     written, existed, changed = result[0]["written"], result[0]["existed"], result[0]["changed"]
     report.added += written - changed
     report.changed += changed
@@ -271,7 +313,7 @@ class PostgresWaveStore:
         cutoff: datetime,
         commitment: str,
         beacon: BeaconAnnouncement,
-        sha_of: Callable[[Sequence[EligibleEntry]], str],
+        sha_of: Callable[[bytes], str],
     ) -> None:
         """Freeze the eligible list and publish its hash with the seed commitment and the beacon
         announcement, atomically.
@@ -291,30 +333,42 @@ class PostgresWaveStore:
                    SELECT province_code, count(*) AS n FROM r GROUP BY 1""",
                 number,
             )
-            # Room to hash-join the pool with the two lists and sort 1.5 M people in memory: at
-            # the default 4 MB both spill to disk (external merge, hash batches).
+            # Room to sort 1.5 M people in memory (at the default 4 MB the sort spills to disk),
+            # and a scan with that sort rather than the primary key's index: walking the index
+            # visits the table in random order (3.2-3.6 s of database CPU against 1.2-1.4 s).
             await conn.execute(f"SET LOCAL work_mem = '{_BULK_WORK_MEM}'")
-            # Frozen in id order: the primary key's index is appended to rather than written all
-            # over, and reading the list back in id order (here, and for the draw) reads the table
-            # from start to end. Measured against unordered, with the stack busy: 10-13 s of
-            # database CPU instead of 14-18 s, and the read back 1.5 s instead of 3-4 s.
+            await conn.execute("SET LOCAL enable_indexscan = off")
+            # COPY's CSV output of these columns, in id order, is the canonical list line by line
+            # (a uuid is written in lowercase 8-4-4-4-12 form; anything that is not a canonical
+            # line, such as a quoted value, is refused by sha_of): the list is hashed and stored as
+            # it comes, never read back.
             self._progress("freezing the eligible list", 0, 0)
-            await conn.execute(
-                f"""INSERT INTO selection_wave_eligible (wave, registration_id, province_code, tier)
-                    SELECT $1, p.registration_id, p.province_code, {_TIER_SQL}
-                      FROM selection_pool p
-                      LEFT JOIN selection_labour_list l ON l.nik_hash = p.nik_hash
-                      LEFT JOIN selection_social_aid_list s ON s.nik_hash = p.nik_hash
-                     WHERE p.state = 'eligible' AND p.verified_at <= $2
-                     ORDER BY p.registration_id""",  # noqa: S608
-                number,
+            parts: list[bytes] = []
+
+            async def collect(data: bytes) -> None:
+                parts.append(data)
+
+            await conn.copy_from_query(
+                """SELECT registration_id, province_code, tier FROM selection_pool
+                    WHERE state = 'eligible' AND verified_at <= $1
+                    ORDER BY registration_id""",
                 cutoff,
+                output=collect,
+                format="csv",
             )
-            entries = await _eligible(conn, number)
-            self._progress("freezing the eligible list", len(entries), len(entries))
-            self._progress("hashing the eligible list", 0, len(entries))
-            eligible_sha256 = sha_of(entries)
-            self._progress("hashing the eligible list", len(entries), len(entries))
+            canonical = b"".join(parts)[:-1]  # every line ends in "\n"; the list does not
+            parts.clear()
+            count = canonical.count(b"\n") + 1 if canonical else 0
+            self._progress("hashing the eligible list", 0, count)
+            eligible_sha256 = sha_of(canonical)
+            self._progress("hashing the eligible list", count, count)
+            self._progress("storing the eligible list", 0, count)
+            await conn.execute(
+                "INSERT INTO selection_wave_lists (wave, eligible) VALUES ($1, $2)",
+                number,
+                canonical,
+            )
+            self._progress("storing the eligible list", count, count)
             await conn.execute(
                 """UPDATE selection_waves
                       SET state = 'closed', cutoff_at = $2, seed_commitment = $3,
@@ -326,7 +380,7 @@ class PostgresWaveStore:
                 cutoff,
                 commitment,
                 eligible_sha256,
-                len(entries),
+                count,
                 json.dumps({r["province_code"]: r["n"] for r in returned}, sort_keys=True),
                 beacon.source,
                 beacon.reference,
@@ -434,40 +488,35 @@ class PostgresWaveStore:
         return rows
 
 
-# Everyone on a wave's frozen list with their outcome, in registration_id order: the selected
-# are stored, everyone else is waitlisted. Both tables are read in primary-key order (a merge
-# join), so a cursor over it streams.
+# Everyone on a wave's frozen list with their outcome, in registration_id order (the list's
+# order): the selected are stored, everyone else is waitlisted. The list is cut into its lines
+# and fields in SQL, so a cursor over it streams.
 _OUTCOMES_SQL = """
-    SELECT e.registration_id::text AS registration_id, e.province_code, e.tier,
+    WITH listed AS (
+        SELECT n, split_part(line, ',', 1) AS registration_id,
+               split_part(line, ',', 2) AS province_code,
+               split_part(line, ',', 3)::smallint AS tier
+          FROM selection_wave_lists w,
+               string_to_table(convert_from(w.eligible, 'UTF8'), E'\\n') WITH ORDINALITY
+               AS t(line, n)
+         WHERE w.wave = $1)
+    SELECT e.registration_id, e.province_code, e.tier,
            CASE WHEN s.registration_id IS NULL THEN 'waitlisted' ELSE 'selected' END AS outcome
-      FROM selection_wave_eligible e
+      FROM listed e
       LEFT JOIN selection_wave_selected s
-        ON s.wave = e.wave AND s.registration_id = e.registration_id
-     WHERE e.wave = $1
-     ORDER BY e.registration_id"""
+        ON s.wave = $1 AND s.registration_id = e.registration_id::uuid
+     ORDER BY e.n"""
 
 
 async def _eligible(conn: Connection, number: int) -> EligibleList:
-    # One row of three arrays, which asyncpg decodes into three Python lists in C. Fetched as 1.5 M
-    # rows and made into 1.5 M entries in Python, this took 14-16 s in the stored bench with the
-    # stack busy beside it (4.3 s of CPU on this side); as arrays, from a list frozen in id order,
-    # 2.6-4.8 s (0.4 s). The aggregates read the rows in one pass, so the arrays line up row for
-    # row. An array is one value of at most 1 GB: about 25 M people.
-    #
-    # uuid order in Postgres is byte order, which is the order of the lowercase hex text: the
-    # canonical list's order. Ordered by the uuid column itself, the primary key's index gives it
-    # without a sort (ordered by the text, Postgres sorted 1.5 M strings, on disk). The draw does
-    # not depend on the order; the hash sorts if the rows came in another.
-    row = await conn.fetchrow(
-        """SELECT coalesce(array_agg(registration_id::text), '{}'),
-                  coalesce(array_agg(province_code), '{}'),
-                  coalesce(array_agg(tier), '{}')
-             FROM (SELECT registration_id, province_code, tier FROM selection_wave_eligible
-                    WHERE wave = $1 ORDER BY registration_id) AS listed""",
-        number,
+    # The canonical list's bytes, one value (migration selection-0005), cut into three columns by
+    # position (draw.eligible_from_canonical, which also checks it is canonical). Read as rows of
+    # a table, or as one row of three aggregated arrays, 1.5 M people took 1.2-1.6 s of database
+    # CPU; as one value, about 0.1 s, and 0.4 s to cut in Python.
+    canonical = await conn.fetchval(
+        "SELECT eligible FROM selection_wave_lists WHERE wave = $1", number
     )
-    assert row is not None  # an aggregate without GROUP BY returns one row
-    return EligibleList(row[0], row[1], row[2])
+    return eligible_from_canonical(b"" if canonical is None else canonical)
 
 
 def _silent(stage: str, done: int, total: int) -> None:

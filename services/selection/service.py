@@ -21,8 +21,8 @@ from services.selection.draw import (
     EligibleEntry,
     Progress,
     algorithm_version,
+    canonical_sha256,
     draw,
-    eligible_sha256,
     normalise_beacon_text,
     normalise_seed,
     seed_commitment,
@@ -350,8 +350,10 @@ class WaveStore(Protocol):
         cutoff: datetime,
         commitment: str,
         beacon: BeaconAnnouncement,
-        sha_of: Callable[[Sequence[EligibleEntry]], str],
-    ) -> None: ...
+        sha_of: Callable[[bytes], str],
+    ) -> None:
+        """Freeze the eligible list, as the canonical list's bytes, and publish ``sha_of`` them
+        (which refuses bytes that are not a canonical list) with the announcement."""
     async def eligible(self, number: int) -> Sequence[EligibleEntry]: ...
     async def store_draw(
         self,
@@ -424,7 +426,7 @@ class Waves:
             )
         beacon = announce_beacon(beacon_source, beacon_reference, beacon_due_at, now)
         await self._store.close(
-            number, min(now, wave.closes_at), commitment, beacon, eligible_sha256
+            number, min(now, wave.closes_at), commitment, beacon, canonical_sha256
         )
         return await self.get(number)
 

@@ -14,7 +14,7 @@ import os
 import random
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -125,7 +125,7 @@ async def test_the_stored_tier_is_the_joined_tier_whatever_comes_first(
     assert await stored_tiers(scratch_pool) == await joined_tiers(scratch_pool)
 
     # Joining and importing at the same time, in small pieces so that they interleave.
-    jobs = []
+    jobs: list[Coroutine[object, object, object]] = []
     for start in range(0, len(racing), 10):
         piece = racing[start : start + 10]
         jobs.append(add_to_pool(scratch_pool, piece))

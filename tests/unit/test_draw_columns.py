@@ -163,6 +163,8 @@ def test_a_stored_canonical_list_reads_back_as_its_entries(entries: list[Eligibl
     assert listed == sorted(entries)
     assert canonical_eligible(listed) == canonical
     assert canonical_sha256(canonical) == eligible_sha256(entries)
+    quotas = {"31": 2, "32": 1}
+    assert draw(listed, quotas, 5, SEED).outcomes == draw(sorted(entries), quotas, 5, SEED).outcomes
 
 
 def test_the_worked_example_reads_back_from_its_published_bytes() -> None:

@@ -27,7 +27,7 @@ from services.selection.service import tier_for
 APP_URL = "postgresql://gelombang:secret@127.0.0.1:5432/gelombang"
 
 
-def test_the_pool_rows_give_the_close_the_entries_tiers() -> None:
+def test_the_pool_rows_carry_the_entries_tiers_as_the_lists_give_them() -> None:
     entries = synthetic_entries(3_000, load_weights(), random.Random(5))
     since = datetime(2026, 1, 1, tzinfo=UTC)
     lists = SyntheticLists([], [])
@@ -36,8 +36,8 @@ def test_the_pool_rows_give_the_close_the_entries_tiers() -> None:
     social_aid = {nik_hash for (nik_hash,) in lists.social_aid}
     assert len(rows) == len(entries)
     for entry, row in zip(entries, rows, strict=True):
-        registration_id, nik_hash, province, status, declares_aid, channel, verified_at = row
-        assert (registration_id, province) == (entry.registration_id, entry.province_code)
+        registration_id, nik_hash, province, status, declares_aid, channel, verified_at, tier = row
+        assert (registration_id, province, tier) == entry
         assert tier_for(nik_hash in labour, nik_hash in social_aid, declares_aid) == entry.tier
         assert status in get_args(EmploymentStatus)
         assert channel in get_args(Channel)
