@@ -184,18 +184,13 @@ def k8s_target() -> Target:
     """The gateway Deployment (nginx-unprivileged, read-only root: scratch files in /tmp),
     behind the ingress controller, which ends TLS."""
     per_pod = math.ceil(K8S_INTAKE_PER_S / K8S_GATEWAY_REPLICAS)
-    return Target(
+    # The same nginx image, listening port and upstreams as compose's: the Services carry the
+    # compose service names and ports. The cluster DNS answers with a Service's virtual address,
+    # and kube-proxy spreads the gateway's connections over the ready pods.
+    return replace(
+        compose_target(),
         name="k8s",
-        listen="8080",
-        # Service names: the cluster DNS answers with the Service's virtual address, and
-        # kube-proxy spreads the gateway's connections over the ready pods.
-        registration=("registration:8000",),
-        selection="selection:8020",
-        assisted="assisted:8010",
-        web_root="/usr/share/nginx/html",
         pid_file="/tmp/nginx.pid",
-        error_log="/dev/stderr",
-        access_log="/dev/stdout",
         temp_dir="/tmp",
         limits=replace(Limits(), intake_rate=f"{per_pod}r/s", intake_burst=per_pod // 2),
         trusted_proxies=k8s_trusted_proxies(),

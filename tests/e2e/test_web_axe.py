@@ -183,7 +183,7 @@ SHOWN = {
     "selected": "Selamat",
     "revoked": "dicabut",
     "rejected-mismatch": "tidak sesuai",
-    "rejected-expired": "tidak dikonfirmasi",
+    "rejected-expired": "Waktu untuk mengonfirmasi",
     "rejected-duplicate": "sudah terdaftar",
 }
 
