@@ -194,6 +194,14 @@ async def challenge(guard: SignUpGuardDep) -> JSONResponse:
     return JSONResponse(guard.challenge(), headers={"Cache-Control": "no-store"})
 
 
+def _holds_status_token(rt: Runtime, registration_id: str, token: str | None) -> bool:
+    """One rule for every route that reads or acts on a single registration: a missing token is
+    refused like a wrong one, so that the answer tells a guesser nothing."""
+    if not token:
+        return False
+    return rt.deps.cipher.check_status_token(registration_id, token)
+
+
 @router.get(
     "/api/v1/registrations/{registration_id}",
     response_model=RegistrationStatus,
@@ -213,7 +221,7 @@ async def get_registration(
         parsed = uuid.UUID(registration_id)
     except ValueError:
         return error(404, "not_found", lang)
-    if not x_status_token or not rt.deps.cipher.check_status_token(str(parsed), x_status_token):
+    if not _holds_status_token(rt, str(parsed), x_status_token):
         return error(404, "not_found", lang)
     try:
         row = await repository.fetch_status(rt.pool, parsed)
@@ -450,7 +458,7 @@ async def verify_otp(
     lang = pick_language(accept_language)
     registration_id = str(payload.registration_id)
     # Only the person holding the status token may guess codes for this registration.
-    if not x_status_token or not rt.deps.cipher.check_status_token(registration_id, x_status_token):
+    if not _holds_status_token(rt, registration_id, x_status_token):
         return error(404, "not_found", lang)
     if not (len(payload.code) == 6 and payload.code.isascii() and payload.code.isdigit()):
         return error(422, "otp_format", lang, field="code")
@@ -482,7 +490,7 @@ async def resend_otp(
 ) -> Response:
     lang = pick_language(accept_language)
     registration_id = str(payload.registration_id)
-    if not x_status_token or not rt.deps.cipher.check_status_token(registration_id, x_status_token):
+    if not _holds_status_token(rt, registration_id, x_status_token):
         return error(404, "not_found", lang)
     limit = resend_limit(settings=rt.settings, redis=rt.redis)
     try:
@@ -533,7 +541,7 @@ async def change_contact(
     Kafka; the verification worker applies it while the case still waits for its contact."""
     lang = pick_language(accept_language)
     registration_id = str(payload.registration_id)
-    if not x_status_token or not rt.deps.cipher.check_status_token(registration_id, x_status_token):
+    if not _holds_status_token(rt, registration_id, x_status_token):
         return error(404, "not_found", lang)
     deps = contact_change_collaborators(
         settings=rt.settings,

@@ -10,7 +10,6 @@ Nothing here logs a request: bodies are NIKs, names and birth dates, and there i
 
 from __future__ import annotations
 
-import argparse
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -18,21 +17,19 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Literal
 
-import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
-from gelombang.logs import configure_logging, get_logger
+from gelombang.logs import get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.probes import Checks, ops_router
 from testkit.population import POPULATION_SEED, citizen_for, registry_check
-from testkit.simulators.faults import (
-    FaultConfig,
-    Faults,
-    add_fault_arguments,
-    fault_config_from_args,
-    install_faults,
+from testkit.simulators.faults import FaultConfig, Faults, install_faults
+from testkit.simulators.serving import (
+    add_api_key_argument,
+    serve_http_simulator,
+    simulator_parser,
 )
 
 SERVICE = "civil-registry-sim"
@@ -99,31 +96,19 @@ def create_app(faults: Faults, api_key: str | None = None, seed: str = POPULATIO
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Civil registry (Dukcapil) simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8091)
-    parser.add_argument(
-        "--api-key",
-        default=os.environ.get(f"{ENV_PREFIX}API_KEY") or None,
-        help="the only X-Api-Key accepted (default: any non-empty key)",
-    )
+    parser = simulator_parser("Civil registry (Dukcapil) simulator", 8091)
+    add_api_key_argument(parser, ENV_PREFIX, "X-Api-Key")
     parser.add_argument(
         "--seed",
         default=os.environ.get("GELOMBANG_POPULATION_SEED", POPULATION_SEED),
         help="population seed; load tests must use the same one",
     )
-    add_fault_arguments(parser, ENV_PREFIX, DEFAULT_FAULTS)
-    args = parser.parse_args()
-    configure_logging(SERVICE, os.environ.get("GELOMBANG_LOG_LEVEL", "INFO"))
-    app = create_app(Faults(fault_config_from_args(args)), args.api_key, args.seed)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,  # request bodies are personal data; RED metrics replace access logs
-        log_level="warning",
+    serve_http_simulator(
+        SERVICE,
+        parser,
+        ENV_PREFIX,
+        DEFAULT_FAULTS,
+        lambda faults, args: create_app(faults, args.api_key, args.seed),
     )
 
 

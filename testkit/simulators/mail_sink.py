@@ -11,7 +11,6 @@ are ``<UTC timestamp>-<uuid>.eml``, so sorting by name is arrival order.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import email.policy
 import logging
@@ -30,6 +29,7 @@ from prometheus_client import Counter
 from gelombang.logs import configure_logging, get_logger
 from gelombang.probes import probes_server
 from gelombang.settings import REPO_ROOT
+from testkit.simulators.serving import simulator_parser
 
 SERVICE = "mail-sink"
 DEFAULT_MAILDIR = REPO_ROOT / ".run" / "mail"
@@ -180,9 +180,7 @@ async def serve(host: str, port: int, ops_port: int, maildir: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Local SMTP sink writing .eml files")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=1025, help="SMTP port")
+    parser = simulator_parser("Local SMTP sink writing .eml files", 1025, "SMTP port")
     parser.add_argument("--ops-port", type=int, default=8093, help="/healthz /readyz /metrics")
     parser.add_argument("--maildir", type=Path, default=DEFAULT_MAILDIR)
     args = parser.parse_args()

@@ -13,9 +13,7 @@ gateway, and are exempt from faults.
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import os
 import secrets
 import uuid
 from collections import OrderedDict, deque
@@ -25,21 +23,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Annotated, TypedDict
 
-import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
-from gelombang.logs import configure_logging, get_logger
+from gelombang.logs import get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.probes import Checks, ops_router
-from testkit.simulators.faults import (
-    FaultConfig,
-    Faults,
-    add_fault_arguments,
-    fault_config_from_args,
-    install_faults,
+from testkit.simulators.faults import FaultConfig, Faults, install_faults
+from testkit.simulators.serving import (
+    add_api_key_argument,
+    serve_http_simulator,
+    simulator_parser,
 )
 
 SERVICE = "sms-gateway-sim"
@@ -256,28 +252,16 @@ def create_app(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="SMS gateway simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8092)
-    parser.add_argument(
-        "--api-key",
-        default=os.environ.get(f"{ENV_PREFIX}API_KEY") or None,
-        help="the only bearer key accepted (default: any non-empty key)",
-    )
+    parser = simulator_parser("SMS gateway simulator", 8092)
+    add_api_key_argument(parser, ENV_PREFIX, "bearer key")
     parser.add_argument("--outbox", type=Path, default=None, help="also append to this JSONL file")
     parser.add_argument("--capacity", type=int, default=DEFAULT_CAPACITY)
-    add_fault_arguments(parser, ENV_PREFIX, DEFAULT_FAULTS)
-    args = parser.parse_args()
-    configure_logging(SERVICE, os.environ.get("GELOMBANG_LOG_LEVEL", "INFO"))
-    app = create_app(Faults(fault_config_from_args(args)), args.api_key, args.outbox, args.capacity)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,  # query strings carry phone numbers
-        log_level="warning",
+    serve_http_simulator(
+        SERVICE,
+        parser,
+        ENV_PREFIX,
+        DEFAULT_FAULTS,
+        lambda faults, args: create_app(faults, args.api_key, args.outbox, args.capacity),
     )
 
 

@@ -21,10 +21,7 @@ from playwright.async_api import Browser, Page, Request, Route, expect
 from loadtests.processes import registration_api
 from testkit.population import Citizen, random_citizen
 from testkit.simulators.mail_sink import find_messages
-from tests.e2e.conftest import SHOTS, browser, chromium
-
-# The fixtures live in conftest.py; test_web_resends_left.py still imports them from here.
-__all__ = ["browser", "chromium"]
+from tests.e2e.conftest import SHOTS
 
 pytestmark = pytest.mark.e2e
 

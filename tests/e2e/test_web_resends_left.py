@@ -10,12 +10,9 @@ import pytest
 from playwright.async_api import Browser, Request, Route, expect
 
 from gelombang.messages import message
-from tests.e2e.test_web import browser, chromium
 from tests.e2e.test_web_again import RESEND, paused_status_page
 from tests.e2e.test_web_axe import status_answer
 from tests.e2e.test_web_errors import fulfil_json
-
-__all__ = ["browser", "chromium"]
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=20_000)

@@ -40,23 +40,10 @@ from services.verification.service import (
     ContactChangeOutcome,
     judge_contact_changes,
 )
+from tests.unit.fakes import FakeOnce, FakePublisher
 
 CIPHER = PiiCipher(b"h" * 32, b"e" * 32)
 AT = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
-
-
-@dataclass
-class FakeOnce:
-    seen: set[str] = field(default_factory=set)
-
-    async def first_time(self, key: str, ttl_s: int) -> bool:
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        return True
-
-    async def forget(self, key: str) -> None:
-        self.seen.discard(key)
 
 
 @dataclass
@@ -77,17 +64,6 @@ class FakeCounter:
         if self.down:
             raise DependencyUnavailable("redis")
         return self.counts.get(key, 0)
-
-
-@dataclass
-class FakePublisher:
-    published: list[tuple[str, bytes, Event]] = field(default_factory=list)
-    failing: bool = False
-
-    async def publish(self, topic: str, key: bytes, event: Event) -> None:
-        if self.failing:
-            raise PublishFailed(topic)
-        self.published.append((topic, key, event))
 
 
 class NoCodes:
