@@ -2,17 +2,15 @@
 format, start, topics, and the metadata check that tells a broker is really serving.
 
 The layout itself (ports, directories, server.properties, Java command lines) is pure and lives
-in kafka_cluster.py, shared with the three-broker integration test."""
+in kafka_cluster.py, shared with the three-broker integration test. The metadata request is made
+by confluent-kafka in the venv (kafka_probe.py); this module reads its answer."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
+import json
 import os
-import secrets
 import socket
-import struct
 import subprocess
 import time
 import uuid
@@ -77,122 +75,59 @@ def kafka_component(node: KafkaNode, env: dict[str, str]) -> Component:
     )
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("connection closed by broker")
-        buf += chunk
-    return bytes(buf)
-
-
-CLIENT_ID = b"gelombang-stack"
-
-
-def _exchange(sock: socket.socket, api_key: int, version: int, body: bytes) -> bytes:
-    """One request with a v1 header (non-flexible versions only); the response after its
-    correlation id."""
-    correlation = 4242
-    header = struct.pack(">hhih", api_key, version, correlation, len(CLIENT_ID)) + CLIENT_ID
-    sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
-    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
-    data = _recv_exact(sock, size)
-    if struct.unpack_from(">i", data)[0] != correlation:
-        raise ConnectionError("correlation id mismatch")
-    return data[4:]
-
-
-def _sasl_token(sock: socket.socket, token: bytes) -> bytes:
-    """SaslAuthenticate v1: send one SCRAM message, return the broker's."""
-    data = _exchange(sock, 36, 1, struct.pack(">i", len(token)) + token)
-    (error,) = struct.unpack_from(">h", data)
-    (length,) = struct.unpack_from(">h", data, 2)
-    pos = 4 + max(length, 0)
-    if error:
-        raise PermissionError(f"SASL error {error}: {data[4:pos].decode(errors='replace')}")
-    (size,) = struct.unpack_from(">i", data, pos)
-    return data[pos + 4 : pos + 4 + size]
-
-
-def scram_login(sock: socket.socket, user: Credential) -> None:
-    """SCRAM-SHA-512 (RFC 5802) over SaslHandshake v1 + SaslAuthenticate v1, as the Kafka
-    clients do it; raises unless the broker proves it knows the password too."""
-    mechanism = kafka_cluster.SASL_MECHANISM.encode()
-    reply = _exchange(sock, 17, 1, struct.pack(">h", len(mechanism)) + mechanism)
-    if struct.unpack_from(">h", reply)[0]:
-        raise PermissionError(f"broker does not offer {mechanism.decode()}")
-    nonce = secrets.token_urlsafe(18)
-    first_bare = f"n={user.name},r={nonce}"
-    server_first = _sasl_token(sock, f"n,,{first_bare}".encode()).decode()
-    fields = dict(item.split("=", 1) for item in server_first.split(","))
-    if not fields["r"].startswith(nonce):
-        raise PermissionError("SCRAM: the broker's nonce does not extend ours")
-    salted = hashlib.pbkdf2_hmac(
-        "sha512", user.password.encode(), base64.b64decode(fields["s"]), int(fields["i"])
-    )
-    client_key = hmac.digest(salted, b"Client Key", "sha512")
-    without_proof = f"c=biws,r={fields['r']}"
-    auth_message = f"{first_bare},{server_first},{without_proof}".encode()
-    signature = hmac.digest(hashlib.sha512(client_key).digest(), auth_message, "sha512")
-    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
-    final = f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
-    server_final = _sasl_token(sock, final).decode()
-    server_key = hmac.digest(salted, b"Server Key", "sha512")
-    expected = base64.b64encode(hmac.digest(server_key, auth_message, "sha512")).decode()
-    if not hmac.compare_digest(server_final, f"v={expected}"):
-        raise PermissionError("SCRAM: the broker's signature does not match")
+# The probe's interpreter and client start in about 0.2 s; the slack covers a box that is busy
+# starting everything else at the same time.
+PROBE_SLACK_S = 10.0
+CREDENTIAL_VARIABLES = ("GELOMBANG_KAFKA_USERNAME", "GELOMBANG_KAFKA_PASSWORD")
 
 
 def kafka_metadata(
     port: int = KAFKA_PORT, admin: Credential | None = None, timeout: float = 3.0
 ) -> Health:
-    """Ask the broker for cluster metadata with a hand-rolled Metadata v4 request, after logging
-    in as ``admin`` with SCRAM (None: a broker from before SASL, plaintext).
+    """Ask the broker for cluster metadata through confluent-kafka, logged in as ``admin`` with
+    SCRAM (None: a broker from before SASL, plaintext): ``python -m deploy.local.kafka_probe``
+    in the venv, since this module runs on the system python3.
 
     An open TCP port is not enough: the broker accepts connections before it has joined the
-    KRaft quorum and can answer clients. This is exactly what a client does first, without
-    needing the venv (Kafka 4 dropped Metadata v0-v3; v4 is the oldest it still answers).
+    KRaft quorum and can answer clients, so it counts as ready once its answer names a
+    controller. A closed port is enough to fail, though, and says so at once: the client would
+    retry it until its timeout, and it is polled while Kafka starts.
     """
     try:
-        with socket.create_connection((HOST, port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            if admin is not None:
-                scram_login(s, admin)
-            # topics: empty array (we only want brokers), allow_auto_topic_creation: false
-            data = _exchange(s, 3, 4, struct.pack(">ib", 0, 0))
-        pos = 0
-
-        def take(fmt: str) -> int:
-            nonlocal pos
-            (value,) = struct.unpack_from(fmt, data, pos)
-            pos += struct.calcsize(fmt)
-            return int(value)
-
-        def take_str() -> str | None:
-            nonlocal pos
-            length = take(">h")
-            if length < 0:
-                return None
-            value = data[pos : pos + length].decode()
-            pos += length
-            return value
-
-        take(">i")  # throttle_time_ms
-        brokers = take(">i")
-        for _ in range(brokers):
-            take(">i")  # node_id
-            take_str()  # host
-            take(">i")  # port
-            take_str()  # rack
-        cluster = take_str()
-        controller = take(">i")
-    except PermissionError as exc:
-        return False, f"metadata: {exc}"
-    except (OSError, struct.error, UnicodeDecodeError, KeyError, ValueError) as exc:
+        socket.create_connection((HOST, port), timeout=timeout).close()
+    except OSError as exc:
         return False, f"metadata: {exc.__class__.__name__}"
-    ok = brokers > 0 and controller >= 0
-    return ok, f"metadata: {brokers} broker(s), cluster {cluster}"
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    if admin is not None:
+        env |= {"GELOMBANG_KAFKA_USERNAME": admin.name, "GELOMBANG_KAFKA_PASSWORD": admin.password}
+    argv = [str(VENV_PY), "-m", "deploy.local.kafka_probe", "--host", HOST, "--port", str(port),
+            "--timeout", str(timeout)]  # fmt: skip
+    limit = timeout + PROBE_SLACK_S
+    try:
+        res = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=limit, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return False, f"metadata: no answer from the probe in {limit:.0f}s"
+    except OSError as exc:
+        return False, f"metadata: {VENV_PY}: {exc.__class__.__name__}"
+    return probe_health(res.stdout.decode(errors="replace"))
+
+
+def probe_health(output: str) -> Health:
+    """The probe's line of JSON (its last line) as the status table shows it; that last line
+    itself when it is no answer (the probe crashed, or the venv lacks confluent-kafka)."""
+    lines = output.strip().splitlines()
+    last = lines[-1] if lines else "no output"
+    try:
+        report = json.loads(last)
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        return False, f"metadata: the probe failed: {last}"
+    if "error" in report:
+        return False, f"metadata: {report['error']}"
+    brokers, cluster = report.get("brokers"), report.get("cluster")
+    return report.get("ok") is True, f"metadata: {brokers} broker(s), cluster {cluster}"
 
 
 def java_binary() -> str:
@@ -255,32 +190,24 @@ def kafka_cluster_id() -> str:
     return cluster_id
 
 
-def ensure_topics(env: dict[str, str], timeout: float) -> None:
-    """Create the application topics once the lead's gelombang.topics module exists."""
-    if not (ROOT / "libs" / "gelombang" / "topics.py").is_file():
-        say("  kafka: gelombang.topics not written yet; skipping topic creation")
-        return
-    out = run_checked(
-        [str(VENV_PY), "-m", "gelombang.topics", "ensure"],
-        "python -m gelombang.topics ensure",
-        env=env,
-        timeout=max(timeout, 30),
-    )
+def run_admin_module(module: str, env: dict[str, str], timeout: float) -> str:
+    """``python -m <module> ensure`` in the venv as the admin; its output goes to kafka.log."""
+    argv = [str(VENV_PY), "-m", module, "ensure"]
+    out = run_checked(argv, f"python -m {module} ensure", env=env, timeout=max(timeout, 30))
     with (LOGS / "kafka.log").open("a") as fh:
-        fh.write(f"=== gelombang.topics ensure\n{out}\n")
+        fh.write(f"=== {module} ensure\n{out}\n")
+    return out
+
+
+def ensure_topics(env: dict[str, str], timeout: float) -> None:
+    """The application topics with their reviewed settings (python -m gelombang.topics)."""
+    run_admin_module("gelombang.topics", env, timeout)
     say("  kafka: topics ensured")
 
 
 def ensure_access(env: dict[str, str], timeout: float) -> None:
     """Every service's SCRAM credential and exactly its ACLs (python -m gelombang.kafka_access)."""
-    out = run_checked(
-        [str(VENV_PY), "-m", "gelombang.kafka_access", "ensure"],
-        "python -m gelombang.kafka_access ensure",
-        env=env,
-        timeout=max(timeout, 30),
-    )
-    with (LOGS / "kafka.log").open("a") as fh:
-        fh.write(f"=== gelombang.kafka_access ensure\n{out}\n")
+    out = run_admin_module("gelombang.kafka_access", env, timeout)
     say(out.rstrip().splitlines()[-1] if out.strip() else "  kafka access: ensured")
 
 
