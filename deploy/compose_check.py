@@ -549,12 +549,18 @@ def nginx_test_copy(conf: str, tmp: Path) -> str:
     return conf
 
 
+def tool_for(config: Path, binary: str, package: str) -> str:
+    """The checking tool's path, once it is installed and the file it is to check exists."""
+    tool = which(binary)
+    if tool is None:
+        raise CheckFailed(f"{binary} is not installed (apt-get install -y {package})")
+    if not config.exists():
+        raise CheckFailed(f"{config.relative_to(ROOT)} does not exist")
+    return tool
+
+
 def check_nginx_config() -> str:
-    nginx = which("nginx")
-    if nginx is None:
-        raise CheckFailed("nginx is not installed (apt-get install -y nginx)")
-    if not NGINX_CONF.exists():
-        raise CheckFailed(f"{NGINX_CONF.relative_to(ROOT)} does not exist")
+    nginx = tool_for(NGINX_CONF, "nginx", "nginx")
     with tempfile.TemporaryDirectory(prefix="gelombang-nginx-") as tmp_dir:
         tmp = Path(tmp_dir)
         conf = tmp / "nginx.conf"
@@ -590,11 +596,7 @@ def check_nginx_rendered() -> str:
 
 
 def check_prometheus_config() -> str:
-    promtool = which("promtool")
-    if promtool is None:
-        raise CheckFailed("promtool is not installed (apt-get install -y prometheus)")
-    if not PROMETHEUS_CONF.exists():
-        raise CheckFailed(f"{PROMETHEUS_CONF.relative_to(ROOT)} does not exist")
+    promtool = tool_for(PROMETHEUS_CONF, "promtool", "prometheus")
     result = run([promtool, "check", "config", str(PROMETHEUS_CONF)])
     if result.returncode != 0:
         raise CheckFailed(

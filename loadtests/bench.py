@@ -58,7 +58,7 @@ from loadtests.generator import Recording, Target, percentile, run_rate
 from loadtests.officer import officer_lane, provision_officer
 from loadtests.outage import Outage, stop_redis
 from loadtests.per_process import bodies_needed, side_by_side
-from loadtests.processes import CpuTimeline, cpu_by_component
+from loadtests.processes import CpuTimeline, cpu_by_component, wait_healthy
 from loadtests.reconcile import check, write_ids
 from loadtests.repeats import Repeats, fresh_statuses
 
@@ -316,21 +316,6 @@ def nik_check_rate(
 # -- Phases ----------------------------------------------------------------------------------
 
 
-async def wait_healthy(ports: list[int], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient() as client:
-        for port in ports:
-            while True:
-                try:
-                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"ceiling process on {port} did not start")
-                await asyncio.sleep(0.2)
-
-
 async def measure_ceiling(cfg: Config, bodies: list[bytes]) -> tuple[float, Recording]:
     ports = [CEILING_BASE_PORT + i for i in range(cfg.api_instances)]
     # Fixed argv, no shell; Popen returns at once, so it does not block the loop.
@@ -343,7 +328,7 @@ async def measure_ceiling(cfg: Config, bodies: list[bytes]) -> tuple[float, Reco
         for port in ports
     ]
     try:
-        await wait_healthy(ports)
+        await wait_healthy(ports, "ceiling process", 30.0)
         targets = [Target("127.0.0.1", port, GATEWAY.path) for port in ports]
         # The same bodies over and over: nothing behind this endpoint remembers them.
         count = cfg.ceiling_rate * cfg.ceiling_s

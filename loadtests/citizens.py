@@ -29,12 +29,7 @@ NO_EMAIL_RATE = 0.35
 def signup_payload(rng: random.Random) -> dict[str, Any]:
     citizen = random_citizen(rng)
     payload: dict[str, Any] = {
-        "nik": citizen.nik,
-        "full_name": citizen.full_name,
-        "birth_date": citizen.birth_date.isoformat(),
-        "gender": citizen.gender,
-        "province_code": citizen.province_code,
-        "regency_code": citizen.regency_code,
+        **citizen.sign_up_fields(),
         "employment_status": rng.choices(_STATUSES, _WEIGHTS)[0],
         "in_formal_education": False,
         "receives_social_aid": rng.random() < SOCIAL_AID_RATE,

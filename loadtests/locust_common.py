@@ -34,6 +34,7 @@ from locust.runners import MasterRunner
 
 from gelombang.settings import REPO_ROOT
 from loadtests.citizens import signup_payload
+from loadtests.curves import spike_per_s, users_for
 from loadtests.officer import ASSISTED, OFFICER_TARGET_MS, provision_officer, walk_in_payload
 from loadtests.reconcile import write_ids
 
@@ -125,6 +126,20 @@ def keep_accepted(response: FastResponse) -> dict[str, Any] | None:
 def run_time(shape: LoadTestShape) -> float:
     # LoadTestShape.get_run_time is untyped; this is the same arithmetic, typed.
     return time.perf_counter() - float(shape.start_time)
+
+
+class SpikeShape(LoadTestShape):
+    """Ramp to ``PEAK_PER_MIN`` in ``RAMP_S`` and hold it for ``HOLD_S``; then the shape returns
+    None and Locust stops by itself."""
+
+    abstract = True
+
+    def tick(self) -> tuple[int, float] | None:
+        rate = spike_per_s(run_time(self), RAMP_S, HOLD_S, PEAK_PER_MIN)
+        if rate == 0.0:
+            return None
+        # Spawn fast enough to follow the ramp within a second.
+        return users_for(rate, PER_USER_PER_S), max(10.0, PEAK_PER_MIN / 60 / max(RAMP_S, 1))
 
 
 class SignUpUser(FastHttpUser):

@@ -17,20 +17,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from locust import LoadTestShape, task
+from locust import task
 
 from loadtests.citizens import invalid_payload, signup_payload
-from loadtests.curves import spike_per_s, users_for
-from loadtests.locust_common import (
-    HOLD_S,
-    PEAK_PER_MIN,
-    PER_USER_PER_S,
-    RAMP_S,
-    RNG,
-    SignUpUser,
-    json_object,
-    run_time,
-)
+from loadtests.locust_common import RNG, SignUpUser, SpikeShape, json_object
 
 SMS_SIMULATOR = "http://127.0.0.1:8092/v1/messages"
 _CODE = re.compile(r"\b(\d{6})\b")
@@ -131,9 +121,5 @@ class PublicUser(SignUpUser):
         person.confirmed = True
 
 
-class MixShape(LoadTestShape):
-    def tick(self) -> tuple[int, float] | None:
-        rate = spike_per_s(run_time(self), RAMP_S, HOLD_S, PEAK_PER_MIN)
-        if rate == 0.0:
-            return None
-        return users_for(rate, PER_USER_PER_S), max(10.0, PEAK_PER_MIN / 60 / max(RAMP_S, 1))
+class MixShape(SpikeShape):
+    pass

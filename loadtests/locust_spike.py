@@ -6,18 +6,7 @@ then the shape returns None and Locust stops by itself.
 
 from __future__ import annotations
 
-from locust import LoadTestShape
-
-from loadtests.curves import spike_per_s, users_for
-from loadtests.locust_common import (
-    HOLD_S,
-    PEAK_PER_MIN,
-    PER_USER_PER_S,
-    RAMP_S,
-    OfficerUser,
-    SpikeUser,
-    run_time,
-)
+from loadtests.locust_common import OfficerUser, SpikeShape, SpikeUser
 
 
 class SpikeSignUps(SpikeUser):
@@ -28,10 +17,5 @@ class Officers(OfficerUser):
     pass
 
 
-class Spike(LoadTestShape):
-    def tick(self) -> tuple[int, float] | None:
-        rate = spike_per_s(run_time(self), RAMP_S, HOLD_S, PEAK_PER_MIN)
-        if rate == 0.0:
-            return None
-        # Spawn fast enough to follow the ramp within a second.
-        return users_for(rate, PER_USER_PER_S), max(10.0, PEAK_PER_MIN / 60 / max(RAMP_S, 1))
+class Spike(SpikeShape):
+    pass

@@ -20,15 +20,12 @@ import itertools
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-import httpx
-
 from gelombang.settings import REPO_ROOT
 from loadtests.generator import Target, percentile, run_rate
-from loadtests.processes import component_pids, proc_table
+from loadtests.processes import component_pids, proc_table, wait_healthy
 
 P99_LIMIT_MS = 250.0
 # Up to where the 2020 design gives out on this machine (it held 1,600/s at p99 50 ms in the
@@ -109,20 +106,6 @@ def at_rate(steps: list[ProcessStep], rate: int) -> float | None:
     return None
 
 
-async def _healthy(port: int, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient() as client:
-        while True:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"bench process on {port} did not start")
-            await asyncio.sleep(0.2)
-
-
 def _start(module: str, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603 - our own module, a port we chose
         [sys.executable, "-m", module, "--port", str(port)],
@@ -139,8 +122,7 @@ async def side_by_side(
     procs = {"ceiling": _start("loadtests.ceiling", CEILING_PORT)}
     procs["baseline"] = _start("loadtests.baseline", BASELINE_PORT)
     try:
-        await _healthy(CEILING_PORT)
-        await _healthy(BASELINE_PORT)
+        await wait_healthy((CEILING_PORT, BASELINE_PORT), "bench process", 60.0)
         # Nothing behind the ceiling remembers a body: a small sample, over and over.
         sample = [next(bodies) for _ in range(2000)]
         ceiling = await curve(

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +201,23 @@ def registration_api(service_name: str, settings: dict[str, str]) -> Iterator[st
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+async def wait_healthy(ports: Sequence[int], what: str, timeout_s: float) -> None:
+    """Until every process of ours on ``ports`` answers /healthz; RuntimeError naming ``what``
+    and the port after ``timeout_s`` in all."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as client:
+        for port in ports:
+            while True:
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{what} on {port} did not start")
+                await asyncio.sleep(0.2)
 
 
 # What each component is for during a spike (issue 15, item 4): intake must keep its cores, the

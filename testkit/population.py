@@ -106,6 +106,17 @@ class Citizen:
     province_code: str
     regency_code: str
 
+    def sign_up_fields(self) -> dict[str, Any]:
+        """Who this person is, as the sign-up form asks it (the rest of a body is the test's)."""
+        return {
+            "nik": self.nik,
+            "full_name": self.full_name,
+            "birth_date": self.birth_date.isoformat(),
+            "gender": self.gender,
+            "province_code": self.province_code,
+            "regency_code": self.regency_code,
+        }
+
 
 @dataclass(frozen=True)
 class SignUp:

@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
 from services.assisted.schemas import AssistedRegistrationRequest
-from services.assisted.service import CsvRejected, parse_csv
+from services.assisted.service import CsvRejected, FieldProblem, parse_csv
 
 DEFAULT_DB = Path.home() / ".gelombang-posko.sqlite"
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -68,19 +68,13 @@ CREATE TABLE IF NOT EXISTS entries (
 
 
 @dataclass(frozen=True)
-class Reason:
-    field: str
-    code: str
-
-
-@dataclass(frozen=True)
 class Entry:
     id: int
     idempotency_key: str
     payload: dict[str, Any] | None
     nik_last4: str
     state: State
-    reasons: list[Reason]
+    reasons: list[FieldProblem]
     registration_id: str | None
     status_token: str | None
     server_status: str | None
@@ -134,7 +128,7 @@ class Queue:
                 payload=json.loads(r[2]) if r[2] is not None else None,
                 nik_last4=r[3],
                 state=r[4],
-                reasons=[Reason(x["field"], x["code"]) for x in json.loads(r[5])],
+                reasons=[FieldProblem(x["field"], x["code"]) for x in json.loads(r[5])],
                 registration_id=r[6],
                 status_token=r[7],
                 server_status=r[8],
@@ -177,12 +171,12 @@ class Queue:
             server_status="submitted",
         )
 
-    def mark_rejected(self, entry_id: int, reasons: Sequence[Reason]) -> None:
+    def mark_rejected(self, entry_id: int, reasons: Sequence[FieldProblem]) -> None:
         self._update(entry_id, state="rejected", reasons=_reasons_json(reasons))
 
     def set_server_status(self, entry_id: int, status: str, reason: str | None) -> None:
         if status == "rejected":
-            reasons = [Reason("", reason or "rejected")]
+            reasons = [FieldProblem("", reason or "rejected")]
             self._update(
                 entry_id, server_status=status, state="rejected", reasons=_reasons_json(reasons)
             )
@@ -190,7 +184,7 @@ class Queue:
             self._update(entry_id, server_status=status)
 
 
-def _reasons_json(reasons: Sequence[Reason]) -> str:
+def _reasons_json(reasons: Sequence[FieldProblem]) -> str:
     return json.dumps([{"field": r.field, "code": r.code} for r in reasons])
 
 
@@ -213,18 +207,18 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-def _reasons_from(response: httpx.Response) -> list[Reason]:
+def _reasons_from(response: httpx.Response) -> list[FieldProblem]:
     try:
         body = response.json()
     except ValueError:
-        return [Reason("", f"http_{response.status_code}")]
+        return [FieldProblem("", f"http_{response.status_code}")]
     errors = body.get("errors") if isinstance(body, dict) else None
     reasons = [
-        Reason(str(e.get("field", "")), str(e.get("code", "invalid")))
+        FieldProblem(str(e.get("field", "")), str(e.get("code", "invalid")))
         for e in errors or []
         if isinstance(e, dict)
     ]
-    return reasons or [Reason("", f"http_{response.status_code}")]
+    return reasons or [FieldProblem("", f"http_{response.status_code}")]
 
 
 def sync(
@@ -317,7 +311,7 @@ def _http_client(args: argparse.Namespace) -> httpx.Client:
     )
 
 
-def _describe(reasons: Sequence[Reason], lang: Lang) -> str:
+def _describe(reasons: Sequence[FieldProblem], lang: Lang) -> str:
     return "; ".join(
         f"{r.field + ': ' if r.field else ''}{message(r.code, lang)} [{r.code}]" for r in reasons
     )
@@ -352,7 +346,7 @@ def _cmd_add(args: argparse.Namespace, queue: Queue, lang: Lang) -> int:
         added = 0
         for row in rows:
             if row.request is None:
-                reasons = [Reason(p.field, p.code) for p in row.problems]
+                reasons = list(row.problems)
                 print(f"row {row.row_number}: not added: {_describe(reasons, lang)}")
                 continue
             queue.add(row.request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -59,6 +60,17 @@ def valid_payload(**overrides: Any) -> dict[str, Any]:
     return payload
 
 
+def registration_event_fields(**changes: Any) -> dict[str, Any]:
+    """The fields of a test citizen's sign-up event (``RegistrationSubmitted``,
+    ``RegistrationAccepted``), the personal data left sealed; ``changes`` replace any."""
+    payload = valid_payload()
+    kept = ("province_code", "regency_code", "employment_status", "receives_social_aid")
+    fields: dict[str, Any] = {name: payload[name] for name in kept}
+    fields.update(registration_id=uuid.uuid4(), nik_hash=uuid.uuid4().hex, pii="sealed")
+    fields.update(nik_last4=payload["nik"][-4:], has_email=True, has_phone=False)
+    return fields | changes
+
+
 def registry_person(*, email: bool = True, phone: bool = False, **overrides: Any) -> dict[str, Any]:
     """A sign-up of a person the civil-registry simulator knows: the NIK check passes, so the
     registration stays live (waiting for the contact check) instead of being rejected."""
@@ -66,14 +78,9 @@ def registry_person(*, email: bool = True, phone: bool = False, **overrides: Any
     citizen = random_citizen(random.Random())
     tag = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(10))
     body: dict[str, Any] = {
-        "nik": citizen.nik,
-        "full_name": citizen.full_name,
-        "birth_date": citizen.birth_date.isoformat(),
-        "gender": citizen.gender,
+        **citizen.sign_up_fields(),
         "email": f"it.{tag}@example.id" if email else None,
         "phone": f"+62813{rng.randrange(10**7, 10**8)}" if phone else None,
-        "province_code": citizen.province_code,
-        "regency_code": citizen.regency_code,
         "employment_status": "furloughed",
         "in_formal_education": False,
         "receives_social_aid": False,
@@ -88,12 +95,7 @@ def walk_in(**overrides: Any) -> dict[str, Any]:
     knows, with no email and no phone."""
     citizen = random_citizen(random.Random())
     body: dict[str, Any] = {
-        "nik": citizen.nik,
-        "full_name": citizen.full_name,
-        "birth_date": citizen.birth_date.isoformat(),
-        "gender": citizen.gender,
-        "province_code": citizen.province_code,
-        "regency_code": citizen.regency_code,
+        **citizen.sign_up_fields(),
         "employment_status": "laid_off",
         "in_formal_education": False,
         "receives_social_aid": False,

@@ -173,7 +173,16 @@ async def draw_a_small_wave(patience_s: float) -> None:
     settings = CommonSettings()
     cipher = PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes)
     ids, _ = await publish_verified(settings, cipher, 6)
-    db = await asyncpg.connect(settings.database_url)
+    await draw_the_next_wave(ids, 3, patience_s)
+
+
+async def draw_the_next_wave(
+    ids: list[uuid.UUID], total_quota: int, patience_s: float
+) -> tuple[int, dict[str, Any]]:
+    """Once all of ``ids`` are in the selection pool (the verified event has a consumer of its
+    own, which may lag behind the projector), the next wave with ``total_quota`` seats is
+    created, closed, drawn and announced; returns its number and the announced wave."""
+    db = await asyncpg.connect(CommonSettings().database_url)
     try:
         deadline = time.monotonic() + patience_s
         while not await all_in_pool(db, ids):
@@ -185,5 +194,6 @@ async def draw_a_small_wave(patience_s: float) -> None:
         await db.close()
     async with admin_client() as admin:
         number = await next_wave_number(admin)
-        await create_wave(admin, number, total_quota=3)
-        await close_draw_announce(admin, number)
+        await create_wave(admin, number, total_quota=total_quota)
+        _, wave = await close_draw_announce(admin, number)
+    return number, wave

@@ -6,6 +6,7 @@ import { LOST_TEXT } from "./i18n_lost.js";
 import { api, failureKind, pause, retryDelayS } from "./net.js";
 import { currentLang, main, setLanguage, setView, t } from "./page.js";
 import { checkEmail, checkPhone, parseNik } from "./rules.js";
+import { NIK_INPUT, inputHtml, loadRegions, regions } from "./sign_up_fields.js";
 
 // This page's texts join the page's table (new keys only), so `data-t` and a language switch
 // work for them as for every other text.
@@ -37,23 +38,13 @@ export function lostLinkParagraph() {
   return p;
 }
 
+const CONTACT_INPUT = 'type="text" autocomplete="email" spellcheck="false" autocapitalize="off" required';
 const PAGE_HTML = `
 <h1 id="lost-title" tabindex="-1" data-t="lostTitle"></h1>
 <p data-t="lostIntro"></p>
 <form id="lost" novalidate>
-  <div class="field">
-    <label for="lost-nik" data-t="nik"></label>
-    <input type="text" id="lost-nik" name="nik" inputmode="numeric" autocomplete="off"
-      aria-describedby="lost-nik-error" required>
-    <p class="error" id="lost-nik-error"></p>
-  </div>
-  <div class="field">
-    <label for="lost-contact" data-t="lostContact"></label>
-    <p class="hint" id="lost-contact-hint" data-t="lostContactHint"></p>
-    <input type="text" id="lost-contact" name="contact" autocomplete="email" spellcheck="false"
-      autocapitalize="off" aria-describedby="lost-contact-hint lost-contact-error" required>
-    <p class="error" id="lost-contact-error"></p>
-  </div>
+${inputHtml("lost-nik", "nik", NIK_INPUT, null, "nik")}
+${inputHtml("lost-contact", "lostContact", CONTACT_INPUT, "lostContactHint", "contact")}
   <p id="lost-problem" class="notice bad" role="alert"></p>
   <button type="submit" class="primary" id="lost-submit" data-t="lostSubmit"></button>
 </form>
@@ -63,20 +54,6 @@ const PAGE_HTML = `
   <p><button type="button" class="secondary" id="lost-again" data-t="lostAgain"></button></p>
 </section>
 <p><a href="/" data-t="newRegistration"></a></p>`;
-
-let regions = null;
-function loadRegions() {
-  fetch("/data/regions.json")
-    .then((r) => r.json())
-    .then((data) => {
-      regions = {
-        provinceNames: new Set(data.provinces.map(([code]) => code)),
-        regencyNames: new Map(data.provinces.flatMap(([, , regs]) => regs)),
-        formerNikRegencies: new Set(data.former_nik_regencies),
-      };
-    })
-    .catch(() => {}); // the region prefix is then checked by the API alone
-}
 
 // The sign-up form's rules (rules.js), with the API's error codes.
 function checkNik(value) {
@@ -92,7 +69,7 @@ function checkContact(value) {
 
 export function showLostLink() {
   main.innerHTML = PAGE_HTML;
-  loadRegions();
+  loadRegions().catch(() => {}); // the region prefix is then checked by the API alone
   const form = document.getElementById("lost");
   const nik = form.elements.nik;
   const contact = form.elements.contact;

@@ -53,37 +53,45 @@ export function parseRetryAfter(value, now = Date.now()) {
   return Number.isNaN(at) ? null : Math.max(0, (at - now) / 1000);
 }
 
-export async function api(method, path, { body, headers = {}, lang = "id" } = {}) {
+// `body` is sent as JSON, or as it is when it is a form (FormData).
+export async function api(
+  method,
+  path,
+  { body, headers = {}, lang = "id", timeoutMs = REQUEST_TIMEOUT_MS } = {},
+) {
   if (navigator.onLine === false) return { status: 0, offline: true, json: null };
+  const asJson = body && !(body instanceof FormData);
   const abort = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     abort.abort();
-  }, REQUEST_TIMEOUT_MS);
+  }, timeoutMs);
   try {
     const response = await fetch(path, {
       method,
       headers: {
         Accept: "application/json",
         "Accept-Language": lang,
-        ...(body ? { "Content-Type": "application/json" } : {}),
+        ...(asJson ? { "Content-Type": "application/json" } : {}),
         ...headers,
       },
-      body: body ? JSON.stringify(body) : undefined,
+      body: asJson ? JSON.stringify(body) : body,
       credentials: "omit",
       cache: "no-store",
       signal: abort.signal,
     });
+    const text = await response.text();
     let json = null;
     try {
-      json = await response.json();
+      json = JSON.parse(text);
     } catch {
       json = null; // an HTML error page from a proxy, or an empty body: the status still counts
     }
     return {
       status: response.status,
       json,
+      text,
       retryAfterS: parseRetryAfter(response.headers.get("Retry-After")),
     };
   } catch {

@@ -1,51 +1,97 @@
 // What the public sign-up form and the posko's walk-in form share besides their errors
-// (form_errors.js): the fields they ask in the same words, checked as they are typed, the
-// domicile and employment choices, the answers read as the API's body, and the key that makes
-// retries of one attempt one sign-up. `regions` is the indexed region list (or null while it
-// loads), `t` the page's texts.
-import { likelyBirthDate, parseNik } from "./rules.js";
+// (form_errors.js): the fields they ask in the same words and their checks, the region list,
+// the answers read as the API's body, and the key that makes retries of one attempt one
+// sign-up. `t` is the page's texts.
+import { REQUEST_TIMEOUT_MS, pause, retryDelayS, whenOnline } from "./net.js";
+import {
+  checkBirthDate,
+  checkEmail,
+  checkName,
+  checkPhone,
+  likelyBirthDate,
+  parseNik,
+} from "./rules.js";
+
+// data/regions.json, indexed for rules.js (null until it is there). The page's biggest file: a
+// cheap phone on a busy day may drop it, so it is retried for about a minute and nothing waits
+// for it (the API checks the region prefix in any case).
+const REGION_TRIES = 6;
+export let regions = null;
+let regionsLoading = null;
+
+function indexRegions(data) {
+  return {
+    provinces: data.provinces,
+    provinceNames: new Map(data.provinces.map(([code, name]) => [code, name])),
+    regencyNames: new Map(data.provinces.flatMap(([, , regs]) => regs)),
+    formerNikRegencies: new Set(data.former_nik_regencies),
+  };
+}
+
+export function loadRegions() {
+  regionsLoading ??= (async () => {
+    for (let failures = 1; ; failures += 1) {
+      // Tried even offline: the posko's service worker may answer.
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+      try {
+        // Default mode and credentials, as the <link rel=preload crossorigin>.
+        const response = await fetch("/data/regions.json", { signal: abort.signal });
+        if (response.ok) return (regions = indexRegions(await response.json()));
+      } catch {
+        // dropped, timed out or not JSON: retried below
+      } finally {
+        clearTimeout(timer);
+      }
+      if (navigator.onLine === false) {
+        failures -= 1; // not counted: waits for the connection
+        await whenOnline();
+        continue;
+      }
+      if (failures >= REGION_TRIES) {
+        regionsLoading = null; // the retry button starts over
+        throw new Error("regions not loaded");
+      }
+      await pause(retryDelayS("network", failures, null) * 1000, { wakeOnOnline: true });
+    }
+  })();
+  return regionsLoading;
+}
+
+// The NIK box of every form that asks for one.
+export const NIK_INPUT = 'type="text" inputmode="numeric" autocomplete="off" required';
+
+// A typed field: label, hint (a text key, if any), input and the line for its error, both of
+// which a screen reader reads with the input.
+export function inputHtml(id, label, attributes, hint = null, name = id) {
+  const hintHtml = hint ? `\n  <p class="hint" id="${id}-hint" data-t="${hint}"></p>` : "";
+  return `<div class="field">
+  <label for="${id}" data-t="${label}"></label>${hintHtml}
+  <input id="${id}" name="${name}" ${attributes}
+    aria-describedby="${hint ? `${id}-hint ` : ""}${id}-error">
+  <p class="error" id="${id}-error"></p>
+</div>`;
+}
 
 // The fields both forms ask in the same words: who the person is (the public form lets the
 // browser fill in the person's own name and birth date; a posko's is never the walk-in's)...
 export function identityHtml(autocomplete) {
-  return `  <div class="field">
-    <label for="nik" data-t="nik"></label>
-    <p class="hint" id="nik-hint" data-t="nikHint"></p>
-    <input type="text" id="nik" name="nik" inputmode="numeric" autocomplete="off"
-      aria-describedby="nik-hint nik-error" required>
-    <p class="error" id="nik-error"></p>
-  </div>
-  <div class="field">
-    <label for="full_name" data-t="fullName"></label>
-    <input type="text" id="full_name" name="full_name" autocomplete="${autocomplete.name}" maxlength="100"
-      aria-describedby="full_name-error" required>
-    <p class="error" id="full_name-error"></p>
-  </div>
-  <div class="field">
-    <label for="birth_date" data-t="birthDate"></label>
-    <p class="hint" id="birth_date-hint" data-t="birthDateHint"></p>
-    <input type="date" id="birth_date" name="birth_date" autocomplete="${autocomplete.birthDate}"
-      aria-describedby="birth_date-hint birth_date-error" required>
-    <p class="error" id="birth_date-error"></p>
-  </div>`;
+  const name = `type="text" autocomplete="${autocomplete.name}" maxlength="100" required`;
+  const birthDate = `type="date" autocomplete="${autocomplete.birthDate}" required`;
+  return [
+    inputHtml("nik", "nik", NIK_INPUT, "nikHint"),
+    inputHtml("full_name", "fullName", name),
+    inputHtml("birth_date", "birthDate", birthDate, "birthDateHint"),
+  ].join("\n");
 }
 
 // ... how to reach them, an email address or a mobile number, in the order the form asks
 // (`order`) and with what the browser may fill in (`autocomplete`, by field) ...
 const CONTACT_FIELDS = {
-  email: (autocomplete) => `    <div class="field">
-      <label for="email" data-t="email"></label>
-      <input type="email" id="email" name="email" autocomplete="${autocomplete}" inputmode="email"
-        maxlength="254" aria-describedby="email-error">
-      <p class="error" id="email-error"></p>
-    </div>`,
-  phone: (autocomplete) => `    <div class="field">
-      <label for="phone" data-t="phone"></label>
-      <p class="hint" id="phone-hint" data-t="phoneHint"></p>
-      <input type="tel" id="phone" name="phone" autocomplete="${autocomplete}" inputmode="tel"
-        maxlength="24" aria-describedby="phone-hint phone-error">
-      <p class="error" id="phone-error"></p>
-    </div>`,
+  email: (autocomplete) =>
+    inputHtml("email", "email", `type="email" autocomplete="${autocomplete}" inputmode="email" maxlength="254"`),
+  phone: (autocomplete) =>
+    inputHtml("phone", "phone", `type="tel" autocomplete="${autocomplete}" inputmode="tel" maxlength="24"`, "phoneHint"),
 };
 
 export function contactHtml(order, autocomplete) {
@@ -107,21 +153,20 @@ ${yesNoHtml("receives_social_aid", "socialAid")}`;
 // Each field is checked as soon as it is left, not only on sending, and a valid NIK fills in
 // the likely birth date. The region list is loaded (a retry button shows when it could not
 // be), and a NIK typed before it arrived gets its region check once it is there. `validate`
-// checks the named fields into `errors` (form_errors.js); `regions()` answers the list as it
-// is now.
-export function checkWhileTyping(form, { errors, validate, regions, load, t }) {
+// checks the named fields into `errors` (form_errors.js).
+export function checkWhileTyping(form, { errors, validate, t }) {
   const nik = form.elements.nik;
   nik.addEventListener("input", () => {
     nik.value = nik.value.replace(/[^0-9]/g, "").slice(0, 16);
   });
   nik.addEventListener("change", () => {
-    const parsed = parseNik(nik.value, regions());
+    const parsed = parseNik(nik.value, regions);
     errors.set("nik", nik.value ? parsed.error || null : null);
     const birth = form.elements.birth_date;
     if (!parsed.error && !birth.value) birth.value = likelyBirthDate(parsed);
     errors.render();
   });
-  form.elements.province_code.addEventListener("change", () => fillRegencies(form, regions(), t));
+  form.elements.province_code.addEventListener("change", () => fillRegencies(form, t));
   for (const name of ["full_name", "birth_date", "email", "phone"]) {
     form.elements[name].addEventListener("change", () => {
       validate(form, [name]);
@@ -129,7 +174,7 @@ export function checkWhileTyping(form, { errors, validate, regions, load, t }) {
     });
   }
   const loaded = () => {
-    fillSelects(form, regions(), t);
+    fillSelects(form, t);
     if (form.elements.nik.value) {
       validate(form, ["nik"]);
       errors.render();
@@ -137,7 +182,7 @@ export function checkWhileTyping(form, { errors, validate, regions, load, t }) {
   };
   const fetchRegions = () => {
     document.getElementById("regions-error").hidden = true;
-    load().then(
+    loadRegions().then(
       () => {
         if (form.isConnected) loaded();
       },
@@ -152,7 +197,7 @@ export function checkWhileTyping(form, { errors, validate, regions, load, t }) {
 
 // A choice kept in `dataset.want` (from a draft or an entry being fixed) is picked once its
 // option is there.
-export function fillSelects(form, regions, t) {
+export function fillSelects(form, t) {
   const province = form.elements.province_code;
   const chosen = province.value || province.dataset.want || "";
   if (!regions) {
@@ -163,7 +208,7 @@ export function fillSelects(form, regions, t) {
     province.value = chosen;
     delete province.dataset.want;
   }
-  fillRegencies(form, regions, t);
+  fillRegencies(form, t);
   const employment = form.elements.employment_status;
   const job = employment.value || employment.dataset.want || "";
   employment.replaceChildren(option("", t("choose")));
@@ -174,7 +219,7 @@ export function fillSelects(form, regions, t) {
   delete employment.dataset.want;
 }
 
-function fillRegencies(form, regions, t) {
+function fillRegencies(form, t) {
   const province = form.elements.province_code.value;
   const regency = form.elements.regency_code;
   const chosen = regency.value || regency.dataset.want || "";
@@ -195,6 +240,29 @@ function option(value, label) {
 function radio(form, name) {
   const value = form.elements[name].value;
   return value ? value === "true" : null;
+}
+
+// The checks of `p` (answersOf) before sending, by field: an error code or null.
+export function answerChecks(p) {
+  const nik = parseNik(p.nik, regions);
+  return {
+    nik: () => (p.nik ? nik.error || null : "missing"),
+    full_name: () => checkName(p.full_name),
+    birth_date: () => checkBirthDate(p.birth_date, nik.error ? null : nik),
+    email: () => checkEmail(p.email || ""),
+    phone: () => checkPhone(p.phone || ""),
+    province_code: () => (p.province_code ? null : "missing"),
+    regency_code: () => (p.regency_code ? null : "missing"),
+    employment_status: () => (p.employment_status ? null : "missing"),
+    in_formal_education: () =>
+      p.in_formal_education === null
+        ? "missing"
+        : p.in_formal_education
+          ? "in_formal_education"
+          : null,
+    receives_social_aid: () => (p.receives_social_aid === null ? "missing" : null),
+    consent: () => (p.consent ? null : "consent_required"),
+  };
 }
 
 // The public API's sign-up body; the posko's adds its attestation.

@@ -1,14 +1,7 @@
 // The sign-up form: what the person types, the checks before sending, sending until there is a
 // final answer (the waiting screen while the site is busy or the connection is gone), and the
 // answers that are not a success.
-import {
-  checkBirthDate,
-  checkEmail,
-  checkName,
-  checkPhone,
-  parseNik,
-} from "./rules.js";
-import { api, newBudget, pause, retryDelayS, untilFinal, whenOnline } from "./net.js";
+import { api, newBudget, untilFinal } from "./net.js";
 import {
   complaintsLine,
   currentLang,
@@ -23,6 +16,7 @@ import {
 import { SUMMARY_HTML, fieldErrors } from "./form_errors.js";
 import {
   SITUATION_HTML,
+  answerChecks,
   answersOf,
   checkWhileTyping,
   consentHtml,
@@ -32,50 +26,6 @@ import {
   newKey,
 } from "./sign_up_fields.js";
 import { SENT_KEY, showStatus } from "./status.js";
-
-// ---------------------------------------------------------------------------------------------
-// Regions (generated from the API's own table into data/regions.json)
-
-// Tries before the page says the list could not be loaded (about a minute with the backoff).
-const REGION_TRIES = 6;
-let regions = null;
-let regionsPromise = null;
-
-function indexRegions(data) {
-  return {
-    provinces: data.provinces,
-    provinceNames: new Map(data.provinces.map(([code, name]) => [code, name])),
-    regencyNames: new Map(data.provinces.flatMap(([, , regs]) => regs)),
-    formerNikRegencies: new Set(data.former_nik_regencies),
-  };
-}
-
-// The list is the page's biggest file and a cheap phone on a busy day may drop it: it is
-// preloaded by index.html, retried with backoff, and nothing else waits for it.
-function loadRegions() {
-  regionsPromise ??= (async () => {
-    for (let failures = 1; ; failures += 1) {
-      if (navigator.onLine === false) await whenOnline();
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), 20_000);
-      try {
-        // Default mode and credentials, to match index.html's <link rel=preload crossorigin>.
-        const response = await fetch("/data/regions.json", { signal: abort.signal });
-        if (response.ok) return (regions = indexRegions(await response.json()));
-      } catch {
-        // dropped, timed out, or not JSON: retried below like any other failure
-      } finally {
-        clearTimeout(timer);
-      }
-      if (failures >= REGION_TRIES) {
-        regionsPromise = null; // the retry button starts over
-        throw new Error("regions not loaded");
-      }
-      await pause(retryDelayS("network", failures, null) * 1000, { wakeOnOnline: true });
-    }
-  })();
-  return regionsPromise;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The form
@@ -208,7 +158,7 @@ export function showForm() {
     () => (waiting ? t("titles").wait : errors.any() ? t("titles").formErrors : t("titles").form),
     () => {
       if (!document.getElementById("signup")) return;
-      fillSelects(form, regions, t);
+      fillSelects(form, t);
       errors.render();
       renderOutcome();
       renderAgain();
@@ -221,7 +171,7 @@ export function showForm() {
   // What to correct is said first (and read out first); the fields to correct are left empty.
   if (again) document.getElementById("again-notice").focus();
 
-  checkWhileTyping(form, { errors, validate, regions: () => regions, load: loadRegions, t });
+  checkWhileTyping(form, { errors, validate, t });
   form.addEventListener("input", () => saveDraft(form));
   form.addEventListener("change", () => saveDraft(form));
   form.addEventListener("submit", async (event) => {
@@ -238,26 +188,10 @@ export function showForm() {
 
 function validate(form, names) {
   const p = answersOf(form);
-  const nik = parseNik(p.nik, regions);
-  const rules = {
-    nik: () => (p.nik ? nik.error || null : "missing"),
-    full_name: () => checkName(p.full_name),
-    birth_date: () => checkBirthDate(p.birth_date, nik.error ? null : nik),
-    email: () => checkEmail(p.email || "") || (!p.email && !p.phone ? "contact_required" : null),
-    phone: () => checkPhone(p.phone || ""),
-    province_code: () => (p.province_code ? null : "missing"),
-    regency_code: () => (p.regency_code ? null : "missing"),
-    employment_status: () => (p.employment_status ? null : "missing"),
-    in_formal_education: () =>
-      p.in_formal_education === null
-        ? "missing"
-        : p.in_formal_education
-          ? "in_formal_education"
-          : null,
-    receives_social_aid: () => (p.receives_social_aid === null ? "missing" : null),
-    consent: () => (p.consent ? null : "consent_required"),
-  };
-  return errors.check(names, rules);
+  const rules = answerChecks(p);
+  // The public form needs a way to reach the person.
+  const email = () => rules.email() || (!p.email && !p.phone ? "contact_required" : null);
+  return errors.check(names, { ...rules, email });
 }
 
 // The answer that ended a sending (other than success), shown just above the submit button,

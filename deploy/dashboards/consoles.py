@@ -2,11 +2,13 @@
 
 The local Prometheus serves them at /consoles/<file> (deploy/local/stack.py passes
 --web.console.templates and --web.console.libraries). Each page is a Go html/template: the
-layout, the time control and the graph glue live in the console library
-deploy/prometheus/console_libraries/gelombang.lib, the menu in gelombang-nav.lib beside it
-(generated here from the board list), the graphs are drawn in the browser by the
-PromConsole.Graph that Debian's prometheus package ships with its classic UI (Rickshaw on d3), and
-table panels are filled in by the server's own `query` template function.
+frame of a board, a graph panel, the time control and the graph glue live in the console
+library deploy/prometheus/console_libraries/gelombang.lib, the menu in gelombang-nav.lib beside
+it (generated here from the board list), so a page is the board's and each panel's own words
+passed to those templates (html/template escapes them where they land). The graphs are drawn in
+the browser, from each graph panel's data-graph, by the PromConsole.Graph that Debian's
+prometheus package ships with its classic UI (Rickshaw on d3), and table panels are filled in by
+the server's own `query` template function.
 
 Every panel element says how its last load went, for people and for tests/e2e/test_dashboards.py:
 ``data-state`` is ``loading`` until the first answer, then ``ok`` (at least one series with a
@@ -45,14 +47,6 @@ def _go_string(value: str) -> str:
     """A Go template string literal (JSON's escapes are Go's for the text we have)."""
     _text(value)
     return json.dumps(value, ensure_ascii=True)
-
-
-def _script_data(value: object) -> str:
-    """JSON for inside a <script>: no '</' closing the element, no template delimiters."""
-    text = json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
-    if "{{" in text or "}}" in text:
-        raise ValueError(f"template delimiters in script data: {text!r}")
-    return text
 
 
 def _legend(grafana_legend: str) -> str:
@@ -118,49 +112,42 @@ def _table_panel(panel: Panel, element_id: str) -> str:
     )
 
 
+def _call(template: str, *args: str) -> str:
+    """One line calling a library template with several values (Prometheus' `args`: .arg0, ...)."""
+    return f'{{{{ template "{template}" (args {" ".join(args)}) }}}}\n'
+
+
 def _graph_panel(panel: Panel, element_id: str) -> str:
-    wide = " gel-wide" if panel.width > 12 else ""
-    return (
-        f'<section class="gel-panel{wide}" id="{element_id}" data-panel="{_text(panel.title)}"'
-        ' data-state="loading">\n'
-        f"<h2>{_text(panel.title)}</h2>\n"
-        f'<p class="gel-desc">{_text(panel.description)}</p>\n'
-        '<div class="gel-graph"></div>\n'
-        "</section>\n"
+    graph = {
+        "unit": panel.unit,
+        "exprs": [q.expr for q in panel.queries],
+        "legends": [_legend(q.legend) for q in panel.queries],
+    }
+    return _call(
+        "gelombang_graph",
+        _go_string(element_id),
+        _go_string(panel.title),
+        _go_string(panel.description),
+        "true" if panel.width > 12 else "false",
+        _go_string(json.dumps(graph, ensure_ascii=False)),
     )
 
 
 def render(board: Dashboard) -> str:
-    sections: list[str] = []
-    graphs: list[dict[str, object]] = []
-    for number, panel in enumerate(board.panels, start=1):
-        element_id = f"panel-{number}"
-        if panel.kind == "table":
-            sections.append(_table_panel(panel, element_id))
-            continue
-        sections.append(_graph_panel(panel, element_id))
-        graphs.append(
-            {
-                "id": element_id,
-                "unit": panel.unit,
-                "exprs": [q.expr for q in panel.queries],
-                "legends": [_legend(q.legend) for q in panel.queries],
-            }
-        )
-    specs = ",\n".join(_script_data(g) for g in graphs)
+    sections = [
+        (_table_panel if panel.kind == "table" else _graph_panel)(panel, f"panel-{number}")
+        for number, panel in enumerate(board.panels, start=1)
+    ]
     return (
         HEADER
-        + f'{{{{ template "gelombang_head" {_go_string(board.title)} }}}}\n'
-        + _nav(page_name(board))
-        + '{{ template "gelombang_timecontrol" }}\n'
-        + '<main class="gel-main">\n'
-        + f"<h1>{_text(board.title)}</h1>\n"
-        + f'<p class="gel-lead">{_text(board.description)}</p>\n'
-        + '<div class="gel-grid">\n'
+        + _call(
+            "gelombang_board",
+            _go_string(board.title),
+            _go_string(page_name(board)),
+            _go_string(board.description),
+        )
         + "".join(sections)
-        + "</div>\n</main>\n"
-        + f"<script>\nGelombang.graphs([\n{specs}\n]);\n</script>\n"
-        + '{{ template "gelombang_tail" }}\n'
+        + '{{ template "gelombang_board_end" }}\n'
     )
 
 

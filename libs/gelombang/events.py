@@ -8,7 +8,7 @@ Personal data never appears in clear: it travels sealed (see ``gelombang.pii``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 from uuid import UUID, uuid4, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +32,18 @@ VERIFICATION_REQUESTS = "verification.requests"
 # blind index. A topic of its own, so a worker that does not know the event yet (a rolling
 # upgrade) leaves these requests waiting instead of parking them as unknown in a shared topic.
 STATUS_LINK_REQUESTED = "registrations.status_link_requested"
+# Every topic above: what ``gelombang.topics`` creates, each with its dead-letter topic.
+EVENT_TOPICS = (
+    REGISTRATIONS_SUBMITTED,
+    REGISTRATIONS_ACCEPTED,
+    REGISTRATIONS_CONTACT_CONFIRMED,
+    REGISTRATIONS_PROGRESS,
+    REGISTRATIONS_VERIFIED,
+    REGISTRATIONS_REJECTED,
+    SELECTION_DECIDED,
+    VERIFICATION_REQUESTS,
+    STATUS_LINK_REQUESTED,
+)
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -72,7 +84,19 @@ class Event(BaseModel):
         return str(getattr(self, "registration_id", "")).encode()
 
 
-class _Registration(Event):
+class _KeyedByNik:
+    """Mixed into an event that must stay in its NIK's order: keyed by the NIK's blind index,
+    all of them share the NIK's partition. Each event declares ``nik_hash`` itself, so that
+    its fields keep their order on the wire."""
+
+    if TYPE_CHECKING:
+        nik_hash: str
+
+    def message_key(self) -> bytes:
+        return self.nik_hash.encode()
+
+
+class _Registration(_KeyedByNik, Event):
     """What a person submitted; shared by the attempt and the decider's acceptance of it."""
 
     registration_id: UUID
@@ -87,9 +111,6 @@ class _Registration(Event):
     channel: Channel = "api"
     has_email: bool
     has_phone: bool
-
-    def message_key(self) -> bytes:
-        return self.nik_hash.encode()
 
 
 class RegistrationSubmitted(_Registration):
@@ -116,7 +137,7 @@ class RegistrationAccepted(_Registration):
         )
 
 
-class NikReleased(Event):
+class NikReleased(_KeyedByNik, Event):
     """A rejection that invites the person to register again gave their NIK back.
 
     Published by the decider into ``registrations.submitted`` under the NIK's key, so it sits in
@@ -128,9 +149,6 @@ class NikReleased(Event):
     registration_id: UUID
     nik_hash: str
     reason: str
-
-    def message_key(self) -> bytes:
-        return self.nik_hash.encode()
 
 
 # "officer": a posko officer saw the ID card in person, which replaces the contact check.
@@ -183,7 +201,7 @@ class ContactChangeRequested(Event):
     contact: str
 
 
-class StatusLinkRequested(Event):
+class StatusLinkRequested(_KeyedByNik, Event):
     """Someone gave a NIK and a contact and asked for the status link again (issue 20).
 
     Nothing here says whether the NIK is registered: the API publishes one for every request it
@@ -196,9 +214,6 @@ class StatusLinkRequested(Event):
     nik_hash: str
     contact_kind: ContactKind
     contact_hash: str
-
-    def message_key(self) -> bytes:
-        return self.nik_hash.encode()
 
 
 class RegistrationProgressed(Event):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -40,6 +41,12 @@ async def create_pool(
         server_settings=server_settings,
     )
     return pool
+
+
+def columns(rows: Sequence[object], *names: str) -> list[list[Any]]:
+    """The attributes ``names`` of ``rows``, one list per name: the arrays that a batch insert
+    ``SELECT ... FROM unnest($1::uuid[], $2::text[], ...)`` takes, in its parameters' order."""
+    return [[getattr(row, name) for row in rows] for name in names]
 
 
 async def report_second_registrations(

@@ -23,7 +23,6 @@ Everything entered is closed when the ``async with`` ends, whether start-up fini
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import signal
 import time
@@ -44,10 +43,11 @@ from gelombang.kafka import (
     make_producer,
     start_producer,
 )
-from gelombang.logs import configure_logging, get_logger
+from gelombang.logs import get_logger
 from gelombang.postgres import create_pool
 from gelombang.probes import Checks, ReadinessCheck, database_reachable, probes_server
 from gelombang.rounds import repeat, run_until_stopped
+from gelombang.serving import command_line
 from gelombang.settings import CommonSettings, KafkaAuth
 
 log = get_logger(__name__)
@@ -222,12 +222,7 @@ def run_worker(
     description: str,
     port: int,
 ) -> None:
-    """A worker's command line: ``--host`` and ``--port`` of its probes, its settings from the
-    environment, logging, then ``run`` until it ends."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=port)
-    args = parser.parse_args()
-    chosen = settings()
-    configure_logging(chosen.service_name, chosen.log_level)
-    asyncio.run(run(chosen, args.host, args.port))
+    """A worker's ``main``: its command line (``--port`` is its probes'), then ``run`` until
+    it ends."""
+    chosen, host, chosen_port = command_line(settings, description=description, port=port)
+    asyncio.run(run(chosen, host, chosen_port))

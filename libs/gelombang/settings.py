@@ -210,6 +210,21 @@ def _key_bytes(value: str) -> bytes:
     return bytes.fromhex(value)
 
 
+class OutboxRelaySettings(CommonSettings):
+    """A process that relays its service's outbox to Kafka (the projector, selection's worker)."""
+
+    outbox_batch: int = 1000
+
+
+class ContactChangeSettings(CommonSettings):
+    """Changes of a contact not confirmed yet (issue 20), per case: registration's API refuses
+    more than this, and verification's worker, which applies them, keeps the same cap as its
+    backstop. A person who mistyped twice gets through; more is someone else's business, for
+    the help desk. Each new contact starts its own count of sends."""
+
+    contact_change_limit: int = 3
+
+
 # Shortest admin token accepted outside dev (32 characters: at least 24 random bytes in base64).
 ADMIN_TOKEN_MIN_LENGTH = 32
 

@@ -14,32 +14,10 @@ import time
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from gelombang.events import (
-    REGISTRATIONS_ACCEPTED,
-    REGISTRATIONS_CONTACT_CONFIRMED,
-    REGISTRATIONS_PROGRESS,
-    REGISTRATIONS_REJECTED,
-    REGISTRATIONS_SUBMITTED,
-    REGISTRATIONS_VERIFIED,
-    SELECTION_DECIDED,
-    STATUS_LINK_REQUESTED,
-    VERIFICATION_REQUESTS,
-    dead_letter_topic,
-)
+from gelombang.events import EVENT_TOPICS, dead_letter_topic
 from gelombang.kafka import aiokafka_auth
 from gelombang.settings import CommonSettings, KafkaAuth
 
-EVENT_TOPICS = (
-    REGISTRATIONS_SUBMITTED,
-    REGISTRATIONS_ACCEPTED,
-    REGISTRATIONS_CONTACT_CONFIRMED,
-    REGISTRATIONS_PROGRESS,
-    REGISTRATIONS_VERIFIED,
-    REGISTRATIONS_REJECTED,
-    SELECTION_DECIDED,
-    VERIFICATION_REQUESTS,
-    STATUS_LINK_REQUESTED,
-)
 ALL_TOPICS = EVENT_TOPICS + tuple(dead_letter_topic(t) for t in EVENT_TOPICS)
 
 
@@ -106,18 +84,26 @@ async def ensure_topics(
     raise TimeoutError(f"Kafka at {bootstrap} not ready after {timeout_s:.0f}s: {last_error!r}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def ensure_command(
+    description: str | None, argv: list[str] | None, timeout_s: float
+) -> tuple[CommonSettings, float]:
+    """The command line of each Kafka set-up step (``python -m ... ensure [--timeout S]``):
+    the settings it reads and its timeout."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("command", choices=["ensure"])
-    parser.add_argument("--timeout", type=float, default=90.0)
+    parser.add_argument("--timeout", type=float, default=timeout_s)
     args = parser.parse_args(argv)
-    settings = CommonSettings()
+    return CommonSettings(), args.timeout
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings, timeout_s = ensure_command(__doc__, argv, 90.0)
     try:
         counts = asyncio.run(
             ensure_topics(
                 settings.kafka_bootstrap,
                 settings.topic_partitions,
-                args.timeout,
+                timeout_s,
                 settings.kafka_replication_factor,
                 settings.kafka_min_insync_replicas,
                 auth=settings.kafka_auth,

@@ -8,7 +8,7 @@ import io
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, TypedDict
+from typing import Annotated
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from gelombang.kafka import PublishFailed
 from gelombang.logs import get_logger
-from gelombang.messages import Lang, message, pick_language
+from gelombang.messages import Lang, message
 from gelombang.probes import (
     POSTGRES_UNAVAILABLE,
     Checks,
@@ -26,6 +26,7 @@ from gelombang.probes import (
     redis_reachable,
 )
 from gelombang.rdkafka import RdKafkaPublisher
+from gelombang.serving import LifespanState, lifespan_runtime
 from services.assisted import repository
 from services.assisted.schemas import (
     AssistedAccepted,
@@ -60,6 +61,8 @@ from services.assisted.service import (
 )
 from services.assisted.settings import AssistedSettings
 from services.registration.contract import (
+    FIELD_ERRORS,
+    CallerLanguage,
     ErrorResponse,
     FieldErrorOut,
     accepted_answer,
@@ -75,7 +78,7 @@ from services.registration.service import (
 )
 
 log = get_logger(__name__)
-router = APIRouter()
+router = APIRouter(responses=FIELD_ERRORS)
 PREFIX = "/api/v1/assisted"
 
 
@@ -119,18 +122,8 @@ class Runtime:
 _SUBMIT_UNAVAILABLE: tuple[type[Exception], ...] = (PublishFailed, *POSTGRES_UNAVAILABLE)
 
 
-class State(TypedDict):
-    """What the lifespan yields; Starlette hands a copy to every request as ``request.state``."""
-
-    runtime: Runtime
-
-
-def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.state.runtime
-    return rt
-
-
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+State = LifespanState[Runtime]
+RuntimeDep = Annotated[Runtime, Depends(lifespan_runtime)]
 
 
 def _retry_after(rt: Runtime) -> dict[str, str]:
@@ -167,12 +160,11 @@ async def _officer(rt: Runtime, authorization: str | None) -> Officer | None:
 
 async def current_officer(
     rt: RuntimeDep,
+    lang: CallerLanguage,
     authorization: Annotated[str | None, Header()] = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> Officer:
     """A dependency, so that FastAPI runs it before it validates the body or query: a caller
     without a valid key learns nothing (not even which fields are wrong) and gets 401."""
-    lang = pick_language(accept_language)
     try:
         officer = await _officer(rt, authorization)
     except POSTGRES_UNAVAILABLE:
@@ -184,11 +176,11 @@ async def current_officer(
 
 async def require_admin(
     rt: RuntimeDep,
+    lang: CallerLanguage,
     authorization: Annotated[str | None, Header()] = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> None:
     if not _admin_ok(rt, authorization):
-        raise Refused(_unauthorized(pick_language(accept_language), "admin_unauthorized"))
+        raise Refused(_unauthorized(lang, "admin_unauthorized"))
 
 
 CurrentOfficer = Annotated[Officer, Depends(current_officer)]
@@ -220,12 +212,11 @@ async def create_assisted_registration(
     officer: CurrentOfficer,
     payload: AssistedRegistrationRequest,
     rt: RuntimeDep,
+    lang: CallerLanguage,
     idempotency_key: Annotated[str | None, Header()] = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     """202 means durable in Kafka and listed for this posko. Without an Idempotency-Key the
     key is (this posko, this NIK): submitting the same person again returns the first answer."""
-    lang = pick_language(accept_language)
     if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
         return error(422, "idempotency_key_invalid", lang, field="Idempotency-Key")
     try:
@@ -256,11 +247,10 @@ async def create_assisted_registration(
 async def list_assisted_registrations(
     officer: CurrentOfficer,
     rt: RuntimeDep,
-    accept_language: Annotated[str | None, Header()] = None,
+    lang: CallerLanguage,
     before: Annotated[datetime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> SubmissionList | JSONResponse:
-    lang = pick_language(accept_language)
     try:
         own = await repository.list_submissions(rt.pool, officer.posko_id, before, limit)
         known = await standings(rt.pool, [s.registration_id for s in own])
@@ -301,14 +291,13 @@ async def _read_limited(request: Request, max_bytes: int) -> bytes | None:
 async def upload_batch(
     officer: CurrentOfficer,
     rt: RuntimeDep,
+    lang: CallerLanguage,
     request: Request,
     content_type: Annotated[str | None, Header()] = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> BatchAccepted | JSONResponse:
     """Rows are validated one by one; valid rows are submitted in the background (progress at
     ``status_url``, problems at ``errors_url``). Uploading the same people again, in any file,
     changes nothing: those rows end as ``already_submitted``."""
-    lang = pick_language(accept_language)
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media not in ("text/csv", "text/plain", "application/csv", "multipart/form-data"):
         return error(415, "csv_content_type", lang, field="Content-Type")
@@ -378,9 +367,8 @@ async def batch_progress(
     batch_id: str,
     officer: CurrentOfficer,
     rt: RuntimeDep,
-    accept_language: Annotated[str | None, Header()] = None,
+    lang: CallerLanguage,
 ) -> BatchProgress | JSONResponse:
-    lang = pick_language(accept_language)
     try:
         batch = await _own_batch(rt, officer, batch_id, lang)
         if isinstance(batch, JSONResponse):
@@ -413,9 +401,8 @@ async def batch_errors(
     batch_id: str,
     officer: CurrentOfficer,
     rt: RuntimeDep,
-    accept_language: Annotated[str | None, Header()] = None,
+    lang: CallerLanguage,
 ) -> Response:
-    lang = pick_language(accept_language)
     try:
         batch = await _own_batch(rt, officer, batch_id, lang)
         if isinstance(batch, JSONResponse):
@@ -450,17 +437,6 @@ def _admin_ok(rt: Runtime, authorization: str | None) -> bool:
     return token is not None and rt.settings.admin_token_matches(token)
 
 
-def _officer_out(row: repository.OfficerRow) -> OfficerOut:
-    return OfficerOut(
-        id=row.id,
-        posko_id=row.posko_id,
-        name=row.name,
-        active=row.active,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
-
-
 @router.post(
     f"{PREFIX}/admin/posko",
     status_code=201,
@@ -472,9 +448,7 @@ async def admin_create_posko(payload: PoskoCreate, rt: RuntimeDep) -> PoskoOut:
     row = await repository.create_posko(
         rt.pool, payload.name, payload.province_code, payload.regency_code
     )
-    return PoskoOut(
-        id=row.id, name=row.name, province_code=row.province_code, regency_code=row.regency_code
-    )
+    return PoskoOut.model_validate(row)
 
 
 @router.get(
@@ -484,10 +458,7 @@ async def admin_create_posko(payload: PoskoCreate, rt: RuntimeDep) -> PoskoOut:
     response_model=list[PoskoOut],
 )
 async def admin_list_posko(rt: RuntimeDep) -> list[PoskoOut]:
-    return [
-        PoskoOut(id=r.id, name=r.name, province_code=r.province_code, regency_code=r.regency_code)
-        for r in await repository.list_posko(rt.pool)
-    ]
+    return [PoskoOut.model_validate(r) for r in await repository.list_posko(rt.pool)]
 
 
 @router.post(
@@ -500,14 +471,14 @@ async def admin_list_posko(rt: RuntimeDep) -> list[PoskoOut]:
 async def admin_issue_officer_key(
     payload: OfficerCreate,
     rt: RuntimeDep,
-    accept_language: Annotated[str | None, Header()] = None,
+    lang: CallerLanguage,
 ) -> OfficerKeyIssued | JSONResponse:
     """The key is in this answer only; it cannot be shown again (issue a new one instead)."""
     if not await repository.posko_exists(rt.pool, payload.posko_id):
-        return error(404, "assisted_not_found", pick_language(accept_language), field="posko_id")
+        return error(404, "assisted_not_found", lang, field="posko_id")
     token, key_hash = new_api_key()
     row = await repository.issue_officer(rt.pool, payload.posko_id, payload.name, key_hash)
-    return OfficerKeyIssued(officer=_officer_out(row), api_key=token)
+    return OfficerKeyIssued(officer=OfficerOut.model_validate(row), api_key=token)
 
 
 @router.get(
@@ -520,7 +491,7 @@ async def admin_list_officers(
     rt: RuntimeDep, posko_id: Annotated[uuid.UUID | None, Query()] = None
 ) -> list[OfficerOut]:
     rows = await repository.list_officers(rt.pool, posko_id)
-    return [_officer_out(r) for r in rows]
+    return [OfficerOut.model_validate(r) for r in rows]
 
 
 @router.post(
@@ -532,12 +503,12 @@ async def admin_list_officers(
 async def admin_revoke_officer(
     officer_id: uuid.UUID,
     rt: RuntimeDep,
-    accept_language: Annotated[str | None, Header()] = None,
+    lang: CallerLanguage,
 ) -> OfficerOut | JSONResponse:
     row = await repository.revoke_officer(rt.pool, officer_id)
     if row is None:
-        return error(404, "assisted_not_found", pick_language(accept_language))
-    return _officer_out(row)
+        return error(404, "assisted_not_found", lang)
+    return OfficerOut.model_validate(row)
 
 
 # -- Ops ------------------------------------------------------------------------------------

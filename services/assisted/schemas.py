@@ -132,6 +132,8 @@ class PoskoCreate(BaseModel):
 
 
 class PoskoOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built from repository rows
+
     id: UUID
     name: str
     province_code: str
@@ -146,6 +148,8 @@ class OfficerCreate(BaseModel):
 
 
 class OfficerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built from repository rows
+
     id: UUID
     posko_id: UUID
     name: str

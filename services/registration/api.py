@@ -32,7 +32,13 @@ from gelombang.pii import PiiError
 from gelombang.probes import POSTGRES_UNAVAILABLE, Checks, ops_router, redis_reachable
 from gelombang.rdkafka import RdKafkaPublisher
 from services.registration import repository
-from services.registration.contract import accepted_answer, error, valid_idempotency_key
+from services.registration.contract import (
+    FIELD_ERRORS,
+    CallerLanguage,
+    accepted_answer,
+    error,
+    valid_idempotency_key,
+)
 from services.registration.lane import ALTCHA_MAX_LENGTH, SignUpCall
 from services.registration.schemas import (
     ContactChangeRequest,
@@ -69,7 +75,7 @@ from services.registration.service import (
 from services.registration.settings import RegistrationSettings
 from services.registration.wiring import contact_change_collaborators, resend_limit
 
-router = APIRouter()
+router = APIRouter(responses=FIELD_ERRORS)
 
 
 @dataclass
@@ -211,10 +217,9 @@ def _holds_status_token(rt: Runtime, registration_id: str, token: str | None) ->
 async def get_registration(
     registration_id: str,
     rt: RuntimeDep,
+    lang: CallerLanguage,
     x_status_token: Annotated[str | None, Header()] = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> RegistrationStatus | JSONResponse:
-    lang = pick_language(accept_language)
     # Unknown id, malformed id, missing token and wrong token all answer the same 404, so the
     # endpoint tells a guesser nothing.
     try:
@@ -390,10 +395,9 @@ def _answer(
 async def verify_email_link(
     request: Request,
     rt: RuntimeDep,
+    lang: CallerLanguage,
     token: Annotated[str, Query(max_length=200)] = "",
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
-    lang = pick_language(accept_language)
     try:
         outcome = await confirm_email_link(
             token, datetime.now(UTC), rt.contact, _ReadModelContactStandings(rt)
@@ -452,10 +456,9 @@ async def verify_otp(
     payload: OtpVerifyRequest,
     request: Request,
     rt: RuntimeDep,
+    lang: CallerLanguage,
     x_status_token: Annotated[str | None, Header()] = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
-    lang = pick_language(accept_language)
     registration_id = str(payload.registration_id)
     # Only the person holding the status token may guess codes for this registration.
     if not _holds_status_token(rt, registration_id, x_status_token):
@@ -485,10 +488,9 @@ async def resend_otp(
     payload: OtpResendRequest,
     request: Request,
     rt: RuntimeDep,
+    lang: CallerLanguage,
     x_status_token: Annotated[str | None, Header()] = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
-    lang = pick_language(accept_language)
     registration_id = str(payload.registration_id)
     if not _holds_status_token(rt, registration_id, x_status_token):
         return error(404, "not_found", lang)
@@ -534,12 +536,11 @@ async def change_contact(
     payload: ContactChangeRequest,
     request: Request,
     rt: RuntimeDep,
+    lang: CallerLanguage,
     x_status_token: Annotated[str | None, Header()] = None,
-    accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Authorised like the resend, by the status token. 202 means the change is durable in
     Kafka; the verification worker applies it while the case still waits for its contact."""
-    lang = pick_language(accept_language)
     registration_id = str(payload.registration_id)
     if not _holds_status_token(rt, registration_id, x_status_token):
         return error(404, "not_found", lang)
@@ -614,13 +615,12 @@ async def resend_status_link(
     payload: StatusLinkRequest,
     request: Request,
     rt: RuntimeDep,
-    accept_language: Annotated[str | None, Header()] = None,
+    lang: CallerLanguage,
 ) -> Response:
     """The same 202 and body whether or not the NIK is registered and whether or not the
     contact is its own, after the same work (no lookup is made here): the answer tells nobody
     anything about a NIK. The link itself goes only to the contact on record, by email or SMS,
     never into this answer."""
-    lang = pick_language(accept_language)
     client_ip = request.client.host if request.client else ""
     try:
         outcome = await request_status_link(payload, client_ip, rt.status_link)

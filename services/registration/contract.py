@@ -5,27 +5,31 @@ of an accepted sign-up. A client that handles one lane's answers handles the oth
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, Header, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gelombang.messages import Lang, localize_validation_errors, message, pick_language
+from gelombang.serving import ErrorHandler
 from services.registration.lane import IDEMPOTENCY_KEY_MAX_LENGTH, valid_idempotency_key
 from services.registration.schemas import ErrorResponse, FieldErrorOut
 from services.registration.service import Accepted
 
 __all__ = [
+    "ERROR_CONTRACT",
     "FIELD_ERRORS",
     "IDEMPOTENCY_KEY_MAX_LENGTH",
+    "CallerLanguage",
     "ErrorResponse",
     "FieldErrorOut",
     "accepted_answer",
+    "caller_language",
     "error",
     "unreadable_body_handler",
-    "use_error_contract",
     "valid_idempotency_key",
     "validation_error_handler",
 ]
@@ -35,6 +39,14 @@ __all__ = [
 FIELD_ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorResponse, "description": "Field-level errors"}
 }
+
+
+def caller_language(accept_language: Annotated[str | None, Header()] = None) -> Lang:
+    """The language of every answer to this request, from its Accept-Language header."""
+    return pick_language(accept_language)
+
+
+CallerLanguage = Annotated[Lang, Depends(caller_language)]
 
 
 def error(
@@ -73,10 +85,12 @@ async def unreadable_body_handler(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-def use_error_contract(app: FastAPI) -> None:
-    """Answer validation errors and unreadable bodies with the field-level 422."""
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, unreadable_body_handler)
+#: For ``gelombang.serving.api_app(handlers=...)``: validation errors and unreadable bodies
+#: answered with the field-level 422.
+ERROR_CONTRACT: dict[type[Exception], ErrorHandler] = {
+    RequestValidationError: validation_error_handler,
+    StarletteHTTPException: unreadable_body_handler,
+}
 
 
 def accepted_answer(public_base_url: str, outcome: Accepted) -> Response:

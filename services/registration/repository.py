@@ -22,6 +22,7 @@ from gelombang.events import (
     derived_event_id,
 )
 from gelombang.outbox import Outbox
+from gelombang.postgres import columns
 from gelombang.probes import POSTGRES_UNAVAILABLE
 from services.registration.decisions import Decisions, decide, nik_hashes
 from services.registration.service import DependencyUnavailable, Standing
@@ -269,13 +270,16 @@ async def apply_status_changes(
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id
             """,
-            [c.event_id for c in changes],
-            [c.registration_id for c in changes],
-            [c.status for c in changes],
-            [c.reason for c in changes],
-            [c.occurred_at for c in changes],
-            [c.wave for c in changes],
-            [c.contact_pii for c in changes],
+            *columns(
+                changes,
+                "event_id",
+                "registration_id",
+                "status",
+                "reason",
+                "occurred_at",
+                "wave",
+                "contact_pii",
+            ),
         )
         fresh = {row["event_id"] for row in stored}
         releasing = [

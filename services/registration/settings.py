@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from gelombang.settings import CommonSettings
+from gelombang.settings import ContactChangeSettings, OutboxRelaySettings
 
 
-class RegistrationSettings(CommonSettings):
+class RegistrationSettings(ContactChangeSettings):
     service_name: str = "registration"
     # Longer than a healthy acks=all round trip by two orders of magnitude; shorter than a
     # person's patience. Past it the client gets 503 + Retry-After instead of a hanging request.
@@ -24,10 +24,6 @@ class RegistrationSettings(CommonSettings):
     # a case's message at most sms_daily_limit (5) times, the first one included, so the fifth
     # resend would be dropped without a word: refused here instead, with a message saying why.
     otp_resend_limit: int = 4
-    # Changes of a contact not confirmed yet (issue 20): a person who mistyped twice gets
-    # through; more is someone else's business, for the help desk. The verification worker
-    # keeps the same cap as its backstop (contact_change_limit there).
-    contact_change_limit: int = 3
     contact_change_cooldown_s: int = 60
     # Admission control, per process (gelombang.admission). The intake target is 80,000 sign-ups
     # a minute (~1,333/s) over two processes, ~670/s each; the rate leaves headroom above that
@@ -81,10 +77,9 @@ class RegistrationSettings(CommonSettings):
     status_link_ip_window_s: int = 3600
 
 
-class ProjectorSettings(CommonSettings):
+class ProjectorSettings(OutboxRelaySettings):
     service_name: str = "registration-projector"
     group_id: str = "registration-projector"
     db_pool_max: int = 4
-    outbox_batch: int = 1000
     # Writing the NIK hints back must not hold a batch up for long when Redis is slow.
     redis_timeout_s: float = 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gelombang.logs import get_logger
 from gelombang.pii import PiiCipher
 from gelombang.probes import Checks, database_reachable, ops_router
+from gelombang.serving import LifespanState, lifespan_runtime
 from services.selection import repository
 from services.selection.schemas import (
     INT4_MAX,
@@ -47,18 +48,8 @@ class Runtime:
     cipher: PiiCipher
 
 
-class State(TypedDict):
-    """What the lifespan yields; Starlette hands a copy to every request as ``request.state``."""
-
-    runtime: Runtime
-
-
-def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.state.runtime
-    return rt
-
-
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+State = LifespanState[Runtime]
+RuntimeDep = Annotated[Runtime, Depends(lifespan_runtime)]
 
 
 def admin(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> Runtime:

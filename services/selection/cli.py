@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    export = commands.add_parser(
+    export = _command(
+        commands,
         "export-draw",
+        export_draw,
         help="run a wave draw and write eligible.csv, result.csv and manifest.json",
         description=(
             "Run the gelombang-draw-v2 draw over an eligible list and write the three files that "
@@ -122,10 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--beacon-source", help="the public beacon named at close")
     export.add_argument("--beacon-reference", help="the reference announced at close")
     export.add_argument("--beacon-value", help="the value the beacon published for it")
-    export.set_defaults(run=export_draw)
 
-    verify = commands.add_parser(
+    verify = _command(
+        commands,
         "verify-draw",
+        verify_draw,
         help="re-run a published draw and compare it with its result.csv",
         description=(
             "Check a published draw directory: the eligible list's SHA-256, the seed against its "
@@ -148,10 +151,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--beacon-value", help="the value you looked up at the beacon for that reference"
     )
-    verify.set_defaults(run=verify_draw)
 
-    bench = commands.add_parser(
+    bench = _command(
+        commands,
         "bench-draw",
+        bench_draw,
         help="time the draw over N synthetic registrations (in memory, or --stored)",
         description=(
             "Generate N synthetic eligible entries (reproducible), run the draw with progress on "
@@ -188,7 +192,6 @@ def _parser() -> argparse.ArgumentParser:
         help="with --stored: a role that may create databases (default: "
         "$GELOMBANG_DRAWBENCH_ADMIN_URL, else the local stack's superuser over its socket)",
     )
-    bench.set_defaults(run=bench_draw)
 
     add_admin_commands(commands)
     return parser
@@ -199,42 +202,41 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def add_admin_commands(commands: Any) -> None:
-    seed = commands.add_parser(
+    _command(
+        commands,
         "new-seed",
+        new_seed,
         help="make a random seed and its commitment (publish the commitment, keep the seed)",
     )
-    seed.set_defaults(run=new_seed)
 
-    waves = commands.add_parser("wave-list", help="list the waves")
-    waves.set_defaults(run=list_waves)
+    _command(commands, "wave-list", list_waves, help="list the waves")
 
-    show = commands.add_parser("wave-show", help="show one wave as JSON")
-    show.add_argument("number", type=positive_int)
-    show.set_defaults(run=show_wave)
+    _wave_command(commands, "wave-show", show_wave, help="show one wave as JSON")
 
-    create = commands.add_parser(
+    create = _wave_command(
+        commands,
         "wave-create",
+        create_wave,
         help="create a wave",
         description="Create a wave. Quotas: --quotas CSV (province_code,quota), or --total split "
         "by the shipped population weights (default total 164000).",
     )
-    create.add_argument("number", type=positive_int)
     create.add_argument("--opens", type=aware_datetime, required=True, help="ISO 8601 with zone")
     create.add_argument(
         "--closes", type=aware_datetime, required=True, help="ISO 8601 with zone: the cut-off"
     )
     create.add_argument("--total", type=non_negative_int)
     create.add_argument("--quotas", type=Path, help="CSV with the header province_code,quota")
-    create.set_defaults(run=create_wave)
 
-    close = commands.add_parser(
+    close = _wave_command(
+        commands,
         "wave-close",
+        close_wave,
         help="freeze the eligible list, publish its hash with the seed commitment and the beacon",
         description="Close a wave: freeze and hash the eligible list, and record the seed "
         "commitment and which public beacon value the draw will mix in (a source, a reference "
         "fixed only after the close, and when that reference is due). Publish all of it.",
     )
-    close.add_argument("number", type=positive_int)
     close.add_argument("--seed-commitment", required=True, help="from `new-seed`")
     close.add_argument(
         "--beacon-source",
@@ -252,28 +254,30 @@ def add_admin_commands(commands: Any) -> None:
         required=True,
         help="ISO 8601 with zone: when that value is published (after now; the draw waits)",
     )
-    close.set_defaults(run=close_wave)
 
-    draw_cmd = commands.add_parser(
+    draw_cmd = _wave_command(
+        commands,
         "wave-draw",
+        draw_wave,
         help="run the draw with the revealed seed and the beacon value",
         description="Draw a closed wave (once): the seed must match the commitment, and the "
         "beacon value must be for the reference announced at close, entered after it is due.",
     )
-    draw_cmd.add_argument("number", type=positive_int)
     draw_cmd.add_argument("--seed", required=True)
     draw_cmd.add_argument("--beacon-reference", help="the reference announced at close, exactly")
     draw_cmd.add_argument("--beacon-value", help="the value the beacon published for it")
-    draw_cmd.set_defaults(run=draw_wave)
 
-    announce = commands.add_parser(
-        "wave-announce", help="send every person of the wave their decision"
+    _wave_command(
+        commands,
+        "wave-announce",
+        announce_wave,
+        help="send every person of the wave their decision",
     )
-    announce.add_argument("number", type=positive_int)
-    announce.set_defaults(run=announce_wave)
 
-    lists = commands.add_parser(
+    lists = _command(
+        commands,
         "import-list",
+        import_official_list,
         help="import the labour-office list (nik,status) or the social-aid list (nik)",
         description="Stream an official list into the database, matched by the NIK's keyed hash. "
         "Re-importing the same file changes nothing. Bad rows are reported (and written to "
@@ -282,18 +286,37 @@ def add_admin_commands(commands: Any) -> None:
     lists.add_argument("kind", choices=["labour_office", "social_aid"])
     lists.add_argument("file", type=Path)
     lists.add_argument("--errors", type=Path, help="write the per-row error report here (CSV)")
-    lists.set_defaults(run=import_official_list)
 
-    started = commands.add_parser(
+    started = _command(
+        commands,
         "training-started",
+        record_training_started,
         help="record selected people who started a training (file: one registration id a line)",
     )
     started.add_argument("file", type=Path)
-    started.set_defaults(run=record_training_started)
 
-    revoke = commands.add_parser(
+    _command(
+        commands,
         "revoke-expired",
+        withdraw_expired_seats,
         help="withdraw seats of people selected N days ago who did not start (the worker also "
         "does this every minute)",
     )
-    revoke.set_defaults(run=withdraw_expired_seats)
+
+
+def _wave_command(
+    commands: Any, name: str, run: Callable[[argparse.Namespace], int], **text: str
+) -> argparse.ArgumentParser:
+    """A command on one wave: the wave's number comes first."""
+    command = _command(commands, name, run, **text)
+    command.add_argument("number", type=positive_int)
+    return command
+
+
+def _command(
+    commands: Any, name: str, run: Callable[[argparse.Namespace], int], **text: str
+) -> argparse.ArgumentParser:
+    """A command and the function that runs it (``main`` calls ``args.run``)."""
+    command: argparse.ArgumentParser = commands.add_parser(name, **text)
+    command.set_defaults(run=run)
+    return command

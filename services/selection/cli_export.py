@@ -13,7 +13,9 @@ from typing import Any
 from services.selection.cli_database import open_database
 from services.selection.cli_input import InputError
 from services.selection.draw import (
+    DrawResult,
     EligibleEntry,
+    Progress,
     algorithm_version,
     canonical_eligible,
     draw,
@@ -65,18 +67,36 @@ def export_draw(args: argparse.Namespace) -> int:
     validate_quotas(quotas, total)
     # Sorted by id so the outcomes, and so result.csv, come out in the published list's order.
     entries = validate_entries(read_eligible_csv(args.eligible))
-    beacon_value = None if beacon is None else beacon.value
-    result = draw(
-        entries, quotas, total, seed, progress=ProgressPrinter(), beacon_value=beacon_value
-    )
+    progress = ProgressPrinter()
+    result, files = published_draw(args.wave, entries, quotas, total, seed, beacon, progress)
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    print(
+        f"wave {args.wave}: {result.selected} selected, {result.waitlisted} waitlisted "
+        f"({result.remainder_seats} national remainder seats); wrote {out}"
+    )
+    return 0
+
+
+def published_draw(
+    wave: int,
+    entries: Sequence[EligibleEntry],
+    quotas: dict[str, int],
+    total: int,
+    seed: str,
+    beacon: PublishedBeacon | None,
+    progress: Progress | None = None,
+) -> tuple[DrawResult, dict[str, bytes]]:
+    """Draw ``entries`` (sorted by id) and return the result with the files to publish, by name
+    in the order they are written."""
+    beacon_value = None if beacon is None else beacon.value
+    result = draw(entries, quotas, total, seed, progress=progress, beacon_value=beacon_value)
     eligible_bytes = canonical_eligible(entries)
-    (out / "eligible.csv").write_bytes(eligible_bytes)
-    (out / "result.csv").write_bytes(result_csv(result))
     manifest = manifest_json(
-        wave=args.wave,
+        wave=wave,
         eligible_bytes=eligible_bytes,
         seed=seed,
         quotas=quotas,
@@ -85,12 +105,12 @@ def export_draw(args: argparse.Namespace) -> int:
         waitlisted=result.waitlisted,
         beacon=beacon,
     )
-    (out / "manifest.json").write_bytes(manifest)
-    print(
-        f"wave {args.wave}: {result.selected} selected, {result.waitlisted} waitlisted "
-        f"({result.remainder_seats} national remainder seats); wrote {out}"
-    )
-    return 0
+    files = {
+        "eligible.csv": eligible_bytes,
+        "result.csv": result_csv(result),
+        "manifest.json": manifest,
+    }
+    return result, files
 
 
 def export_stored_wave(number: int, out: Path) -> int:

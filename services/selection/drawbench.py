@@ -45,7 +45,7 @@ from services.selection.draw import (
 from services.selection.progress import ProgressPrinter
 from services.selection.quotas import load_weights, proportional_quotas
 from services.selection.repository import PostgresWaveStore, pool_tiers_not_as_listed
-from services.selection.service import BeaconAnnouncement, Wave, Waves
+from services.selection.service import Wave, Waves
 from services.selection.settings import SelectionSettings
 
 SCRATCH_DATABASE = "gelombang_drawbench"
@@ -131,8 +131,11 @@ async def database_exists(admin_url: str, name: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(admin_url: str, app_url: str, name: str) -> AsyncIterator[str]:
-    """A fresh database owned by the services' role, with the selection schema; its URL.
+async def scratch_database(
+    admin_url: str, app_url: str, name: str, migrations: Path = _MIGRATIONS
+) -> AsyncIterator[str]:
+    """A fresh database owned by the services' role, with the selection schema (``migrations``:
+    a folder of some of them, to test a later one); its URL.
 
     Dropped on the way out whatever happened. One left by a killed run is dropped first: the name
     belongs to this benchmark.
@@ -150,7 +153,7 @@ async def scratch_database(admin_url: str, app_url: str, name: str) -> AsyncIter
         url = with_database(app_url, name)
         # yoyo prints a summary on stdout, which is the JSON's; it goes with the progress.
         with contextlib.redirect_stdout(sys.stderr):
-            status = await asyncio.to_thread(apply_migrations, url, _MIGRATIONS)
+            status = await asyncio.to_thread(apply_migrations, url, migrations)
         if status != 0:
             raise RuntimeError("selection migrations failed on the scratch database")
         yield url
@@ -295,46 +298,19 @@ class _Step:
         return wall, bench, database
 
 
-class _TimedStore:
+class _TimedStore(PostgresWaveStore):
     """``PostgresWaveStore`` with the two storage steps of ``Waves.draw`` timed and shown."""
 
-    def __init__(self, store: PostgresWaveStore, meter: _Meter, progress: ProgressPrinter) -> None:
-        self.inner = store
+    def __init__(self, pool: asyncpg.Pool, meter: _Meter, progress: ProgressPrinter) -> None:
+        super().__init__(pool, progress)
         self._meter = meter
-        self._progress = progress
         self.load = _Step()
         self.store = _Step()
-
-    async def all_waves(self) -> list[Wave]:
-        return await self.inner.all_waves()
-
-    async def get(self, number: int) -> Wave | None:
-        return await self.inner.get(number)
-
-    async def insert(
-        self,
-        number: int,
-        opens_at: datetime,
-        closes_at: datetime,
-        quotas: dict[str, int],
-        total: int,
-    ) -> None:
-        await self.inner.insert(number, opens_at, closes_at, quotas, total)
-
-    async def close(
-        self,
-        number: int,
-        cutoff: datetime,
-        commitment: str,
-        beacon: BeaconAnnouncement,
-        sha_of: Callable[[bytes], str],
-    ) -> None:
-        await self.inner.close(number, cutoff, commitment, beacon, sha_of)
 
     async def eligible(self, number: int) -> EligibleList:
         self._progress("loading the eligible list", 0, 0)
         self.load.started = self._meter.read()
-        entries = await self.inner.eligible(number)
+        entries = await super().eligible(number)
         self.load.ended = self._meter.read()
         self._progress("loading the eligible list", len(entries), len(entries))
         return entries
@@ -343,12 +319,9 @@ class _TimedStore:
         self, number: int, seed: str, beacon_value: str | None, version: str, result: DrawResult
     ) -> None:
         self.store.started = self._meter.read()
-        await self.inner.store_draw(number, seed, beacon_value, version, result)
+        await super().store_draw(number, seed, beacon_value, version, result)
         self.store.ended = self._meter.read()
         self._progress("stored and committed", len(result.outcomes), len(result.outcomes))
-
-    async def announce(self, number: int) -> int:
-        return await self.inner.announce(number)
 
 
 # Run after the measurement, before the scratch database goes (tests look at what was stored):
@@ -397,7 +370,7 @@ async def bench_stored(
                 await _settle(conn, admin_url)
                 meter = _Meter(await conn.fetchval("SELECT pg_backend_pid()"))
             del entries  # the draw works from what the close froze, as a real one does
-            store = _TimedStore(PostgresWaveStore(pool, progress), meter, progress)
+            store = _TimedStore(pool, meter, progress)
             waves = Waves(store, total, weights)
             await waves.create(_WAVE, opens_at, now - timedelta(days=1), total)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +17,20 @@ WEIGHTS_PATH = Path(__file__).parent / "data" / "province_weights.csv"
 
 class QuotaFileError(ValueError):
     """A quota or weight file that cannot be used; the message names the file and line."""
+
+
+def numbered_rows(
+    file: Iterable[str], path: Path, header: list[str], error: Callable[[str], Exception]
+) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a CSV file below its header, each with its line number. The header must be
+    exactly ``header``; if it is not, ``error`` is raised at once, naming the file and line 1."""
+    reader = csv.reader(file)
+    found = next(reader, None)
+    if found != header:
+        raise error(
+            f"{path}:1: header must be exactly {','.join(header)!r}, got {','.join(found or [])!r}"
+        )
+    return ((reader.line_num, row) for row in reader)
 
 
 def proportional_quotas(total: int, weights: Mapping[str, float | int]) -> dict[str, int]:
@@ -53,15 +67,7 @@ def load_quota_csv(path: Path) -> dict[str, int]:
     quotas: dict[str, int] = {}
     first_seen: dict[str, int] = {}
     with path.open(newline="", encoding="utf-8") as file:
-        reader = csv.reader(file)
-        header = next(reader, None)
-        if header != QUOTA_HEADER:
-            raise QuotaFileError(
-                f"{path}:1: header must be exactly {','.join(QUOTA_HEADER)!r}, got "
-                f"{','.join(header or [])!r}"
-            )
-        for row in reader:
-            line = reader.line_num
+        for line, row in numbered_rows(file, path, QUOTA_HEADER, QuotaFileError):
             if not row:
                 continue
             if len(row) != len(QUOTA_HEADER):
@@ -86,12 +92,7 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict[str, float]:
     """The shipped province weight table (see the README for its source) as code → weight."""
     weights: dict[str, float] = {}
     with path.open(newline="", encoding="utf-8") as file:
-        reader = csv.reader(file)
-        header = next(reader, None)
-        if header != WEIGHTS_HEADER:
-            raise QuotaFileError(f"{path}:1: header must be {','.join(WEIGHTS_HEADER)!r}")
-        for row in reader:
-            line = reader.line_num
+        for line, row in numbered_rows(file, path, WEIGHTS_HEADER, QuotaFileError):
             if len(row) != len(WEIGHTS_HEADER):
                 raise QuotaFileError(f"{path}:{line}: expected 4 fields, got {len(row)}")
             code, _name, raw_weight, _source = row

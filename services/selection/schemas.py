@@ -114,32 +114,15 @@ class WaveOut(BaseModel):
 
     @classmethod
     def of(cls, wave: Wave) -> WaveOut:
+        # Every field is the wave's attribute of the same name, but for these two.
+        shown = {name: getattr(wave, name) for name in cls.model_fields if hasattr(wave, name)}
         return cls(
-            number=wave.number,
-            state=wave.state,
-            opens_at=wave.opens_at,
-            closes_at=wave.closes_at,
-            total_quota=wave.total_quota,
-            quotas=wave.quotas,
-            returned_seats=wave.returned_seats,
-            cutoff_at=wave.cutoff_at,
-            seed_commitment=wave.seed_commitment,
-            eligible_sha256=wave.eligible_sha256,
-            eligible_count=wave.eligible_count,
-            # The seed is secret until the draw has used it.
-            seed=wave.seed if wave.state in ("drawn", "announced") else None,
-            beacon_source=wave.beacon_source,
-            beacon_reference=wave.beacon_reference,
-            beacon_due_at=wave.beacon_due_at,
-            beacon_value=wave.beacon_value,
-            selected=wave.selected,
-            waitlisted=wave.waitlisted,
-            algorithm_version=wave.algorithm_version,
-            selected_by_province_and_tier=wave.filled,
-            created_at=wave.created_at,
-            closed_at=wave.closed_at,
-            drawn_at=wave.drawn_at,
-            announced_at=wave.announced_at,
+            **shown
+            | {
+                # The seed is secret until the draw has used it.
+                "seed": wave.seed if wave.state in ("drawn", "announced") else None,
+                "selected_by_province_and_tier": wave.filled,
+            }
         )
 
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from gelombang.settings import AdminSettings
+from gelombang.settings import AdminSettings, OutboxRelaySettings
 
 
-class SelectionSettings(AdminSettings):
+class SelectionSettings(AdminSettings, OutboxRelaySettings):
     service_name: str = "selection"
     group_id: str = "selection-pool"
     db_pool_max: int = 5
@@ -13,4 +13,3 @@ class SelectionSettings(AdminSettings):
     confirm_within_days: int = 30
     # How often the worker looks for selected people past that deadline.
     revocation_sweep_s: float = 60.0
-    outbox_batch: int = 1000

@@ -209,23 +209,29 @@ class PostgresCases:
         await add_to_outbox(self._conn, events)
 
 
-async def claim_nik_checks(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[DueNikCheck]:
-    # The lease moves next_at forward: if this worker dies, the check is due again afterwards.
-    rows = await pool.fetch(
-        """
+def _claim_due(step: str, waiting: str, columns: str) -> str:
+    """The claim of up to $1 open cases whose ``step`` (nik, contact) waits in state ``waiting``
+    and is due, under a lease of $2 seconds: the lease moves next_at forward, so if this worker
+    dies the work is due again afterwards. Names from this module's constants, never from input.
+    """
+    return f"""
         UPDATE verification_cases c
-           SET nik_next_at = now() + make_interval(secs => $2)
+           SET {step}_next_at = now() + make_interval(secs => $2)
          WHERE c.registration_id IN (
                SELECT registration_id FROM verification_cases
-                WHERE nik_state = 'pending' AND outcome IS NULL AND nik_next_at <= now()
-                ORDER BY nik_next_at
+                WHERE {step}_state = '{waiting}' AND outcome IS NULL AND {step}_next_at <= now()
+                ORDER BY {step}_next_at
                 LIMIT $1
                 FOR UPDATE SKIP LOCKED)
-        RETURNING c.registration_id, c.pii, c.nik_attempts
-        """,
-        limit,
-        lease_s,
-    )
+        RETURNING c.registration_id, {columns}
+        """  # noqa: S608
+
+
+_CLAIM_NIK_CHECKS = _claim_due("nik", "pending", "c.pii, c.nik_attempts")
+
+
+async def claim_nik_checks(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[DueNikCheck]:
+    rows = await pool.fetch(_CLAIM_NIK_CHECKS, limit, lease_s)
     return [DueNikCheck(r["registration_id"], r["pii"], r["nik_attempts"]) for r in rows]
 
 
@@ -239,23 +245,15 @@ class DueContact:
     version: int = 0
 
 
+_CLAIM_CONTACTS = _claim_due(
+    "contact",
+    "unsent",
+    "c.pii, c.contact_method, c.contact_sends, c.contact_expires_at, c.contact_version",
+)
+
+
 async def claim_contacts(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[DueContact]:
-    rows = await pool.fetch(
-        """
-        UPDATE verification_cases c
-           SET contact_next_at = now() + make_interval(secs => $2)
-         WHERE c.registration_id IN (
-               SELECT registration_id FROM verification_cases
-                WHERE contact_state = 'unsent' AND outcome IS NULL AND contact_next_at <= now()
-                ORDER BY contact_next_at
-                LIMIT $1
-                FOR UPDATE SKIP LOCKED)
-        RETURNING c.registration_id, c.pii, c.contact_method, c.contact_sends,
-                  c.contact_expires_at, c.contact_version
-        """,
-        limit,
-        lease_s,
-    )
+    rows = await pool.fetch(_CLAIM_CONTACTS, limit, lease_s)
     return [
         DueContact(
             r["registration_id"],

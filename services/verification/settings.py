@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from gelombang.settings import CommonSettings, refuse_dev_secret
+from gelombang.settings import ContactChangeSettings, refuse_dev_secret
 
 
-class VerificationSettings(CommonSettings):
+class VerificationSettings(ContactChangeSettings):
     service_name: str = "verification"
     group_id: str = "verification"
     db_pool_max: int = 6
@@ -34,9 +34,6 @@ class VerificationSettings(CommonSettings):
     sms_connections: int = 64
     # Each SMS costs money: at most this many codes per registration and per phone per day.
     sms_daily_limit: int = 5
-    # Changes of a contact not confirmed yet (issue 20), per case; each new contact starts its
-    # own count of sends. The API refuses more changes first; this is the backstop.
-    contact_change_limit: int = 3
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

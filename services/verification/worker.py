@@ -23,9 +23,10 @@ import asyncio
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -93,6 +94,9 @@ from services.verification.service import (
 from services.verification.settings import VerificationSettings
 
 log = get_logger(__name__)
+
+# A message claimed from one of the tables of due messages (repository.DueMessages).
+_Due = TypeVar("_Due")
 
 TOPICS = (
     REGISTRATIONS_ACCEPTED,
@@ -288,13 +292,19 @@ class Verifier:
         )
         return ContactSent(due.registration_id, due.method, step, due.version)
 
+    async def _send_due(
+        self,
+        claim: Callable[[asyncpg.Pool, int, float], Awaitable[Sequence[_Due]]],
+        send: Callable[[_Due], Awaitable[None]],
+    ) -> int:
+        """One round of a table of due messages: claim a batch and send it all at once."""
+        due = await claim(self.pool, self.settings.scheduler_batch, self.settings.lease_s)
+        await asyncio.gather(*(send(d) for d in due))
+        return len(due)
+
     # -- wave decisions ---------------------------------------------------------------------
     async def notify_round(self) -> int:
-        due = await repository.claim_notifications(
-            self.pool, self.settings.scheduler_batch, self.settings.lease_s
-        )
-        await asyncio.gather(*(self._notify(d) for d in due))
-        return len(due)
+        return await self._send_due(repository.claim_notifications, self._notify)
 
     async def _notify(self, due: repository.DueNotification) -> None:
         if due.pii is None:
@@ -330,11 +340,7 @@ class Verifier:
 
     # -- lost status links ------------------------------------------------------------------
     async def status_link_round(self) -> int:
-        due = await repository.claim_status_links(
-            self.pool, self.settings.scheduler_batch, self.settings.lease_s
-        )
-        await asyncio.gather(*(self._send_status_link(d) for d in due))
-        return len(due)
+        return await self._send_due(repository.claim_status_links, self._send_status_link)
 
     async def _send_status_link(self, due: repository.DueStatusLink) -> None:
         registration_id = str(due.registration_id)

@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated, TypedDict
+from typing import IO, Annotated
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import Response
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gelombang.logs import get_logger
 from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.probes import Checks, ops_router
+from gelombang.serving import LifespanState, lifespan_runtime
 from testkit.simulators.faults import FaultConfig, Faults, install_faults
 from testkit.simulators.serving import (
     add_api_key_argument,
@@ -154,18 +155,7 @@ class Outbox:
         self._by_to.clear()
 
 
-class State(TypedDict):
-    """What the lifespan yields; Starlette hands a copy to every request as ``request.state``."""
-
-    outbox: Outbox
-
-
-def outbox(request: Request) -> Outbox:
-    box: Outbox = request.state.outbox
-    return box
-
-
-OutboxDep = Annotated[Outbox, Depends(outbox)]
+OutboxDep = Annotated[Outbox, Depends(lifespan_runtime)]
 
 
 async def readiness() -> Checks:
@@ -182,16 +172,16 @@ def create_app(
     """``api_key`` None accepts any non-empty bearer key."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[State]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[LifespanState[Outbox]]:
         if outbox_path is None:
             log.info("started", faults=faults.config.model_dump())
-            yield {"outbox": Outbox(capacity)}
+            yield {"runtime": Outbox(capacity)}
             return
         outbox_path.parent.mkdir(parents=True, exist_ok=True)
         # Appended, never truncated: the file is a record across restarts; the memory is not.
         with outbox_path.open("a", encoding="utf-8") as sink:
             log.info("started", faults=faults.config.model_dump(), outbox=str(outbox_path))
-            yield {"outbox": Outbox(capacity, sink)}
+            yield {"runtime": Outbox(capacity, sink)}
 
     app = FastAPI(title="SMS gateway simulator", version="1", lifespan=lifespan)
     apply_faults = install_faults(app, faults)

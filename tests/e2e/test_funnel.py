@@ -7,21 +7,11 @@ import asyncio
 import random
 import uuid
 
-import asyncpg
 import httpx
 import pytest
 
-from gelombang.settings import CommonSettings
 from loadtests.funnel import run_funnel
-from tests.integration.conftest import eventually
-from tests.waves import (
-    GATEWAY,
-    admin_client,
-    all_in_pool,
-    close_draw_announce,
-    create_wave,
-    next_wave_number,
-)
+from tests.waves import GATEWAY, draw_the_next_wave
 
 pytestmark = pytest.mark.e2e
 
@@ -43,19 +33,10 @@ async def test_sign_ups_reach_the_outcome_their_data_predicts() -> None:
 
     # The next wave: every verified person ends selected or waitlisted, and sees which wave.
     verified = [p for p in crowd if p.final_status == "verified"]
-    # "verified" is the projector's view; the selection pool is filled by another consumer of
-    # the same event, which may lag behind on a loaded machine. A wave closed before they are
-    # in the pool would leave them out of it.
-    db = await asyncpg.connect(CommonSettings().database_url)
-    try:
-        ids = [uuid.UUID(p.registration_id) for p in verified]
-        await eventually(lambda: all_in_pool(db, ids), timeout_s=60, every_s=0.5)
-    finally:
-        await db.close()
-    async with admin_client() as admin:
-        number = await next_wave_number(admin)
-        await create_wave(admin, number, total_quota=max(1, len(verified) // 2))
-        _, wave = await close_draw_announce(admin, number)
+    # "verified" is the projector's view; a wave closed before they are in the selection pool
+    # would leave them out of it, so the draw waits for that first.
+    ids = [uuid.UUID(p.registration_id) for p in verified]
+    number, wave = await draw_the_next_wave(ids, max(1, len(verified) // 2), patience_s=60)
     assert wave["selected"] >= 1
     shown: dict[str, tuple[str, int | None]] = {}
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=10) as client:

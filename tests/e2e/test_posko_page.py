@@ -33,6 +33,7 @@ from playwright.async_api import Browser, BrowserContext, FilePayload, Page, Rou
 from gelombang.pii import PiiCipher
 from gelombang.settings import AdminSettings, CommonSettings
 from loadtests.officer import provision_officer
+from services.assisted.service import REQUIRED_COLUMNS
 from testkit.population import Citizen, random_citizen
 from tests.e2e.conftest import SHOTS
 from tests.e2e.test_web import GATEWAY, fill_domicile_and_work, phone_page
@@ -170,6 +171,15 @@ async def close(page: Page) -> None:
     assert not problems, problems
 
 
+@pytest.fixture
+async def page(browser: Browser, officer: Officer) -> AsyncIterator[Page]:
+    """The page on a phone, the officer signed in; closed (and checked) after the test."""
+    page = await phone_page(browser)
+    await sign_in(page, officer)
+    yield page
+    await close(page)
+
+
 async def test_the_gateway_serves_every_posko_address_under_a_strict_policy() -> None:
     """Passes once `make up` has loaded deploy/gateway/nginx.conf.template into the gateway."""
     async with httpx.AsyncClient(base_url=BASE, timeout=15) as client:
@@ -294,10 +304,8 @@ async def test_a_walk_in_is_registered_end_to_end_and_gets_a_slip(
 
 
 async def test_ten_walk_ins_recorded_offline_are_each_registered_once(
-    browser: Browser, officer: Officer, db: tuple[asyncpg.Pool, PiiCipher]
+    page: Page, officer: Officer, db: tuple[asyncpg.Pool, PiiCipher]
 ) -> None:
-    page = await phone_page(browser)
-    await sign_in(page, officer)
     # The page's files are cached by its service worker: it opens without a connection too.
     await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
 
@@ -384,14 +392,11 @@ async def test_ten_walk_ins_recorded_offline_are_each_registered_once(
         [cipher.nik_hash(c.nik) for c in people],
     )
     assert {str(r["registration_id"]) for r in rows} == ids
-    await close(page)
 
 
 async def test_a_refused_walk_in_shows_the_field_errors_and_can_be_fixed(
-    browser: Browser, officer: Officer
+    page: Page, officer: Officer
 ) -> None:
-    page = await phone_page(browser)
-    await sign_in(page, officer)
     citizen = random_citizen(random.Random())
     # Both pass the browser's checks and are refused by the API: two dots in a row, and a
     # toll-free (not mobile) number.
@@ -431,14 +436,11 @@ async def test_a_refused_walk_in_shows_the_field_errors_and_can_be_fixed(
     queue = await queue_of(page)
     assert [e["state"] for e in queue] == ["accepted"]
     assert len(await listed(officer)) == 1
-    await close(page)
 
 
 async def test_a_busy_server_is_waited_for_as_it_asks_and_send_now_tries_at_once(
-    browser: Browser, officer: Officer
+    page: Page,
 ) -> None:
-    page = await phone_page(browser)
-    await sign_in(page, officer)
     answers: list[int] = []
 
     async def busy_once(route: Route) -> None:
@@ -483,21 +485,6 @@ async def test_a_busy_server_is_waited_for_as_it_asks_and_send_now_tries_at_once
     await expect(page.get_by_role("heading", name="Masuk petugas posko")).to_be_visible()
     await expect(page.locator("#nav")).to_be_hidden()
     assert await page.evaluate("sessionStorage.length") == 0
-    await close(page)
-
-
-COLUMNS = (
-    "nik",
-    "full_name",
-    "birth_date",
-    "province_code",
-    "regency_code",
-    "employment_status",
-    "in_formal_education",
-    "receives_social_aid",
-    "consent",
-    "attested_id_card_seen",
-)
 
 
 def csv_row(citizen: Citizen, **overrides: str) -> list[str]:
@@ -514,7 +501,7 @@ def csv_row(citizen: Citizen, **overrides: str) -> list[str]:
         "attested_id_card_seen": "ya",
         **overrides,
     }
-    return [row[c] for c in COLUMNS]
+    return [row[c] for c in REQUIRED_COLUMNS]
 
 
 def csv_file(name: str, data: bytes) -> FilePayload:
@@ -546,7 +533,7 @@ async def test_a_csv_upload_shows_progress_and_its_bad_rows(
     good = [random_citizen(random.Random()) for _ in range(3)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(REQUIRED_COLUMNS)
     writer.writerow(csv_row(good[0]))
     writer.writerow(csv_row(random_citizen(random.Random()), nik="12345"))  # spreadsheet row 3
     writer.writerow(csv_row(good[1]))
@@ -610,10 +597,8 @@ async def test_phone_size_views_for_the_readme(browser: Browser, officer: Office
 
 
 async def test_a_revoked_key_stops_the_queue_and_a_new_key_takes_it_over(
-    browser: Browser, officer: Officer
+    page: Page, officer: Officer
 ) -> None:
-    page = await phone_page(browser)
-    await sign_in(page, officer)
     admin = {"Authorization": f"Bearer {AdminSettings().effective_admin_token}"}
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=15) as client:
         revoked = await client.post(
@@ -651,4 +636,3 @@ async def test_a_revoked_key_stops_the_queue_and_a_new_key_takes_it_over(
     assert sent["payload"] is None
     listed_now = await listed(Officer(colleague.api_key, officer.posko_id, colleague.officer_id))
     assert sent["registrationId"] in listed_now
-    await close(page)

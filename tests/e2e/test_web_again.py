@@ -27,11 +27,13 @@ from tests.e2e.test_web import (
     GATEWAY,
     MAILDIR,
     fill_form,
+    filled_form,
     mail_link,
     phone_page,
+    send_sign_up,
 )
 from tests.e2e.test_web_axe import status_answer
-from tests.e2e.test_web_errors import accepted, fulfil_json
+from tests.e2e.test_web_errors import Endpoint, accepted, fulfil_json, queued
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)
@@ -41,9 +43,9 @@ STATUS = "**/api/v1/registrations/*"
 RESEND = "**/api/v1/contact/otp/resend"
 
 
-async def paused_status_page(
-    browser: Browser, answer: dict[str, Any] | None, fragment: str
-) -> Page:
+async def paused_status_page(browser: Browser, answer: dict[str, Any]) -> Page:
+    """The status page of ``answer``'s registration, as its link opens it, with the page's
+    clock paused; the status API answers ``answer`` (as it stands at each request)."""
     page = await phone_page(browser)
 
     async def status(route: Route, request: Request) -> None:
@@ -51,7 +53,7 @@ async def paused_status_page(
 
     await page.route(STATUS, status)
     await page.clock.install()
-    await page.goto(f"{GATEWAY}/status#{fragment}")
+    await page.goto(f"{GATEWAY}/status#id={answer['registration_id']}&t=tok")
     await expect(page.locator("#status-nik")).to_have_text("NIK berakhiran 0042")
     now_ms = await page.evaluate("Date.now()")
     # A margin: on a busy machine the page's clock runs on while this line is sent, and a
@@ -72,9 +74,7 @@ async def test_the_email_can_be_sent_again_once_the_cooldown_is_over(browser: Br
 
     registration = status_answer("email-sent")
     assert registration is not None
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
+    page = await paused_status_page(browser, registration)
     await page.route(RESEND, resend)
     button = page.get_by_role("button", name="Kirim ulang email konfirmasi")
     notice = page.locator("#email-resend-notice")
@@ -105,19 +105,10 @@ async def test_the_email_can_be_sent_again_once_the_cooldown_is_over(browser: Br
 
 
 async def test_the_sms_code_can_be_sent_again_and_the_box_stays(browser: Browser) -> None:
-    asked = 0
-
-    async def resend(route: Route, request: Request) -> None:
-        nonlocal asked
-        asked += 1
-        code = "otp_resend_queued"
-        await fulfil_json(route, 202, {"status": code, "detail": message(code, "id")})
-
+    resend = Endpoint(queued("otp_resend_queued"))
     registration = status_answer("sms-sent-nik-done")
     assert registration is not None
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
+    page = await paused_status_page(browser, registration)
     await page.route(RESEND, resend)
     await expect(page.get_by_label("Kode 6 angka dari SMS")).to_be_visible()
     # The NIK check is done, but "verified" still waits for the code.
@@ -131,16 +122,14 @@ async def test_the_sms_code_can_be_sent_again_and_the_box_stays(browser: Browser
     await expect(button).to_be_disabled()
     await page.clock.run_for(61_000)
     await expect(button).to_be_enabled()
-    assert asked == 1
+    assert resend.requests == 1
     await page.context.close()
 
 
 async def test_nothing_to_send_again_once_the_contact_is_confirmed(browser: Browser) -> None:
     registration = status_answer("nik-check")
     assert registration is not None
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
+    page = await paused_status_page(browser, registration)
     await expect(page.locator("#status-text")).to_contain_text("Kontak terkonfirmasi")
     await expect(page.locator("#email-again")).to_be_hidden()
     await expect(page.locator("#wrong-contact")).to_be_hidden()
@@ -249,12 +238,9 @@ async def test_a_name_mismatch_is_registered_again_with_the_same_nik(browser: Br
     form the status page leads to registers the same NIK again."""
     citizen = random_citizen(random.Random())
     email = f"again.{uuid.uuid4().hex[:10]}@example.id"
-    page = await phone_page(browser)
-    await page.goto(GATEWAY)
-    await fill_form(page, citizen, email)
+    page = await filled_form(browser, citizen, email)
     await page.get_by_label("Nama lengkap sesuai KTP").fill(f"{citizen.full_name} Wijaya")
-    await page.get_by_role("button", name="Kirim pendaftaran").click()
-    await page.wait_for_url(re.compile(r"/status#id=.+&t=.+"), timeout=120_000)
+    await send_sign_up(page)
     first = page.url
     await expect(page.locator("#status-text")).to_contain_text("tidak sesuai", timeout=120_000)
     await page.get_by_role("button", name="Daftar ulang sekarang").click()
@@ -262,9 +248,8 @@ async def test_a_name_mismatch_is_registered_again_with_the_same_nik(browser: Br
     await expect(page.get_by_label("NIK (16 angka, lihat KTP)")).to_have_value(citizen.nik)
     await page.get_by_label("Nama lengkap sesuai KTP").fill(citizen.full_name)
     await page.get_by_label("Saya menyatakan data di atas benar", exact=False).check()
-    await page.get_by_role("button", name="Kirim pendaftaran").click()
     # The NIK's release may still be on its way: the page then waits and sends again by itself.
-    await page.wait_for_url(re.compile(r"/status#id=.+&t=.+"), timeout=120_000)
+    await send_sign_up(page)
     assert page.url != first
     await expect(page.locator("#status-nik")).to_have_text(
         f"NIK berakhiran {citizen.nik[-4:]}", timeout=60_000
@@ -278,12 +263,8 @@ async def test_the_confirmation_email_comes_again_on_request(browser: Browser) -
     """Through the real stack: the button sends the same confirmation email a second time."""
     citizen = random_citizen(random.Random())
     email = f"resend.{uuid.uuid4().hex[:10]}@example.id"
-    page = await phone_page(browser)
-    await page.goto(GATEWAY)
-    await fill_form(page, citizen, "")
-    await page.get_by_label("Email (tidak wajib jika nomor HP diisi)").fill(email)
-    await page.get_by_role("button", name="Kirim pendaftaran").click()
-    await page.wait_for_url(re.compile(r"/status#id=.+&t=.+"), timeout=120_000)
+    page = await filled_form(browser, citizen, email)
+    await send_sign_up(page)
     first = await mail_link(email, timeout_s=120)
     button = page.get_by_role("button", name="Kirim ulang email konfirmasi")
     await button.click()

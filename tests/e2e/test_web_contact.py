@@ -15,7 +15,7 @@ from playwright.async_api import Browser, expect
 
 from testkit.population import MOBILE_PREFIXES, random_citizen
 from tests.e2e.conftest import SHOTS
-from tests.e2e.test_web import GATEWAY, fill_form, phone_page
+from tests.e2e.test_web import filled_form, send_sign_up
 
 pytestmark = pytest.mark.e2e
 SMS = "http://127.0.0.1:8092"
@@ -37,13 +37,8 @@ async def test_phone_only_keeps_the_code_box_until_the_code_is_entered(browser: 
     # A real operator prefix: a random "08…" number is often no mobile number at all (the API
     # refused "0840…" with 422 in a clean-clone CI run, and the page waited for nothing).
     local = f"{random.choice(MOBILE_PREFIXES)}{random.randrange(10**8):08d}"
-    page = await phone_page(browser)
-    await page.goto(GATEWAY)
-    await fill_form(page, citizen, "")
-    await page.get_by_label("Nomor HP (tidak wajib jika email diisi)").fill(f"0{local}")
-    await page.get_by_role("button", name="Kirim pendaftaran").click()
-    # Generous: the page retries by itself when the site or this address is busy.
-    await page.wait_for_url(re.compile(r"/status#id=.+&t=.+"), timeout=120_000)
+    page = await filled_form(browser, citizen, phone=f"0{local}")
+    await send_sign_up(page)
 
     # The NIK check usually ends before anyone types a code: the box must still be there.
     await expect(page.locator('li[data-step="nik"]')).to_have_class("done", timeout=90_000)

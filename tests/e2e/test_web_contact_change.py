@@ -15,11 +15,11 @@ from playwright.async_api import Browser, Request, Route, expect
 from gelombang.messages import message
 from testkit.population import MOBILE_PREFIXES, random_citizen
 from tests.e2e.conftest import SHOTS
-from tests.e2e.test_web import GATEWAY, fill_form, phone_page
+from tests.e2e.test_web import filled_form, send_sign_up
 from tests.e2e.test_web_again import RESEND, paused_status_page
 from tests.e2e.test_web_axe import status_answer
 from tests.e2e.test_web_contact import sms_text
-from tests.e2e.test_web_errors import fulfil_json
+from tests.e2e.test_web_errors import Endpoint, fulfil_json, json_answer, queued
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)
@@ -35,13 +35,8 @@ def mobile_number() -> str:
 async def test_a_mistyped_number_is_changed_and_the_new_code_confirms(browser: Browser) -> None:
     citizen = random_citizen(random.Random())
     typed, right = mobile_number(), mobile_number()
-    page = await phone_page(browser)
-    await page.goto(GATEWAY)
-    await fill_form(page, citizen, "")
-    await page.get_by_label("Nomor HP (tidak wajib jika email diisi)").fill(typed)
-    await page.get_by_role("button", name="Kirim pendaftaran").click()
-    # Generous: the page retries by itself when the site or this address is busy.
-    await page.wait_for_url(re.compile(r"/status#id=.+&t=.+"), timeout=120_000)
+    page = await filled_form(browser, citizen, phone=typed)
+    await send_sign_up(page)
     await expect(page.locator("#status-text")).to_contain_text(
         f"lewat SMS ke ****{typed[-4:]}", timeout=90_000
     )
@@ -97,24 +92,12 @@ def waiting_for_code() -> dict[str, Any]:
 
 async def test_a_resend_past_the_limit_says_so_and_the_button_rests(browser: Browser) -> None:
     registration = waiting_for_code()
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
-    asked = 0
-
-    async def resend(route: Route, request: Request) -> None:
-        nonlocal asked
-        asked += 1
-        code = "otp_resend_limit"
-        body = {"detail": message(code, "id", times=4), "errors": [], "code": code, "times": 4}
-        await fulfil_json(route, 429, body)
-
-    async def change(route: Route, request: Request) -> None:
-        code = "contact_change_queued"
-        await fulfil_json(route, 202, {"status": code, "detail": message(code, "id")})
-
+    page = await paused_status_page(browser, registration)
+    code = "otp_resend_limit"
+    limit = {"detail": message(code, "id", times=4), "errors": [], "code": code, "times": 4}
+    resend = Endpoint(json_answer(429, limit))
     await page.route(RESEND, resend)
-    await page.route(CHANGE, change)
+    await page.route(CHANGE, Endpoint(queued("contact_change_queued")))
     button = page.get_by_role("button", name="Kirim kode baru")
     await button.click()
     notice = page.locator("#otp-resend-notice")
@@ -124,7 +107,7 @@ async def test_a_resend_past_the_limit_says_so_and_the_button_rests(browser: Bro
     # No cooldown to wait out: the button stays off, however long the page is open.
     await page.clock.run_for(10 * 60_000)
     await expect(button).to_be_disabled()
-    assert asked == 1
+    assert resend.requests == 1
     # In English, the page's own words for the same refusal.
     await page.get_by_role("button", name="Switch to English").click()
     await expect(notice).to_contain_text("as often as one registration allows")
@@ -140,9 +123,7 @@ async def test_a_resend_past_the_limit_says_so_and_the_button_rests(browser: Bro
 
 async def test_a_change_refused_for_good_shuts_the_form(browser: Browser) -> None:
     registration = waiting_for_code()
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
+    page = await paused_status_page(browser, registration)
     sent: list[dict[str, Any]] = []
 
     async def change(route: Route, request: Request) -> None:

@@ -72,6 +72,43 @@ async def fulfil_json(route: Route, status: int, body: Any, **headers: str) -> N
     )
 
 
+# What a faked endpoint does with one request: answers it through its route, or does not.
+Answer = Callable[[Route], Awaitable[None]]
+
+
+def json_answer(status: int, body: Any, **headers: str) -> Answer:
+    async def answer(route: Route) -> None:
+        await fulfil_json(route, status, body, **headers)
+
+    return answer
+
+
+def queued(code: str) -> Answer:
+    """The API's 202 for a request it took and will act on (a resend, a change of contact)."""
+    return json_answer(202, {"status": code, "detail": message(code, "id")})
+
+
+async def no_answer(route: Route) -> None:
+    """As a connection that went silent."""
+
+
+async def dropped(route: Route) -> None:
+    await route.abort("connectionreset")
+
+
+class Endpoint:
+    """A faked API endpoint for page.route, counting its requests: the first request gets the
+    first answer, the second the second, and every one after the last answer gets that again."""
+
+    def __init__(self, *answers: Answer) -> None:
+        self.answers = answers
+        self.requests = 0
+
+    async def __call__(self, route: Route, request: Request) -> None:
+        self.requests += 1
+        await self.answers[min(self.requests, len(self.answers)) - 1](route)
+
+
 async def eventually(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
     """Polls a condition on the test's side (request counts) with a generous deadline."""
     deadline = time.monotonic() + timeout_s
@@ -85,6 +122,13 @@ async def quiet_moment(page: Page) -> None:
     # A request the page should not send would show up within this (real) moment; a slow
     # machine can only make this check miss a bug, never fail a correct page.
     await page.wait_for_timeout(400)
+
+
+async def sends_no_more(page: Page, endpoint: Endpoint, sent: int, why: str = "") -> None:
+    """Ten minutes on the page's clock later, ``endpoint`` has still had ``sent`` requests."""
+    await page.clock.run_for(600_000)
+    await quiet_moment(page)
+    assert endpoint.requests == sent, why or f"{endpoint.requests} requests, not {sent}"
 
 
 async def run_to_next_try(page: Page) -> None:
@@ -176,13 +220,7 @@ async def test_a_500_is_explained_and_retried_with_backoff_until_it_succeeds(
 
 
 async def test_a_lasting_server_error_stops_after_the_announced_tries(browser: Browser) -> None:
-    posts = 0
-
-    async def sign_up(route: Route, request: Request) -> None:
-        nonlocal posts
-        posts += 1
-        await fulfil_json(route, 500, {"detail": "Internal Server Error"})
-
+    sign_up = Endpoint(json_answer(500, {"detail": "Internal Server Error"}))
     page = await ready_form(browser, {SIGN_UP: sign_up})
     await page.get_by_role("button", name=SUBMIT).click()
     await expect(page.locator("#wait-tries")).to_contain_text("paling banyak 5 kali")
@@ -197,9 +235,7 @@ async def test_a_lasting_server_error_stops_after_the_announced_tries(browser: B
     await expect(notice.locator('a[href^="tel:"]')).to_have_count(1)
     await expect(page.get_by_role("button", name=SUBMIT)).to_be_enabled()
     await page.screenshot(path=SHOTS / "gave-up-server-error.png", full_page=True)
-    await page.clock.run_for(600_000)
-    await quiet_moment(page)
-    assert posts == 5, "the page kept trying after saying it had stopped"
+    await sends_no_more(page, sign_up, 5, "the page kept trying after saying it had stopped")
     await page.context.close()
 
 
@@ -251,13 +287,7 @@ async def test_a_busy_challenge_endpoint_makes_the_page_wait_not_spin(browser: B
 
 
 async def test_the_person_can_stop_waiting_and_nothing_more_is_sent(browser: Browser) -> None:
-    posts = 0
-
-    async def sign_up(route: Route, request: Request) -> None:
-        nonlocal posts
-        posts += 1
-        await fulfil_json(route, 429, {"detail": "busy"}, **{"Retry-After": "30"})
-
+    sign_up = Endpoint(json_answer(429, {"detail": "busy"}, **{"Retry-After": "30"}))
     page = await ready_form(browser, {SIGN_UP: sign_up})
     await page.get_by_role("button", name=SUBMIT).click()
     # Retry-After is honoured: the estimate is at least the server's 30 s.
@@ -267,20 +297,12 @@ async def test_the_person_can_stop_waiting_and_nothing_more_is_sent(browser: Bro
     await expect(notice).to_contain_text("Pengiriman dihentikan")
     await expect(notice).to_be_focused()
     await expect(page.get_by_label("NIK (16 angka, lihat KTP)")).to_be_visible()
-    await page.clock.run_for(600_000)
-    await quiet_moment(page)
-    assert posts == 1
+    await sends_no_more(page, sign_up, 1)
     await page.context.close()
 
 
 async def test_offline_waits_for_the_connection_and_then_sends_once(browser: Browser) -> None:
-    posts = 0
-
-    async def sign_up(route: Route, request: Request) -> None:
-        nonlocal posts
-        posts += 1
-        await fulfil_json(route, 202, accepted())
-
+    sign_up = Endpoint(json_answer(202, accepted()))
     page = await ready_form(browser, {SIGN_UP: sign_up})
     await page.context.set_offline(True)
     await page.get_by_role("button", name=SUBMIT).click()
@@ -289,52 +311,33 @@ async def test_offline_waits_for_the_connection_and_then_sends_once(browser: Bro
     # Not the busy-site text: nobody is registering too much, the phone is offline.
     await expect(page.locator("#wait-fair")).to_be_hidden()
     await page.screenshot(path=SHOTS / "wait-offline.png", full_page=True)
-    await page.clock.run_for(600_000)
-    await quiet_moment(page)
-    assert posts == 0
+    await sends_no_more(page, sign_up, 0)
 
     await page.context.set_offline(False)  # fires the page's `online` event
     await page.wait_for_url(re.compile(r"/status#id="), timeout=30_000)
     await quiet_moment(page)
-    assert posts == 1
+    assert sign_up.requests == 1
     await page.context.close()
 
 
 async def test_a_dropped_connection_is_retried_without_waiting_for_the_online_event(
     browser: Browser,
 ) -> None:
-    posts = 0
-
-    async def sign_up(route: Route, request: Request) -> None:
-        nonlocal posts
-        posts += 1
-        if posts == 1:
-            await route.abort("connectionreset")
-        else:
-            await fulfil_json(route, 202, accepted())
-
+    sign_up = Endpoint(dropped, json_answer(202, accepted()))
     page = await ready_form(browser, {SIGN_UP: sign_up})
     await page.get_by_role("button", name=SUBMIT).click()
     await expect(page.get_by_role("heading", name="Koneksi terputus")).to_be_focused()
     await page.clock.run_for(2_700)
     await page.wait_for_url(re.compile(r"/status#id="), timeout=30_000)
-    assert posts == 2
+    assert sign_up.requests == 2
     await page.context.close()
 
 
 async def test_no_answer_is_a_timeout_that_is_retried(browser: Browser) -> None:
-    posts = 0
-
-    async def sign_up(route: Route, request: Request) -> None:
-        nonlocal posts
-        posts += 1
-        if posts > 1:
-            await fulfil_json(route, 202, accepted())
-        # else: never answered, as a connection that went silent
-
+    sign_up = Endpoint(no_answer, json_answer(202, accepted()))
     page = await ready_form(browser, {SIGN_UP: sign_up})
     await page.get_by_role("button", name=SUBMIT).click()
-    await eventually(lambda: posts == 1, "the sign-up sent")
+    await eventually(lambda: sign_up.requests == 1, "the sign-up sent")
     await page.clock.run_for(20_000)  # the page's own request timeout
     await expect(
         page.get_by_role("heading", name="Server tidak menjawab tepat waktu")
@@ -342,7 +345,7 @@ async def test_no_answer_is_a_timeout_that_is_retried(browser: Browser) -> None:
     await expect(page.locator("#wait-what")).to_contain_text("satu kali saja")
     await page.clock.run_for(2_700)
     await page.wait_for_url(re.compile(r"/status#id="), timeout=30_000)
-    assert posts == 2
+    assert sign_up.requests == 2
     await page.context.close()
 
 
@@ -352,13 +355,7 @@ async def test_no_answer_is_a_timeout_that_is_retried(browser: Browser) -> None:
 async def test_a_refusal_that_a_retry_would_repeat_is_explained_and_not_retried(
     browser: Browser, status: int, says: str
 ) -> None:
-    posts = 0
-
-    async def sign_up(route: Route, request: Request) -> None:
-        nonlocal posts
-        posts += 1
-        await fulfil_json(route, status, {"detail": "refused"})
-
+    sign_up = Endpoint(json_answer(status, {"detail": "refused"}))
     page = await ready_form(browser, {SIGN_UP: sign_up})
     await page.get_by_role("button", name=SUBMIT).click()
     notice = page.locator("#form-notice")
@@ -369,9 +366,7 @@ async def test_a_refusal_that_a_retry_would_repeat_is_explained_and_not_retried(
     box = await notice.bounding_box()
     button = await page.get_by_role("button", name=SUBMIT).bounding_box()
     assert box and button and 0 <= button["y"] - (box["y"] + box["height"]) < 80
-    await page.clock.run_for(600_000)
-    await quiet_moment(page)
-    assert posts == 1
+    await sends_no_more(page, sign_up, 1)
     await page.context.close()
 
 

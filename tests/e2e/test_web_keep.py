@@ -19,7 +19,15 @@ from gelombang.messages import Lang, message
 from testkit.population import random_citizen
 from tests.e2e.conftest import SHOTS
 from tests.e2e.test_web import GATEWAY, fill_form, phone_page
-from tests.e2e.test_web_errors import SIGN_UP, STATUS, accepted, fake_status, status_body
+from tests.e2e.test_web_errors import (
+    SIGN_UP,
+    STATUS,
+    Endpoint,
+    accepted,
+    fake_status,
+    json_answer,
+    status_body,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +43,7 @@ async def form_values(page: Page) -> dict[str, Any]:
 
 async def test_the_form_survives_a_reload_and_a_look_at_the_terms(browser: Browser) -> None:
     citizen = random_citizen(random.Random())
-    posts = 0
-
-    async def sign_up(route: Route, request: Request) -> None:
-        nonlocal posts
-        posts += 1
-        await route.fulfill(status=202, json=accepted())
-
+    sign_up = Endpoint(json_answer(202, accepted()))
     page = await phone_page(browser)
     await page.route(SIGN_UP, sign_up)
     await page.route(STATUS, fake_status)
@@ -79,7 +81,7 @@ async def test_the_form_survives_a_reload_and_a_look_at_the_terms(browser: Brows
     await page.get_by_label("Saya menyatakan data di atas benar", exact=False).check()
     await page.get_by_role("button", name="Kirim pendaftaran").click()
     await page.wait_for_url(re.compile(r"/status#id=.+&t=.+&sms=1"))
-    assert posts == 1
+    assert sign_up.requests == 1
     # Done with: nothing of the form is left behind in the tab.
     assert await page.evaluate("sessionStorage.getItem('gelombang.draft')") is None
     await page.goto(GATEWAY)
@@ -112,23 +114,18 @@ async def test_the_form_is_usable_before_the_region_list_arrives(browser: Browse
 
 
 async def test_the_region_list_is_retried_when_it_fails(browser: Browser) -> None:
-    asked = 0
+    async def busy(route: Route) -> None:
+        await route.fulfill(status=503, body="busy")
 
-    async def flaky(route: Route, request: Request) -> None:
-        nonlocal asked
-        asked += 1
-        if asked == 1:
-            await route.fulfill(status=503, body="busy")
-        else:
-            await route.continue_()
-
+    # Busy once, then the real list.
+    regions = Endpoint(busy, Route.continue_)
     page = await phone_page(browser)
-    await page.route("**/data/regions.json", flaky)
+    await page.route("**/data/regions.json", regions)
     await page.clock.install()
     await page.goto(GATEWAY)
     await page.clock.run_for(3_000)  # the first backoff: 2 s plus jitter
     await page.get_by_label("Provinsi tempat tinggal sekarang").select_option("32")
-    assert asked == 2
+    assert regions.requests == 2
     await page.context.close()
 
 

@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Request, Route, expect
 from gelombang.messages import message
 from tests.e2e.test_web_again import RESEND, paused_status_page
 from tests.e2e.test_web_axe import status_answer
-from tests.e2e.test_web_errors import fulfil_json
+from tests.e2e.test_web_errors import Endpoint, fulfil_json, json_answer
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=20_000)
@@ -28,9 +28,7 @@ def waiting(state: str, left: int | None) -> dict[str, Any]:
 
 async def test_the_resends_left_are_told_in_both_languages(browser: Browser) -> None:
     registration = waiting("sms-sent-nik-done", 2)
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
+    page = await paused_status_page(browser, registration)
     left = page.locator("#otp-resend-left")
     await expect(left).to_have_text("tersisa 2 dari 4")
     button = page.get_by_role("button", name="Kirim kode baru")
@@ -44,9 +42,7 @@ async def test_the_resends_left_are_told_in_both_languages(browser: Browser) -> 
 
 async def test_a_resend_taken_shows_the_new_count_at_once(browser: Browser) -> None:
     registration = waiting("email-sent", 4)
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
+    page = await paused_status_page(browser, registration)
 
     async def resend(route: Route, request: Request) -> None:
         # The API's count moves with the request it took; the page asks for it right away.
@@ -68,16 +64,8 @@ async def test_a_resend_taken_shows_the_new_count_at_once(browser: Browser) -> N
 async def test_none_left_turns_the_button_off_and_leaves_the_change(browser: Browser) -> None:
     registration = waiting("sms-sent-nik-done", 0)
     registration["contact"]["kinds"] = ["phone"]
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
-    asked = 0
-
-    async def resend(route: Route, request: Request) -> None:
-        nonlocal asked
-        asked += 1
-        await fulfil_json(route, 500, {})
-
+    page = await paused_status_page(browser, registration)
+    resend = Endpoint(json_answer(500, {}))
     await page.route(RESEND, resend)
     button = page.locator("#otp-resend")
     notice = page.locator("#otp-resend-notice")
@@ -91,7 +79,7 @@ async def test_none_left_turns_the_button_off_and_leaves_the_change(browser: Bro
     await expect(page.locator("#otp-resend-left")).to_have_text("0 of 4 left")
     await expect(button).to_be_disabled()
     await button.click(force=True)
-    assert asked == 0
+    assert resend.requests == 0
 
     # A new number starts a new count (the API resets it): the button is back with the next
     # answer. (The page's clock is paused: it runs just past one polling interval.)
@@ -106,9 +94,7 @@ async def test_none_left_turns_the_button_off_and_leaves_the_change(browser: Bro
 async def test_an_answer_without_the_count_shows_none(browser: Browser) -> None:
     # Redis down (or an API from before): the page behaves as before, told only by a refusal.
     registration = waiting("email-sent", None)
-    page = await paused_status_page(
-        browser, registration, f"id={registration['registration_id']}&t=tok"
-    )
+    page = await paused_status_page(browser, registration)
     await expect(page.get_by_role("button", name="Kirim ulang email konfirmasi")).to_be_enabled()
     await expect(page.locator("#email-resend-left")).to_be_hidden()
     await page.context.close()

@@ -5,7 +5,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 import httpx
@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from gelombang.admission import WindowLimit
 from gelombang.kafka import aiokafka_connection, make_consumer
 from gelombang.pii import PiiCipher
 from gelombang.settings import CommonSettings, KafkaAuth
@@ -68,6 +69,28 @@ async def redis_client(settings: CommonSettings) -> AsyncIterator[aioredis.Redis
 async def api() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=API, timeout=15) as client:
         yield client
+
+
+def window_limit(
+    reason: Literal["ip_limit", "nik_limit"],
+    name: str,
+    allowed: int,
+    *,
+    carried: float = 0.0,
+    now: float = 45.0,
+) -> WindowLimit:
+    """A limit of ``allowed`` per 30 s window, counted under ``test:{name}:1`` (the previous
+    window under ``test:{name}:0``), so that a test's counters are its own."""
+    return WindowLimit(
+        reason,
+        key=f"test:{name}:1",
+        previous_key=f"test:{name}:0",
+        carried=carried,
+        limit=allowed,
+        ttl_s=60,
+        window_s=30,
+        now=now,
+    )
 
 
 async def status_of(api: httpx.AsyncClient, accepted: dict[str, str]) -> dict[str, Any] | None:

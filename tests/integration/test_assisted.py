@@ -23,6 +23,7 @@ import pytest
 from gelombang.pii import PiiCipher
 from gelombang.settings import REPO_ROOT
 from services.assisted.schemas import AssistedRegistrationRequest
+from services.assisted.service import REQUIRED_COLUMNS
 from services.assisted.settings import AssistedSettings
 from testkit import posko_client
 from tests.citizens import walk_in
@@ -35,20 +36,8 @@ GATEWAY = "http://127.0.0.1:8080"
 PUBLIC_API = "http://127.0.0.1:8000"
 REGISTRATIONS = "/api/v1/assisted/registrations"
 BATCHES = "/api/v1/assisted/batches"
-COLUMNS = (
-    "nik",
-    "full_name",
-    "birth_date",
-    "gender",
-    "province_code",
-    "regency_code",
-    "employment_status",
-    "in_formal_education",
-    "receives_social_aid",
-    "consent",
-    "attested_id_card_seen",
-    "phone",
-)
+# The columns a file must have, and two of the optional ones the walk-ins here carry.
+COLUMNS = (*REQUIRED_COLUMNS, "gender", "phone")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,26 @@ def another_number() -> str:
     return f"+62813{random.SystemRandom().randrange(10**7, 10**8)}"
 
 
+async def phone_sign_up(
+    api: httpx.AsyncClient,
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """A sign-up with a phone number and no email: what was sent, the API's answer, and the
+    headers of its owner's later requests (the status token; answers in English)."""
+    body = person(email=False, phone=True)
+    accepted = await submit(api, body)
+    return body, accepted, {"X-Status-Token": accepted["status_token"], "Accept-Language": "en"}
+
+
+async def change_applied(api: httpx.AsyncClient, accepted: dict[str, str]) -> dict[str, Any]:
+    """The status answer once the worker has applied the (first) change of contact."""
+
+    async def probe() -> dict[str, Any] | None:
+        status = await status_of(api, accepted)
+        return status if status and status["contact"]["changes"] == 1 else None
+
+    return await eventually(probe, timeout_s=60, every_s=0.25)
+
+
 async def sms_texts(phone: str) -> list[str]:
     async with httpx.AsyncClient(base_url=SMS, timeout=5) as sms:
         found = (await sms.get("/v1/messages", params={"to": phone})).json()["messages"]
@@ -38,9 +58,7 @@ async def sms_texts(phone: str) -> list[str]:
 async def test_a_changed_number_gets_a_new_code_and_the_old_code_stops_working(
     api: httpx.AsyncClient, redis_client: aioredis.Redis
 ) -> None:
-    body = person(email=False, phone=True)
-    accepted = await submit(api, body)
-    headers = {"X-Status-Token": accepted["status_token"], "Accept-Language": "en"}
+    body, accepted, headers = await phone_sign_up(api)
     registration_id = accepted["registration_id"]
     [old_code] = await sms_codes(body["phone"])
     await reaches(api, accepted, "contact_pending")
@@ -97,10 +115,8 @@ async def test_a_changed_number_gets_a_new_code_and_the_old_code_stops_working(
 async def test_a_resend_past_the_limit_is_refused_with_a_reason(
     api: httpx.AsyncClient, redis_client: aioredis.Redis
 ) -> None:
-    body = person(email=False, phone=True)
-    accepted = await submit(api, body)
+    _, accepted, headers = await phone_sign_up(api)
     registration_id = accepted["registration_id"]
-    headers = {"X-Status-Token": accepted["status_token"], "Accept-Language": "en"}
     resend = {"registration_id": registration_id}
     answers = []
     for _ in range(5):
@@ -141,11 +157,7 @@ async def test_a_changed_email_gets_a_new_link_and_the_old_link_confirms_nothing
     new_link = await email_link(new_email)
     assert new_link != old_link
 
-    async def changed_in_status() -> dict[str, Any] | None:
-        status = await status_of(api, accepted)
-        return status if status and status["contact"]["changes"] == 1 else None
-
-    await eventually(changed_in_status, timeout_s=60, every_s=0.25)
+    await change_applied(api, accepted)
     stale = await api.get("/" + old_link.split("/", 3)[3], headers={"Accept-Language": "en"})
     assert stale.status_code == 410 and "replaced" in stale.json()["detail"]
     fresh = await api.get("/" + new_link.split("/", 3)[3])

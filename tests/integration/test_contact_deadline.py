@@ -4,33 +4,26 @@ leaves to confirm the new contact."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.integration.conftest import eventually, status_of
-from tests.integration.test_verification import person, reaches, submit
+from tests.integration.conftest import status_of
+from tests.integration.test_contact_change import another_number, change_applied, phone_sign_up
+from tests.integration.test_verification import reaches
 
 pytestmark = pytest.mark.integration
-
-
-def another_number() -> str:
-    return f"+62813{random.SystemRandom().randrange(10**7, 10**8)}"
 
 
 async def test_the_status_answer_tells_the_resends_left(
     api: httpx.AsyncClient, redis_client: aioredis.Redis
 ) -> None:
-    body = person(email=False, phone=True)
-    accepted = await submit(api, body)
+    _, accepted, headers = await phone_sign_up(api)
     registration_id = accepted["registration_id"]
-    headers = {"X-Status-Token": accepted["status_token"]}
     status = await reaches(api, accepted, "contact_pending")
     assert (status["contact"]["resends_left"], status["contact"]["resend_limit"]) == (4, 4)
 
@@ -54,10 +47,8 @@ async def test_the_status_answer_tells_the_resends_left(
 async def test_a_change_near_the_deadline_leaves_a_day_to_confirm(
     api: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
-    body = person(email=False, phone=True)
-    accepted = await submit(api, body)
+    _, accepted, headers = await phone_sign_up(api)
     registration_id = accepted["registration_id"]
-    headers = {"X-Status-Token": accepted["status_token"]}
     await reaches(api, accepted, "contact_pending")
     # Hour 47 of 48: one hour left on the case's clock.
     await pool.execute(
@@ -69,12 +60,7 @@ async def test_a_change_near_the_deadline_leaves_a_day_to_confirm(
     change = {"registration_id": registration_id, "phone": another_number()}
     changed = await api.post("/api/v1/contact/change", json=change, headers=headers)
     assert changed.status_code == 202, changed.text
-
-    async def applied() -> dict[str, Any] | None:
-        status = await status_of(api, accepted)
-        return status if status and status["contact"]["changes"] == 1 else None
-
-    await eventually(applied, timeout_s=60, every_s=0.25)
+    await change_applied(api, accepted)
     deadline = await pool.fetchval(
         "SELECT contact_expires_at FROM verification_cases WHERE registration_id = $1",
         uuid.UUID(registration_id),

@@ -22,10 +22,21 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-async def test_a_used_code_given_back_works_once_more(redis_client: aioredis.Redis) -> None:
-    store, rid = OtpStore(redis_client), new_id()
-    right = SECRETS.otp_digest(rid, "123456")
+@pytest.fixture
+def store(redis_client: aioredis.Redis) -> OtpStore:
+    return OtpStore(redis_client)
+
+
+async def issued(store: OtpStore) -> tuple[str, str, str]:
+    """A code just sent to a new registration: its id, the right digest and a wrong one."""
+    rid = new_id()
+    right, wrong = SECRETS.otp_digest(rid, "123456"), SECRETS.otp_digest(rid, "000000")
     await store.issue(rid, right)
+    return rid, right, wrong
+
+
+async def test_a_used_code_given_back_works_once_more(store: OtpStore) -> None:
+    rid, right, _ = await issued(store)
     assert await store.check(rid, right) == "ok"
     assert await store.check(rid, right) == "expired"  # used: gone, to everyone
     assert await store.restore(rid, right)
@@ -33,10 +44,10 @@ async def test_a_used_code_given_back_works_once_more(redis_client: aioredis.Red
     assert await store.check(rid, right) == "expired"
 
 
-async def test_giving_back_keeps_the_attempts_and_the_expiry(redis_client: aioredis.Redis) -> None:
-    store, rid = OtpStore(redis_client), new_id()
-    right, wrong = SECRETS.otp_digest(rid, "123456"), SECRETS.otp_digest(rid, "000000")
-    await store.issue(rid, right)
+async def test_giving_back_keeps_the_attempts_and_the_expiry(
+    store: OtpStore, redis_client: aioredis.Redis
+) -> None:
+    rid, right, wrong = await issued(store)
     for _ in range(OTP_MAX_ATTEMPTS - 1):
         assert await store.check(rid, wrong) == "wrong"
     await redis_client.expire(f"otp:{rid}", 30)  # most of its ten minutes have gone by
@@ -48,10 +59,8 @@ async def test_giving_back_keeps_the_attempts_and_the_expiry(redis_client: aiore
     assert await store.check(rid, right) == "locked"
 
 
-async def test_only_the_used_code_itself_can_be_given_back(redis_client: aioredis.Redis) -> None:
-    store, rid = OtpStore(redis_client), new_id()
-    right, wrong = SECRETS.otp_digest(rid, "123456"), SECRETS.otp_digest(rid, "000000")
-    await store.issue(rid, right)
+async def test_only_the_used_code_itself_can_be_given_back(store: OtpStore) -> None:
+    rid, right, wrong = await issued(store)
     assert not await store.restore(rid, right)  # not used yet: nothing to give back
     assert await store.check(rid, wrong) == "wrong"
     assert not await store.restore(rid, wrong)
@@ -61,9 +70,9 @@ async def test_only_the_used_code_itself_can_be_given_back(redis_client: aioredi
 
 
 async def test_a_code_sent_since_or_an_expired_one_is_left_alone(
-    redis_client: aioredis.Redis,
+    store: OtpStore, redis_client: aioredis.Redis
 ) -> None:
-    store, rid = OtpStore(redis_client), new_id()
+    rid = new_id()
     first, second = SECRETS.otp_digest(rid, "111111"), SECRETS.otp_digest(rid, "222222")
     await store.issue(rid, first)
     assert await store.check(rid, first) == "ok"
@@ -82,9 +91,9 @@ async def test_a_code_sent_since_or_an_expired_one_is_left_alone(
     assert await store.check(gone, code) == "expired"
 
 
-async def test_a_used_code_still_expires_on_time(redis_client: aioredis.Redis) -> None:
-    store, rid = OtpStore(redis_client), new_id()
-    right = SECRETS.otp_digest(rid, "123456")
-    await store.issue(rid, right)
+async def test_a_used_code_still_expires_on_time(
+    store: OtpStore, redis_client: aioredis.Redis
+) -> None:
+    rid, right, _ = await issued(store)
     assert await store.check(rid, right) == "ok"
     assert 0 < await redis_client.ttl(f"otp:{rid}") <= int(OTP_TTL.total_seconds())

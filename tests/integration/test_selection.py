@@ -17,7 +17,7 @@ import pytest
 
 from gelombang.events import RegistrationVerified
 from gelombang.pii import PiiCipher
-from gelombang.settings import CommonSettings
+from gelombang.settings import REPO_ROOT, CommonSettings
 from services.selection.draw import seed_commitment
 from services.selection.repository import PostgresWaveStore, revoke_expired
 from tests.citizens import random_nik
@@ -34,8 +34,6 @@ from tests.waves import (
 )
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_admin_endpoints_refuse_without_the_admin_token() -> None:
@@ -159,7 +157,7 @@ async def test_a_wave_from_pool_to_published_draw_then_revocation_returns_seats(
     exported = await asyncio.to_thread(
         subprocess.run,
         [*cli, "export-draw", "--wave", str(number), "--out", str(out)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -181,7 +179,7 @@ async def test_a_wave_from_pool_to_published_draw_then_revocation_returns_seats(
             "--beacon-value",
             done["beacon_value"],
         ],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -27,7 +26,7 @@ from gelombang.migrations import apply_migrations
 from gelombang.postgres import create_pool
 from gelombang.settings import CommonSettings
 from services.selection.draw import EligibleEntry, canonical_eligible, seed_commitment
-from services.selection.drawbench import default_admin_url, scratch_database, with_database
+from services.selection.drawbench import default_admin_url, scratch_database
 from services.selection.repository import (
     PostgresWaveStore,
     add_to_pool,
@@ -169,18 +168,8 @@ async def test_the_migration_keeps_tiers_and_every_published_list(
     before.mkdir()
     for path in sorted(MIGRATIONS.glob("selection-000[1-4].*.sql")):
         shutil.copy(path, before / path.name)
-    name = scratch_name("migration")
     admin_url = default_admin_url(app_url)
-    admin = await asyncpg.connect(admin_url)
-    owner = urlsplit(app_url).username
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
-    finally:
-        await admin.close()
-    url = with_database(app_url, name)
-    try:
-        assert await asyncio.to_thread(apply_migrations, url, before) == 0
+    async with scratch_database(admin_url, app_url, scratch_name("migration"), before) as url:
         rng = random.Random(3)
         people = [person(rng, i) for i in range(50)]
         conn = await asyncpg.connect(url)
@@ -235,9 +224,3 @@ async def test_the_migration_keeps_tiers_and_every_published_list(
             assert await pool.fetchval("SELECT count(*) FROM selection_wave_lists") == 2
         finally:
             await pool.close()
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()

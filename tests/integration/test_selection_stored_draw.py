@@ -9,12 +9,11 @@ import os
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from gelombang.settings import CommonSettings
+from gelombang.settings import REPO_ROOT, CommonSettings
 from services.selection.draw import draw, eligible_sha256, validate_entries
 from services.selection.drawbench import (
     bench_beacon_value,
@@ -30,7 +29,6 @@ from services.selection.service import Wave
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 ROWS = 5_000
 TOTAL = 900  # fewer seats than people: some waitlisted, some national remainder seats
 RANDOM_SEED = 11
@@ -144,7 +142,7 @@ async def test_the_command_prints_the_steps_as_json_and_leaves_nothing(
     command = [sys.executable, "-m", "services.selection", "bench-draw", "--stored"]
     command += ["--rows", "2000", "--total", "300", "--database", name]
     done = subprocess.run(  # noqa: ASYNC221 (a short child process; nothing else runs meanwhile)
-        command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])

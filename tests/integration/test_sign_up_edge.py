@@ -4,37 +4,34 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import redis.asyncio as aioredis
 
-from gelombang.admission import WindowLimit
 from gelombang.coalesce import PipelinedRedis
 from services.registration.fast_path import RedisSignUpEdge
 from services.registration.service import EdgeAnswer, StoredAnswer
-
-
-def limit(reason: str, name: str, allowed: int) -> WindowLimit:
-    return WindowLimit(
-        reason,  # type: ignore[arg-type]
-        key=f"test:{name}:1",
-        previous_key=f"test:{name}:0",
-        carried=0.0,
-        limit=allowed,
-        ttl_s=60,
-        window_s=30,
-        now=45.0,
-    )
+from tests.integration.conftest import window_limit
 
 
 def fresh() -> str:
     return uuid.uuid4().hex
 
 
+@pytest.fixture
+def edge(redis_client: aioredis.Redis) -> RedisSignUpEdge:
+    return RedisSignUpEdge(PipelinedRedis(redis_client), idempotency_ttl_s=600)
+
+
+def attempt() -> tuple[str, str, str, StoredAnswer]:
+    """A sign-up not seen before: its NIK, registration id, idempotency key and stored answer."""
+    rid = str(uuid.uuid4())
+    return fresh(), rid, fresh(), StoredAnswer("f" * 64, rid)
+
+
 async def test_a_new_sign_up_reserves_the_nik_and_stores_its_answer(
-    redis_client: aioredis.Redis,
+    edge: RedisSignUpEdge, redis_client: aioredis.Redis
 ) -> None:
-    edge = RedisSignUpEdge(PipelinedRedis(redis_client), idempotency_ttl_s=600)
-    nik, rid, key = fresh(), str(uuid.uuid4()), fresh()
-    answer = StoredAnswer("f" * 64, rid)
+    nik, rid, key, answer = attempt()
     assert await edge.admit(nik, rid, key, answer, ()) == EdgeAnswer(remembered=True)
     assert await redis_client.get(f"nik:{nik}") == rid.encode()
     # The retry under the same key finds the first answer, whatever its body.
@@ -48,11 +45,9 @@ async def test_a_new_sign_up_reserves_the_nik_and_stores_its_answer(
 
 
 async def test_a_replay_after_redis_forgot_the_nik_reserves_it_again(
-    redis_client: aioredis.Redis,
+    edge: RedisSignUpEdge, redis_client: aioredis.Redis
 ) -> None:
-    edge = RedisSignUpEdge(PipelinedRedis(redis_client), idempotency_ttl_s=600)
-    nik, rid, key = fresh(), str(uuid.uuid4()), fresh()
-    answer = StoredAnswer("f" * 64, rid)
+    nik, rid, key, answer = attempt()
     await edge.admit(nik, rid, key, answer, ())
     await redis_client.delete(f"nik:{nik}")
     assert await edge.admit(nik, rid, key, answer, ()) == EdgeAnswer(stored=answer)
@@ -60,16 +55,14 @@ async def test_a_replay_after_redis_forgot_the_nik_reserves_it_again(
 
 
 async def test_limits_count_until_reached_and_a_refusal_reserves_nothing(
-    redis_client: aioredis.Redis,
+    edge: RedisSignUpEdge, redis_client: aioredis.Redis
 ) -> None:
-    edge = RedisSignUpEdge(PipelinedRedis(redis_client), idempotency_ttl_s=600)
-    per_ip, per_nik = limit("ip_limit", fresh(), 5), limit("nik_limit", fresh(), 2)
+    per_ip, per_nik = window_limit("ip_limit", fresh(), 5), window_limit("nik_limit", fresh(), 2)
     nik = fresh()
     for _ in range(2):
         admitted = await edge.admit(nik, str(uuid.uuid4()), None, None, (per_ip, per_nik))
         assert admitted.limit_reached is None
-    refused_nik, key = fresh(), fresh()
-    answer = StoredAnswer("f" * 64, str(uuid.uuid4()))
+    refused_nik, _, key, answer = attempt()
     refused = await edge.admit(refused_nik, answer.registration_id, key, answer, (per_ip, per_nik))
     # The NIK limit (second) is reached at 2 counted; the refused attempt is not counted.
     assert refused.limit_reached == (1, 2, 0)
@@ -85,9 +78,8 @@ async def test_limits_count_until_reached_and_a_refusal_reserves_nothing(
 
 
 async def test_the_edge_survives_a_redis_that_forgot_its_scripts(
-    redis_client: aioredis.Redis,
+    edge: RedisSignUpEdge, redis_client: aioredis.Redis
 ) -> None:
-    edge = RedisSignUpEdge(PipelinedRedis(redis_client), idempotency_ttl_s=600)
     await redis_client.script_flush()
     nik, rid = fresh(), str(uuid.uuid4())
     assert await edge.admit(nik, rid, None, None, ()) == EdgeAnswer()

@@ -14,7 +14,6 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka.admin import AIOKafkaAdminClient
 
-from gelombang.admission import WindowLimit
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import status_page_path
 from gelombang.events import STATUS_LINK_REQUESTED
@@ -24,7 +23,7 @@ from gelombang.topics import ALL_TOPICS
 from services.registration.fast_path import RedisWindowCounter
 from testkit.simulators.mail_sink import find_messages
 from tests.citizens import registry_person
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, window_limit
 from tests.integration.test_verification import MAILDIR, SMS, submit
 
 pytestmark = pytest.mark.integration
@@ -153,20 +152,8 @@ async def test_the_window_counter_counts_until_a_limit_is_reached(
     counter = RedisWindowCounter(PipelinedRedis(redis_client))
     tag = uuid.uuid4().hex
     now = time.time()
-
-    def limit(name: str, allowed: int) -> WindowLimit:
-        return WindowLimit(
-            "nik_limit",
-            key=f"test:status-link:{tag}:{name}:1",
-            previous_key=f"test:status-link:{tag}:{name}:0",
-            carried=0.5,
-            limit=allowed,
-            ttl_s=60,
-            window_s=30,
-            now=now,
-        )
-
-    per_ip, per_nik = limit("ip", 5), limit("nik", 3)
+    per_ip = window_limit("nik_limit", f"status-link:{tag}:ip", 5, carried=0.5, now=now)
+    per_nik = window_limit("nik_limit", f"status-link:{tag}:nik", 3, carried=0.5, now=now)
     # One earlier in the previous window, half of which still weighs: 3 - 0.5 leaves 2.
     await redis_client.set(f"abuse:{per_nik.previous_key}", 1)
     assert await counter.take((per_ip, per_nik)) is None

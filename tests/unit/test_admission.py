@@ -226,11 +226,24 @@ def serve(gate: AdmissionController, clock: FakeClock, n: int, latency_s: float)
     return len(admitted)
 
 
+def serve_rounds(
+    gate: AdmissionController, clock: FakeClock, rounds: int, n: int, latency_s: float
+) -> None:
+    """:func:`serve` ``rounds`` times over."""
+    for _ in range(rounds):
+        serve(gate, clock, n, latency_s)
+
+
+def slowed_to_the_floor(clock: FakeClock) -> AdmissionController:
+    """An adaptive gate after 40 generations of 64 answers, each 0.6 s: over the target."""
+    gate = adaptive(clock)
+    serve_rounds(gate, clock, rounds=40, n=64, latency_s=0.6)
+    return gate
+
+
 def test_slow_answers_shrink_the_limit_so_fewer_are_admitted_to_wait() -> None:
     clock = FakeClock()
-    gate = adaptive(clock)
-    for _ in range(40):
-        serve(gate, clock, 64, latency_s=0.6)
+    gate = slowed_to_the_floor(clock)
     # Every generation over target cut the limit once (not once per slow request), down to
     # the floor, which still lets work through.
     assert gate.limit == 8
@@ -250,27 +263,20 @@ def test_one_slow_generation_cuts_the_limit_once() -> None:
 
 def test_fast_answers_grow_the_limit_back_to_its_ceiling() -> None:
     clock = FakeClock()
-    gate = adaptive(clock)
-    for _ in range(40):
-        serve(gate, clock, 64, latency_s=0.6)
+    gate = slowed_to_the_floor(clock)
     assert gate.limit == 8
-    for _ in range(400):
-        serve(gate, clock, 64, latency_s=0.02)
+    serve_rounds(gate, clock, rounds=400, n=64, latency_s=0.02)
     assert gate.limit == 64
 
 
 def test_at_light_load_the_limit_neither_grows_nor_falls() -> None:
     clock = FakeClock()
-    gate = adaptive(clock)
-    for _ in range(40):
-        serve(gate, clock, 64, latency_s=0.6)
-    for _ in range(200):
-        serve(gate, clock, 1, latency_s=0.02)
+    gate = slowed_to_the_floor(clock)
+    serve_rounds(gate, clock, rounds=200, n=1, latency_s=0.02)
     # One request at a time says nothing about whether 9 at a time would be on time...
     assert gate.limit == 8
     fresh = adaptive(clock)
-    for _ in range(50):
-        serve(fresh, clock, 1, latency_s=2.0)
+    serve_rounds(fresh, clock, rounds=50, n=1, latency_s=2.0)
     # ...nor does a slow one at light load (a GC pause) say that fewer would be faster.
     assert fresh.limit == 64
 
@@ -296,8 +302,7 @@ def test_requests_that_keep_arriving_late_are_refused_with_503() -> None:
 def test_without_a_target_the_cap_is_fixed() -> None:
     clock = FakeClock()
     gate = controller(clock, max_in_flight=8, rate_per_s=10_000, burst=10_000)
-    for _ in range(10):
-        serve(gate, clock, 8, latency_s=5.0)
+    serve_rounds(gate, clock, rounds=10, n=8, latency_s=5.0)
     assert gate.limit == 8
     assert gate.try_admit(queued_s=30.0) is None
 

@@ -10,22 +10,16 @@ from hypothesis import strategies as st
 
 from gelombang.events import NikReleased, RegistrationSubmitted
 from services.registration.decisions import Decisions, Verdict, decide
+from tests.citizens import registration_event_fields
 
 Record = RegistrationSubmitted | NikReleased
 
 
 def attempt(nik_hash: str, registration_id: uuid.UUID | None = None) -> RegistrationSubmitted:
     return RegistrationSubmitted(
-        registration_id=registration_id or uuid.uuid4(),
-        nik_hash=nik_hash,
-        nik_last4="0001",
-        pii="sealed",
-        province_code="32",
-        regency_code="3275",
-        employment_status="laid_off",
-        receives_social_aid=False,
-        has_email=True,
-        has_phone=False,
+        **registration_event_fields(
+            nik_hash=nik_hash, registration_id=registration_id or uuid.uuid4()
+        )
     )
 
 

@@ -3,6 +3,7 @@ import hmac
 import random
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -66,50 +67,50 @@ def by_id(result: DrawResult) -> dict[str, Outcome]:
     return {outcome.registration_id: outcome for outcome in result.outcomes}
 
 
+class Case(NamedTuple):
+    """A draw's inputs, in ``draw``'s order."""
+
+    entries: list[EligibleEntry]
+    quotas: dict[str, int]
+    total: int
+    seed: str
+
+
 @st.composite
-def draws(draw_from: st.DrawFn) -> tuple[list[EligibleEntry], dict[str, int], int, str]:
+def draws(draw_from: st.DrawFn) -> Case:
     entries = draw_from(entry_lists)
     quotas = draw_from(quota_maps)
     total = sum(quotas.values()) + draw_from(st.integers(0, 10))
-    return entries, quotas, total, draw_from(seeds)
+    return Case(entries, quotas, total, draw_from(seeds))
 
 
 @modest
 @given(draws())
-def test_the_draw_is_exactly_the_published_algorithm(
-    case: tuple[list[EligibleEntry], dict[str, int], int, str],
-) -> None:
-    entries, quotas, total, seed = case
-    result = draw(entries, quotas, total, seed)
-    expected = reference_draw(entries, quotas, total, seed)
+def test_the_draw_is_exactly_the_published_algorithm(case: Case) -> None:
+    result = draw(*case)
+    expected = reference_draw(*case)
     assert {o.registration_id: (o.outcome, o.via) for o in result.outcomes} == expected
 
 
 @modest
 @given(draws())
-def test_quotas_are_never_exceeded_and_every_seat_that_can_be_filled_is(
-    case: tuple[list[EligibleEntry], dict[str, int], int, str],
-) -> None:
-    entries, quotas, total, seed = case
-    result = draw(entries, quotas, total, seed)
+def test_quotas_are_never_exceeded_and_every_seat_that_can_be_filled_is(case: Case) -> None:
+    result = draw(*case)
     for province in PROVINCES:
         via_province = [
             o for o in result.outcomes if o.province_code == province and o.via == "province"
         ]
-        assert len(via_province) <= quotas.get(province, 0)
-    assert result.selected == min(total, len(entries))
-    assert result.selected + result.waitlisted == len(entries)
+        assert len(via_province) <= case.quotas.get(province, 0)
+    assert result.selected == min(case.total, len(case.entries))
+    assert result.selected + result.waitlisted == len(case.entries)
     assert sum(result.selected_by_province.values()) == result.selected
     assert sum(result.selected_by_tier.values()) == result.selected
 
 
 @modest
 @given(draws())
-def test_within_a_province_a_lower_tier_never_beats_a_higher_one(
-    case: tuple[list[EligibleEntry], dict[str, int], int, str],
-) -> None:
-    entries, quotas, total, seed = case
-    outcomes = draw(entries, quotas, total, seed).outcomes
+def test_within_a_province_a_lower_tier_never_beats_a_higher_one(case: Case) -> None:
+    outcomes = draw(*case).outcomes
     for province in PROVINCES:
         won = [o for o in outcomes if o.province_code == province and o.via == "province"]
         lost = [o for o in outcomes if o.province_code == province and o.outcome == "waitlisted"]
@@ -122,11 +123,8 @@ def test_within_a_province_a_lower_tier_never_beats_a_higher_one(
 
 @modest
 @given(draws())
-def test_remainder_seats_go_in_global_tier_then_rank_order(
-    case: tuple[list[EligibleEntry], dict[str, int], int, str],
-) -> None:
-    entries, quotas, total, seed = case
-    outcomes = draw(entries, quotas, total, seed).outcomes
+def test_remainder_seats_go_in_global_tier_then_rank_order(case: Case) -> None:
+    outcomes = draw(*case).outcomes
     remainder = [o for o in outcomes if o.via == "remainder"]
     waitlisted = [o for o in outcomes if o.outcome == "waitlisted"]
     if remainder and waitlisted:
@@ -138,16 +136,15 @@ def test_remainder_seats_go_in_global_tier_then_rank_order(
 @modest
 @given(draws(), st.randoms(use_true_random=False))
 def test_same_seed_same_result_whatever_the_input_order(
-    case: tuple[list[EligibleEntry], dict[str, int], int, str], shuffler: random.Random
+    case: Case, shuffler: random.Random
 ) -> None:
-    entries, quotas, total, seed = case
-    shuffled = list(entries)
+    shuffled = list(case.entries)
     shuffler.shuffle(shuffled)
-    first = draw(entries, quotas, total, seed)
-    again = draw(shuffled, quotas, total, seed)
+    first = draw(*case)
+    again = draw(*case._replace(entries=shuffled))
     assert by_id(first) == by_id(again)
     assert first.selected_by_province == again.selected_by_province
-    assert canonical_eligible(entries) == canonical_eligible(shuffled)
+    assert canonical_eligible(case.entries) == canonical_eligible(shuffled)
 
 
 @modest
@@ -382,16 +379,13 @@ def v2_reference_rank(seed_hex: str, beacon_value: str, registration_id: str) ->
 
 @modest
 @given(draws(), st.text(min_size=1, max_size=40))
-def test_v2_ranks_with_the_beacon_mixed_into_the_key(
-    case: tuple[list[EligibleEntry], dict[str, int], int, str], beacon: str
-) -> None:
-    entries, quotas, total, seed = case
-    result = draw(entries, quotas, total, seed, beacon_value=beacon)
+def test_v2_ranks_with_the_beacon_mixed_into_the_key(case: Case, beacon: str) -> None:
+    result = draw(*case, beacon_value=beacon)
     for outcome in result.outcomes:
-        assert outcome.rank == v2_reference_rank(seed, beacon, outcome.registration_id)
+        assert outcome.rank == v2_reference_rank(case.seed, beacon, outcome.registration_id)
     # Everything but the key is v1: the v1 reference draw keyed with the v2 draw key agrees.
-    key_hex = hmac.new(bytes.fromhex(seed), beacon.encode("utf-8"), hashlib.sha256).hexdigest()
-    expected = reference_draw(entries, quotas, total, key_hex)
+    key = hmac.new(bytes.fromhex(case.seed), beacon.encode("utf-8"), hashlib.sha256).hexdigest()
+    expected = reference_draw(*case._replace(seed=key))
     assert {o.registration_id: (o.outcome, o.via) for o in result.outcomes} == expected
 
 

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.selection.cli import PublishedBeacon, main, manifest_json, result_csv
+from services.selection.cli_export import published_draw
 from services.selection.draw import (
     ALGORITHM_VERSION_V2,
     EligibleEntry,
@@ -204,28 +205,10 @@ def test_the_readme_script_agrees_with_draw_py(
     # Any v1 or v2 draw that export-draw would publish, the stdlib script re-runs to MATCH.
     beacon = None if not beacon_value else PublishedBeacon("test beacon", "round 1", beacon_value)
     total = sum(quotas.values()) + extra
-    entries = sorted(entries)
-    result = draw(
-        entries, quotas, total, seed, beacon_value=None if beacon is None else beacon.value
-    )
-    eligible = canonical_eligible(entries)
-    manifest = manifest_json(
-        wave=1,
-        eligible_bytes=eligible,
-        seed=seed,
-        quotas=quotas,
-        total_quota=total,
-        selected=result.selected,
-        waitlisted=result.waitlisted,
-        beacon=beacon,
-    )
+    _, files = published_draw(1, sorted(entries), quotas, total, seed, beacon)
     namespace: dict[str, Any] = {"__name__": "rerun_wave"}
     exec(compile(SCRIPT, "rerun_wave.py", "exec"), namespace)  # noqa: S102
     with tempfile.TemporaryDirectory() as folder:
-        for name, content in (
-            ("eligible.csv", eligible),
-            ("result.csv", result_csv(result)),
-            ("manifest.json", manifest),
-        ):
+        for name, content in files.items():
             (Path(folder) / name).write_bytes(content)
         assert namespace["rerun"](folder) == []

@@ -13,7 +13,6 @@ import pytest
 from deploy.gateway.render import (
     GatewayConfigError,
     Limits,
-    Target,
     compose_target,
     k8s_target,
     limits_from_env,
@@ -21,6 +20,7 @@ from deploy.gateway.render import (
     retry_after_s,
     stale_files,
 )
+from deploy.local.gateway import local_target
 
 
 @dataclass(frozen=True)
@@ -60,24 +60,8 @@ def parse(text: str) -> tuple[Directive, ...]:
     return block()
 
 
-def local_target() -> Target:
-    # As deploy/local/gateway.py builds it with `make up`'s defaults (two API processes).
-    return Target(
-        name="local",
-        listen="127.0.0.1:8080",
-        registration=("127.0.0.1:8000", "127.0.0.1:8001"),
-        selection="127.0.0.1:8020",
-        assisted="127.0.0.1:8010",
-        web_root="/repo/web",
-        pid_file="/repo/.run/nginx/nginx.pid",
-        error_log="/repo/.run/logs/nginx.log",
-        access_log="/repo/.run/logs/nginx-access.log",
-        temp_dir="/repo/.run/nginx/temp",
-        limits=limits_from_env({}),
-    )
-
-
-TARGETS = {"local": local_target(), "compose": compose_target(), "k8s": k8s_target()}
+# The local target with `make up`'s defaults (two API processes).
+TARGETS = {"local": local_target({}), "compose": compose_target(), "k8s": k8s_target()}
 CONFIGS = {name: parse(render(target)) for name, target in TARGETS.items()}
 
 # What may differ between the three, and only in its arguments.
@@ -264,7 +248,7 @@ def test_the_limits_come_from_the_environment_and_bad_ones_are_refused() -> None
         {"GELOMBANG_GATEWAY_INTAKE_RATE": "450", "GELOMBANG_GATEWAY_UNLIMITED_CIDRS": ""}
     )
     assert limits == replace(Limits(), intake_rate="450r/s")
-    conf = render(replace(local_target(), limits=limits))
+    conf = render(replace(local_target({}), limits=limits))
     assert "zone=intake:1m rate=450r/s;" in conf
     for key, value in (
         ("GELOMBANG_GATEWAY_RATE", "fast"),

@@ -7,6 +7,14 @@ from gelombang.admission import MAX_ESTIMATED_WAIT_S, IntakePace, expected_wait_
 from tests.unit.fakes import FakeClock
 
 
+def ten_second_window(after_s: float) -> tuple[FakeClock, IntakePace]:
+    """A pace over a 10-second window, ``after_s`` seconds after it started counting."""
+    clock = FakeClock()
+    pace = IntakePace(window_s=10, clock=clock)
+    clock.now += after_s
+    return clock, pace
+
+
 def test_the_wait_grows_with_the_share_refused() -> None:
     # Each try a fresh chance: with 3 in 4 refused, four tries on average, one a second.
     assert expected_wait_s(0.75, retry_s=1) == 4
@@ -18,9 +26,7 @@ def test_the_wait_grows_with_the_share_refused() -> None:
 
 
 def test_refusals_at_the_gateway_count_by_their_sample_weight() -> None:
-    clock = FakeClock()
-    pace = IntakePace(window_s=10, clock=clock)
-    clock.now += 5
+    _, pace = ten_second_window(after_s=5)
     # 100 got in here; the gateway refused 3 samples of 100 each and asked for 2 s.
     for _ in range(3):
         pace.refused_at_gateway(100, retry_after_s=2)
@@ -32,9 +38,7 @@ def test_refusals_at_the_gateway_count_by_their_sample_weight() -> None:
 
 
 def test_only_the_last_window_counts() -> None:
-    clock = FakeClock()
-    pace = IntakePace(window_s=10, clock=clock)
-    clock.now += 5
+    clock, pace = ten_second_window(after_s=5)
     assert pace.pace(admitted=10, refused=90, retry_after_s=1).refused_share == 0.9
     clock.now += 6
     pace.pace(admitted=10, refused=90, retry_after_s=1)
@@ -47,8 +51,6 @@ def test_only_the_last_window_counts() -> None:
 
 
 def test_the_api_s_own_refusals_count_and_set_the_spacing() -> None:
-    clock = FakeClock()
-    pace = IntakePace(window_s=10, clock=clock)
-    clock.now += 2
+    _, pace = ten_second_window(after_s=2)
     now = pace.pace(admitted=50, refused=50, retry_after_s=3)
     assert (now.refused_share, now.retry_after_s, now.estimated_wait_s) == (0.5, 3, 6)

@@ -15,6 +15,19 @@ def _fresh(count: int, seed: int = 1) -> list[bytes]:
     return list(unique_bodies(random.Random(seed), count))
 
 
+def always_repeating(seed: int) -> tuple[list[bytes], Repeats]:
+    """Fifty fresh bodies, and repeats that repeat whenever an accepted NIK is there to reuse."""
+    fresh = _fresh(50)
+    return fresh, Repeats(iter(fresh), rate=1.0, rng=random.Random(seed))
+
+
+def accepted_then_repeated(repeats: Repeats, at: float) -> tuple[bytes, bytes]:
+    """The first body, answered 202 at ``at``, and the body sent after it: its repeat."""
+    first = next(repeats)
+    repeats.answered(at, first, 202, "id-1")
+    return first, next(repeats)
+
+
 def test_a_repeat_is_the_same_person_with_another_email() -> None:
     original = _fresh(1)[0]
     first, again = json.loads(original), json.loads(repeat_body(original, random.Random(2)))
@@ -27,8 +40,7 @@ def test_a_repeat_is_the_same_person_with_another_email() -> None:
 
 
 def test_nothing_is_repeated_before_a_first_202() -> None:
-    fresh = _fresh(50)
-    repeats = Repeats(iter(fresh), rate=1.0, rng=random.Random(3))
+    fresh, repeats = always_repeating(seed=3)
     assert [next(repeats) for _ in range(10)] == fresh[:10]
     for body in fresh[:10]:
         repeats.answered(0.0, body, 503, None)  # refused: nobody to repeat yet
@@ -37,11 +49,8 @@ def test_nothing_is_repeated_before_a_first_202() -> None:
 
 
 def test_a_repeat_reuses_an_accepted_nik_once_and_its_answer_is_kept_apart() -> None:
-    fresh = _fresh(50)
-    repeats = Repeats(iter(fresh), rate=1.0, rng=random.Random(4))
-    first = next(repeats)
-    repeats.answered(1.0, first, 202, "id-1")
-    repeat = next(repeats)
+    fresh, repeats = always_repeating(seed=4)
+    first, repeat = accepted_then_repeated(repeats, at=1.0)
     assert json.loads(repeat)["nik"] == json.loads(first)["nik"]
     assert repeat != first
     # Its original is used up: the next body is fresh again.
@@ -53,11 +62,8 @@ def test_a_repeat_reuses_an_accepted_nik_once_and_its_answer_is_kept_apart() -> 
 
 
 def test_a_repeat_answered_202_is_never_itself_repeated() -> None:
-    fresh = _fresh(50)
-    repeats = Repeats(iter(fresh), rate=1.0, rng=random.Random(5))
-    first = next(repeats)
-    repeats.answered(0.0, first, 202, "id-1")
-    repeat = next(repeats)
+    fresh, repeats = always_repeating(seed=5)
+    _, repeat = accepted_then_repeated(repeats, at=0.0)
     repeats.answered(0.0, repeat, 202, "id-2")
     assert next(repeats) == fresh[1]  # nothing accepted left to repeat
 

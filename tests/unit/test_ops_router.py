@@ -4,6 +4,8 @@ and on a worker's probes port, and /readyz names the dependency that keeps a pro
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
+from functools import partial
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gelombang.probes import OPS_PATHS, Checks, probes_app
+from gelombang.serving import lifespan_runtime
 from services.assisted import api as assisted_api
 from services.assisted.app import create_app as assisted_app
 from services.registration import api as registration_api
@@ -44,46 +47,34 @@ class Redis:
         return True
 
 
-def registration(down: frozenset[str]) -> FastAPI:
-    app = registration_app()
-    rt = registration_api.Runtime(
-        UNUSED,
-        UNUSED,
-        UNUSED,
-        Publisher("kafka" not in down),  # type: ignore[arg-type]
-        Redis("redis" not in down),  # type: ignore[arg-type]
-        UNUSED,
-        UNUSED,
-    )
-    app.dependency_overrides[registration_api.runtime] = lambda: rt
-    return app
+def dependencies(down: frozenset[str]) -> dict[str, object]:
+    """A fake of each dependency a readiness check may ask, by the runtime field that holds it."""
+    return {
+        "publisher": Publisher("kafka" not in down),
+        "redis": Redis("redis" not in down),
+        "pool": FakePool("postgres" not in down),
+    }
 
 
-def assisted(down: frozenset[str]) -> FastAPI:
-    app = assisted_app()
-    rt = assisted_api.Runtime(
-        UNUSED,
-        UNUSED,
-        UNUSED,
-        Publisher("kafka" not in down),  # type: ignore[arg-type]
-        Redis("redis" not in down),  # type: ignore[arg-type]
-        FakePool("postgres" not in down),
-    )
-    app.dependency_overrides[assisted_api.runtime] = lambda: rt
-    return app
+def api(
+    create_app: Callable[[], FastAPI], runtime_type: type[Any], runtime: Callable[..., Any]
+) -> Callable[[frozenset[str]], FastAPI]:
+    """An API whose runtime holds the dependency fakes, with ``down`` refusing, and nothing else."""
 
+    def build(down: frozenset[str]) -> FastAPI:
+        app = create_app()
+        fakes = dependencies(down)
+        rt = runtime_type(**{f.name: fakes.get(f.name, UNUSED) for f in fields(runtime_type)})
+        app.dependency_overrides[runtime] = lambda: rt
+        return app
 
-def selection(down: frozenset[str]) -> FastAPI:
-    app = selection_app()
-    rt = selection_api.Runtime(UNUSED, FakePool("postgres" not in down), UNUSED, UNUSED)
-    app.dependency_overrides[selection_api.runtime] = lambda: rt
-    return app
+    return build
 
 
 APIS: dict[str, Callable[[frozenset[str]], FastAPI]] = {
-    "registration": registration,
-    "assisted": assisted,
-    "selection": selection,
+    "registration": api(registration_app, registration_api.Runtime, registration_api.runtime),
+    "assisted": api(assisted_app, assisted_api.Runtime, lifespan_runtime),
+    "selection": api(selection_app, selection_api.Runtime, lifespan_runtime),
 }
 
 
@@ -155,9 +146,7 @@ async def test_redis_down_is_reported_but_keeps_intake_ready(name: str) -> None:
 @pytest.mark.parametrize(
     "app",
     [
-        pytest.param(lambda: registration(frozenset()), id="registration"),
-        pytest.param(lambda: assisted(frozenset()), id="assisted"),
-        pytest.param(lambda: selection(frozenset()), id="selection"),
+        *(pytest.param(partial(build, frozenset()), id=name) for name, build in APIS.items()),
         pytest.param(lambda: civil_registry.create_app(Faults(FaultConfig())), id="registry"),
         pytest.param(lambda: sms_gateway.create_app(Faults(FaultConfig())), id="sms"),
     ],

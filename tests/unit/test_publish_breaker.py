@@ -6,6 +6,14 @@ from gelombang.rdkafka import Breaker
 from tests.unit.fakes import FakeClock
 
 
+def opened() -> tuple[FakeClock, Breaker]:
+    """A breaker, of one second, that a publish has just failed."""
+    clock = FakeClock(50.0)
+    breaker = Breaker(open_s=1.0, clock=clock)
+    breaker.failed()
+    return clock, breaker
+
+
 def test_a_closed_breaker_lets_every_publish_through() -> None:
     breaker = Breaker(open_s=1.0, clock=FakeClock(50.0))
     assert all(breaker.allow() for _ in range(100))
@@ -13,9 +21,7 @@ def test_a_closed_breaker_lets_every_publish_through() -> None:
 
 
 def test_after_a_failure_publishes_are_refused_until_the_probe_time() -> None:
-    clock = FakeClock(50.0)
-    breaker = Breaker(open_s=1.0, clock=clock)
-    breaker.failed()
+    clock, breaker = opened()
     assert not breaker.closed
     assert not breaker.allow()
     clock.now += 0.99
@@ -28,9 +34,7 @@ def test_after_a_failure_publishes_are_refused_until_the_probe_time() -> None:
 
 
 def test_a_probe_that_succeeds_closes_the_breaker() -> None:
-    clock = FakeClock(50.0)
-    breaker = Breaker(open_s=1.0, clock=clock)
-    breaker.failed()
+    clock, breaker = opened()
     clock.now += 1.0
     assert breaker.allow()
     breaker.succeeded()
@@ -39,9 +43,7 @@ def test_a_probe_that_succeeds_closes_the_breaker() -> None:
 
 
 def test_a_probe_that_fails_opens_it_again_for_another_period() -> None:
-    clock = FakeClock(50.0)
-    breaker = Breaker(open_s=1.0, clock=clock)
-    breaker.failed()
+    clock, breaker = opened()
     clock.now += 1.0
     assert breaker.allow()
     clock.now += 8.0  # the probe waited its whole publish timeout

@@ -168,11 +168,26 @@ def request(**overrides: object) -> RegistrationRequest:
     return RegistrationRequest.model_validate(valid_payload(**overrides))
 
 
+async def accepted(world: World, req: RegistrationRequest, key: str | None = None) -> Accepted:
+    """Sign ``req`` up, which must be accepted."""
+    outcome = await register(req, key, world.deps)
+    assert isinstance(outcome, Accepted)
+    return outcome
+
+
+async def publish_fails(world: World, req: RegistrationRequest, key: str) -> None:
+    """Sign ``req`` up while Kafka refuses the publish (the sign-up fails), then bring Kafka
+    back."""
+    world.publisher.failing = True
+    with pytest.raises(PublishFailed):
+        await register(req, key, world.deps)
+    world.publisher.failing = False
+
+
 async def test_accepted_signup_is_published_keyed_by_nik_hash_without_plaintext() -> None:
     world = World()
     req = request()
-    outcome = await register(req, None, world.deps)
-    assert isinstance(outcome, Accepted)
+    outcome = await accepted(world, req)
     [(topic, key, event)] = world.publisher.published
     assert topic == REGISTRATIONS_SUBMITTED
     assert isinstance(event, RegistrationSubmitted)
@@ -189,7 +204,7 @@ async def test_accepted_signup_is_published_keyed_by_nik_hash_without_plaintext(
 async def test_second_signup_for_same_nik_is_refused_without_publishing() -> None:
     world = World()
     req = request()
-    assert isinstance(await register(req, None, world.deps), Accepted)
+    await accepted(world, req)
     assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
     assert len(world.publisher.published) == 1
 
@@ -198,11 +213,9 @@ async def test_after_redis_was_flushed_a_repeat_passes_the_edge_for_the_log_to_r
     # The edge is a hint; the decider refuses the second attempt from the log (decisions.py).
     world = World()
     req = request()
-    first = await register(req, None, world.deps)
-    assert isinstance(first, Accepted)
+    first = await accepted(world, req)
     world.reservations.held.clear()  # FLUSHALL, or a Redis that lost its data
-    second = await register(req, None, world.deps)
-    assert isinstance(second, Accepted)
+    second = await accepted(world, req)
     assert second.registration_id != first.registration_id
     assert len(world.publisher.published) == 2
     assert world.standings.asked == 0  # no read-model query on the sign-up path
@@ -211,8 +224,7 @@ async def test_after_redis_was_flushed_a_repeat_passes_the_edge_for_the_log_to_r
 async def test_a_confirmed_hint_answers_409_without_asking_the_read_model() -> None:
     world = World()
     req = request()
-    first = await register(req, None, world.deps)
-    assert isinstance(first, Accepted)
+    await accepted(world, req)
     world.reservations.confirmed.add(world.cipher.nik_hash(req.nik))  # the decider's hint
     assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
     assert world.standings.asked == 0
@@ -222,8 +234,7 @@ async def test_a_confirmed_hint_answers_409_without_asking_the_read_model() -> N
 async def test_an_unconfirmed_holder_that_the_log_accepted_is_409() -> None:
     world = World()
     req = request()
-    first = await register(req, None, world.deps)
-    assert isinstance(first, Accepted)
+    first = await accepted(world, req)
     world.standings.known[first.registration_id] = "live"
     assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
 
@@ -236,7 +247,7 @@ async def test_a_young_unknown_reservation_is_409_until_a_publish_could_have_lan
     world.reservations.age_s[nik_hash] = 19.0
     assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
     world.reservations.age_s[nik_hash] = 21.0  # it never got there: taken over
-    assert isinstance(await register(req, None, world.deps), Accepted)
+    await accepted(world, req)
     assert len(world.publisher.published) == 2
 
 
@@ -247,8 +258,7 @@ async def test_a_reservation_whose_sign_up_never_reached_the_log_is_taken_over()
     nik_hash = world.cipher.nik_hash(req.nik)
     world.reservations.held[nik_hash] = "0b7d5b8e-2f0a-4c1e-9d3b-5a6f7e8d9c0b"
     world.reservations.age_s[nik_hash] = 21.0
-    outcome = await register(req, None, world.deps)
-    assert isinstance(outcome, Accepted)
+    outcome = await accepted(world, req)
     assert world.reservations.held[nik_hash] == outcome.registration_id
     assert len(world.publisher.published) == 1
 
@@ -256,20 +266,18 @@ async def test_a_reservation_whose_sign_up_never_reached_the_log_is_taken_over()
 async def test_a_released_nik_asks_to_retry_while_the_decider_gives_it_back() -> None:
     world = World()
     req = request()
-    first = await register(req, None, world.deps)
-    assert isinstance(first, Accepted)
+    first = await accepted(world, req)
     world.standings.known[first.registration_id] = "released"  # rejected: register again
     assert await register(req, None, world.deps) == TryAgainShortly(2)
     world.reservations.held.clear()  # the decider processed the release
-    assert isinstance(await register(req, None, world.deps), Accepted)
+    await accepted(world, req)
 
 
 async def test_intake_continues_when_redis_and_postgres_are_down() -> None:
     world = World()
     world.reservations.down = True
     world.standings.down = True
-    outcome = await register(request(), None, world.deps)
-    assert isinstance(outcome, Accepted)
+    await accepted(world, request())
     assert len(world.publisher.published) == 1
 
 
@@ -278,14 +286,10 @@ async def test_a_timed_out_publish_keeps_the_reservation_and_the_retry_is_the_sa
     # and the retry with the same Idempotency-Key publishes the same registration id.
     world = World()
     req = request()
-    world.publisher.failing = True
-    with pytest.raises(PublishFailed):
-        await register(req, "key-0", world.deps)
+    await publish_fails(world, req, "key-0")
     nik_hash = world.cipher.nik_hash(req.nik)
     held_by = world.reservations.held[nik_hash]
-    world.publisher.failing = False
-    retry = await register(req, "key-0", world.deps)
-    assert isinstance(retry, Accepted)
+    retry = await accepted(world, req, "key-0")
     assert retry.registration_id == held_by
     # Without the key a new attempt is another registration: the first holds the NIK.
     assert isinstance(await register(req, None, world.deps), AlreadyRegistered)
@@ -294,9 +298,8 @@ async def test_a_timed_out_publish_keeps_the_reservation_and_the_retry_is_the_sa
 async def test_retry_with_same_idempotency_key_gets_the_first_answer() -> None:
     world = World()
     req = request()
-    first = await register(req, "key-1", world.deps)
-    again = await register(req, "key-1", world.deps)
-    assert isinstance(first, Accepted) and isinstance(again, Accepted)
+    first = await accepted(world, req, "key-1")
+    again = await accepted(world, req, "key-1")
     assert (again.registration_id, again.status_token) == (
         first.registration_id,
         first.status_token,
@@ -311,13 +314,9 @@ async def test_retry_with_same_idempotency_key_gets_the_first_answer() -> None:
 async def test_a_replay_after_a_failed_publish_makes_the_registration_durable() -> None:
     world = World()
     req = request()
-    world.publisher.failing = True
-    with pytest.raises(PublishFailed):
-        await register(req, "key-9", world.deps)
+    await publish_fails(world, req, "key-9")
     assert world.publisher.published == []
-    world.publisher.failing = False
-    retry = await register(req, "key-9", world.deps)
-    assert isinstance(retry, Accepted)
+    retry = await accepted(world, req, "key-9")
     decided = world.registrations_decided()
     assert [str(a.registration_id) for a in decided.accepted] == [retry.registration_id]
 
@@ -336,12 +335,10 @@ async def test_timed_out_attempt_and_its_retry_become_one_registration() -> None
     # the read model ends with one registration, not a duplicate.
     world = World()
     req = request()
-    first = await register(req, "key-3", world.deps)
-    assert isinstance(first, Accepted)
+    first = await accepted(world, req, "key-3")
     world.idempotency.answers.clear()
     world.reservations.held.clear()
-    retry = await register(req, "key-3", world.deps)
-    assert isinstance(retry, Accepted)
+    retry = await accepted(world, req, "key-3")
     assert retry.registration_id == first.registration_id
     assert retry.status_token == first.status_token
     ids = {json.loads(e.to_bytes())["registration_id"] for _, _, e in world.publisher.published}
@@ -358,7 +355,7 @@ async def test_a_reused_key_with_another_nik_leaves_that_nik_free() -> None:
     other = request()
     assert isinstance(await register(other, "key-4", world.deps), IdempotencyKeyReused)
     assert world.cipher.nik_hash(other.nik) not in world.reservations.held
-    assert isinstance(await register(other, "key-5", world.deps), Accepted)
+    await accepted(world, other, "key-5")
     assert len(world.publisher.published) == 2
 
 
@@ -366,8 +363,7 @@ async def test_a_replay_after_redis_forgot_the_nik_keeps_it_reserved_for_the_sam
     world = World()
     payload = valid_payload()
     req = RegistrationRequest.model_validate(payload)
-    first = await register(req, "key-6", world.deps)
-    assert isinstance(first, Accepted)
+    first = await accepted(world, req, "key-6")
     world.reservations.held.clear()  # evicted; the idempotency answer survived
     again = await register(req, "key-6", world.deps)
     assert isinstance(again, Accepted) and again.replayed

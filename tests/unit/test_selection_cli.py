@@ -92,11 +92,7 @@ def test_a_changed_result_row_is_a_mismatch(
 def test_a_changed_eligible_row_is_a_hash_mismatch(
     exported: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = exported / "eligible.csv"
-    lines = path.read_text().split("\n")
-    registration_id, province, tier = lines[0].split(",")
-    lines[0] = f"{registration_id},{province},{int(tier) % 3 + 1}"
-    path.write_text("\n".join(lines))
+    _change_eligible_row(exported)
     status, out = verify(exported, capsys)
     assert status == 1
     assert "eligible.csv has SHA-256" in out
@@ -105,10 +101,7 @@ def test_a_changed_eligible_row_is_a_hash_mismatch(
 def test_a_seed_that_does_not_match_its_commitment_is_a_mismatch(
     exported: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = exported / "manifest.json"
-    manifest = json.loads(path.read_text())
-    manifest["seed"] = "5f" + SEED[2:]
-    path.write_text(json.dumps(manifest))
+    _edit_manifest(exported, seed="5f" + SEED[2:])
     status, out = verify(exported, capsys)
     assert status == 1
     assert "seed hashes to" in out

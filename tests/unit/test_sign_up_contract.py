@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from gelombang.coalesce import PipelinedRedis
+from gelombang.serving import lifespan_runtime
 from services.assisted import api as assisted_api
 from services.assisted.app import create_app as assisted_app
 from services.assisted.service import AssistedCollaborators, Officer, Submission, with_standings
@@ -60,7 +61,7 @@ async def lanes() -> AsyncIterator[Lanes]:
     deps = AssistedCollaborators(World().deps, FakeSubmissions(), FakeAudit())
     runtime = assisted_api.Runtime(posko_settings(), deps, UNUSED, UNUSED, UNUSED, UNUSED)
     officer = Officer(uuid.uuid4(), uuid.uuid4(), "Ani")
-    posko.dependency_overrides[assisted_api.runtime] = lambda: runtime
+    posko.dependency_overrides[lifespan_runtime] = lambda: runtime
     posko.dependency_overrides[assisted_api.current_officer] = lambda: officer
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=public), base_url="http://p") as p,

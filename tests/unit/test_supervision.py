@@ -88,6 +88,12 @@ def watching(stack: FakeStack, clock: FakeClock) -> Supervisor:
     return supervisor
 
 
+def watched(*names: str) -> tuple[FakeStack, FakeClock, Supervisor]:
+    """``names`` up, watched from 0 s on."""
+    stack, clock = FakeStack(*names), FakeClock(0.0)
+    return stack, clock, watching(stack, clock)
+
+
 def run_for(supervisor: Supervisor, clock: FakeClock, seconds: float) -> None:
     """Rounds once a second, as the watcher does."""
     end = clock.now + seconds
@@ -111,8 +117,7 @@ def seconds_until_back(
 
 
 def test_a_killed_app_comes_back_with_a_new_pid_after_a_second() -> None:
-    stack, clock = FakeStack("projector", "sms-gateway-sim"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("projector", "sms-gateway-sim")
     old = stack.pids["projector"]
     stack.kill("projector")
     clock.now = 1.0
@@ -125,8 +130,7 @@ def test_a_killed_app_comes_back_with_a_new_pid_after_a_second() -> None:
 
 
 def test_each_exit_within_the_window_waits_twice_as_long_as_the_one_before() -> None:
-    stack, clock = FakeStack("verification-0"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("verification-0")
     waits = []
     for _ in range(4):
         stack.kill("verification-0")
@@ -140,8 +144,7 @@ def test_the_backoff_stops_growing_at_its_ceiling() -> None:
 
 
 def test_a_crash_loop_is_left_down_and_says_why() -> None:
-    stack, clock = FakeStack("projector"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("projector")
     for _ in range(4):
         stack.kill("projector")
         seconds_until_back(supervisor, stack, clock, "projector")
@@ -153,8 +156,7 @@ def test_a_crash_loop_is_left_down_and_says_why() -> None:
 
 
 def test_exits_further_apart_than_the_window_never_give_up() -> None:
-    stack, clock = FakeStack("projector"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("projector")
     for _ in range(12):
         stack.kill("projector")
         seconds_until_back(supervisor, stack, clock, "projector")
@@ -163,16 +165,14 @@ def test_exits_further_apart_than_the_window_never_give_up() -> None:
 
 
 def test_an_app_stopped_on_purpose_stays_stopped() -> None:
-    stack, clock = FakeStack("projector"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("projector")
     stack.stop("projector")
     run_for(supervisor, clock, 60)
     assert stack.restarts == [] and not stack.is_up("projector")
 
 
 def test_nothing_is_started_while_up_down_or_restart_holds_the_lock() -> None:
-    stack, clock = FakeStack("projector"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("projector")
     stack.lock_free = False
     stack.kill("projector")
     run_for(supervisor, clock, 30)
@@ -183,8 +183,7 @@ def test_nothing_is_started_while_up_down_or_restart_holds_the_lock() -> None:
 
 
 def test_a_stop_made_just_before_the_lock_is_taken_is_not_undone() -> None:
-    stack, clock = FakeStack("projector"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("projector")
     stack.kill("projector")
     # `make down` takes the lock first and removes the pidfile; the watcher gets it after.
     stack.on_lock = lambda: stack.pids.pop("projector", None)
@@ -193,8 +192,7 @@ def test_a_stop_made_just_before_the_lock_is_taken_is_not_undone() -> None:
 
 
 def test_an_app_started_by_up_meanwhile_is_not_started_twice() -> None:
-    stack, clock = FakeStack("verification-0"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("verification-0")
     stack.kill("verification-0")
     stack.on_lock = lambda: None if stack.is_up("verification-0") else stack.operator_start(
         "verification-0"
@@ -204,8 +202,7 @@ def test_an_app_started_by_up_meanwhile_is_not_started_twice() -> None:
 
 
 def test_a_start_by_an_operator_forgets_the_crash_loop() -> None:
-    stack, clock = FakeStack("projector"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("projector")
     for _ in range(5):
         stack.kill("projector")
         run_for(supervisor, clock, 20)
@@ -227,8 +224,7 @@ def test_an_app_left_down_by_an_earlier_watcher_stays_down() -> None:
 
 
 def test_a_start_that_fails_counts_as_an_exit() -> None:
-    stack, clock = FakeStack("mail-sink"), FakeClock(0.0)
-    supervisor = watching(stack, clock)
+    stack, clock, supervisor = watched("mail-sink")
     stack.refuse_starts = True
     stack.kill("mail-sink")
     run_for(supervisor, clock, 120)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from gelombang.events import (
@@ -29,8 +29,11 @@ from services.verification.service import (
     progressed,
     record_nik_checks,
 )
+from tests.citizens import registration_event_fields
 
 EXPIRES = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+# A case opens with what the acceptance says of the registration, as the store copies it.
+CASE_FIELDS_FROM_EVENT = {f.name for f in fields(Case)} & set(RegistrationAccepted.model_fields)
 
 
 @dataclass
@@ -53,13 +56,7 @@ class FakeCases:
             if event.registration_id in self.cases:
                 continue
             self.cases[event.registration_id] = Case(
-                registration_id=event.registration_id,
-                nik_hash=event.nik_hash,
-                province_code=event.province_code,
-                regency_code=event.regency_code,
-                employment_status=event.employment_status,
-                receives_social_aid=event.receives_social_aid,
-                channel=event.channel,
+                **event.model_dump(include=CASE_FIELDS_FROM_EVENT),
                 contact_method=method,
                 contact_state="confirmed" if method == "officer" else "unsent",
                 nik_state="pending",
@@ -114,17 +111,7 @@ class FakeCases:
 
 def accepted(channel: Channel = "api", has_email: bool = True) -> RegistrationAccepted:
     return RegistrationAccepted(
-        registration_id=uuid.uuid4(),
-        nik_hash=uuid.uuid4().hex,
-        nik_last4="0001",
-        pii="sealed",
-        province_code="35",
-        regency_code="3578",
-        employment_status="laid_off",
-        receives_social_aid=False,
-        channel=channel,
-        has_email=has_email,
-        has_phone=True,
+        **registration_event_fields(channel=channel, has_email=has_email, has_phone=True)
     )
 
 

@@ -117,6 +117,14 @@ class FakeRegistry:
         return [nik for nik, gate in self.gates.items() if not gate.is_set()]
 
 
+def store_with_due(
+    count: int, write_gate: asyncio.Event | None = None, failing_writes: int = 0
+) -> FakeStore:
+    """A store holding ``count`` due checks, of NIKs 0, 1, …"""
+    due = [due_check(f"{i:016d}") for i in range(count)]
+    return FakeStore(due, write_gate=write_gate, failing_writes=failing_writes)
+
+
 @asynccontextmanager
 async def running(
     store: FakeStore, registry: FakeRegistry, **config: float
@@ -141,8 +149,8 @@ async def running(
 
 
 async def test_a_slow_call_holds_back_only_its_own_slot() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(40)]
-    store = FakeStore(due=list(checks))
+    store = store_with_due(40)
+    due = sorted(c.registration_id for c in store.due)
     registry = FakeRegistry(slow={"0000000000000000"})
     async with running(store, registry, concurrency=4):
         # The first call never answers while the other 39 are claimed, called and stored
@@ -152,12 +160,11 @@ async def test_a_slow_call_holds_back_only_its_own_slot() -> None:
         assert registry.max_in_flight <= 4
         registry.release("0000000000000000")
         await eventually(lambda: len(store.stored()) == 40, "the slow one stored too")
-    assert sorted(store.stored()) == sorted(c.registration_id for c in checks)
+    assert sorted(store.stored()) == due
 
 
 async def test_freed_slots_are_refilled_by_small_claims_up_to_the_cap() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(30)]
-    store = FakeStore(due=list(checks))
+    store = store_with_due(30)
     registry = FakeRegistry(gated=True)
     async with running(store, registry, concurrency=8, claim_min=2) as pipeline:
         await eventually(lambda: registry.in_flight == 8, "the cap filled")
@@ -181,8 +188,7 @@ async def test_freed_slots_are_refilled_by_small_claims_up_to_the_cap() -> None:
 
 
 async def test_prefetched_checks_take_a_freed_slot_at_once_and_claims_come_in_batches() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(30)]
-    store = FakeStore(due=list(checks))
+    store = store_with_due(30)
     registry = FakeRegistry(gated=True)
     async with running(store, registry, concurrency=4, prefetch=4, claim_min=4) as pipeline:
         await eventually(lambda: registry.in_flight == 4, "the cap filled")
@@ -201,8 +207,7 @@ async def test_prefetched_checks_take_a_freed_slot_at_once_and_claims_come_in_ba
 
 
 async def test_answers_are_stored_in_one_write_per_batch() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(30)]
-    store = FakeStore(due=list(checks), write_gate=asyncio.Event())
+    store = store_with_due(30, write_gate=asyncio.Event())
     registry = FakeRegistry()
     async with running(store, registry, concurrency=30, claim_min=1, write_batch=64):
         # The first write waits for the gate; meanwhile every other answer arrives.
@@ -217,8 +222,7 @@ async def test_answers_are_stored_in_one_write_per_batch() -> None:
 
 
 async def test_a_batch_is_never_larger_than_write_batch_and_mixes_answers_and_retries() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(20)]
-    store = FakeStore(due=list(checks), write_gate=asyncio.Event())
+    store = store_with_due(20, write_gate=asyncio.Event())
     registry = FakeRegistry()
     # Unreadable personal data stands in for a check without an answer: a retry.
     broken = DueNikCheck(uuid.uuid4(), "not sealed", 3)
@@ -238,8 +242,7 @@ async def test_a_batch_is_never_larger_than_write_batch_and_mixes_answers_and_re
 
 
 async def test_the_registry_asking_to_wait_stops_claims_and_calls_until_it_is_over() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(12)]
-    store = FakeStore(due=list(checks))
+    store = store_with_due(12)
     registry = FakeRegistry(gated=True, rate_limited={"0000000000000003"})
     async with running(store, registry, concurrency=4):
         # Four claimed; one of them answers 429 with Retry-After and the registry holds off.
@@ -260,8 +263,7 @@ async def test_the_registry_asking_to_wait_stops_claims_and_calls_until_it_is_ov
 
 
 async def test_a_check_claimed_just_before_the_registry_asked_to_wait_is_put_back_untried() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(3)]
-    store = FakeStore(due=list(checks))
+    store = store_with_due(3)
     registry = FakeRegistry()
 
     def wait_comes_in_meanwhile() -> None:
@@ -278,8 +280,8 @@ async def test_a_check_claimed_just_before_the_registry_asked_to_wait_is_put_bac
 
 
 async def test_unstored_answers_are_kept_and_claims_pause_while_they_pile_up() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(20)]
-    store = FakeStore(due=list(checks), failing_writes=1_000_000)
+    store = store_with_due(20, failing_writes=1_000_000)
+    due = sorted(c.registration_id for c in store.due)
     registry = FakeRegistry()
     async with running(store, registry, concurrency=2, max_unwritten=6):
         await eventually(lambda: len(registry.calls) >= 6, "answers waiting")
@@ -289,12 +291,11 @@ async def test_unstored_answers_are_kept_and_claims_pause_while_they_pile_up() -
         assert len(store.claims) == claims and len(registry.calls) <= 6 + 2
         store.failing_writes = 0
         await eventually(lambda: len(store.stored()) == 20, "all stored once it is back")
-    assert sorted(store.stored()) == sorted(c.registration_id for c in checks)
+    assert sorted(store.stored()) == due
 
 
 async def test_stopping_lets_calls_in_flight_finish_and_stores_their_answers() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(4)]
-    store = FakeStore(due=list(checks))
+    store = store_with_due(4)
     registry = FakeRegistry(gated=True)
     pipeline = NikCheckPipeline(
         store, registry, CIPHER, NikCheckConfig(concurrency=4, write_linger_s=0.0), random.Random()
@@ -312,8 +313,7 @@ async def test_stopping_lets_calls_in_flight_finish_and_stores_their_answers() -
 
 
 async def test_stopping_puts_checks_still_waiting_for_a_slot_back_at_once() -> None:
-    checks = [due_check(f"{i:016d}") for i in range(8)]
-    store = FakeStore(due=list(checks))
+    store = store_with_due(8)
     registry = FakeRegistry(gated=True)
     config = NikCheckConfig(concurrency=2, prefetch=2, claim_min=2, write_linger_s=0.0)
     pipeline = NikCheckPipeline(store, registry, CIPHER, config, random.Random())

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from services.selection.api import Runtime, runtime
+from gelombang.serving import lifespan_runtime
+from services.selection.api import Runtime
 from services.selection.app import create_app
 from services.selection.cli import main
 from services.selection.draw import (
@@ -334,7 +335,7 @@ async def admin_api() -> AsyncIterator[tuple[httpx.AsyncClient, MemoryWaveStore]
     # No lifespan under ASGITransport: the routes get a runtime without a database instead;
     # they use only the waves service.
     rt = Runtime(settings, None, waves_of(store), None)  # type: ignore[arg-type]
-    app.dependency_overrides[runtime] = lambda: rt
+    app.dependency_overrides[lifespan_runtime] = lambda: rt
     token = settings.effective_admin_token
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),

@@ -1,7 +1,7 @@
 // Many walk-ins at once: a CSV file to the existing batch endpoint, its progress (polled), and
 // the per-row error report, shown on the page and downloadable as the API's CSV. Uploading the
 // same file again is safe: the server keys each row by (posko, NIK).
-import { REQUEST_TIMEOUT_MS, failureKind, parseRetryAfter, pause, retryDelayS } from "/net.js";
+import { api, failureKind, pause, retryDelayS } from "/net.js";
 import { currentLang, el, main, setLanguage, setView, t } from "./page.js";
 import { authorization } from "./session.js";
 import { keyRefused } from "./sender.js";
@@ -134,36 +134,9 @@ function render() {
   document.getElementById("report-failed").hidden = !batch.reportFailed;
 }
 
-async function send(method, path, { body = undefined, headers = {}, timeoutMs = REQUEST_TIMEOUT_MS, accept = "application/json" } = {}) {
-  if (navigator.onLine === false) return { status: 0, offline: true };
-  const abort = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, timeoutMs);
-  try {
-    const response = await fetch(path, {
-      method,
-      body,
-      headers: { Accept: accept, "Accept-Language": currentLang(), ...authorization(), ...headers },
-      credentials: "omit",
-      cache: "no-store",
-      signal: abort.signal,
-    });
-    const text = await response.text();
-    let json = null;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = null;
-    }
-    return { status: response.status, json, text, retryAfterS: parseRetryAfter(response.headers.get("Retry-After")) };
-  } catch {
-    return { status: 0, timedOut, offline: !timedOut && navigator.onLine === false };
-  } finally {
-    clearTimeout(timer);
-  }
+function send(method, path, { body, timeoutMs, accept = "application/json" } = {}) {
+  const headers = { Accept: accept, ...authorization() };
+  return api(method, path, { body, headers, lang: currentLang(), timeoutMs });
 }
 
 function problemWords(answer) {

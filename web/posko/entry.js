@@ -1,10 +1,10 @@
 // One walk-in: the form (checked with the public page's own rules, /rules.js, so the browser,
 // the public page and the API agree), saving it to the device's queue, and the walk-in's answer
 // (saved / sent / accepted with the slip to print / refused with the reasons).
-import { checkBirthDate, checkEmail, checkName, checkPhone, parseNik } from "/rules.js";
 import { SUMMARY_HTML, fieldErrors } from "/form_errors.js";
 import {
   SITUATION_HTML,
+  answerChecks,
   answersOf,
   checkWhileTyping,
   consentHtml,
@@ -16,7 +16,6 @@ import {
 import { clock, el, errorText, main, refreshTitle, setLanguage, currentLang, setView, t } from "./page.js";
 import { deleteEntry, entriesOf, getEntry, onChange, putEntry } from "./store.js";
 import { owner } from "./session.js";
-import { loadRegions, regions } from "./regions.js";
 import { onStatus, sendNow, status } from "./sender.js";
 
 const FIELDS = [
@@ -74,7 +73,7 @@ export async function showForm(fixId = null) {
     () => (errors.any() ? t("titles").formErrors : t("titles").form),
     () => {
       if (!document.getElementById("walk-in")) return;
-      fillSelects(form, regions, t);
+      fillSelects(form, t);
       errors.render();
     },
   );
@@ -91,7 +90,7 @@ export async function showForm(fixId = null) {
     errors.render();
   }
 
-  checkWhileTyping(form, { errors, validate, regions: () => regions, load: loadRegions, t });
+  checkWhileTyping(form, { errors, validate, t });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = document.getElementById("save");
@@ -116,7 +115,7 @@ function fill(form, payload) {
     if (typeof payload[name] === "boolean") form.elements[name].value = String(payload[name]);
   }
   // Consent and the attestation are given again for the corrected data, on purpose.
-  fillSelects(form, regions, t);
+  fillSelects(form, t);
 }
 
 // The assisted API's body: the public one, contact optional, plus the officer's attestation.
@@ -129,23 +128,10 @@ function payloadOf(form) {
 
 function validate(form, names) {
   const p = payloadOf(form);
-  const nik = parseNik(p.nik, regions);
-  const rules = {
-    nik: () => (p.nik ? nik.error || null : "missing"),
-    full_name: () => checkName(p.full_name),
-    birth_date: () => checkBirthDate(p.birth_date, nik.error ? null : nik),
-    email: () => checkEmail(p.email || ""),
-    phone: () => checkPhone(p.phone || ""),
-    province_code: () => (p.province_code ? null : "missing"),
-    regency_code: () => (p.regency_code ? null : "missing"),
-    employment_status: () => (p.employment_status ? null : "missing"),
-    in_formal_education: () =>
-      p.in_formal_education === null ? "missing" : p.in_formal_education ? "in_formal_education" : null,
-    receives_social_aid: () => (p.receives_social_aid === null ? "missing" : null),
-    consent: () => (p.consent ? null : "consent_required"),
+  return errors.check(names, {
+    ...answerChecks(p),
     attested_id_card_seen: () => (p.attested_id_card_seen ? null : "attestation_required"),
-  };
-  return errors.check(names, rules);
+  });
 }
 
 async function save(form, fixing) {

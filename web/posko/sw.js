@@ -13,7 +13,6 @@ const SHELL = [
   "/posko/session.js",
   "/posko/sender.js",
   "/posko/entry.js",
-  "/posko/regions.js",
   "/posko/today.js",
   "/posko/batch.js",
   "/style.css",
