@@ -112,7 +112,8 @@ def app_table(env: dict[str, str]) -> list[AppSpec]:
         for i in range(api_instances(env))
     ]
     apps += [
-        # The read model may trail intake by seconds in a spike; the sign-up itself may not.
+        # The decider: it yields the cores to intake in a spike (its own CPU group, just above the
+        # rest of the background) and catches up after; the sign-up itself may not wait.
         AppSpec(
             "projector",
             "services.registration.worker",

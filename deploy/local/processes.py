@@ -226,30 +226,55 @@ def spawn(
     if nice:
         # Right after the start, before it forks anything: what it starts inherits it.
         os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
-        if nice < BACKGROUND_NICE or not join_background_cgroup(proc.pid):
+        group = cpu_group_for(nice)
+        if group is None or not join_cpu_group(proc.pid, group):
             set_autogroup_nice(proc.pid, nice)
     write_pid(comp.name, proc.pid)
     return proc
 
 
+@dataclass(frozen=True)
+class CpuGroup:
+    """A cgroup v1 ``cpu`` group: its share of a busy CPU against each intake process's 1,024."""
+
+    name: str
+    shares: int
+
+
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
 # Work that Kafka buffers and that may wait out a spike entirely (verification, the simulators,
-# the pool worker): nice 10 or more. The projector (nice 5) decides sign-ups and must keep up.
+# the pool worker): nice 10 or more. Nice alone did not hold (nice 10 in its own autogroup
+# still took 0.56 of 2 cores while intake queued). 32, not the kernel's minimum of 2: the
+# consumers' event loops must still run now and then during a long spike, or their group
+# sessions (30 s) lapse and the groups rebalance.
 BACKGROUND_NICE = 10
-# cgroup v1's cpu controller: a group's share of a busy CPU against each of the other
-# processes' 1024 (nice 10 in its own autogroup still took 0.56 of 2 cores while intake queued).
-# 32, not the kernel's minimum of 2: the consumers' event loops must still run now and then
-# during a long spike, or their group sessions (30 s) lapse and the groups rebalance.
-BACKGROUND_CGROUP = Path("/sys/fs/cgroup/cpu/gelombang-background")
-BACKGROUND_CPU_SHARES = 32
+BACKGROUND = CpuGroup("gelombang-background", 32)
+# The decider (the projector, nice 5) is background work too (DESIGN: it yields CPU to intake
+# during a spike and catches up after it; the log keeps the order, so a late verdict is the
+# same verdict), but it comes before the rest: it is what verification waits for. In its own
+# autogroup at nice 5 (weight 335) it and the Postgres work it drives took ~0.65 of 2 cores at
+# 600 sign-ups/s, and one API process gave out at 600-800/s instead of 1,000-1,300/s (issue 15,
+# README Performance).
+DECIDER_NICE = 5
+DECIDER = CpuGroup("gelombang-decider", 64)
 
 
-def join_background_cgroup(pid: int) -> bool:
-    """Move ``pid`` into the background CPU group; False where the kernel or the container
-    offers no writable cgroup v1 cpu controller (then autogroup nice is the fallback)."""
+def cpu_group_for(nice: int) -> CpuGroup | None:
+    if nice >= BACKGROUND_NICE:
+        return BACKGROUND
+    if nice >= DECIDER_NICE:
+        return DECIDER
+    return None
+
+
+def join_cpu_group(pid: int, group: CpuGroup) -> bool:
+    """Move ``pid`` into ``group``; False where the kernel or the container offers no writable
+    cgroup v1 cpu controller (then autogroup nice is the fallback)."""
+    path = CGROUP_CPU / group.name
     try:
-        BACKGROUND_CGROUP.mkdir(exist_ok=True)
-        (BACKGROUND_CGROUP / "cpu.shares").write_text(f"{BACKGROUND_CPU_SHARES}\n")
-        (BACKGROUND_CGROUP / "cgroup.procs").write_text(f"{pid}\n")
+        path.mkdir(exist_ok=True)
+        (path / "cpu.shares").write_text(f"{group.shares}\n")
+        (path / "cgroup.procs").write_text(f"{pid}\n")
     except OSError:
         return False
     return True
