@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -70,6 +70,7 @@ class QueueDelay:
         return max(0.0, offset_s - min(self._floor, self._previous_floor))
 
 
+@dataclass(slots=True, kw_only=True, eq=False)
 class AdmissionController:
     """Token bucket for the rate, an adaptive in-flight limit, and a wait estimate.
 
@@ -88,51 +89,44 @@ class AdmissionController:
     one late arrival.
     """
 
-    def __init__(
-        self,
-        *,
-        max_in_flight: int,
-        rate_per_s: float,
-        burst: int,
-        max_retry_after_s: int = 120,
-        min_in_flight: int = 8,
-        target_latency_s: float | None = None,
-        backoff: float = 0.9,
-        late_interval_s: float = 0.1,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if max_in_flight < 1 or rate_per_s <= 0 or burst < 1 or min_in_flight < 1:
+    max_in_flight: int
+    rate_per_s: float
+    burst: int
+    max_retry_after_s: int = 120
+    min_in_flight: int = 8
+    # None: a fixed cap at max_in_flight (tests and processes that do not measure latency).
+    target_latency_s: float | None = None
+    backoff: float = 0.9
+    late_interval_s: float = 0.1
+    clock: Callable[[], float] = time.monotonic
+    _late_since: float | None = field(default=None, init=False)
+    _tokens: float = field(init=False)
+    _in_flight: int = field(default=0, init=False)
+    _limit: float = field(init=False)
+    _last_cut: float = field(default=-math.inf, init=False)
+    # People refused recently and presumably coming back. It drains at the admitted rate,
+    # so backlog / rate is how long the newest of them should expect to wait.
+    _backlog: float = field(default=0.0, init=False)
+    _last: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if min(self.max_in_flight, self.rate_per_s, self.burst, self.min_in_flight) <= 0:
             raise ValueError("admission limits must be positive")
-        if target_latency_s is not None and target_latency_s <= 0:
+        if self.target_latency_s is not None and self.target_latency_s <= 0:
             raise ValueError("the latency target must be positive")
-        if not 0 < backoff < 1:
+        if not 0 < self.backoff < 1:
             raise ValueError("backoff must be between 0 and 1")
-        self.max_in_flight = max_in_flight
-        self.min_in_flight = min(min_in_flight, max_in_flight)
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self.max_retry_after_s = max_retry_after_s
-        # None: a fixed cap at max_in_flight (tests and processes that do not measure latency).
-        self.target_latency_s = target_latency_s
-        self.backoff = backoff
-        self.late_interval_s = late_interval_s
-        self._late_since: float | None = None
-        self._clock = clock
-        self._tokens = float(burst)
-        self._in_flight = 0
-        self._limit = float(max_in_flight)
-        self._last_cut = -math.inf
-        # People refused recently and presumably coming back. It drains at the admitted rate,
-        # so backlog / rate is how long the newest of them should expect to wait.
-        self._backlog = 0.0
-        self._last = clock()
+        self.min_in_flight = min(self.min_in_flight, self.max_in_flight)
+        self._tokens = float(self.burst)
+        self._limit = float(self.max_in_flight)
+        self._last = self.clock()
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
     def now(self) -> float:
-        return self._clock()
+        return self.clock()
 
     @property
     def limit(self) -> int:
@@ -171,7 +165,7 @@ class AdmissionController:
             self._backlog += 1
             if reason == "late":
                 # Too late is a sign of a queue in front of us as much as a slow answer is.
-                self._cut(self._clock())
+                self._cut(self.clock())
             return Shed(reason, self._estimated_wait_s())
         self._tokens -= 1
         self._in_flight += 1
@@ -188,7 +182,7 @@ class AdmissionController:
             return
         if latency_s > self.target_latency_s:
             if admitted_at >= self._last_cut:
-                self._cut(self._clock())
+                self._cut(self.clock())
         else:
             self._limit = min(float(self.max_in_flight), self._limit + 1 / self._limit)
 
@@ -196,7 +190,7 @@ class AdmissionController:
         if self.target_latency_s is None or queued_s <= self.target_latency_s:
             self._late_since = None
             return False
-        now = self._clock()
+        now = self.clock()
         if self._late_since is None:
             self._late_since = now
         return now - self._late_since >= self.late_interval_s
@@ -216,7 +210,7 @@ class AdmissionController:
         return max(1, min(self.max_retry_after_s, wait))
 
     def _refill(self) -> None:
-        now = self._clock()
+        now = self.clock()
         elapsed = max(0.0, now - self._last)
         self._last = now
         self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate_per_s)
@@ -501,9 +495,79 @@ class Refusal:
     retry_after_s: int | None = None
 
 
+class WindowLimits:
+    """Limits per client address and per NIK (as its keyed hash) as sliding windows, in the
+    order they are checked; the caller checks and counts them with its own lookups (the
+    registration edge does it in its one Redis script), so a refused attempt does not count.
+    0 switches one off; trusted addresses (load generators and tests on the machine itself)
+    have no address limit. ``ip`` and ``nik`` are each (limit, window in seconds);
+    ``key_prefix`` keeps the counts of different requests apart."""
+
+    def __init__(
+        self,
+        *,
+        ip: tuple[int, int],
+        nik: tuple[int, int],
+        ip_exempt: Sequence[str] = (),
+        key_prefix: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ip_limit, self._ip_window_s = ip
+        self._nik_limit, self._nik_window_s = nik
+        self._ip_exempt = [ipaddress.ip_network(n.strip()) for n in ip_exempt if n.strip()]
+        self._exempt_known: dict[str, bool] = {}
+        self._key_prefix = key_prefix
+        self._clock = clock
+
+    def limits(self, client_ip: str, nik_hash: str) -> tuple[WindowLimit, ...]:
+        now = self._clock()
+        prefix = self._key_prefix
+        windows: list[WindowLimit] = []
+        if self._ip_limit > 0 and not self.exempt(client_ip):
+            ip_key = f"{prefix}ip:{client_ip}"
+            windows.append(_window("ip_limit", ip_key, self._ip_limit, self._ip_window_s, now))
+        if self._nik_limit > 0:
+            nik_key = f"{prefix}nik:{nik_hash}"
+            windows.append(_window("nik_limit", nik_key, self._nik_limit, self._nik_window_s, now))
+        return tuple(windows)
+
+    def exempt(self, client_ip: str) -> bool:
+        # Parsing the address was ~3% of an API process's CPU at load: the answer per address
+        # never changes, so remember it (bounded: a flood of distinct addresses only resets it).
+        known = self._exempt_known.get(client_ip)
+        if known is not None:
+            return known
+        try:
+            address = ipaddress.ip_address(client_ip)
+        except ValueError:
+            return False
+        exempt = any(address in network for network in self._ip_exempt)
+        if len(self._exempt_known) >= 65_536:
+            self._exempt_known.clear()
+        self._exempt_known[client_ip] = exempt
+        return exempt
+
+
+def _window(
+    reason: Literal["ip_limit", "nik_limit"], key: str, limit: int, window_s: int, now: float
+) -> WindowLimit:
+    window = int(now // window_s)
+    return WindowLimit(
+        reason=reason,
+        key=f"{key}:{window}",
+        previous_key=f"{key}:{window - 1}",
+        carried=1 - (now - window * window_s) / window_s,
+        limit=limit,
+        # The count must outlive its own window and the next, where it still weighs.
+        ttl_s=2 * window_s + 1,
+        window_s=window_s,
+        now=now,
+    )
+
+
 class SignUpGuard:
-    """What a sign-up must pass besides validation: limits per client IP and per NIK (as its
-    keyed hash), and, while the admission controller is under pressure, an ALTCHA proof of work.
+    """What a sign-up must pass besides validation: ``windows``, the limits per client IP and
+    per NIK, and, while the admission controller is under pressure, an ALTCHA proof of work.
 
     Selection is random, so a bot gains no place by speed; what a flood costs is capacity and
     SMS money. The proof of work makes each junk sign-up cost a second of CPU only when capacity
@@ -519,11 +583,7 @@ class SignUpGuard:
         pow_hmac_key: bytes,
         pow_max_number: int,
         pow_ttl_s: int,
-        ip_limit: int,
-        ip_window_s: int,
-        nik_limit: int,
-        nik_window_s: int,
-        ip_exempt: Sequence[str] = (),
+        windows: WindowLimits,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._seen = seen
@@ -531,10 +591,9 @@ class SignUpGuard:
         self._pow_key = pow_hmac_key.hex()
         self._pow_max_number = pow_max_number
         self._pow_ttl_s = pow_ttl_s
-        self._ip_limit, self._ip_window_s = ip_limit, ip_window_s
-        self._nik_limit, self._nik_window_s = nik_limit, nik_window_s
-        self._ip_exempt = [ipaddress.ip_network(n.strip()) for n in ip_exempt if n.strip()]
-        self._exempt_known: dict[str, bool] = {}
+        # The windows' own bound methods: a sign-up looks them up on the guard, as before.
+        self.limits = windows.limits
+        self._exempt = windows.exempt
         self._clock = clock
 
     def challenge(self) -> dict[str, object]:
@@ -545,38 +604,6 @@ class SignUpGuard:
         issued = altcha_v1.create_challenge(options)
         challenge: dict[str, object] = issued.to_dict()
         return challenge
-
-    def limits(self, client_ip: str, nik_hash: str) -> tuple[WindowLimit, ...]:
-        """The limits a sign-up from ``client_ip`` for ``nik_hash`` must pass, in the order they
-        are checked; the caller checks and counts them with its own lookups (the registration
-        edge does it in its one Redis script), so a refused attempt does not count."""
-        windows: list[WindowLimit] = []
-        if self._ip_limit > 0 and not self._exempt(client_ip):
-            windows.append(
-                self._window("ip_limit", f"ip:{client_ip}", self._ip_limit, self._ip_window_s)
-            )
-        if self._nik_limit > 0:
-            windows.append(
-                self._window("nik_limit", f"nik:{nik_hash}", self._nik_limit, self._nik_window_s)
-            )
-        return tuple(windows)
-
-    def _window(
-        self, reason: Literal["ip_limit", "nik_limit"], key: str, limit: int, window_s: int
-    ) -> WindowLimit:
-        now = self._clock()
-        window = int(now // window_s)
-        return WindowLimit(
-            reason=reason,
-            key=f"{key}:{window}",
-            previous_key=f"{key}:{window - 1}",
-            carried=1 - (now - window * window_s) / window_s,
-            limit=limit,
-            # The count must outlive its own window and the next, where it still weighs.
-            ttl_s=2 * window_s + 1,
-            window_s=window_s,
-            now=now,
-        )
 
     async def proof_refusal(self, client_ip: str, proof: str | None) -> Refusal | None:
         """The proof-of-work check alone (no limits): a refusal, or None to go on."""
@@ -591,22 +618,6 @@ class SignUpGuard:
     def _refuse(self, refusal: Refusal) -> Refusal:
         REQUESTS_SHED.labels(self._service, refusal.reason).inc()
         return refusal
-
-    def _exempt(self, client_ip: str) -> bool:
-        # Parsing the address was ~3% of an API process's CPU at load: the answer per address
-        # never changes, so remember it (bounded: a flood of distinct addresses only resets it).
-        known = self._exempt_known.get(client_ip)
-        if known is not None:
-            return known
-        try:
-            address = ipaddress.ip_address(client_ip)
-        except ValueError:
-            return False
-        exempt = any(address in network for network in self._ip_exempt)
-        if len(self._exempt_known) >= 65_536:
-            self._exempt_known.clear()
-        self._exempt_known[client_ip] = exempt
-        return exempt
 
     async def _proof_ok(self, proof: str | None) -> bool:
         if not proof:

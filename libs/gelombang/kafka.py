@@ -96,15 +96,26 @@ async def start_producer(producer: AIOKafkaProducer, within_s: float = 60.0) -> 
             await producer.start()
 
 
-class EventPublisher:
-    def __init__(self, producer: AIOKafkaProducer, timeout_s: float = 8.0) -> None:
-        self._producer = producer
-        self._timeout_s = timeout_s
+class RawPublisher(Protocol):
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> None: ...
+
+
+class EventPublishing(RawPublisher):
+    """Events published as records that name their type, on top of a subclass's
+    ``publish_raw`` (aiokafka's below, librdkafka's in ``gelombang.rdkafka``)."""
 
     async def publish(self, topic: str, key: bytes, event: Event) -> None:
         await self.publish_raw(
             topic, key, event.to_bytes(), [(EVENT_TYPE_HEADER, event.event_type.encode())]
         )
+
+
+@dataclass(eq=False)
+class EventPublisher(EventPublishing):
+    producer: AIOKafkaProducer
+    timeout_s: float = 8.0
 
     async def publish_raw(
         self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
@@ -114,8 +125,8 @@ class EventPublisher:
             # asyncio.timeout, not wait_for: wait_for wraps the send in a task of its own, one
             # more task per sign-up on the intake path. Either way a record we stopped waiting
             # for may still be delivered (aiokafka keeps the batch), which the callers allow for.
-            async with asyncio.timeout(self._timeout_s):
-                await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+            async with asyncio.timeout(self.timeout_s):
+                await self.producer.send_and_wait(topic, value=value, key=key, headers=headers)
         except (KafkaError, TimeoutError, OSError) as exc:
             KAFKA_PRODUCE_ERRORS.labels(topic, type(exc).__name__).inc()
             raise PublishFailed(f"{topic}: {type(exc).__name__}") from exc
@@ -166,12 +177,6 @@ def decode_record(record: ConsumerRecord[bytes, bytes]) -> Delivered:
     event_type = headers.get(EVENT_TYPE_HEADER, b"").decode(errors="replace")
     event = decode_event(event_type, record.value or b"")
     return Delivered(record.topic, record.partition, record.offset, record.key, event)
-
-
-class RawPublisher(Protocol):
-    async def publish_raw(
-        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
-    ) -> None: ...
 
 
 # A store or the broker is briefly unavailable; the records are not at fault. Such a batch waits

@@ -18,7 +18,6 @@ Kubernetes Strimzi's User Operator does the same from the ``KafkaUser`` objects 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Mapping
@@ -53,7 +52,7 @@ from gelombang.events import (
     dead_letter_topic,
 )
 from gelombang.rdkafka import librdkafka_auth
-from gelombang.settings import CommonSettings
+from gelombang.topics import ensure_command
 
 READ, WRITE = "READ", "WRITE"
 TOPIC, GROUP = "TOPIC", "GROUP"
@@ -226,18 +225,14 @@ def ensure(admin_config: dict[str, Any], secrets: Mapping[str, str], timeout_s: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["ensure"])
-    parser.add_argument("--timeout", type=float, default=60.0)
-    args = parser.parse_args(argv)
-    settings = CommonSettings()
+    settings, timeout_s = ensure_command(__doc__, argv, 60.0)
     try:
         secrets = passwords(os.environ, PRINCIPALS)
         config: dict[str, Any] = {
             "bootstrap.servers": settings.kafka_bootstrap,
             **librdkafka_auth(settings.kafka_auth),
         }
-        summary = ensure(config, secrets, args.timeout)
+        summary = ensure(config, secrets, timeout_s)
     except Exception as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -40,8 +40,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
-from gelombang.events import Event
-from gelombang.kafka import EVENT_TYPE_HEADER, PublishFailed
+from gelombang.kafka import EventPublishing, PublishFailed
 from gelombang.metrics import KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_LATENCY, KAFKA_PRODUCED
 from gelombang.settings import KafkaAuth
 
@@ -129,7 +128,7 @@ def librdkafka_auth(auth: KafkaAuth) -> dict[str, Any]:
 POLL_INTERVAL_S = 0.002
 
 
-class RdKafkaPublisher:
+class RdKafkaPublisher(EventPublishing):
     """``async with RdKafkaPublisher(bootstrap, client_id, auth=...) as publisher:``, then
     ``publish``."""
 
@@ -210,11 +209,6 @@ class RdKafkaPublisher:
         except KafkaException:
             return False
         return True
-
-    async def publish(self, topic: str, key: bytes, event: Event) -> None:
-        await self.publish_raw(
-            topic, key, event.to_bytes(), [(EVENT_TYPE_HEADER, event.event_type.encode())]
-        )
 
     async def publish_raw(
         self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]

@@ -63,6 +63,7 @@ from services.assisted.settings import AssistedSettings
 from services.registration.contract import (
     FIELD_ERRORS,
     CallerLanguage,
+    ErrorAnswer,
     ErrorResponse,
     FieldErrorOut,
     accepted_answer,
@@ -134,19 +135,6 @@ def _unauthorized(lang: Lang, code: str = "officer_unauthorized") -> JSONRespons
     return error(401, code, lang, field="Authorization", headers={"WWW-Authenticate": "Bearer"})
 
 
-class Refused(Exception):
-    """Raised by the auth dependencies; ``refused_handler`` sends ``response`` as is."""
-
-    def __init__(self, response: JSONResponse) -> None:
-        super().__init__(response.status_code)
-        self.response = response
-
-
-async def refused_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Refused)
-    return exc.response
-
-
 async def _officer(rt: Runtime, authorization: str | None) -> Officer | None:
     token = bearer_token(authorization)
     if token is None:
@@ -158,29 +146,35 @@ async def _officer(rt: Runtime, authorization: str | None) -> Officer | None:
     return officer
 
 
-async def current_officer(
-    rt: RuntimeDep,
-    lang: CallerLanguage,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Officer:
+@dataclass(frozen=True)
+class KeyHolder:
+    """The caller of an officer's or an admin's route, with the key they showed (if any) and
+    the language to answer in; FastAPI builds it."""
+
+    rt: RuntimeDep
+    lang: CallerLanguage
+    authorization: Annotated[str | None, Header()] = None
+
+
+KeyHolderDep = Annotated[KeyHolder, Depends()]
+
+
+async def current_officer(caller: KeyHolderDep) -> Officer:
     """A dependency, so that FastAPI runs it before it validates the body or query: a caller
     without a valid key learns nothing (not even which fields are wrong) and gets 401."""
     try:
-        officer = await _officer(rt, authorization)
+        officer = await _officer(caller.rt, caller.authorization)
     except POSTGRES_UNAVAILABLE:
-        raise Refused(error(503, "service_unavailable", lang, headers=_retry_after(rt))) from None
+        retry = _retry_after(caller.rt)
+        raise ErrorAnswer(error(503, "service_unavailable", caller.lang, headers=retry)) from None
     if officer is None:
-        raise Refused(_unauthorized(lang))
+        raise ErrorAnswer(_unauthorized(caller.lang))
     return officer
 
 
-async def require_admin(
-    rt: RuntimeDep,
-    lang: CallerLanguage,
-    authorization: Annotated[str | None, Header()] = None,
-) -> None:
-    if not _admin_ok(rt, authorization):
-        raise Refused(_unauthorized(lang, "admin_unauthorized"))
+async def require_admin(caller: KeyHolderDep) -> None:
+    if not _admin_ok(caller.rt, caller.authorization):
+        raise ErrorAnswer(_unauthorized(caller.lang, "admin_unauthorized"))
 
 
 CurrentOfficer = Annotated[Officer, Depends(current_officer)]

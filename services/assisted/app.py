@@ -15,11 +15,9 @@ from gelombang.serving import api_app, run_api
 from services.assisted import repository
 from services.assisted.api import (
     BatchRunner,
-    Refused,
     Runtime,
     State,
     ops,
-    refused_handler,
     router,
 )
 from services.assisted.service import AssistedCollaborators, BatchPolicy
@@ -66,7 +64,7 @@ def create_app(settings: AssistedSettings | None = None) -> FastAPI:
         settings=settings,
         title="Gelombang assisted registration API (posko)",
         description="Officers register walk-ins after seeing their ID card. 202 means durable.",
-        handlers={**ERROR_CONTRACT, Refused: refused_handler},
+        handlers=ERROR_CONTRACT,
     )
 
 

@@ -35,6 +35,7 @@ from services.registration import repository
 from services.registration.contract import (
     FIELD_ERRORS,
     CallerLanguage,
+    ErrorAnswer,
     accepted_answer,
     error,
     valid_idempotency_key,
@@ -200,12 +201,27 @@ async def challenge(guard: SignUpGuardDep) -> JSONResponse:
     return JSONResponse(guard.challenge(), headers={"Cache-Control": "no-store"})
 
 
-def _holds_status_token(rt: Runtime, registration_id: str, token: str | None) -> bool:
-    """One rule for every route that reads or acts on a single registration: a missing token is
-    refused like a wrong one, so that the answer tells a guesser nothing."""
-    if not token:
-        return False
-    return rt.deps.cipher.check_status_token(registration_id, token)
+@dataclass(frozen=True)
+class TokenHolder:
+    """The caller of a route that reads or acts on a single registration, with the status
+    token they showed (if any) and the language to answer in; FastAPI builds it."""
+
+    rt: RuntimeDep
+    lang: CallerLanguage
+    x_status_token: Annotated[str | None, Header()] = None
+
+    def authorised(self, registration_id: uuid.UUID) -> str:
+        """``registration_id`` as text if the caller showed its status token; else the 404 of
+        an unknown id (``ErrorAnswer``). One rule for every such route: a missing token is
+        refused like a wrong one, so that the answer tells a guesser nothing."""
+        registration = str(registration_id)
+        token = self.x_status_token
+        if not token or not self.rt.deps.cipher.check_status_token(registration, token):
+            raise ErrorAnswer(error(404, "not_found", self.lang))
+        return registration
+
+
+TokenHolderDep = Annotated[TokenHolder, Depends()]
 
 
 @router.get(
@@ -215,19 +231,16 @@ def _holds_status_token(rt: Runtime, registration_id: str, token: str | None) ->
     summary="Current status and history of a registration (needs its status token)",
 )
 async def get_registration(
-    registration_id: str,
-    rt: RuntimeDep,
-    lang: CallerLanguage,
-    x_status_token: Annotated[str | None, Header()] = None,
+    registration_id: str, caller: TokenHolderDep
 ) -> RegistrationStatus | JSONResponse:
+    rt, lang = caller.rt, caller.lang
     # Unknown id, malformed id, missing token and wrong token all answer the same 404, so the
     # endpoint tells a guesser nothing.
     try:
         parsed = uuid.UUID(registration_id)
     except ValueError:
         return error(404, "not_found", lang)
-    if not _holds_status_token(rt, str(parsed), x_status_token):
-        return error(404, "not_found", lang)
+    caller.authorised(parsed)
     try:
         row = await repository.fetch_status(rt.pool, parsed)
     except POSTGRES_UNAVAILABLE:
@@ -453,16 +466,11 @@ def _status_page_of_link(token: str, rt: Runtime) -> str | None:
     },
 )
 async def verify_otp(
-    payload: OtpVerifyRequest,
-    request: Request,
-    rt: RuntimeDep,
-    lang: CallerLanguage,
-    x_status_token: Annotated[str | None, Header()] = None,
+    payload: OtpVerifyRequest, request: Request, caller: TokenHolderDep
 ) -> Response:
-    registration_id = str(payload.registration_id)
+    rt, lang = caller.rt, caller.lang
     # Only the person holding the status token may guess codes for this registration.
-    if not _holds_status_token(rt, registration_id, x_status_token):
-        return error(404, "not_found", lang)
+    registration_id = caller.authorised(payload.registration_id)
     if not (len(payload.code) == 6 and payload.code.isascii() and payload.code.isdigit()):
         return error(422, "otp_format", lang, field="code")
     try:
@@ -485,15 +493,10 @@ async def verify_otp(
     responses={404: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
 )
 async def resend_otp(
-    payload: OtpResendRequest,
-    request: Request,
-    rt: RuntimeDep,
-    lang: CallerLanguage,
-    x_status_token: Annotated[str | None, Header()] = None,
+    payload: OtpResendRequest, request: Request, caller: TokenHolderDep
 ) -> Response:
-    registration_id = str(payload.registration_id)
-    if not _holds_status_token(rt, registration_id, x_status_token):
-        return error(404, "not_found", lang)
+    rt, lang = caller.rt, caller.lang
+    registration_id = caller.authorised(payload.registration_id)
     limit = resend_limit(settings=rt.settings, redis=rt.redis)
     try:
         outcome = await request_new_code(
@@ -533,17 +536,12 @@ def _limit_reached(code: str, times: int, lang: Lang) -> JSONResponse:
     },
 )
 async def change_contact(
-    payload: ContactChangeRequest,
-    request: Request,
-    rt: RuntimeDep,
-    lang: CallerLanguage,
-    x_status_token: Annotated[str | None, Header()] = None,
+    payload: ContactChangeRequest, request: Request, caller: TokenHolderDep
 ) -> Response:
     """Authorised like the resend, by the status token. 202 means the change is durable in
     Kafka; the verification worker applies it while the case still waits for its contact."""
-    registration_id = str(payload.registration_id)
-    if not _holds_status_token(rt, registration_id, x_status_token):
-        return error(404, "not_found", lang)
+    rt, lang = caller.rt, caller.lang
+    caller.authorised(payload.registration_id)
     deps = contact_change_collaborators(
         settings=rt.settings,
         cipher=rt.deps.cipher,
@@ -567,30 +565,30 @@ async def change_contact(
     return _answer(request, 202, "contact_change_queued", lang)
 
 
+@dataclass(frozen=True)
 class _ReadModelContactStandings:
     """``ContactStandings`` and ``ContactVersions`` from the read model: the contact step the
     status answer shows."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
+    rt: Runtime
 
-    async def contact_version(self, registration_id: str) -> int | None:
+    async def _row(self, registration_id: str) -> repository.StatusRow | None:
         try:
-            row = await repository.fetch_status(self._rt.pool, uuid.UUID(registration_id))
+            return await repository.fetch_status(self.rt.pool, uuid.UUID(registration_id))
         except POSTGRES_UNAVAILABLE as exc:
             raise DependencyUnavailable("postgres") from exc
+
+    async def contact_version(self, registration_id: str) -> int | None:
+        row = await self._row(registration_id)
         if row is None:
             return None
         return sum(1 for step in row.history if step.status == "contact_changed")
 
     async def awaiting_contact(self, registration_id: str) -> bool | None:
-        try:
-            row = await repository.fetch_status(self._rt.pool, uuid.UUID(registration_id))
-        except POSTGRES_UNAVAILABLE as exc:
-            raise DependencyUnavailable("postgres") from exc
+        row = await self._row(registration_id)
         if row is None:
             return None
-        contact = _contact_of(row, self._rt)
+        contact = _contact_of(row, self.rt)
         waiting = contact is not None and contact.state in ("pending", "sent")
         return waiting and row.status != "rejected"
 

@@ -24,11 +24,13 @@ __all__ = [
     "FIELD_ERRORS",
     "IDEMPOTENCY_KEY_MAX_LENGTH",
     "CallerLanguage",
+    "ErrorAnswer",
     "ErrorResponse",
     "FieldErrorOut",
     "accepted_answer",
     "caller_language",
     "error",
+    "error_answer_handler",
     "unreadable_body_handler",
     "valid_idempotency_key",
     "validation_error_handler",
@@ -85,11 +87,26 @@ async def unreadable_body_handler(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+class ErrorAnswer(Exception):
+    """Raised where returning is not possible (a dependency) or would repeat itself in every
+    route; ``error_answer_handler`` sends ``response`` as is."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def error_answer_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ErrorAnswer)
+    return exc.response
+
+
 #: For ``gelombang.serving.api_app(handlers=...)``: validation errors and unreadable bodies
-#: answered with the field-level 422.
+#: answered with the field-level 422, and ``ErrorAnswer`` with its own answer.
 ERROR_CONTRACT: dict[type[Exception], ErrorHandler] = {
     RequestValidationError: validation_error_handler,
     StarletteHTTPException: unreadable_body_handler,
+    ErrorAnswer: error_answer_handler,
 }
 
 

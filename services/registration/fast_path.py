@@ -60,24 +60,34 @@ def _idempotency_key(key: str) -> str:
     return "idem:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-# The sign-up edge in one step (``SignUpEdge.admit``). KEYS: the NIK's reservation, two counters
-# per limit (this window, the previous one), then the Idempotency-Key's answer if a key was
-# sent. ARGV: registration id, reservation TTL, the answer to store, its TTL, the number of
-# limits, then per limit: the previous window's weight, the limit, the counter's TTL.
-_EDGE = """
-local n = tonumber(ARGV[5])
+def _limits_lua(*, key: int, arg: int, reached: str) -> str:
+    """The window limits' rule in Lua, one for both scripts: limit ``i`` (0 to ``n`` - 1) has
+    its counters at KEYS[key + 2i] (this window) and KEYS[key + 1 + 2i] (the previous one), and
+    the previous window's weight, the limit and the counter's TTL at ARGV[arg + 3i] onwards.
+    Stop at the first limit reached with ``reached``, counting none; else count every one."""
+    return f"""
 for i = 0, n - 1 do
-  local current = tonumber(redis.call('GET', KEYS[2 + 2 * i]) or '0')
-  local previous = tonumber(redis.call('GET', KEYS[3 + 2 * i]) or '0')
-  if current + 1 + previous * tonumber(ARGV[6 + 3 * i]) > tonumber(ARGV[7 + 3 * i]) then
-    return {'limit', i, current, previous}
+  local current = tonumber(redis.call('GET', KEYS[{key} + 2 * i]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[{key + 1} + 2 * i]) or '0')
+  if current + 1 + previous * tonumber(ARGV[{arg} + 3 * i]) > tonumber(ARGV[{arg + 1} + 3 * i]) then
+    return {reached}
   end
 end
 for i = 0, n - 1 do
-  redis.call('INCR', KEYS[2 + 2 * i])
-  redis.call('EXPIRE', KEYS[2 + 2 * i], ARGV[8 + 3 * i])
+  redis.call('INCR', KEYS[{key} + 2 * i])
+  redis.call('EXPIRE', KEYS[{key} + 2 * i], ARGV[{arg + 2} + 3 * i])
 end
-local answer_key = KEYS[2 + 2 * n]
+"""
+
+
+# The sign-up edge in one step (``SignUpEdge``). KEYS: the NIK's reservation, two counters
+# per limit (this window, the previous one), then the Idempotency-Key's answer if a key was
+# sent. ARGV: registration id, reservation TTL, the answer to store, its TTL, the number of
+# limits, then per limit: the previous window's weight, the limit, the counter's TTL.
+_EDGE = (
+    "\nlocal n = tonumber(ARGV[5])"
+    + _limits_lua(key=2, arg=6, reached="{'limit', i, current, previous}")
+    + """local answer_key = KEYS[2 + 2 * n]
 if answer_key then
   local stored = redis.call('GET', answer_key)
   if stored then
@@ -96,6 +106,7 @@ if answer_key then
 end
 return {'reserved', 0}
 """
+)
 _EDGE_SHA = hashlib.sha1(_EDGE.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -169,25 +180,15 @@ class RedisSignUpEdge:
         return EdgeAnswer(remembered=bool(found[1]))
 
 
-# Window limits alone (``WindowCounter.take``), by the same rule as the edge's first two loops:
-# stop at the first limit reached and count none; else count every one. KEYS: two counters per
+# Window limits alone (``WindowCounter.take``), by the same rule as the edge's
+# (``_limits_lua``). KEYS: two counters per
 # limit (this window, the previous one). ARGV per limit: the previous window's weight, the
 # limit, the counter's TTL.
-_WINDOWS = """
-local n = #KEYS / 2
-for i = 0, n - 1 do
-  local current = tonumber(redis.call('GET', KEYS[1 + 2 * i]) or '0')
-  local previous = tonumber(redis.call('GET', KEYS[2 + 2 * i]) or '0')
-  if current + 1 + previous * tonumber(ARGV[1 + 3 * i]) > tonumber(ARGV[2 + 3 * i]) then
-    return {i, current, previous}
-  end
-end
-for i = 0, n - 1 do
-  redis.call('INCR', KEYS[1 + 2 * i])
-  redis.call('EXPIRE', KEYS[1 + 2 * i], ARGV[3 + 3 * i])
-end
-return 0
-"""
+_WINDOWS = (
+    "\nlocal n = #KEYS / 2"
+    + _limits_lua(key=1, arg=1, reached="{i, current, previous}")
+    + "return 0\n"
+)
 _WINDOWS_SHA = hashlib.sha1(_WINDOWS.encode(), usedforsecurity=False).hexdigest()
 
 

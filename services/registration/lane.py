@@ -20,7 +20,7 @@ metrics middlewares: refusals, limits and RED metrics are the same on both paths
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -59,6 +59,7 @@ def _json_content(value: bytes) -> bool:
     return media == b"application/json"
 
 
+@dataclass(slots=True, eq=False)
 class SignUpLane:
     """``POST /api/v1/registrations`` answered without the framework when the request is valid.
 
@@ -66,20 +67,12 @@ class SignUpLane:
     metrics middleware labels both paths with the same route template.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        handle: SignUpHandler,
-        route: object | None = None,
-        path: str = SIGN_UP_PATH,
-        max_body: int = MAX_BODY,
-    ) -> None:
-        self.app = app
-        self.handle = handle
-        self.route = route
-        self.path = path
-        self.max_body = max_body
+    app: ASGIApp
+    _: KW_ONLY
+    handle: SignUpHandler
+    route: object | None = None
+    path: str = SIGN_UP_PATH
+    max_body: int = MAX_BODY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":

@@ -31,16 +31,14 @@ attempt did reach Kafka, and the status token (derived from the id) is the same 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
-from gelombang.admission import Refusal, WindowLimit
+from gelombang.admission import Refusal, WindowLimit, WindowLimits
 from gelombang.contact import ContactSecrets, LinkExpired, LinkInvalid, OtpCheck
 from gelombang.events import (
     REGISTRATIONS_CONTACT_CONFIRMED,
@@ -124,18 +122,14 @@ class EdgeAnswer:
     remembered: bool = False
 
 
-class SignUpEdge(Protocol):
-    async def admit(
-        self,
-        nik_hash: str,
-        registration_id: str,
-        idempotency_key: str | None,
-        answer: StoredAnswer | None,
-        limits: Sequence[WindowLimit],
-    ) -> EdgeAnswer:
-        """In one atomic step: check and count ``limits`` (stop at the first reached); the
-        answer stored under the key, if any (stop there); else reserve the NIK for
-        ``registration_id`` and, if it is this one's, store ``answer`` under the key."""
+# The sign-up edge (``fast_path.RedisSignUpEdge.admit``), called with the NIK's hash, the
+# registration id, the Idempotency-Key, the answer to store under it and the limits. In one
+# atomic step: check and count the limits (stop at the first reached); the answer stored under
+# the key, if any (stop there); else reserve the NIK for the registration id and, if it is this
+# one's, store the answer under the key. A callable, not an object: one lookup less per sign-up.
+SignUpEdge = Callable[
+    [str, str, str | None, StoredAnswer | None, Sequence[WindowLimit]], Awaitable[EdgeAnswer]
+]
 
 
 class Publisher(Protocol):
@@ -259,7 +253,7 @@ async def register(
     )
     windows = () if limits is None else limits(nik_hash)
     _, edge = await _degrade(
-        deps.edge.admit(nik_hash, registration_id, idempotency_key, answer, windows),
+        deps.edge(nik_hash, registration_id, idempotency_key, answer, windows),
         "redis",
         "edge",
     )
@@ -612,70 +606,16 @@ class WindowCounter(Protocol):
         when all passed, each counted once more. Raises ``DependencyUnavailable``."""
 
 
-class StatusLinkLimits:
-    """How often a status link may be asked for: per NIK (its keyed hash: a person retrying
-    is far below it, someone hammering one identity is not) and per client address, as
-    sliding windows of the same shape as the sign-up's (``gelombang.admission.WindowLimit``)
-    under keys of their own. 0 switches one off; trusted addresses (load generators and
-    tests on the machine itself) have no address limit."""
-
-    def __init__(
-        self,
-        *,
-        nik_limit: int,
-        nik_window_s: int,
-        ip_limit: int,
-        ip_window_s: int,
-        ip_exempt: Sequence[str] = (),
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._nik_limit, self._nik_window_s = nik_limit, nik_window_s
-        self._ip_limit, self._ip_window_s = ip_limit, ip_window_s
-        self._ip_exempt = [ipaddress.ip_network(n.strip()) for n in ip_exempt if n.strip()]
-        self._clock = clock
-
-    def windows(self, client_ip: str, nik_hash: str) -> tuple[WindowLimit, ...]:
-        now = self._clock()
-        windows: list[WindowLimit] = []
-        if self._ip_limit > 0 and not self._exempt(client_ip):
-            windows.append(
-                _window("ip_limit", f"ip:{client_ip}", self._ip_limit, self._ip_window_s, now)
-            )
-        if self._nik_limit > 0:
-            windows.append(
-                _window("nik_limit", f"nik:{nik_hash}", self._nik_limit, self._nik_window_s, now)
-            )
-        return tuple(windows)
-
-    def _exempt(self, client_ip: str) -> bool:
-        try:
-            address = ipaddress.ip_address(client_ip)
-        except ValueError:
-            return False
-        return any(address in network for network in self._ip_exempt)
-
-
-def _window(
-    reason: Literal["ip_limit", "nik_limit"], key: str, limit: int, window_s: int, now: float
-) -> WindowLimit:
-    window = int(now // window_s)
-    return WindowLimit(
-        reason=reason,
-        key=f"status-link:{key}:{window}",
-        previous_key=f"status-link:{key}:{window - 1}",
-        carried=1 - (now - window * window_s) / window_s,
-        limit=limit,
-        # The count must outlive its own window and the next, where it still weighs.
-        ttl_s=2 * window_s + 1,
-        window_s=window_s,
-        now=now,
-    )
+# The status-link request's limits (``gelombang.admission.WindowLimits``: per NIK, where a
+# person retrying is far below it and someone hammering one identity is not, and per client
+# address) count under keys of their own, apart from the sign-up's.
+STATUS_LINK_KEY_PREFIX = "status-link:"
 
 
 @dataclass(frozen=True)
 class StatusLinkCollaborators:
     cipher: PiiCipher
-    limits: StatusLinkLimits
+    limits: WindowLimits
     counter: WindowCounter
     publisher: Publisher
 
@@ -694,7 +634,7 @@ async def request_status_link(
     verification workers still send a registration at most a few links a day.
     """
     nik_hash = deps.cipher.nik_hash(request.nik)
-    windows = deps.limits.windows(client_ip, nik_hash)
+    windows = deps.limits.limits(client_ip, nik_hash)
     _, reached = await _degrade(deps.counter.take(windows), "redis", "status_link_limits")
     if reached is not None:
         index, current, previous = reached

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 import redis.asyncio as aioredis
 
-from gelombang.admission import RedisFirstTimes, SignUpGuard
+from gelombang.admission import RedisFirstTimes, SignUpGuard, WindowLimits
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import LINK_TTL, ContactSecrets, OtpStore
 from gelombang.lifespan import open_pool, open_publisher, open_redis
@@ -33,6 +33,7 @@ from services.registration.fast_path import (
 )
 from services.registration.repository import PostgresStandings
 from services.registration.service import (
+    STATUS_LINK_KEY_PREFIX,
     Collaborators,
     ContactChangeCollaborators,
     ContactCollaborators,
@@ -40,7 +41,6 @@ from services.registration.service import (
     Publisher,
     SendLimit,
     StatusLinkCollaborators,
-    StatusLinkLimits,
 )
 from services.registration.settings import RegistrationSettings
 
@@ -87,7 +87,7 @@ def sign_up_collaborators(settings: RegistrationSettings, clients: SignUpClients
     ttl_s = settings.idempotency_ttl_s
     return Collaborators(
         cipher=PiiCipher(settings.nik_hmac_key_bytes, settings.pii_key_bytes),
-        edge=RedisSignUpEdge(clients.pipelined, ttl_s),
+        edge=RedisSignUpEdge(clients.pipelined, ttl_s).admit,
         reservations=RedisNikReservations(clients.pipelined),
         standings=PostgresStandings(clients.pool, settings.standing_lookup_timeout_s),
         idempotency=RedisIdempotencyStore(clients.pipelined, ttl_s),
@@ -106,11 +106,11 @@ def sign_up_guard(
         pow_hmac_key=cipher.keyed_digest("gelombang/altcha/v1"),
         pow_max_number=settings.pow_max_number,
         pow_ttl_s=settings.pow_ttl_s,
-        ip_limit=settings.signup_ip_limit,
-        ip_window_s=settings.signup_ip_window_s,
-        nik_limit=settings.signup_nik_limit,
-        nik_window_s=settings.signup_nik_window_s,
-        ip_exempt=settings.signup_ip_exempt_cidrs.split(","),
+        windows=WindowLimits(
+            ip=(settings.signup_ip_limit, settings.signup_ip_window_s),
+            nik=(settings.signup_nik_limit, settings.signup_nik_window_s),
+            ip_exempt=settings.signup_ip_exempt_cidrs.split(","),
+        ),
     )
 
 
@@ -136,12 +136,11 @@ def status_link_collaborators(
     """The lost-link request's collaborators (issue 20): its limits and where it goes."""
     return StatusLinkCollaborators(
         cipher=cipher,
-        limits=StatusLinkLimits(
-            nik_limit=settings.status_link_nik_limit,
-            nik_window_s=settings.status_link_nik_window_s,
-            ip_limit=settings.status_link_ip_limit,
-            ip_window_s=settings.status_link_ip_window_s,
+        limits=WindowLimits(
+            ip=(settings.status_link_ip_limit, settings.status_link_ip_window_s),
+            nik=(settings.status_link_nik_limit, settings.status_link_nik_window_s),
             ip_exempt=settings.signup_ip_exempt_cidrs.split(","),
+            key_prefix=STATUS_LINK_KEY_PREFIX,
         ),
         counter=RedisWindowCounter(redis),
         publisher=publisher,

@@ -31,7 +31,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from gelombang.events import Event
@@ -85,32 +85,29 @@ class NikCheckConfig:
     retry_max_s: float = 300.0
 
 
+@dataclass(eq=False)
 class NikCheckPipeline:
-    def __init__(
-        self,
-        store: NikCheckStore,
-        registry: NikRegistry,
-        cipher: PiiCipher,
-        config: NikCheckConfig,
-        rng: random.Random,
-        recorded: Callable[[Sequence[Event]], None] = lambda _: None,
-    ) -> None:
-        self._store = store
-        self._registry = registry
-        self._cipher = cipher
-        self._config = config
-        self._rng = rng
-        self._recorded = recorded
+    store: NikCheckStore
+    registry: NikRegistry
+    cipher: PiiCipher
+    config: NikCheckConfig
+    rng: random.Random
+    recorded: Callable[[Sequence[Event]], None] = lambda _: None
+    _claim_min: int = field(init=False)
+    _calling: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+    # Claimed, waiting for a slot.
+    _queued: deque[DueNikCheck] = field(default_factory=deque, init=False)
+    _unwritten: list[Finished] = field(default_factory=list, init=False)
+    _writing: int = field(default=0, init=False)
+    # Set whenever the claimer may have something to do: a slot freed, a batch stored, stop.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    # Set whenever the writer may have something to do: an answer arrived, closing.
+    _ready: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _closing: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        config = self.config
         self._claim_min = max(1, min(config.claim_min, config.concurrency + config.prefetch))
-        self._calling: set[asyncio.Task[None]] = set()
-        self._queued: deque[DueNikCheck] = deque()  # claimed, waiting for a slot
-        self._unwritten: list[Finished] = []
-        self._writing = 0
-        # Set whenever the claimer may have something to do: a slot freed, a batch stored, stop.
-        self._changed = asyncio.Event()
-        # Set whenever the writer may have something to do: an answer arrived, closing.
-        self._ready = asyncio.Event()
-        self._closing = False
 
     @property
     def in_flight(self) -> int:
@@ -150,36 +147,36 @@ class NikCheckPipeline:
         while not stop.is_set():
             # Cleared before looking, with no await in between: a change after this is seen.
             self._changed.clear()
-            hold = self._registry.wait_s()
+            hold = self.registry.wait_s()
             if hold > 0:
                 # The registry is down or asked us to slow down: claim nothing yet.
                 await _until(stop, hold)
                 continue
             room = (
-                self._config.concurrency
-                + self._config.prefetch
+                self.config.concurrency
+                + self.config.prefetch
                 - len(self._calling)
                 - len(self._queued)
             )
             backlog = len(self._unwritten) + self._writing
-            if backlog >= self._config.max_unwritten or room < self._claim_min:
+            if backlog >= self.config.max_unwritten or room < self._claim_min:
                 await _until(self._changed, None)  # a slot frees, a batch is stored, or stop
                 continue
             try:
-                due = await self._store.claim(room)
+                due = await self.store.claim(room)
             except Exception:
                 failures += 1
                 log.exception("nik_claim_failed", failures=failures)
-                await _until(stop, min(30.0, self._config.idle_s * 2**failures))
+                await _until(stop, min(30.0, self.config.idle_s * 2**failures))
                 continue
             failures = 0
             self._queued.extend(due)
             self._start_calls()
             if len(due) < room:
-                await _until(stop, self._config.idle_s)  # nothing more due for now
+                await _until(stop, self.config.idle_s)  # nothing more due for now
 
     def _start_calls(self) -> None:
-        while self._queued and len(self._calling) < self._config.concurrency:
+        while self._queued and len(self._calling) < self.config.concurrency:
             task = asyncio.create_task(self._check(self._queued.popleft()))
             self._calling.add(task)
             task.add_done_callback(self._call_ended)
@@ -194,26 +191,26 @@ class NikCheckPipeline:
 
     # -- checking ---------------------------------------------------------------------------
     async def _check(self, due: DueNikCheck) -> None:
-        config = self._config
-        hold = self._registry.wait_s()
+        config = self.config
+        hold = self.registry.wait_s()
         if hold > 0:
             # The registry asked us to wait after this was claimed: put it back, untried.
-            delay = max(hold, config.retry_base_s / 2 + self._rng.uniform(0, config.retry_base_s))
+            delay = max(hold, config.retry_base_s / 2 + self.rng.uniform(0, config.retry_base_s))
             self._finish(NikRetry(due.registration_id, delay, "held_off", tried=False))
             return
         try:
-            personal = self._cipher.open_json(due.pii, str(due.registration_id))
+            personal = self.cipher.open_json(due.pii, str(due.registration_id))
             nik, name, born = personal["nik"], personal["full_name"], personal["birth_date"]
         except (PiiError, ValueError, KeyError, TypeError):
             # Not expected: sealed by our own API. Retried slowly, as any check without answer.
             log.error("nik_check_unreadable")
-            delay = retry_delay_s(due.attempts, config.retry_base_s, config.retry_max_s, self._rng)
+            delay = retry_delay_s(due.attempts, config.retry_base_s, config.retry_max_s, self.rng)
             self._finish(NikRetry(due.registration_id, delay, "unreadable"))
             return
         try:
-            result = await self._registry.verify(nik, name, born)
+            result = await self.registry.verify(nik, name, born)
         except Unavailable as exc:
-            delay = retry_delay_s(due.attempts, config.retry_base_s, config.retry_max_s, self._rng)
+            delay = retry_delay_s(due.attempts, config.retry_base_s, config.retry_max_s, self.rng)
             if exc.retry_after_s is not None:
                 delay = max(delay, exc.retry_after_s)
             VERIFICATION_RETRIES.labels("nik", exc.reason).inc()
@@ -236,14 +233,14 @@ class NikCheckPipeline:
                 self._ready.clear()
                 await self._ready.wait()
                 continue
-            if len(self._unwritten) < self._config.write_batch and not self._closing:
-                await asyncio.sleep(self._config.write_linger_s)  # let the batch fill
-            batch = self._unwritten[: self._config.write_batch]
+            if len(self._unwritten) < self.config.write_batch and not self._closing:
+                await asyncio.sleep(self.config.write_linger_s)  # let the batch fill
+            batch = self._unwritten[: self.config.write_batch]
             del self._unwritten[: len(batch)]
             self._writing = len(batch)
             checked, retries = split_batch(batch)
             try:
-                events = await self._store.record(checked, retries)
+                events = await self.store.record(checked, retries)
             except Exception:
                 self._unwritten[:0] = batch
                 failures += 1
@@ -257,7 +254,7 @@ class NikCheckPipeline:
                 self._changed.set()
             failures = 0
             try:
-                self._recorded(events)
+                self.recorded(events)
             except Exception:  # a metric or a wake-up must never stop the writer
                 log.exception("nik_results_callback_failed")
 

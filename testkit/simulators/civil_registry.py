@@ -26,15 +26,13 @@ from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.probes import Checks, ops_router
 from testkit.population import POPULATION_SEED, citizen_for, registry_check
 from testkit.simulators.faults import FaultConfig, Faults, install_faults
-from testkit.simulators.serving import (
-    add_api_key_argument,
-    serve_http_simulator,
-    simulator_parser,
-)
+from testkit.simulators.serving import HttpSimulator
 
-SERVICE = "civil-registry-sim"
-ENV_PREFIX = "GELOMBANG_REGISTRY_SIM_"
-DEFAULT_FAULTS = FaultConfig(latency_ms=40, jitter_ms=30, error_rate=0.01, rate_limit_per_s=300)
+SIMULATOR = HttpSimulator(
+    service="civil-registry-sim",
+    env_prefix="GELOMBANG_REGISTRY_SIM_",
+    faults=FaultConfig(latency_ms=40, jitter_ms=30, error_rate=0.01, rate_limit_per_s=300),
+)
 
 REGISTRY_REQUESTS = Counter(
     "registry_sim_requests_total", "NIK verifications answered, by result", ["result"]
@@ -91,25 +89,18 @@ def create_app(faults: Faults, api_key: str | None = None, seed: str = POPULATIO
         return {"population": True}
 
     app.include_router(ops_router(readiness))
-    app.add_middleware(RequestMetricsMiddleware, service=SERVICE)
+    app.add_middleware(RequestMetricsMiddleware, service=SIMULATOR.service)
     return app
 
 
 def main() -> None:
-    parser = simulator_parser("Civil registry (Dukcapil) simulator", 8091)
-    add_api_key_argument(parser, ENV_PREFIX, "X-Api-Key")
+    parser = SIMULATOR.parser("Civil registry (Dukcapil) simulator", 8091, "X-Api-Key")
     parser.add_argument(
         "--seed",
         default=os.environ.get("GELOMBANG_POPULATION_SEED", POPULATION_SEED),
         help="population seed; load tests must use the same one",
     )
-    serve_http_simulator(
-        SERVICE,
-        parser,
-        ENV_PREFIX,
-        DEFAULT_FAULTS,
-        lambda faults, args: create_app(faults, args.api_key, args.seed),
-    )
+    SIMULATOR.serve(parser, lambda faults, args: create_app(faults, args.api_key, args.seed))
 
 
 if __name__ == "__main__":

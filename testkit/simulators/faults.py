@@ -201,6 +201,8 @@ def add_fault_arguments(
     parser.add_argument("--error-rate", type=float, default=env("ERROR_RATE", defaults.error_rate))
     parser.add_argument(
         "--rate-limit",
+        dest="rate_limit_per_s",
+        metavar="RATE_LIMIT",
         type=float,
         default=env("RATE_LIMIT", defaults.rate_limit_per_s),
         help="requests per second before 429 (0 = unlimited)",
@@ -209,10 +211,6 @@ def add_fault_arguments(
 
 
 def fault_config_from_args(args: argparse.Namespace) -> FaultConfig:
-    return FaultConfig(
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-        error_rate=args.error_rate,
-        down=args.down,
-        rate_limit_per_s=args.rate_limit,
-    )
+    # Each flag's destination is the config field it sets (``add_fault_arguments``).
+    fields = {name: getattr(args, name) for name in FaultConfig.model_fields}
+    return FaultConfig.model_validate(fields)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
@@ -29,36 +30,45 @@ def simulator_parser(
     return parser
 
 
-def add_api_key_argument(parser: argparse.ArgumentParser, env_prefix: str, key: str) -> None:
-    """``--api-key``, by default ``<prefix>API_KEY``; unset, any non-empty key is accepted."""
-    parser.add_argument(
-        "--api-key",
-        default=os.environ.get(f"{env_prefix}API_KEY") or None,
-        help=f"the only {key} accepted (default: any non-empty key)",
-    )
+@dataclass(frozen=True)
+class HttpSimulator:
+    """What sets one HTTP simulator apart: its name in metrics and logs, the prefix of its
+    environment variables and its default faults."""
 
+    service: str
+    env_prefix: str
+    faults: FaultConfig
 
-def serve_http_simulator(
-    service: str,
-    parser: argparse.ArgumentParser,
-    env_prefix: str,
-    default_faults: FaultConfig,
-    create_app: Callable[[Faults, argparse.Namespace], FastAPI],
-) -> None:
-    """Add the fault flags to ``parser``, read the command line and serve the app until a
-    signal stops it."""
-    add_fault_arguments(parser, env_prefix, default_faults)
-    args = parser.parse_args()
-    configure_logging(service, os.environ.get("GELOMBANG_LOG_LEVEL", "INFO"))
-    app = create_app(Faults(fault_config_from_args(args)), args)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        # Bodies and query strings carry personal data (NIKs, names, phone numbers); the RED
-        # metrics replace access logs.
-        access_log=False,
-        log_level="warning",
-    )
+    def parser(self, description: str, port: int, key: str) -> argparse.ArgumentParser:
+        """``--host``, ``--port`` and ``--api-key`` (``key``: what the API key is called in
+        ``--help``), by default ``<prefix>API_KEY``; unset, any non-empty key is accepted."""
+        parser = simulator_parser(description, port)
+        parser.add_argument(
+            "--api-key",
+            default=os.environ.get(f"{self.env_prefix}API_KEY") or None,
+            help=f"the only {key} accepted (default: any non-empty key)",
+        )
+        return parser
+
+    def serve(
+        self,
+        parser: argparse.ArgumentParser,
+        create_app: Callable[[Faults, argparse.Namespace], FastAPI],
+    ) -> None:
+        """Add the fault flags to ``parser``, read the command line and serve the app until a
+        signal stops it."""
+        add_fault_arguments(parser, self.env_prefix, self.faults)
+        args = parser.parse_args()
+        configure_logging(self.service, os.environ.get("GELOMBANG_LOG_LEVEL", "INFO"))
+        app = create_app(Faults(fault_config_from_args(args)), args)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            # Bodies and query strings carry personal data (NIKs, names, phone numbers); the RED
+            # metrics replace access logs.
+            access_log=False,
+            log_level="warning",
+        )

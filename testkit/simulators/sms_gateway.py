@@ -33,15 +33,13 @@ from gelombang.metrics import RequestMetricsMiddleware
 from gelombang.probes import Checks, ops_router
 from gelombang.serving import LifespanState, lifespan_runtime
 from testkit.simulators.faults import FaultConfig, Faults, install_faults
-from testkit.simulators.serving import (
-    add_api_key_argument,
-    serve_http_simulator,
-    simulator_parser,
-)
+from testkit.simulators.serving import HttpSimulator
 
-SERVICE = "sms-gateway-sim"
-ENV_PREFIX = "GELOMBANG_SMS_SIM_"
-DEFAULT_FAULTS = FaultConfig(latency_ms=80, jitter_ms=40, error_rate=0.01, rate_limit_per_s=200)
+SIMULATOR = HttpSimulator(
+    service="sms-gateway-sim",
+    env_prefix="GELOMBANG_SMS_SIM_",
+    faults=FaultConfig(latency_ms=80, jitter_ms=40, error_rate=0.01, rate_limit_per_s=200),
+)
 # Three concatenated SMS segments of 160 GSM-7 characters: what aggregators accept in one call.
 MAX_TEXT = 480
 DEFAULT_CAPACITY = 100_000
@@ -237,21 +235,16 @@ def create_app(
 
     app.include_router(ops_router(readiness))
 
-    app.add_middleware(RequestMetricsMiddleware, service=SERVICE)
+    app.add_middleware(RequestMetricsMiddleware, service=SIMULATOR.service)
     return app
 
 
 def main() -> None:
-    parser = simulator_parser("SMS gateway simulator", 8092)
-    add_api_key_argument(parser, ENV_PREFIX, "bearer key")
+    parser = SIMULATOR.parser("SMS gateway simulator", 8092, "bearer key")
     parser.add_argument("--outbox", type=Path, default=None, help="also append to this JSONL file")
     parser.add_argument("--capacity", type=int, default=DEFAULT_CAPACITY)
-    serve_http_simulator(
-        SERVICE,
-        parser,
-        ENV_PREFIX,
-        DEFAULT_FAULTS,
-        lambda faults, args: create_app(faults, args.api_key, args.outbox, args.capacity),
+    SIMULATOR.serve(
+        parser, lambda faults, args: create_app(faults, args.api_key, args.outbox, args.capacity)
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from altcha import v1
 
-from gelombang.admission import Refusal, SignUpGuard, sliding_window_wait
+from gelombang.admission import Refusal, SignUpGuard, WindowLimits, sliding_window_wait
 
 
 class FakeSeen:
@@ -48,11 +48,12 @@ def guard(
         pow_hmac_key=b"k" * 32,
         pow_max_number=500,
         pow_ttl_s=300,
-        ip_limit=limits.get("ip_limit", 3),
-        ip_window_s=60,
-        nik_limit=limits.get("nik_limit", 2),
-        nik_window_s=600,
-        ip_exempt=["127.0.0.0/8"],
+        windows=WindowLimits(
+            ip=(limits.get("ip_limit", 3), 60),
+            nik=(limits.get("nik_limit", 2), 600),
+            ip_exempt=["127.0.0.0/8"],
+            clock=clock,
+        ),
         clock=clock,
     )
 

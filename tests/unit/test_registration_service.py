@@ -145,7 +145,7 @@ class World:
         assert self.edge is not None
         return Collaborators(
             self.cipher,
-            self.edge,
+            self.edge.admit,
             self.reservations,
             self.standings,
             self.idempotency,

@@ -13,18 +13,18 @@ from typing import Any
 import httpx
 import pytest
 
-from gelombang.admission import WindowLimit
+from gelombang.admission import WindowLimit, WindowLimits
 from gelombang.events import STATUS_LINK_REQUESTED, StatusLinkRequested
 from gelombang.pii import PiiCipher
 from services.registration.api import Runtime
 from services.registration.app import create_app
 from services.registration.schemas import StatusLinkRequest
 from services.registration.service import (
+    STATUS_LINK_KEY_PREFIX,
     DependencyUnavailable,
     LinkRequested,
     Refused,
     StatusLinkCollaborators,
-    StatusLinkLimits,
     request_status_link,
 )
 from services.registration.settings import RegistrationSettings
@@ -69,12 +69,11 @@ def collaborators(
 ) -> StatusLinkCollaborators:
     return StatusLinkCollaborators(
         cipher=CIPHER,
-        limits=StatusLinkLimits(
-            nik_limit=3,
-            nik_window_s=86_400,
-            ip_limit=10,
-            ip_window_s=3600,
+        limits=WindowLimits(
+            ip=(10, 3600),
+            nik=(3, 86_400),
             ip_exempt=["127.0.0.0/8", "::1/128"],
+            key_prefix=STATUS_LINK_KEY_PREFIX,
             clock=lambda: NOW,
         ),
         counter=counter or FakeCounter(),
@@ -201,11 +200,11 @@ async def test_an_address_gets_ten_requests_an_hour() -> None:
 
 
 def test_the_limits_use_keys_of_their_own() -> None:
-    limits = collaborators().limits.windows(STRANGER, "abc")
+    limits = collaborators().limits.limits(STRANGER, "abc")
     assert [w.reason for w in limits] == ["ip_limit", "nik_limit"]
     assert all(w.key.startswith("status-link:") for w in limits)
     assert [w.limit for w in limits] == [10, 3]
-    assert collaborators().limits.windows("127.0.0.1", "abc")[0].reason == "nik_limit"
+    assert collaborators().limits.limits("127.0.0.1", "abc")[0].reason == "nik_limit"
 
 
 async def test_redis_down_still_takes_the_request() -> None:
