@@ -108,26 +108,33 @@ ALL_FAULTS = (*KILLS, *PAUSES, LINK, *DISKS, *BROKER_FAULTS)
 ATTEMPTS = 4
 
 
-@dataclass
-class FaultResult:
-    fault: str
+@dataclass(kw_only=True)
+class Reconciled:
+    """How a run's sign-ups were answered, and what reconcile_all found of its 202s in Kafka and
+    the read model."""
+
     requests: int = 0
     accepted: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    lost: int = 0
+    duplicated: int = 0
+    accepted_ids: list[str] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class FaultResult(Reconciled):
+    fault: str
     refused: int = 0
     failed: int = 0
     # 5xx answers other than 503 + Retry-After, even if a retry then got a 202: each was a broken
     # promise ("accept durably or refuse with 503 and Retry-After").
     server_errors: int = 0
-    lost: int = 0
-    duplicated: int = 0
     recovery_s: float | None = None
     # Answer times (monotonic) of 202s and of everything else, to work out recovery_s.
     accepted_at: list[float] = field(default_factory=list, repr=False)
     troubled_at: list[float] = field(default_factory=list, repr=False)
-    statuses: dict[str, int] = field(default_factory=dict)
     #: What the fault did, where it is not obvious (connections that went through the link).
     detail: dict[str, Any] = field(default_factory=dict)
-    accepted_ids: list[str] = field(default_factory=list, repr=False)
     fault_at: float | None = field(default=None, repr=False)  # monotonic, when it was injected
 
     @property
@@ -522,17 +529,14 @@ MEMORY_GROWTH_LIMIT_MB = 256.0
 
 
 @dataclass
-class OverloadResult:
+class OverloadResult(Reconciled):
     multiple: float
     offered_per_s: float
     seconds: float
-    requests: int = 0
-    accepted: int = 0
     goodput_per_s: float = 0.0
     shed: int = 0
     shed_rate: float = 0.0
     other_errors: int = 0
-    statuses: dict[str, int] = field(default_factory=dict)
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     # Of the 202s alone: the promise overload must keep to those it admits. Measured here by
@@ -545,9 +549,6 @@ class OverloadResult:
     memory_bounded: bool = True
     crashed: list[str] = field(default_factory=list)
     officer: dict[str, Any] = field(default_factory=dict)
-    lost: int = 0
-    duplicated: int = 0
-    accepted_ids: list[str] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -651,9 +652,7 @@ async def overload(
     return result
 
 
-async def reconcile_all(
-    results: Sequence[FaultResult | OverloadResult], since_ms: int, wait_s: float
-) -> None:
+async def reconcile_all(results: Sequence[Reconciled], since_ms: int, wait_s: float) -> None:
     """Each fault's 202s against Kafka and the read model, waiting for the projector to catch
     up (it may itself have been the component killed)."""
     settings = CommonSettings()

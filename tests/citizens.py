@@ -7,6 +7,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from gelombang.events import RegistrationVerified
 from gelombang.nik import parse_nik
 from testkit.population import random_citizen
 
@@ -37,11 +38,19 @@ def random_nik(rng: random.Random) -> str:
     return nik_for(rng, adult_birth_date(rng), female=rng.random() < 0.5)
 
 
+def sign_up_body(person: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A sign-up's body: ``person`` (who, where, how to reach them, their work) with what every
+    test citizen answers (not in formal education, no social aid, consent given), then
+    ``overrides``."""
+    answers = {"in_formal_education": False, "receives_social_aid": False, "consent": True}
+    return person | answers | overrides
+
+
 def valid_payload(**overrides: Any) -> dict[str, Any]:
     rng = random.SystemRandom()
     born = adult_birth_date(rng)
     female = bool(overrides.pop("_female", False))
-    payload: dict[str, Any] = {
+    person = {
         "nik": nik_for(rng, born, female=female),
         "full_name": FEMALE_NAME if female else MALE_NAME,
         "birth_date": born.isoformat(),
@@ -52,12 +61,8 @@ def valid_payload(**overrides: Any) -> dict[str, Any]:
         "province_code": "32",
         "regency_code": "3275",
         "employment_status": "laid_off",
-        "in_formal_education": False,
-        "receives_social_aid": False,
-        "consent": True,
     }
-    payload.update(overrides)
-    return payload
+    return sign_up_body(person, overrides)
 
 
 def registration_event_fields(**changes: Any) -> dict[str, Any]:
@@ -71,36 +76,31 @@ def registration_event_fields(**changes: Any) -> dict[str, Any]:
     return fields | changes
 
 
+def verified_event_fields(**changes: Any) -> dict[str, Any]:
+    """The fields of a test citizen's ``RegistrationVerified`` (what a verification case keeps
+    of the sign-up and selection's pool takes), signed up online; ``changes`` replace any."""
+    fields = registration_event_fields(**{"channel": "api"} | changes)
+    return {name: fields[name] for name in RegistrationVerified.model_fields if name in fields}
+
+
 def registry_person(*, email: bool = True, phone: bool = False, **overrides: Any) -> dict[str, Any]:
     """A sign-up of a person the civil-registry simulator knows: the NIK check passes, so the
     registration stays live (waiting for the contact check) instead of being rejected."""
     rng = random.SystemRandom()
     citizen = random_citizen(random.Random())
     tag = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(10))
-    body: dict[str, Any] = {
+    person = {
         **citizen.sign_up_fields(),
         "email": f"it.{tag}@example.id" if email else None,
         "phone": f"+62813{rng.randrange(10**7, 10**8)}" if phone else None,
         "employment_status": "furloughed",
-        "in_formal_education": False,
-        "receives_social_aid": False,
-        "consent": True,
     }
-    body.update(overrides)
-    return body
+    return sign_up_body(person, overrides)
 
 
 def walk_in(**overrides: Any) -> dict[str, Any]:
     """A walk-in at a posko (the assisted API's body): a person the civil-registry simulator
     knows, with no email and no phone."""
     citizen = random_citizen(random.Random())
-    body: dict[str, Any] = {
-        **citizen.sign_up_fields(),
-        "employment_status": "laid_off",
-        "in_formal_education": False,
-        "receives_social_aid": False,
-        "consent": True,
-        "attested_id_card_seen": True,
-    }
-    body.update(overrides)
-    return body
+    person = {**citizen.sign_up_fields(), "employment_status": "laid_off"}
+    return sign_up_body(person, {"attested_id_card_seen": True, **overrides})

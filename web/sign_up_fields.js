@@ -73,9 +73,21 @@ export function inputHtml(id, label, attributes, hint = null, name = id) {
 </div>`;
 }
 
-// The fields both forms ask in the same words: who the person is (the public form lets the
-// browser fill in the person's own name and birth date; a posko's is never the walk-in's)...
-export function identityHtml(autocomplete) {
+// The questions both forms ask, in the same words and order: who the person is, how to reach
+// them (`contactOrder`), their domicile and situation, and the consent (`consentHint`, a text
+// key, and the terms in a new tab where `newTab` asks for it). `autocomplete` says by field what
+// the browser may fill in: the person's own details on the public form, nothing on a posko's.
+export function questionsHtml({ autocomplete, contactOrder, consentHint, newTab = false }) {
+  return [
+    identityHtml(autocomplete),
+    contactHtml(contactOrder, autocomplete),
+    SITUATION_HTML,
+    consentHtml(consentHint, newTab),
+  ].join("\n");
+}
+
+// Who the person is ...
+function identityHtml(autocomplete) {
   const name = `type="text" autocomplete="${autocomplete.name}" maxlength="100" required`;
   const birthDate = `type="date" autocomplete="${autocomplete.birthDate}" required`;
   return [
@@ -85,8 +97,7 @@ export function identityHtml(autocomplete) {
   ].join("\n");
 }
 
-// ... how to reach them, an email address or a mobile number, in the order the form asks
-// (`order`) and with what the browser may fill in (`autocomplete`, by field) ...
+// ... how to reach them, an email address or a mobile number, in the order the form asks ...
 const CONTACT_FIELDS = {
   email: (autocomplete) =>
     inputHtml("email", "email", `type="email" autocomplete="${autocomplete}" inputmode="email" maxlength="254"`),
@@ -94,7 +105,7 @@ const CONTACT_FIELDS = {
     inputHtml("phone", "phone", `type="tel" autocomplete="${autocomplete}" inputmode="tel" maxlength="24"`, "phoneHint"),
 };
 
-export function contactHtml(order, autocomplete) {
+function contactHtml(order, autocomplete) {
   const fields = order.map((name) => CONTACT_FIELDS[name](autocomplete[name])).join("\n");
   return `  <fieldset aria-describedby="contact-hint">
     <legend data-t="contactLegend"></legend>
@@ -103,9 +114,8 @@ ${fields}
   </fieldset>`;
 }
 
-// ... the consent, with the page's own words for it (`hint`, a text key) and the terms opened
-// in a new tab where `newTab` asks for it (the posko's page, beside the walk-in's form) ...
-export function consentHtml(hint, newTab) {
+// ... the consent, with the page's own words for it ...
+function consentHtml(hint, newTab) {
   const target = newTab ? ' target="_blank" rel="noopener"' : "";
   return `  <div class="field">
     <label class="choice"><input type="checkbox" id="consent" name="consent"
@@ -127,7 +137,7 @@ const yesNoHtml = (name, legend) => `  <fieldset id="${name}" aria-describedby="
 
 // ... and their domicile and situation, with the region list's retry. Ids are the API's field
 // names, so the API's field errors land next to their field.
-export const SITUATION_HTML = `  <div class="field">
+const SITUATION_HTML = `  <div class="field">
     <label for="province_code" data-t="province"></label>
     <p class="hint" id="domicile-hint" data-t="domicileHint"></p>
     <select id="province_code" name="province_code" aria-describedby="domicile-hint province_code-error regions-error" required></select>

@@ -15,15 +15,12 @@ import {
 } from "./page.js";
 import { SUMMARY_HTML, fieldErrors } from "./form_errors.js";
 import {
-  SITUATION_HTML,
   answerChecks,
   answersOf,
   checkWhileTyping,
-  consentHtml,
-  contactHtml,
   fillSelects,
-  identityHtml,
   newKey,
+  questionsHtml,
 } from "./sign_up_fields.js";
 import { SENT_KEY, showStatus } from "./status.js";
 
@@ -40,10 +37,11 @@ const FORM_HTML = `
 <div id="again-notice" class="notice" tabindex="-1"></div>
 ${SUMMARY_HTML}
 <form id="signup" method="post" novalidate>
-${identityHtml({ name: "name", birthDate: "bday" })}
-${contactHtml(["email", "phone"], { email: "email", phone: "tel" })}
-${SITUATION_HTML}
-${consentHtml("consentPurpose", false)}
+${questionsHtml({
+  autocomplete: { name: "name", birthDate: "bday", email: "email", phone: "tel" },
+  contactOrder: ["email", "phone"],
+  consentHint: "consentPurpose",
+})}
   <section id="already" class="notice bad" tabindex="-1" aria-labelledby="already-title" hidden>
     <h2 id="already-title" data-t="alreadyTitle"></h2>
     <p data-t="alreadyText"></p>

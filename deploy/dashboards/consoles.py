@@ -1,19 +1,20 @@
 """Prometheus console pages from the panel definition (deploy/prometheus/consoles/).
 
 The local Prometheus serves them at /consoles/<file> (deploy/local/stack.py passes
---web.console.templates and --web.console.libraries). Each page is a Go html/template: the
-frame of a board, a graph panel, the time control and the graph glue live in the console
-library deploy/prometheus/console_libraries/gelombang.lib, the menu in gelombang-nav.lib beside
-it (generated here from the board list), so a page is the board's and each panel's own words
-passed to those templates (html/template escapes them where they land). The graphs are drawn in
-the browser, from each graph panel's data-graph, by the PromConsole.Graph that Debian's
-prometheus package ships with its classic UI (Rickshaw on d3), and table panels are filled in by
-the server's own `query` template function.
+--web.console.templates and --web.console.libraries). Each page is a Go html/template of two
+lines: one call of the library template that draws a board (the console library
+deploy/prometheus/console_libraries/gelombang.lib; the menu in gelombang-nav.lib beside it,
+generated here from the board list), given the board's title, lead and panels, the panels as one
+JSON value (html/template escapes it where it lands). The library's script builds a panel element
+per entry in the browser: graphs are drawn by the PromConsole.Graph that Debian's prometheus
+package ships with its classic UI (Rickshaw on d3), tables from an instant query through the same
+HTTP API, at the end of the time control's range and refreshed with the graphs.
 
 Every panel element says how its last load went, for people and for tests/e2e/test_dashboards.py:
 ``data-state`` is ``loading`` until the first answer, then ``ok`` (at least one series with a
-number in the time window), ``empty`` (none) or ``error`` (with ``data-error``); ``data-series``
-counts the series that have a number to draw, ``data-returned`` all the series Prometheus sent.
+number in the time window; for a table, at least one row), ``empty`` (none) or ``error`` (with
+``data-error``); ``data-series`` counts the series that have a number to draw, ``data-returned``
+all the series Prometheus sent.
 """
 
 from __future__ import annotations
@@ -84,32 +85,19 @@ def _nav(current: str) -> str:
     return f'{{{{ template "gelombang_nav" {_go_string(current)} }}}}\n'
 
 
-def _table_panel(panel: Panel, element_id: str) -> str:
-    (query,) = panel.queries
-    if "`" in query.expr:
-        raise ValueError(f"{panel.title}: a backtick cannot go into a Go raw string")
-    # Rows sorted by every label column, last one first, so the first column groups them.
-    rows = f"query `{query.expr}`"
-    for column in reversed(panel.columns):
-        rows = f'{rows} | sortByLabel "{column}"'
-    head = "".join(f"<th>{_text(c)}</th>" for c in panel.columns) + "<th>value</th>"
-    cells = "".join(f"<td>{{{{ .Labels.{c} }}}}</td>" for c in panel.columns)
-    for column in panel.columns:
-        if not column.isidentifier():
-            raise ValueError(f"{panel.title}: label column {column!r} is not a template field")
-    return (
-        f"{{{{ $rows := {rows} }}}}\n"
-        f'<section class="gel-panel gel-table" id="{element_id}" data-panel="{_text(panel.title)}"'
-        ' data-state="{{ if $rows }}ok{{ else }}empty{{ end }}"'
-        ' data-series="{{ len $rows }}" data-returned="{{ len $rows }}">\n'
-        f"<h2>{_text(panel.title)}</h2>\n"
-        f'<p class="gel-desc">{_text(panel.description)}</p>\n'
-        '<div class="gel-scroll">\n<table class="table table-sm table-striped">\n'
-        f"<thead><tr>{head}</tr></thead>\n<tbody>\n"
-        f"{{{{ range $rows }}}}<tr>{cells}<td>{{{{ humanize .Value }}}}</td></tr>\n"
-        f'{{{{ else }}}}<tr><td colspan="{len(panel.columns) + 1}">no data</td></tr>\n'
-        "{{ end }}</tbody>\n</table>\n</div>\n</section>\n"
-    )
+def _panel_data(panel: Panel) -> dict[str, object]:
+    """What the library's script needs to build and fill one panel element."""
+    data: dict[str, object] = {
+        "title": panel.title,
+        "description": panel.description,
+        "wide": panel.width > 12,
+        "unit": panel.unit,
+        "exprs": [q.expr for q in panel.queries],
+        "legends": [_legend(q.legend) for q in panel.queries],
+    }
+    if panel.kind == "table":
+        data["columns"] = list(panel.columns)
+    return data
 
 
 def _call(template: str, *args: str) -> str:
@@ -117,37 +105,14 @@ def _call(template: str, *args: str) -> str:
     return f'{{{{ template "{template}" (args {" ".join(args)}) }}}}\n'
 
 
-def _graph_panel(panel: Panel, element_id: str) -> str:
-    graph = {
-        "unit": panel.unit,
-        "exprs": [q.expr for q in panel.queries],
-        "legends": [_legend(q.legend) for q in panel.queries],
-    }
-    return _call(
-        "gelombang_graph",
-        _go_string(element_id),
-        _go_string(panel.title),
-        _go_string(panel.description),
-        "true" if panel.width > 12 else "false",
-        _go_string(json.dumps(graph, ensure_ascii=False)),
-    )
-
-
 def render(board: Dashboard) -> str:
-    sections = [
-        (_table_panel if panel.kind == "table" else _graph_panel)(panel, f"panel-{number}")
-        for number, panel in enumerate(board.panels, start=1)
-    ]
-    return (
-        HEADER
-        + _call(
-            "gelombang_board",
-            _go_string(board.title),
-            _go_string(page_name(board)),
-            _go_string(board.description),
-        )
-        + "".join(sections)
-        + '{{ template "gelombang_board_end" }}\n'
+    panels = {"panels": [_panel_data(panel) for panel in board.panels]}
+    return HEADER + _call(
+        "gelombang_board",
+        _go_string(board.title),
+        _go_string(page_name(board)),
+        _go_string(board.description),
+        _go_string(json.dumps(panels, ensure_ascii=False)),
     )
 
 

@@ -61,15 +61,28 @@ class GatewayConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Limits:
-    """The gateway's limits; nginx rates ("600r/s", "600r/m") and positive integers."""
+class Bucket:
+    """One of nginx's request limits (a ``limit_req`` zone): its rate ("600r/s", "600r/m") and
+    the burst it takes above that before it refuses."""
 
-    intake_rate: str = "600r/s"
-    intake_burst: int = 300
-    rate: str = "20r/s"
-    burst: int = 40
-    page_rate: str = "200r/s"
-    page_burst: int = 400
+    rate: str
+    burst: int
+
+    @property
+    def retry_after_s(self) -> int:
+        """Seconds until the bucket, having just refused, is empty again: its burst drained at
+        its rate."""
+        return max(1, math.ceil(self.burst / per_second(self.rate)))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The gateway's limits: sign-ups from everyone together (the intake ceiling), API
+    requests and page loads per client, and connections per client."""
+
+    intake: Bucket = Bucket("600r/s", 300)
+    per_client: Bucket = Bucket("20r/s", 40)
+    page: Bucket = Bucket("200r/s", 400)
     conn_limit: int = 50
     unlimited_cidrs: tuple[str, ...] = ()
 
@@ -100,11 +113,6 @@ def per_second(rate: str) -> float:
     return int(number) / (60 if unit == "m" else 1)
 
 
-def retry_after_s(rate: str, burst: int) -> int:
-    """Seconds until a bucket that just refused is empty again: its burst drained at its rate."""
-    return max(1, math.ceil(burst / per_second(rate)))
-
-
 def _nginx_rate(env: Mapping[str, str], key: str, default: str) -> str:
     rate = env.get(key, default).strip()
     if rate.isdigit():
@@ -119,6 +127,14 @@ def _positive(env: Mapping[str, str], key: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise GatewayConfigError(f"{key} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _bucket(env: Mapping[str, str], prefix: str, default: Bucket) -> Bucket:
+    """``{prefix}RATE`` and ``{prefix}BURST``, each ``default``'s where unset."""
+    return Bucket(
+        _nginx_rate(env, f"{prefix}RATE", default.rate),
+        _positive(env, f"{prefix}BURST", default.burst),
+    )
 
 
 def _networks(raw: str, key: str) -> tuple[str, ...]:
@@ -136,12 +152,9 @@ def limits_from_env(env: Mapping[str, str]) -> Limits:
     return Limits(
         # The intake ceiling for sign-ups from everyone together (the measured knee, README
         # Performance); a bigger machine raises it.
-        intake_rate=_nginx_rate(env, "GELOMBANG_GATEWAY_INTAKE_RATE", d.intake_rate),
-        intake_burst=_positive(env, "GELOMBANG_GATEWAY_INTAKE_BURST", d.intake_burst),
-        rate=_nginx_rate(env, "GELOMBANG_GATEWAY_RATE", d.rate),
-        burst=_positive(env, "GELOMBANG_GATEWAY_BURST", d.burst),
-        page_rate=_nginx_rate(env, "GELOMBANG_GATEWAY_PAGE_RATE", d.page_rate),
-        page_burst=_positive(env, "GELOMBANG_GATEWAY_PAGE_BURST", d.page_burst),
+        intake=_bucket(env, "GELOMBANG_GATEWAY_INTAKE_", d.intake),
+        per_client=_bucket(env, "GELOMBANG_GATEWAY_", d.per_client),
+        page=_bucket(env, "GELOMBANG_GATEWAY_PAGE_", d.page),
         conn_limit=_positive(env, "GELOMBANG_GATEWAY_CONN_LIMIT", d.conn_limit),
         unlimited_cidrs=_networks(
             env.get("GELOMBANG_GATEWAY_UNLIMITED_CIDRS", LOADTEST_SOURCE_CIDR),
@@ -192,7 +205,7 @@ def k8s_target() -> Target:
         name="k8s",
         pid_file="/tmp/nginx.pid",
         temp_dir="/tmp",
-        limits=replace(Limits(), intake_rate=f"{per_pod}r/s", intake_burst=per_pod // 2),
+        limits=replace(Limits(), intake=Bucket(f"{per_pod}r/s", per_pod // 2)),
         trusted_proxies=k8s_trusted_proxies(),
         tls=True,
     )
@@ -223,18 +236,18 @@ def values(target: Target) -> dict[str, str]:
         "UPSTREAM_SERVERS": "\n".join(f"server {s};" for s in target.registration),
         "SELECTION_SERVER": target.selection,
         "ASSISTED_SERVER": target.assisted,
-        "INTAKE_RATE": limits.intake_rate,
-        "INTAKE_BURST": str(limits.intake_burst),
-        "RATE": limits.rate,
-        "BURST": str(limits.burst),
-        "PAGE_RATE": limits.page_rate,
-        "PAGE_BURST": str(limits.page_burst),
+        "INTAKE_RATE": limits.intake.rate,
+        "INTAKE_BURST": str(limits.intake.burst),
+        "RATE": limits.per_client.rate,
+        "BURST": str(limits.per_client.burst),
+        "PAGE_RATE": limits.page.rate,
+        "PAGE_BURST": str(limits.page.burst),
         "CONN_LIMIT": str(limits.conn_limit),
         # Trusted load generators map to an empty key, which no limit accounts.
         "UNLIMITED_CIDRS": "\n".join(f"{c} 0;" for c in limits.unlimited_cidrs)
         or "# (none: GELOMBANG_GATEWAY_UNLIMITED_CIDRS is empty)",
-        "INTAKE_RETRY_AFTER": str(retry_after_s(limits.intake_rate, limits.intake_burst)),
-        "RETRY_AFTER": str(retry_after_s(limits.rate, limits.burst)),
+        "INTAKE_RETRY_AFTER": str(limits.intake.retry_after_s),
+        "RETRY_AFTER": str(limits.per_client.retry_after_s),
         "REAL_IP": _real_ip(target.trusted_proxies),
         "COMMON_HEADERS": _headers(target.tls),
         "PUBLIC_SCHEME": "https" if target.tls else "$scheme",

@@ -48,14 +48,22 @@ from deploy.local.processes import (
 
 @dataclass(frozen=True)
 class ExporterSpec:
-    """A Prometheus exporter for one piece of infrastructure, scraped as job <job>."""
+    """Debian's Prometheus exporter for one piece of infrastructure, scraped as job <job>."""
 
-    name: str  # component, pidfile and log name
-    binary: str
-    port: int
     job: str
+    port: int
     args: tuple[str, ...]  # besides the listen address
     env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """Its component, pidfile and log name."""
+        return f"{self.job}-exporter"
+
+    @property
+    def binary(self) -> str:
+        # Debian names every exporter package, and its binary, this way.
+        return f"prometheus-{self.job}-exporter"
 
     def listen_flag(self) -> str:
         # Single-dash Go flags for the redis/nginx exporters, kingpin's double dash for postgres;
@@ -74,10 +82,8 @@ class ExporterSpec:
 
 EXPORTERS = (
     ExporterSpec(
-        "postgres-exporter",
-        "prometheus-postgres-exporter",
-        POSTGRES_EXPORTER_PORT,
         "postgres",
+        POSTGRES_EXPORTER_PORT,
         ("--disable-settings-metrics",),
         # Dev-only loopback credential (see PG_PASSWORD); it goes to the exporter's environment,
         # never its command line, where `ps` would show it.
@@ -89,25 +95,19 @@ EXPORTERS = (
         ),
     ),
     ExporterSpec(
-        "redis-exporter",
-        "prometheus-redis-exporter",
-        REDIS_EXPORTER_PORT,
         "redis",
+        REDIS_EXPORTER_PORT,
         (f"--redis.addr=redis://{HOST}:{REDIS_PORT}",),
     ),
     ExporterSpec(
-        "nginx-exporter",
-        "prometheus-nginx-exporter",
-        NGINX_EXPORTER_PORT,
         "nginx",
+        NGINX_EXPORTER_PORT,
         # stub_status, allowed from loopback only (deploy/gateway/nginx.conf.template).
         (f"--nginx.scrape-uri=http://{HOST}:{GATEWAY_PORT}/nginx_status",),
     ),
     ExporterSpec(
-        "node-exporter",
-        "prometheus-node-exporter",
-        NODE_EXPORTER_PORT,
         "node",
+        NODE_EXPORTER_PORT,
         # Only what the Infrastructure dashboard and the disk alerts read. The defaults would
         # also run the systemd collector (no systemd here: the stack is plain processes) and the
         # textfile one (Debian points it at /var/lib/prometheus/node-exporter, nobody writes it).

@@ -225,6 +225,19 @@ class ContactChangeSettings(CommonSettings):
     contact_change_limit: int = 3
 
 
+class ContactSendSettings(CommonSettings):
+    """How often one registration's contact message goes out (issue 20): verification's worker
+    sends it, registration's API takes the requests to send it again; the two caps fit together."""
+
+    # Each SMS costs money: the worker sends at most this many codes per registration and per
+    # phone per day, the first one included.
+    sms_daily_limit: int = 5
+    # Resends per registration (and per contact, after a change), one fewer than the worker's
+    # cap: the fifth resend would be dropped without a word, so the API refuses it instead, with
+    # a message saying why.
+    otp_resend_limit: int = 4
+
+
 # Shortest admin token accepted outside dev (32 characters: at least 24 random bytes in base64).
 ADMIN_TOKEN_MIN_LENGTH = 32
 

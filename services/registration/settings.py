@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from gelombang.settings import ContactChangeSettings, OutboxRelaySettings
+from gelombang.settings import ContactChangeSettings, ContactSendSettings, OutboxRelaySettings
 
 
-class RegistrationSettings(ContactChangeSettings):
+class RegistrationSettings(ContactChangeSettings, ContactSendSettings):
     service_name: str = "registration"
     # Longer than a healthy acks=all round trip by two orders of magnitude; shorter than a
     # person's patience. Past it the client gets 503 + Retry-After instead of a hanging request.
@@ -20,10 +20,6 @@ class RegistrationSettings(ContactChangeSettings):
     db_pool_max: int = 10
     # One new SMS code per registration per minute; the worker also caps codes per day.
     otp_resend_cooldown_s: int = 60
-    # Resends per registration (and per contact, after a change). The verification worker sends
-    # a case's message at most sms_daily_limit (5) times, the first one included, so the fifth
-    # resend would be dropped without a word: refused here instead, with a message saying why.
-    otp_resend_limit: int = 4
     contact_change_cooldown_s: int = 60
     # Admission control, per process (gelombang.admission). The intake target is 80,000 sign-ups
     # a minute (~1,333/s) over two processes, ~670/s each; the rate leaves headroom above that

@@ -27,14 +27,19 @@ import hashlib
 import hmac
 import importlib
 import operator
+import os
 import re
+import subprocess
+import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain, compress, islice, repeat
-from typing import Literal, NamedTuple, NoReturn, Protocol, overload
+from pathlib import Path
+from typing import IO, Literal, NamedTuple, NoReturn, Protocol, overload
 
 ALGORITHM_VERSION = "gelombang-draw-v1"
 # v2 mixes in a public beacon value nobody knew at close (issue 19): the operator can no longer
@@ -158,7 +163,7 @@ class Outcomes(Sequence[Outcome]):
         registration_ids: list[str],
         province_codes: list[str],
         tiers: list[int],
-        ranks: list[str],
+        ranks: Sequence[str],
         vias: list[Literal["province", "remainder"] | None],
     ) -> None:
         self._columns = (registration_ids, province_codes, tiers, ranks, vias)
@@ -278,7 +283,7 @@ def rank(seed_hex: str, registration_id: str, beacon_value: str | None = None) -
 def ranks(seed_hex: str, beacon_value: str | None, registration_ids: Sequence[str]) -> list[str]:
     """:func:`rank` of each id, in order, at the draw's speed: stored results keep no ranks, they
     are computed again from the wave's seed and beacon value when a result is exported."""
-    return _Ranker(draw_key(seed_hex, beacon_value)).rank_all(registration_ids)
+    return list(rank_ids(draw_key(seed_hex, beacon_value), list(registration_ids), _silent))
 
 
 class _HashState(Protocol):
@@ -329,22 +334,177 @@ class _Ranker:
         outer.update(inner.digest())
         return outer.hexdigest()
 
-    def rank_all(self, registration_ids: Sequence[str]) -> list[str]:
-        # Bound methods, one tight loop, and ids encoded in one C call (they are validated UUIDs,
-        # so "\n" cannot occur inside one): per-call overhead is what dominates at this size.
+    def digests(self, registration_ids: Sequence[str]) -> bytes:
+        """The raw 32-byte HMACs of the ids, concatenated in order."""
+        # Ids encoded in one C call (they are validated UUIDs, so "\n" cannot occur inside one).
         if not registration_ids:
-            return []  # "".split would otherwise yield one empty message
+            return b""  # "".split would otherwise yield one empty message
+        return self.digest_messages("\n".join(registration_ids).encode("ascii").split(b"\n"))
+
+    def digest_messages(self, messages: Iterable[bytes]) -> bytes:
+        # Bound methods and one tight loop: per-call overhead is what dominates at this size. Raw
+        # digests, hexed in one call at the end: no rank text object per id.
         inner_copy = self._inner.copy
         outer_copy = self._outer.copy
-        ranks: list[str] = []
-        append = ranks.append
-        for message in "\n".join(registration_ids).encode("ascii").split(b"\n"):
+        digests: list[bytes] = []
+        append = digests.append
+        for message in messages:
             inner = inner_copy()
             inner.update(message)
             outer = outer_copy()
             outer.update(inner.digest())
-            append(outer.hexdigest())
-        return ranks
+            append(outer.digest())
+        return b"".join(digests)
+
+
+class _Ranks(Sequence[str]):
+    """Ranks kept as the HMACs' raw bytes, 32 each, written in hex as read.
+
+    Storing a draw needs no rank at all and the walk only the ranks it reaches (about one in
+    eight of 1.5 M): making every rank's text up front cost more than the rest of the walk.
+    """
+
+    __slots__ = ("_digests",)
+
+    def __init__(self, digests: bytes) -> None:
+        self._digests = digests
+
+    def __len__(self) -> int:
+        return len(self._digests) // 32
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return list(map(self.at, range(len(self))[index]))
+        return self.at(range(len(self))[index])  # IndexError, negative indices: as a list does
+
+    def __iter__(self) -> Iterator[str]:
+        return map(self.at, range(len(self)))
+
+    def at(self, index: int) -> str:
+        """The rank at ``index``, which must be in range and not negative (unchecked: the walk)."""
+        return self._digests[32 * index : 32 * index + 32].hex()
+
+    def first_digits(self) -> str:
+        """Each rank's first hex digit, in order, as one text."""
+        return self._digests[0::32].translate(_HIGH_NIBBLE_DIGIT).decode("ascii")
+
+
+_HIGH_NIBBLE_DIGIT = bytes(b"0123456789abcdef"[byte >> 4] for byte in range(256))
+
+
+# Ranking is Python-level work, one HMAC per id (about 1 s for 1.5 M ids on one core), and no
+# thread can share it: the hash objects hold the GIL for messages this short. So a big list is
+# ranked half here and half in a second Python process. Below this size, starting that process
+# would cost more than it saves.
+_RANK_IN_TWO_FROM = 200_000
+_SERVICES_ROOT = str(Path(__file__).resolve().parents[2])
+# The helper imports nothing but this module (-I -S: no site-packages, no environment): it reads
+# the key's hex and the ids, one per line, on stdin and writes their raw HMACs.
+_HELPER_CODE = (
+    f"import sys; sys.path.insert(0, {_SERVICES_ROOT!r}); "
+    "from services.selection.draw import _digest_stdin; _digest_stdin()"
+)
+_HELPER_COMMAND = (sys.executable, "-I", "-S", "-c", _HELPER_CODE)
+
+
+def _digest_stdin() -> None:
+    key_hex, _, ids = sys.stdin.buffer.read().partition(b"\n")
+    digests = _Ranker(bytes.fromhex(key_hex.decode("ascii"))).digest_messages(ids.split(b"\n"))
+    sys.stdout.buffer.write(digests)
+    sys.stdout.buffer.flush()
+    os._exit(0)  # nothing to clean up: freeing 750,000 objects one by one takes a tenth of a second
+
+
+class _RankingHelper:
+    """Computes the HMACs of some ids in a child process while this one does others.
+
+    Input and output go through unnamed temporary files, not pipes: neither side ever waits for
+    the other to read, and a pipe drained by a thread here would wait for the GIL the ranking
+    loop holds. If the child cannot start or fails, ``digests`` computes them here instead: the
+    result is the same either way, only slower.
+    """
+
+    def __init__(
+        self, key: bytes, registration_ids: list[str], command: Sequence[str] = _HELPER_COMMAND
+    ) -> None:
+        self._key = key
+        self._ids = registration_ids
+        self._output: IO[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        try:
+            # Closed by close(), once the child has written it and it has been read.
+            self._output = tempfile.TemporaryFile()  # noqa: SIM115
+            with tempfile.TemporaryFile() as given:
+                given.write(key.hex().encode("ascii") + b"\n")
+                given.write("\n".join(registration_ids).encode("ascii"))
+                given.seek(0)
+                self._process = subprocess.Popen(  # noqa: S603 (this interpreter, fixed code)
+                    list(command),
+                    stdin=given,
+                    stdout=self._output,
+                    stderr=subprocess.DEVNULL,
+                )
+        except OSError:
+            self._process = None
+
+    def digests(self) -> bytes:
+        try:
+            process, output = self._process, self._output
+            if process is not None and output is not None and process.wait() == 0:
+                output.seek(0)
+                written = output.read()
+                if len(written) == 32 * len(self._ids):
+                    return written
+            return _Ranker(self._key).digests(self._ids)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._output is not None:
+            self._output.close()
+
+
+def rank_ids(
+    key: bytes,
+    registration_ids: list[str],
+    report: Progress,
+    split_from: int = _RANK_IN_TWO_FROM,
+    helper_command: Sequence[str] = _HELPER_COMMAND,
+) -> _Ranks:
+    """The rank of each id under ``key`` (a :func:`draw_key`), in order, with progress: the draw's
+    and :func:`ranks`'s ranking. From ``split_from`` ids on, the second half is ranked at the same
+    time by ``helper_command``, the helper process (a command that fails or writes something
+    else only makes it slower: the ranks are then computed here)."""
+    count = len(registration_ids)
+    half = count // 2 if count >= split_from else count
+    helper = None
+    if half < count:
+        helper = _RankingHelper(key, registration_ids[half:], helper_command)
+    try:
+        ranker = _Ranker(key)
+        digests: list[bytes] = []
+        for start in range(0, half, _PROGRESS_EVERY):
+            report("ranking", start, count)
+            digests.append(
+                ranker.digests(registration_ids[start : min(half, start + _PROGRESS_EVERY)])
+            )
+        if helper is not None:
+            report("ranking", half, count)
+            digests.append(helper.digests())
+    finally:
+        if helper is not None:
+            helper.close()
+    report("ranking", count, count)
+    return _Ranks(b"".join(digests))
 
 
 class _Columns(NamedTuple):
@@ -485,12 +645,60 @@ def eligible_from_canonical(canonical: bytes) -> EligibleList:
     """The entries of a canonical eligible list given as its bytes (what ``canonical_eligible``
     makes and ``eligible.csv`` holds), or ValueError if the bytes are not one.
 
-    Every line has the same width, so the columns are cut from the text by position, in C: the
-    stored list is read for each draw and export, and parsing 1.5 M lines as CSV would cost
-    seconds.
+    Every line has the same width, so the whole text is checked by position and cut into its
+    fields in a few C calls: the stored list is read for each draw and export, and parsing 1.5 M
+    lines as CSV would cost seconds (cutting each line apart in Python, 0.7-1.1 s).
     """
     if not canonical:
         return EligibleList([], [], [])
+    if _lines_in_canonical_form(canonical) is None:
+        _refuse_non_canonical(canonical)
+    fields = canonical.decode("ascii").replace("\n", ",").split(",")
+    ids = fields[0::3]
+    provinces = fields[1::3]
+    del fields
+    if not _strictly_increasing(ids):
+        _refuse_non_canonical(canonical)
+    tiers = list(canonical[40::_LINE_STRIDE].translate(_TIER_OF_DIGIT))
+    listed = EligibleList(ids, provinces, tiers)
+    listed._canonical = True
+    return listed
+
+
+# Where each line has a fixed character, by offset in its 42-byte stride.
+_FIXED_IN_LINE = ((8, b"-"), (13, b"-"), (18, b"-"), (23, b"-"), (36, b","), (39, b","))
+
+
+def _lines_in_canonical_form(canonical: bytes) -> int | None:
+    """How many lines ``canonical`` has if each is ``registration_id,province_code,tier`` in
+    canonical form (a lowercase 8-4-4-4-12 UUID, 2 digits, 1, 2 or 3), joined by single
+    newlines; None if any is not. Order and uniqueness are not looked at.
+
+    Slices and ``translate`` of the whole text, in C: a few hundredths of a second for 1.5 M lines.
+    The fixed characters are checked where they must be; then, with every hex digit removed, the
+    text must be exactly those 7 characters a line (6 on the last), so every other byte of an id is
+    a hex digit.
+    """
+    lines, extra = divmod(len(canonical) + 1, _LINE_STRIDE)
+    if extra or not lines:
+        return None
+    if any(canonical[at::_LINE_STRIDE] != char * lines for at, char in _FIXED_IN_LINE):
+        return None
+    if canonical[41::_LINE_STRIDE] != b"\n" * (lines - 1):
+        return None
+    if len(canonical.translate(None, _HEX_DIGITS)) != 7 * lines - 1:
+        return None
+    provinces = canonical[37::_LINE_STRIDE] + canonical[38::_LINE_STRIDE]
+    if provinces.translate(None, b"0123456789") or canonical[40::_LINE_STRIDE].translate(
+        None, b"123"
+    ):
+        return None
+    return lines
+
+
+def _refuse_non_canonical(canonical: bytes) -> NoReturn:
+    """ValueError naming what makes ``canonical`` not a canonical list (the slow way: only run
+    once the fast checks have found that something does)."""
     lines_count, extra = divmod(len(canonical) + 1, _LINE_STRIDE)
     if (
         extra
@@ -516,15 +724,28 @@ def eligible_from_canonical(canonical: bytes) -> EligibleList:
     _validated(_Columns(ids, provinces, tiers), increasing=increasing)  # names a bad entry
     if not increasing:
         raise ValueError("not a canonical eligible list: its ids are not in rising order")
-    listed = EligibleList(ids, provinces, tiers)
-    listed._canonical = True
-    return listed
+    raise ValueError("not a canonical eligible list")
 
 
 def canonical_sha256(canonical: bytes) -> str:
     """SHA-256 of a canonical eligible list given as its bytes, once it is checked to be one
-    (ValueError otherwise): the hash a close publishes."""
+    (ValueError otherwise)."""
     eligible_from_canonical(canonical)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def frozen_list_sha256(canonical: bytes) -> str:
+    """SHA-256 of an eligible list as a close freezes it, the hash the close publishes: each line
+    checked to be in canonical form (ValueError otherwise), the ids' order left to whoever wrote
+    them.
+
+    The store writes the list in the order of the pool's primary key, so its ids rise and never
+    repeat; comparing 1.5 M ids again here cost 0.4-0.6 s of a close. The draw reads the list
+    with :func:`eligible_from_canonical`, which checks the order too, and ``verify-draw`` checks
+    the published file.
+    """
+    if canonical and _lines_in_canonical_form(canonical) is None:
+        _refuse_non_canonical(canonical)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -591,12 +812,7 @@ def _draw(
     ids, provinces, tiers = _columns(entries, sort_by_id=False)
     count = len(ids)
 
-    ranker = _Ranker(key)
-    ranks: list[str] = []
-    for start in range(0, count, _PROGRESS_EVERY):
-        report("ranking", start, count)
-        ranks.extend(ranker.rank_all(ids[start : start + _PROGRESS_EVERY]))
-    report("ranking", count, count)
+    ranks = rank_ids(key, ids, report)
 
     report("sorting", 0, count)
     ordered = _in_draw_order(tiers, ranks, ids)
@@ -640,8 +856,8 @@ def _draw(
     report("remainder", given, remainder_seats)
 
     outcomes = Outcomes(ids, provinces, tiers, ranks, via)
-    by_province = Counter(provinces[index] for index in winners)
-    by_tier = Counter(tiers[index] for index in winners)
+    by_province = Counter(map(provinces.__getitem__, winners))
+    by_tier = Counter(map(tiers.__getitem__, winners))
     return DrawResult(
         outcomes=outcomes,
         selected=len(winners),
@@ -655,7 +871,7 @@ def _draw(
 _HEX_DIGIT_TEXTS = "0123456789abcdef"
 
 
-def _in_draw_order(tiers: list[int], ranks: list[str], ids: list[str]) -> Iterator[int]:
+def _in_draw_order(tiers: list[int], ranks: _Ranks, ids: list[str]) -> Iterator[int]:
     """Entry indices in (tier, rank, registration_id) order, sorted only as far as it is read.
 
     The walks stop once the seats are given, usually within the first tenth or so of the order,
@@ -667,19 +883,17 @@ def _in_draw_order(tiers: list[int], ranks: list[str], ids: list[str]) -> Iterat
     buckets: dict[int, dict[str, list[int]]] = {
         tier: {digit: [] for digit in _HEX_DIGIT_TEXTS} for tier in TIERS
     }
-    for index, tier, rank in zip(range(len(ranks)), tiers, ranks, strict=True):
-        buckets[tier][rank[0]].append(index)
+    for index, tier, digit in zip(range(len(ranks)), tiers, ranks.first_digits(), strict=True):
+        buckets[tier][digit].append(index)
     return _sorted_buckets(
         [buckets[tier].pop(digit) for tier in TIERS for digit in _HEX_DIGIT_TEXTS], ranks, ids
     )
 
 
-def _sorted_buckets(buckets: list[list[int]], ranks: list[str], ids: list[str]) -> Iterator[int]:
+def _sorted_buckets(buckets: list[list[int]], ranks: _Ranks, ids: list[str]) -> Iterator[int]:
     for members in buckets:
         # Flat rank+id strings compare as (rank, registration_id), faster than tuple keys.
-        keys = list(
-            map(operator.add, map(ranks.__getitem__, members), map(ids.__getitem__, members))
-        )
+        keys = list(map(operator.add, map(ranks.at, members), map(ids.__getitem__, members)))
         positions = sorted(range(len(members)), key=keys.__getitem__)
         del keys
         yield from map(members.__getitem__, positions)

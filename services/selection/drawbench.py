@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -172,9 +173,17 @@ _OTHER_STATUSES = ("job_seeker", "micro_business", "migrant_worker", "laid_off")
 _CHANNELS = ("web", "api", "assisted")
 
 
-# registration_id, nik_hash, province_code, employment_status, receives_social_aid, channel,
-# verified_at, tier: the columns of selection_pool that a verified registration fills.
-PoolRow = tuple[str, str, str, str, bool, str, datetime, int]
+class PoolRow(NamedTuple):
+    """The columns of selection_pool that a verified registration fills."""
+
+    registration_id: str  # asyncpg encodes a uuid from its text
+    nik_hash: str
+    province_code: str
+    employment_status: str
+    receives_social_aid: bool
+    channel: str
+    verified_at: datetime
+    tier: int
 
 
 @dataclass
@@ -208,8 +217,8 @@ def pool_records(
             declares_aid = index % 2 == 0
             if not declares_aid:
                 lists.social_aid.append((nik_hash,))
-        yield (
-            registration_id,  # asyncpg encodes a uuid from its text
+        yield PoolRow(
+            registration_id,
             nik_hash,
             province_code,
             status,
@@ -236,20 +245,10 @@ async def load_pool(
     await conn.copy_records_to_table(
         "selection_social_aid_list", columns=["nik_hash"], records=lists.social_aid
     )
-    columns = [
-        "registration_id",
-        "nik_hash",
-        "province_code",
-        "employment_status",
-        "receives_social_aid",
-        "channel",
-        "verified_at",
-        "tier",
-    ]
     for start in range(0, len(records), _LOAD_CHUNK):
         progress("loading the pool", start, len(records))
         chunk = records[start : start + _LOAD_CHUNK]
-        await conn.copy_records_to_table("selection_pool", columns=columns, records=chunk)
+        await conn.copy_records_to_table("selection_pool", columns=PoolRow._fields, records=chunk)
     progress("loading the pool", len(records), len(records))
     # Bulk-loaded around add_to_pool, the rows carry the tiers the synthetic lists were made to
     # give: checked here, through the repository's own tier SQL, so the close draws the people

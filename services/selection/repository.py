@@ -14,7 +14,7 @@ import asyncpg
 from gelombang.events import SELECTION_DECIDED, RegistrationVerified, SelectionDecided
 from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
-from gelombang.postgres import report_second_registrations
+from gelombang.postgres import columns, report_second_registrations
 from services.selection.draw import DrawResult, EligibleList, Progress, eligible_from_canonical
 from services.selection.service import (
     BeaconAnnouncement,
@@ -99,13 +99,16 @@ async def add_to_pool(pool: asyncpg.Pool, events: Sequence[RegistrationVerified]
             ON CONFLICT DO NOTHING
             RETURNING registration_id
             """,  # noqa: S608 (constant fragment)
-            [e.registration_id for e in events],
-            [e.nik_hash for e in events],
-            [e.province_code for e in events],
-            [e.employment_status for e in events],
-            [e.receives_social_aid for e in events],
-            [e.channel for e in events],
-            [e.occurred_at for e in events],
+            *columns(
+                events,
+                "registration_id",
+                "nik_hash",
+                "province_code",
+                "employment_status",
+                "receives_social_aid",
+                "channel",
+                "occurred_at",
+            ),
         )
         added = {row["registration_id"] for row in rows}
         await report_second_registrations(
@@ -326,9 +329,13 @@ class PostgresWaveStore:
             )
             if state != "open":  # a concurrent close won the race
                 raise RuntimeError(f"wave {number} is {state}")
+            # revoked_at IS NOT NULL says nothing more than state = 'revoked' (a constraint makes
+            # them equal); it lets the index of seats to return answer (migration selection-0006)
+            # instead of a scan of the whole pool.
             returned = await conn.fetch(
                 """WITH r AS (UPDATE selection_pool SET seat_returned_to = $1
-                               WHERE state = 'revoked' AND seat_returned_to IS NULL
+                               WHERE state = 'revoked' AND revoked_at IS NOT NULL
+                                 AND seat_returned_to IS NULL
                            RETURNING province_code)
                    SELECT province_code, count(*) AS n FROM r GROUP BY 1""",
                 number,
@@ -341,7 +348,9 @@ class PostgresWaveStore:
             # COPY's CSV output of these columns, in id order, is the canonical list line by line
             # (a uuid is written in lowercase 8-4-4-4-12 form; anything that is not a canonical
             # line, such as a quoted value, is refused by sha_of): the list is hashed and stored as
-            # it comes, never read back.
+            # it comes, never read back. Its ids rise and never repeat because they are the
+            # primary key, in its order (uuid order is the order of the text): sha_of does not
+            # compare them again; the draw does, as it reads the list.
             self._progress("freezing the eligible list", 0, 0)
             parts: list[bytes] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -147,16 +148,8 @@ class ImportOut(BaseModel):
 
     @classmethod
     def of(cls, kind: Literal["labour_office", "social_aid"], report: ImportReport) -> ImportOut:
-        return cls(
-            kind=kind,
-            rows=report.rows,
-            added=report.added,
-            changed=report.changed,
-            unchanged=report.unchanged,
-            errors=[
-                RowErrorOut(line=e.line, code=e.code, message=e.message) for e in report.errors
-            ],
-        )
+        # The report's counts and row errors field for field; the answer adds which list it was.
+        return cls.model_validate({"kind": kind, **asdict(report)})
 
 
 class TrainingStarted(BaseModel):

@@ -21,8 +21,8 @@ from services.selection.draw import (
     EligibleEntry,
     Progress,
     algorithm_version,
-    canonical_sha256,
     draw,
+    frozen_list_sha256,
     normalise_beacon_text,
     normalise_seed,
     seed_commitment,
@@ -353,7 +353,9 @@ class WaveStore(Protocol):
         sha_of: Callable[[bytes], str],
     ) -> None:
         """Freeze the eligible list, as the canonical list's bytes, and publish ``sha_of`` them
-        (which refuses bytes that are not a canonical list) with the announcement."""
+        (which refuses lines that are not in canonical form) with the announcement. The ids must
+        rise and be unique by construction (written in the order of a unique key): ``sha_of``
+        leaves that to the store."""
     async def eligible(self, number: int) -> Sequence[EligibleEntry]: ...
     async def store_draw(
         self,
@@ -426,7 +428,7 @@ class Waves:
             )
         beacon = announce_beacon(beacon_source, beacon_reference, beacon_due_at, now)
         await self._store.close(
-            number, min(now, wave.closes_at), commitment, beacon, canonical_sha256
+            number, min(now, wave.closes_at), commitment, beacon, frozen_list_sha256
         )
         return await self.get(number)
 

@@ -14,25 +14,23 @@ from gelombang.events import (
     REGISTRATIONS_PROGRESS,
     REGISTRATIONS_REJECTED,
     REGISTRATIONS_VERIFIED,
-    ContactChangeRequested,
     ContactMethod,
     Event,
-    RegistrationAccepted,
     RegistrationRejected,
     SelectionDecided,
 )
 from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
-from gelombang.postgres import report_second_registrations
+from gelombang.postgres import columns, report_second_registrations
 from services.verification.service import (
     Case,
     ChangeableCase,
-    ContactChange,
-    ContactChangeOutcome,
+    ContactChangeJudgement,
     ContactRetry,
     ContactSent,
     DueNikCheck,
     LiveCase,
+    NewCases,
     NikChecked,
     NikRetry,
     Outcome,
@@ -67,15 +65,11 @@ class PostgresCases:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def open(
-        self,
-        events: Sequence[RegistrationAccepted],
-        methods: Sequence[ContactMethod],
-        contact_expires_at: datetime,
-    ) -> list[tuple[uuid.UUID, ContactMethod]]:
+    async def open(self, new: NewCases) -> list[tuple[uuid.UUID, ContactMethod]]:
         """The decider sends each NIK here once while it is live; a second live case of one NIK
         would be a bug upstream, and the unique index refuses it: counted and logged, never a
         crash loop (the batch goes on without it)."""
+        events = new.accepted
         if not events:
             return []
         rows = await self._conn.fetch(
@@ -91,17 +85,20 @@ class PostgresCases:
             ON CONFLICT DO NOTHING
             RETURNING registration_id, contact_method
             """,
-            [e.registration_id for e in events],
-            [e.nik_hash for e in events],
-            [e.pii for e in events],
-            [e.province_code for e in events],
-            [e.regency_code for e in events],
-            [e.employment_status for e in events],
-            [e.receives_social_aid for e in events],
-            [e.channel for e in events],
-            list(methods),
+            *columns(
+                events,
+                "registration_id",
+                "nik_hash",
+                "pii",
+                "province_code",
+                "regency_code",
+                "employment_status",
+                "receives_social_aid",
+                "channel",
+            ),
+            list(new.methods),
             [None for _ in events],
-            contact_expires_at,
+            new.contact_expires_at,
         )
         await report_second_registrations(
             self._conn,
@@ -363,21 +360,17 @@ class PostgresContactChanges:
         )
         return None if row is None else ChangeableCase(**dict(row))
 
-    async def record(
-        self,
-        request: ContactChangeRequested,
-        outcome: ContactChangeOutcome,
-        change: ContactChange | None,
-    ) -> bool:
+    async def record(self, judgement: ContactChangeJudgement) -> bool:
         stored = await self._conn.fetchval(
             """INSERT INTO verification_contact_changes (event_id, registration_id, outcome)
                VALUES ($1, $2, $3)
                ON CONFLICT (event_id) DO NOTHING
                RETURNING true""",
-            request.event_id,
-            request.registration_id,
-            outcome,
+            judgement.request.event_id,
+            judgement.request.registration_id,
+            judgement.outcome,
         )
+        change = judgement.change
         if not stored or change is None:
             return bool(stored)
         # The new contact starts afresh: its message is due now, has its own sends, and the

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from gelombang.contact import deadline_after_change, status_page_path
 from gelombang.events import (
@@ -55,13 +55,29 @@ class Case:
     outcome: str | None
 
 
+# A verified case tells the selection pool what the case kept of its acceptance, field by field.
+_VERIFIED_FROM_CASE = [
+    name for name in RegistrationVerified.model_fields if name not in Event.model_fields
+]
+
+
 @dataclass(frozen=True)
-class DueNikCheck:
-    """A NIK check claimed for this worker (its lease runs): whom to check, and how often the
-    registry failed to answer for it so far (for the backoff)."""
+class SealedCase:
+    """A case and its personal data, sealed and bound to the case's registration id."""
 
     registration_id: uuid.UUID
     pii: str
+
+    def personal(self, cipher: PiiCipher) -> dict[str, Any]:
+        """The personal data opened; raises ``PiiError`` or ``ValueError`` where it does not."""
+        return cipher.open_json(self.pii, str(self.registration_id))
+
+
+@dataclass(frozen=True)
+class DueNikCheck(SealedCase):
+    """A NIK check claimed for this worker (its lease runs): whom to check, and how often the
+    registry failed to answer for it so far (for the backoff)."""
+
     attempts: int
 
 
@@ -138,13 +154,7 @@ def decide(case: Case) -> Outcome | None:
     if case.nik_state == "verified" and case.contact_state == "confirmed":
         return RegistrationVerified(
             event_id=step_event_id(case.registration_id, "verified"),
-            registration_id=case.registration_id,
-            nik_hash=case.nik_hash,
-            province_code=case.province_code,
-            regency_code=case.regency_code,
-            employment_status=case.employment_status,
-            receives_social_aid=case.receives_social_aid,
-            channel=case.channel,
+            **{name: getattr(case, name) for name in _VERIFIED_FROM_CASE},
         )
     return None
 
@@ -177,13 +187,18 @@ def retry_delay_s(attempts: int, base_s: float, max_s: float, rng: random.Random
 # PostgresCases), all inside the caller's transaction.
 
 
+@dataclass(frozen=True)
+class NewCases:
+    """Cases to open: the acceptances, each one's contact method (in the same order), and when
+    their contacts expire."""
+
+    accepted: Sequence[RegistrationAccepted]
+    methods: Sequence[ContactMethod]
+    contact_expires_at: datetime
+
+
 class CaseStore(Protocol):
-    async def open(
-        self,
-        events: Sequence[RegistrationAccepted],
-        methods: Sequence[ContactMethod],
-        contact_expires_at: datetime,
-    ) -> Sequence[tuple[uuid.UUID, ContactMethod]]:
+    async def open(self, new: NewCases) -> Sequence[tuple[uuid.UUID, ContactMethod]]:
         """Open a case per registration not seen before; those opened now, with their
         contact method."""
 
@@ -219,11 +234,8 @@ async def open_cases(
     (ID card seen in person) replaces the email or SMS check."""
     if not accepted:
         return 0
-    opened = await store.open(
-        accepted,
-        [contact_method_for(e.has_email, e.has_phone, e.channel) for e in accepted],
-        contact_expires_at,
-    )
+    methods = [contact_method_for(e.has_email, e.has_phone, e.channel) for e in accepted]
+    opened = await store.open(NewCases(accepted, methods, contact_expires_at))
     await store.queue(
         [
             progressed(registration_id, "contact_confirmed", "officer")
@@ -360,11 +372,8 @@ def decision_texts(
 
 
 @dataclass(frozen=True)
-class LiveCase:
+class LiveCase(SealedCase):
     """A NIK's live (not rejected) case, as a lost-link request needs it."""
-
-    registration_id: uuid.UUID
-    pii: str
 
 
 @dataclass(frozen=True)
@@ -402,7 +411,7 @@ def status_link_target(
     if case is None:
         return None
     try:
-        personal = cipher.open_json(case.pii, str(case.registration_id))
+        personal = case.personal(cipher)
     except (PiiError, ValueError):
         return None
     field = "email" if request.contact_kind == "email" else "phone"
@@ -468,11 +477,9 @@ def status_link_texts(full_name: str, status: str) -> tuple[str, str, str]:
 
 
 @dataclass(frozen=True)
-class ChangeableCase:
+class ChangeableCase(SealedCase):
     """A case as a change of contact needs it (locked by the store until the change is stored)."""
 
-    registration_id: uuid.UUID
-    pii: str
     channel: str
     contact_method: str
     contact_state: str
@@ -499,15 +506,19 @@ class ContactChange:
 ContactChangeOutcome = Literal["changed", "not_waiting", "too_many", "no_case", "unreadable"]
 
 
+@dataclass(frozen=True)
+class ContactChangeJudgement:
+    """A change request as judged: its outcome, and what it changes (only when "changed")."""
+
+    request: ContactChangeRequested
+    outcome: ContactChangeOutcome
+    change: ContactChange | None = None
+
+
 class ContactChangeStore(Protocol):
     async def case(self, registration_id: uuid.UUID) -> ChangeableCase | None: ...
 
-    async def record(
-        self,
-        request: ContactChangeRequested,
-        outcome: ContactChangeOutcome,
-        change: ContactChange | None,
-    ) -> bool:
+    async def record(self, judgement: ContactChangeJudgement) -> bool:
         """Store a request's judgement and apply its change; False if this request id was
         judged before, and then nothing changes."""
 
@@ -518,26 +529,26 @@ def contact_change(
     cipher: PiiCipher,
     max_changes: int,
     now: datetime,
-) -> tuple[ContactChangeOutcome, ContactChange | None]:
+) -> ContactChangeJudgement:
     """``now``: when the change is applied, the new contact's message queued; its grace runs
     from then (a worker that lagged does not eat into it). A change asked for after the
     deadline does not bring back a case the expiry sweep has yet to reach."""
     if case is None:
-        return "no_case", None
+        return ContactChangeJudgement(request, "no_case")
     waiting = case.contact_state in ("unsent", "sent") and case.contact_method in ("email", "sms")
     if case.outcome is not None or not waiting or request.occurred_at > case.contact_expires_at:
-        return "not_waiting", None
+        return ContactChangeJudgement(request, "not_waiting")
     if case.contact_version >= max_changes:
-        return "too_many", None
+        return ContactChangeJudgement(request, "too_many")
     bound_to = str(case.registration_id)
     try:
-        personal = cipher.open_json(case.pii, bound_to)
+        personal = case.personal(cipher)
         new = cipher.open_json(request.contact, bound_to)
     except (PiiError, ValueError):
-        return "unreadable", None
+        return ContactChangeJudgement(request, "unreadable")
     contact = {k: v for k in ("email", "phone") if isinstance(v := new.get(k), str) and v}
     if not contact:
-        return "unreadable", None
+        return ContactChangeJudgement(request, "unreadable")
     personal.update(contact)
     method = contact_method_for(bool(personal.get("email")), bool(personal.get("phone")))
     step = RegistrationProgressed(
@@ -550,7 +561,7 @@ def contact_change(
         # The status answer's deadline counts from this step's time, as the case's does.
         occurred_at=now,
     )
-    return "changed", ContactChange(
+    change = ContactChange(
         case.registration_id,
         cipher.seal_json(personal, bound_to=bound_to),
         method,
@@ -558,6 +569,7 @@ def contact_change(
         step,
         deadline_after_change(case.contact_expires_at, now),
     )
+    return ContactChangeJudgement(request, "changed", change)
 
 
 async def judge_contact_changes(
@@ -575,7 +587,7 @@ async def judge_contact_changes(
     judged: list[tuple[ContactChangeRequested, ContactChangeOutcome]] = []
     for request in sorted(requests, key=lambda r: r.registration_id):
         case = await store.case(request.registration_id)
-        outcome, change = contact_change(request, case, cipher, max_changes, at)
-        if await store.record(request, outcome, change):
-            judged.append((request, outcome))
+        judgement = contact_change(request, case, cipher, max_changes, at)
+        if await store.record(judgement):
+            judged.append((request, judgement.outcome))
     return judged

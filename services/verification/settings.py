@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from gelombang.settings import ContactChangeSettings, refuse_dev_secret
+from gelombang.settings import ContactChangeSettings, ContactSendSettings, refuse_dev_secret
 
 
-class VerificationSettings(ContactChangeSettings):
+class VerificationSettings(ContactChangeSettings, ContactSendSettings):
     service_name: str = "verification"
     group_id: str = "verification"
     db_pool_max: int = 6
@@ -32,8 +32,6 @@ class VerificationSettings(ContactChangeSettings):
     sms_timeout_s: float = 5.0
     # Kept-open connections to the SMS gateway per worker: one due batch of codes goes out at once.
     sms_connections: int = 64
-    # Each SMS costs money: at most this many codes per registration and per phone per day.
-    sms_daily_limit: int = 5
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -20,7 +20,7 @@ from gelombang.pii import PiiCipher
 from gelombang.settings import REPO_ROOT, CommonSettings
 from services.selection.draw import seed_commitment
 from services.selection.repository import PostgresWaveStore, revoke_expired
-from tests.citizens import random_nik
+from tests.citizens import random_nik, verified_event_fields
 from tests.integration.conftest import eventually
 from tests.waves import (
     GATEWAY,
@@ -219,13 +219,12 @@ async def test_replaying_verified_events_does_not_grow_the_pool(
     await eventually(lambda: all_in_pool(pool, ids), timeout_s=60)
     replays = [
         RegistrationVerified(
-            registration_id=registration_id,
-            nik_hash="replayed",
-            province_code="11",
-            regency_code="1101",
-            employment_status="job_seeker",
-            receives_social_aid=True,
-            channel="api",
+            **verified_event_fields(
+                registration_id=registration_id,
+                nik_hash="replayed",
+                province_code="11",
+                regency_code="1101",
+            )
         )
         for registration_id in ids
     ]

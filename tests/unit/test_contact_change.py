@@ -36,7 +36,7 @@ from services.registration.service import (
 )
 from services.verification.service import (
     ChangeableCase,
-    ContactChange,
+    ContactChangeJudgement,
     ContactChangeOutcome,
     judge_contact_changes,
 )
@@ -265,16 +265,11 @@ class FakeCases:
     async def case(self, registration_id: uuid.UUID) -> ChangeableCase | None:
         return self.cases.get(registration_id)
 
-    async def record(
-        self,
-        request: ContactChangeRequested,
-        outcome: ContactChangeOutcome,
-        change: ContactChange | None,
-    ) -> bool:
-        if request.event_id in self.judged:
+    async def record(self, judgement: ContactChangeJudgement) -> bool:
+        if judgement.request.event_id in self.judged:
             return False
-        self.judged[request.event_id] = outcome
-        if change is not None:
+        self.judged[judgement.request.event_id] = judgement.outcome
+        if (change := judgement.change) is not None:
             case = self.cases[change.registration_id]
             self.cases[change.registration_id] = ChangeableCase(
                 case.registration_id,

@@ -88,10 +88,23 @@ def test_every_template_a_page_calls_is_defined_in_the_library() -> None:
         assert called and called <= defined, (path.name, called - defined)
 
 
+@pytest.mark.parametrize("board", DASHBOARDS, ids=lambda b: b.slug)
+def test_a_console_page_hands_the_library_every_panel_of_its_board(board: Dashboard) -> None:
+    page = (CONSOLES_DIR / f"gelombang-{board.slug}.html").read_text()
+    # The board's last argument: a Go string literal (its escapes are JSON's) holding JSON.
+    literal, _ = json.JSONDecoder().raw_decode(page, page.index('"{\\"panels\\"'))
+    shown = json.loads(literal)["panels"]
+    assert [p["title"] for p in shown] == [p.title for p in board.panels]
+    for data, panel in zip(shown, board.panels, strict=True):
+        assert data["exprs"] == [q.expr for q in panel.queries], panel.title
+        # The script draws a table where it finds label columns, a graph everywhere else.
+        assert data.get("columns", []) == list(panel.columns), panel.title
+
+
 def test_console_legends_use_promconsole_syntax_not_template_actions() -> None:
     page = consoles.render(DASHBOARDS[0])
-    graphs = "".join(line for line in page.splitlines() if '"gelombang_graph"' in line)
-    assert "[[channel]]" in graphs and "{{channel}}" not in graphs
+    (board,) = [line for line in page.splitlines() if '"gelombang_board"' in line]
+    assert "[[channel]]" in board and "{{channel}}" not in board
 
 
 def test_text_that_would_be_a_template_action_is_refused() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import sys
 import uuid
 
 import pytest
@@ -21,9 +22,12 @@ from services.selection.draw import (
     canonical_eligible,
     canonical_sha256,
     draw,
+    draw_key,
     eligible_from_canonical,
     eligible_sha256,
+    frozen_list_sha256,
     rank,
+    rank_ids,
     ranks,
     validate_entries,
 )
@@ -199,6 +203,34 @@ def test_bytes_that_are_not_a_canonical_list_are_refused(canonical: bytes, messa
         eligible_from_canonical(canonical)
     with pytest.raises(ValueError, match=message):
         canonical_sha256(canonical)
+    if message not in ("rising order", "more than once"):  # the close leaves those to the key
+        with pytest.raises(ValueError, match=message):
+            frozen_list_sha256(canonical)
+
+
+@pytest.mark.parametrize(
+    ("canonical", "message"),
+    [
+        (((LINE_1 + "\n" + LINE_2)[:-1] + " ").encode(), "1, 2 or 3"),
+        ((LINE_1 + "\n" + LINE_2.replace(",11,", ",1\n,")).encode(), "2 digits"),
+        ((LINE_1.replace("-8000-", "-8000\n")).encode(), "lowercase UUID"),
+        ((LINE_1.replace("-8000-", "-80g0-")).encode(), "lowercase UUID"),
+        ((LINE_1.replace(",32,", ",\x003,")).encode(), "2 digits"),
+    ],
+)
+def test_a_byte_out_of_place_anywhere_in_a_line_is_refused(canonical: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        eligible_from_canonical(canonical)
+    with pytest.raises(ValueError, match=message):
+        frozen_list_sha256(canonical)
+
+
+@modest
+@given(entry_lists)
+def test_a_close_publishes_the_hash_of_the_list(entries: list[EligibleEntry]) -> None:
+    canonical = canonical_eligible(entries)
+    assert frozen_list_sha256(canonical) == eligible_sha256(entries)
+    assert frozen_list_sha256(ELIGIBLE) == MANIFEST["eligible_sha256"]
 
 
 def test_columns_of_different_lengths_are_refused() -> None:
@@ -237,3 +269,32 @@ def test_outcomes_as_rows_of_the_selected_and_the_selected_ids() -> None:
     assert ranks(SEED, None, ids) == [o.rank for o in result.outcomes]
     assert ranks(SEED, "beacon", ids) == [reference_rank(SEED, i, "beacon") for i in ids]
     assert ranks(SEED, None, []) == []
+
+
+def test_a_big_list_is_ranked_half_in_a_helper_process_with_the_same_ranks() -> None:
+    key = draw_key(SEED, "beacon")
+    ids = [str(uuid.UUID(int=random.Random(n).getrandbits(128), version=4)) for n in range(9)]
+    reported: list[tuple[str, int, int]] = []
+    ranked = rank_ids(key, ids, lambda *report: reported.append(report), split_from=2)
+    assert list(ranked) == [reference_rank(SEED, i, "beacon") for i in ids]
+    assert ranked[-1] == ranked[8] == reference_rank(SEED, ids[8], "beacon")
+    assert ranked[2:4] == list(ranked)[2:4]
+    assert reported[0] == ("ranking", 0, 9) and reported[-1] == ("ranking", 9, 9)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-c", "import sys; sys.exit(3)"],
+        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'x' * 64)"],
+        ["/nonexistent/python"],
+    ],
+    ids=["fails", "writes the wrong length", "cannot start"],
+)
+def test_ranks_are_computed_here_when_the_helper_process_does_not_give_them(
+    command: list[str],
+) -> None:
+    key = draw_key(SEED, None)
+    ids = [ID.format(n) for n in range(6)]
+    ranked = rank_ids(key, ids, lambda *_: None, split_from=2, helper_command=command)
+    assert list(ranked) == [reference_rank(SEED, i, None) for i in ids]

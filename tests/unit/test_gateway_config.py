@@ -11,13 +11,13 @@ from dataclasses import dataclass, replace
 import pytest
 
 from deploy.gateway.render import (
+    Bucket,
     GatewayConfigError,
     Limits,
     compose_target,
     k8s_target,
     limits_from_env,
     render,
-    retry_after_s,
     stale_files,
 )
 from deploy.local.gateway import local_target
@@ -227,9 +227,9 @@ def test_only_a_gateway_behind_a_proxy_believes_forwarded_addresses() -> None:
 
 
 def test_a_refused_sign_up_is_told_when_the_ceiling_has_room_again() -> None:
-    assert retry_after_s("600r/s", 300) == 1
-    assert retry_after_s("100r/s", 300) == 3
-    assert retry_after_s("600r/m", 40) == 4
+    assert Bucket("600r/s", 300).retry_after_s == 1
+    assert Bucket("100r/s", 300).retry_after_s == 3
+    assert Bucket("600r/m", 40).retry_after_s == 4
     for name, target in TARGETS.items():
         (retry,) = [
             d
@@ -239,15 +239,15 @@ def test_a_refused_sign_up_is_told_when_the_ceiling_has_room_again() -> None:
         assert retry.block is not None
         values = {d.name: d.args[0] for d in retry.block}
         limits = target.limits
-        assert values['"signup"'] == str(retry_after_s(limits.intake_rate, limits.intake_burst))
-        assert values["default"] == str(retry_after_s(limits.rate, limits.burst))
+        assert values['"signup"'] == str(limits.intake.retry_after_s)
+        assert values["default"] == str(limits.per_client.retry_after_s)
 
 
 def test_the_limits_come_from_the_environment_and_bad_ones_are_refused() -> None:
     limits = limits_from_env(
         {"GELOMBANG_GATEWAY_INTAKE_RATE": "450", "GELOMBANG_GATEWAY_UNLIMITED_CIDRS": ""}
     )
-    assert limits == replace(Limits(), intake_rate="450r/s")
+    assert limits == replace(Limits(), intake=Bucket("450r/s", Limits().intake.burst))
     conf = render(replace(local_target({}), limits=limits))
     assert "zone=intake:1m rate=450r/s;" in conf
     for key, value in (

@@ -20,6 +20,7 @@ from gelombang.events import (
 )
 from services.verification.service import (
     Case,
+    NewCases,
     NikChecked,
     NikRetry,
     Outcome,
@@ -45,14 +46,9 @@ class FakeCases:
     queued: list[Event] = field(default_factory=list)
     expired: list[uuid.UUID] = field(default_factory=list)
 
-    async def open(
-        self,
-        events: Sequence[RegistrationAccepted],
-        methods: Sequence[ContactMethod],
-        contact_expires_at: datetime,
-    ) -> list[tuple[uuid.UUID, ContactMethod]]:
+    async def open(self, new: NewCases) -> list[tuple[uuid.UUID, ContactMethod]]:
         opened: list[tuple[uuid.UUID, ContactMethod]] = []
-        for event, method in zip(events, methods, strict=True):
+        for event, method in zip(new.accepted, new.methods, strict=True):
             if event.registration_id in self.cases:
                 continue
             self.cases[event.registration_id] = Case(

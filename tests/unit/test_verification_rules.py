@@ -18,15 +18,10 @@ from services.verification.service import (
     retry_delay_s,
     step_event_id,
 )
+from tests.citizens import verified_event_fields
 
 OPEN = Case(
-    registration_id=uuid.uuid4(),
-    nik_hash="h" * 64,
-    province_code="35",
-    regency_code="3578",
-    employment_status="laid_off",
-    receives_social_aid=False,
-    channel="api",
+    **verified_event_fields(nik_hash="h" * 64, province_code="35", regency_code="3578"),
     contact_method="email",
     contact_state="sent",
     nik_state="pending",

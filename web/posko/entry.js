@@ -3,15 +3,12 @@
 // (saved / sent / accepted with the slip to print / refused with the reasons).
 import { SUMMARY_HTML, fieldErrors } from "/form_errors.js";
 import {
-  SITUATION_HTML,
   answerChecks,
   answersOf,
   checkWhileTyping,
-  consentHtml,
-  contactHtml,
   fillSelects,
-  identityHtml,
   newKey,
+  questionsHtml,
 } from "/sign_up_fields.js";
 import { clock, el, errorText, main, refreshTitle, setLanguage, currentLang, setView, t } from "./page.js";
 import { deleteEntry, entriesOf, getEntry, onChange, putEntry } from "./store.js";
@@ -46,10 +43,12 @@ const FORM_HTML = `
 <p id="fixing" class="notice" data-t="fixing" hidden></p>
 ${SUMMARY_HTML}
 <form id="walk-in" method="post" novalidate>
-${identityHtml({ name: "off", birthDate: "off" })}
-${contactHtml(["phone", "email"], { phone: "off", email: "off" })}
-${SITUATION_HTML}
-${consentHtml("consentHint", true)}
+${questionsHtml({
+  autocomplete: { name: "off", birthDate: "off", phone: "off", email: "off" },
+  contactOrder: ["phone", "email"],
+  consentHint: "consentHint",
+  newTab: true,
+})}
   <div class="field attest">
     <label class="choice"><input type="checkbox" id="attested_id_card_seen" name="attested_id_card_seen"
       aria-describedby="attested_id_card_seen-error"><span data-t="attest"></span></label>
