@@ -30,7 +30,7 @@ from services.selection.schemas import (
     WaveDraw,
     WaveOut,
 )
-from services.selection.service import WaveError, Waves, import_list
+from services.selection.service import WaveError, WaveRequest, Waves, import_list
 from services.selection.settings import SelectionSettings
 
 log = get_logger(__name__)
@@ -113,7 +113,7 @@ async def list_waves(rt: Admin) -> list[WaveOut]:
 @router.post("/api/v1/admin/waves", status_code=201, response_model=WaveOut, responses=_ERRORS)
 async def create_wave(body: WaveCreate, rt: Admin) -> WaveOut:
     wave = await rt.waves.create(
-        body.number, body.opens_at, body.closes_at, body.total_quota, body.quotas
+        WaveRequest(body.number, body.opens_at, body.closes_at, body.total_quota, body.quotas)
     )
     log.info("wave_created", wave=wave.number, total=wave.total_quota)
     return WaveOut.of(wave)

@@ -20,7 +20,7 @@ from services.selection.progress import ProgressPrinter
 from services.selection.quotas import load_quota_csv, load_weights
 from services.selection.repository import PostgresWaveStore
 from services.selection.schemas import WaveOut
-from services.selection.service import Wave, WaveError, Waves, WaveStore
+from services.selection.service import Wave, WaveError, WaveRequest, Waves, WaveStore
 
 # Seats of a wave by default: bench-draw's, and the waves' with a test's store (with the database,
 # the settings' default_total_quota).
@@ -100,7 +100,8 @@ def create_wave(args: argparse.Namespace) -> int:
     quotas = load_quota_csv(args.quotas) if args.quotas is not None else None
 
     async def create(waves: Waves) -> int:
-        wave = await waves.create(args.number, args.opens, args.closes, args.total, quotas)
+        request = WaveRequest(args.number, args.opens, args.closes, args.total, quotas)
+        wave = await waves.create(request)
         print(f"wave {wave.number} created: {wave.total_quota:,} seats, closes {wave.closes_at}")
         return 0
 

@@ -37,7 +37,6 @@ from gelombang.migrations import apply_migrations
 from gelombang.postgres import create_pool
 from services.selection.draw import (
     TIERS,
-    DrawResult,
     EligibleEntry,
     EligibleList,
     draw,
@@ -46,7 +45,7 @@ from services.selection.draw import (
 from services.selection.progress import ProgressPrinter
 from services.selection.quotas import load_weights, proportional_quotas
 from services.selection.repository import PostgresWaveStore, pool_tiers_not_as_listed
-from services.selection.service import Wave, Waves
+from services.selection.service import DrawnWave, Wave, WaveRequest, Waves
 from services.selection.settings import SelectionSettings
 
 SCRATCH_DATABASE = "gelombang_drawbench"
@@ -314,13 +313,12 @@ class _TimedStore(PostgresWaveStore):
         self._progress("loading the eligible list", len(entries), len(entries))
         return entries
 
-    async def store_draw(
-        self, number: int, seed: str, beacon_value: str | None, version: str, result: DrawResult
-    ) -> None:
+    async def store_draw(self, drawn: DrawnWave) -> None:
         self.store.started = self._meter.read()
-        await super().store_draw(number, seed, beacon_value, version, result)
+        await super().store_draw(drawn)
         self.store.ended = self._meter.read()
-        self._progress("stored and committed", len(result.outcomes), len(result.outcomes))
+        stored = len(drawn.result.outcomes)
+        self._progress("stored and committed", stored, stored)
 
 
 # Run after the measurement, before the scratch database goes (tests look at what was stored):
@@ -371,7 +369,7 @@ async def bench_stored(
             del entries  # the draw works from what the close froze, as a real one does
             store = _TimedStore(pool, meter, progress)
             waves = Waves(store, total, weights)
-            await waves.create(_WAVE, opens_at, now - timedelta(days=1), total)
+            await waves.create(WaveRequest(_WAVE, opens_at, now - timedelta(days=1), total))
 
             close = _Step(started=meter.read())
             due = now + timedelta(hours=1)

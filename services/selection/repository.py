@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -15,13 +15,14 @@ from gelombang.events import SELECTION_DECIDED, RegistrationVerified, SelectionD
 from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
 from gelombang.postgres import columns, report_second_registrations
-from services.selection.draw import DrawResult, EligibleList, Progress, eligible_from_canonical
+from services.selection.draw import EligibleList, Progress, eligible_from_canonical
 from services.selection.service import (
-    BeaconAnnouncement,
+    DrawnWave,
     ImportReport,
     ListKind,
     ListRow,
     Wave,
+    WaveClosing,
     WaveError,
 )
 
@@ -292,37 +293,24 @@ class PostgresWaveStore:
             filled.setdefault(r["province_code"], {})[r["tier"]] = r["n"]
         return _wave(row, filled)
 
-    async def insert(
-        self,
-        number: int,
-        opens_at: datetime,
-        closes_at: datetime,
-        quotas: dict[str, int],
-        total: int,
-    ) -> None:
+    async def insert(self, wave: Wave) -> None:
         await self._pool.execute(
             """INSERT INTO selection_waves (number, opens_at, closes_at, base_quotas, base_total)
                VALUES ($1, $2, $3, $4, $5)""",
-            number,
-            opens_at,
-            closes_at,
-            json.dumps(quotas, sort_keys=True),
-            total,
+            wave.number,
+            wave.opens_at,
+            wave.closes_at,
+            json.dumps(wave.base_quotas, sort_keys=True),
+            wave.base_total,
         )
 
-    async def close(
-        self,
-        number: int,
-        cutoff: datetime,
-        commitment: str,
-        beacon: BeaconAnnouncement,
-        sha_of: Callable[[bytes], str],
-    ) -> None:
+    async def close(self, closing: WaveClosing) -> None:
         """Freeze the eligible list and publish its hash with the seed commitment and the beacon
         announcement, atomically.
 
         Seats of people revoked since the last close come back into this wave's quotas.
         """
+        number, cutoff, beacon = closing.number, closing.cutoff, closing.beacon
         async with self._pool.acquire() as conn, conn.transaction():
             state = await conn.fetchval(
                 "SELECT state FROM selection_waves WHERE number = $1 FOR UPDATE", number
@@ -369,7 +357,7 @@ class PostgresWaveStore:
             parts.clear()
             count = canonical.count(b"\n") + 1 if canonical else 0
             self._progress("hashing the eligible list", 0, count)
-            eligible_sha256 = sha_of(canonical)
+            eligible_sha256 = closing.sha_of(canonical)
             self._progress("hashing the eligible list", count, count)
             self._progress("storing the eligible list", 0, count)
             await conn.execute(
@@ -387,7 +375,7 @@ class PostgresWaveStore:
                     WHERE number = $1""",
                 number,
                 cutoff,
-                commitment,
+                closing.commitment,
                 eligible_sha256,
                 count,
                 json.dumps({r["province_code"]: r["n"] for r in returned}, sort_keys=True),
@@ -400,14 +388,8 @@ class PostgresWaveStore:
         async with self._pool.acquire() as conn:
             return await _eligible(conn, number)
 
-    async def store_draw(
-        self,
-        number: int,
-        seed: str,
-        beacon_value: str | None,
-        version: str,
-        result: DrawResult,
-    ) -> None:
+    async def store_draw(self, drawn: DrawnWave) -> None:
+        number, result = drawn.number, drawn.result
         async with self._pool.acquire() as conn, conn.transaction():
             state = await conn.fetchval(
                 "SELECT state FROM selection_waves WHERE number = $1 FOR UPDATE", number
@@ -452,11 +434,11 @@ class PostgresWaveStore:
                           drawn_at = now()
                     WHERE number = $1""",
                 number,
-                seed,
+                drawn.seed,
                 result.selected,
                 result.waitlisted,
-                version,
-                beacon_value,
+                drawn.version,
+                drawn.beacon_value,
             )
 
     async def announce(self, number: int) -> int:

@@ -331,40 +331,55 @@ def check_can_draw(
     return seed, check_beacon_value(wave, beacon_reference, beacon_value, now)
 
 
+@dataclass(frozen=True)
+class WaveRequest:
+    """A wave an admin asks for: ``quotas`` per province, or None to split ``total`` (None: the
+    default total) by the population weights."""
+
+    number: int
+    opens_at: datetime
+    closes_at: datetime
+    total: int | None = None
+    quotas: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class WaveClosing:
+    """What a close publishes besides the frozen list's hash, and ``sha_of`` to take that hash
+    (it refuses lines that are not in canonical form)."""
+
+    number: int
+    cutoff: datetime
+    commitment: str
+    beacon: BeaconAnnouncement
+    sha_of: Callable[[bytes], str]
+
+
+@dataclass(frozen=True)
+class DrawnWave:
+    """A draw's result with the inputs that reproduce it."""
+
+    number: int
+    seed: str
+    beacon_value: str | None
+    version: str
+    result: DrawResult
+
+
 class WaveStore(Protocol):
     """What :class:`Waves` needs from storage (``repository.PostgresWaveStore``)."""
 
     async def all_waves(self) -> list[Wave]: ...
     async def get(self, number: int) -> Wave | None: ...
-    async def insert(
-        self,
-        number: int,
-        opens_at: datetime,
-        closes_at: datetime,
-        quotas: dict[str, int],
-        total: int,
-    ) -> None: ...
-    async def close(
-        self,
-        number: int,
-        cutoff: datetime,
-        commitment: str,
-        beacon: BeaconAnnouncement,
-        sha_of: Callable[[bytes], str],
-    ) -> None:
-        """Freeze the eligible list, as the canonical list's bytes, and publish ``sha_of`` them
-        (which refuses lines that are not in canonical form) with the announcement. The ids must
-        rise and be unique by construction (written in the order of a unique key): ``sha_of``
-        leaves that to the store."""
+    async def insert(self, wave: Wave) -> None:
+        """Store a new wave: its number, dates and base quotas (it is open, with no seats
+        returned yet)."""
+    async def close(self, closing: WaveClosing) -> None:
+        """Freeze the eligible list, as the canonical list's bytes, and publish its hash with the
+        announcement. The ids must rise and be unique by construction (written in the order of a
+        unique key): ``closing.sha_of`` leaves that to the store."""
     async def eligible(self, number: int) -> Sequence[EligibleEntry]: ...
-    async def store_draw(
-        self,
-        number: int,
-        seed: str,
-        beacon_value: str | None,
-        version: str,
-        result: DrawResult,
-    ) -> None: ...
+    async def store_draw(self, drawn: DrawnWave) -> None: ...
     async def announce(self, number: int) -> int: ...
 
 
@@ -383,28 +398,24 @@ class Waves:
     async def list(self) -> list[Wave]:
         return await self._store.all_waves()
 
-    async def create(
-        self,
-        number: int,
-        opens_at: datetime,
-        closes_at: datetime,
-        total: int | None = None,
-        quotas: Mapping[str, int] | None = None,
-    ) -> Wave:
+    async def create(self, request: WaveRequest) -> Wave:
         from services.selection.quotas import proportional_quotas
 
-        check_new_wave(number, opens_at, closes_at, await self._store.all_waves())
-        if quotas is None:
+        number, total = request.number, request.total
+        check_new_wave(number, request.opens_at, request.closes_at, await self._store.all_waves())
+        if request.quotas is None:
             total = self._default_total if total is None else total
             chosen = proportional_quotas(total, self._weights)
         else:
-            chosen = dict(quotas)
+            chosen = dict(request.quotas)
             total = sum(chosen.values()) if total is None else total
         try:
             validate_quotas(chosen, total)
         except ValueError as exc:
             raise WaveError("quota_invalid", str(exc), 422) from exc
-        await self._store.insert(number, opens_at, closes_at, chosen, total)
+        await self._store.insert(
+            Wave(number, request.opens_at, request.closes_at, chosen, total, {}, "open")
+        )
         return await self.get(number)
 
     async def close(
@@ -427,9 +438,8 @@ class Waves:
                 field="seed_commitment",
             )
         beacon = announce_beacon(beacon_source, beacon_reference, beacon_due_at, now)
-        await self._store.close(
-            number, min(now, wave.closes_at), commitment, beacon, frozen_list_sha256
-        )
+        cutoff = min(now, wave.closes_at)
+        await self._store.close(WaveClosing(number, cutoff, commitment, beacon, frozen_list_sha256))
         return await self.get(number)
 
     async def draw(
@@ -448,7 +458,9 @@ class Waves:
         result = await asyncio.to_thread(
             draw, entries, wave.quotas, wave.total_quota, seed, progress, beacon
         )
-        await self._store.store_draw(number, seed, beacon, algorithm_version(beacon), result)
+        await self._store.store_draw(
+            DrawnWave(number, seed, beacon, algorithm_version(beacon), result)
+        )
         return await self.get(number)
 
     async def announce(self, number: int) -> tuple[Wave, int]:

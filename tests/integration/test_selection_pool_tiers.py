@@ -33,7 +33,13 @@ from services.selection.repository import (
     import_list_rows,
     pool_tiers_not_as_listed,
 )
-from services.selection.service import BeaconAnnouncement, ImportReport, ListRow
+from services.selection.service import (
+    BeaconAnnouncement,
+    ImportReport,
+    ListRow,
+    Wave,
+    WaveClosing,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -143,14 +149,17 @@ async def test_the_stored_tier_is_the_joined_tier_whatever_comes_first(
     # The close freezes exactly what the old join gave, and publishes its hash.
     store = PostgresWaveStore(scratch_pool)
     now = datetime.now(UTC)
-    await store.insert(1, now - timedelta(days=7), now - timedelta(days=1), {"32": 10}, 10)
+    opens_at, closes_at = now - timedelta(days=7), now - timedelta(days=1)
+    await store.insert(Wave(1, opens_at, closes_at, {"32": 10}, 10, {}, "open"))
     expected = [EligibleEntry(*row) for row in await joined_tiers(scratch_pool)]
     await store.close(
-        1,
-        now,
-        seed_commitment("ab" * 32),
-        BeaconAnnouncement("a beacon", "round 1", now + timedelta(hours=1)),
-        lambda canonical: hashlib.sha256(canonical).hexdigest(),
+        WaveClosing(
+            1,
+            now,
+            seed_commitment("ab" * 32),
+            BeaconAnnouncement("a beacon", "round 1", now + timedelta(hours=1)),
+            lambda canonical: hashlib.sha256(canonical).hexdigest(),
+        )
     )
     wave = await store.get(1)
     assert wave is not None and wave.eligible_count == len(people)

@@ -4,7 +4,7 @@ is due, a value for another reference, a second draw."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -18,13 +18,12 @@ from services.selection.cli import main
 from services.selection.draw import (
     ALGORITHM_VERSION,
     ALGORITHM_VERSION_V2,
-    DrawResult,
     EligibleEntry,
     canonical_eligible,
     draw,
     seed_commitment,
 )
-from services.selection.service import BeaconAnnouncement, Wave, WaveError, Waves
+from services.selection.service import DrawnWave, Wave, WaveClosing, WaveError, Waves
 from services.selection.settings import SelectionSettings
 
 SEED = "c3" * 32
@@ -54,56 +53,35 @@ class MemoryWaveStore:
     async def get(self, number: int) -> Wave | None:
         return self.waves.get(number)
 
-    async def insert(
-        self,
-        number: int,
-        opens_at: datetime,
-        closes_at: datetime,
-        quotas: dict[str, int],
-        total: int,
-    ) -> None:
-        self.waves[number] = Wave(number, opens_at, closes_at, quotas, total, {}, "open")
+    async def insert(self, wave: Wave) -> None:
+        self.waves[wave.number] = wave
 
-    async def close(
-        self,
-        number: int,
-        cutoff: datetime,
-        commitment: str,
-        beacon: BeaconAnnouncement,
-        sha_of: Callable[[bytes], str],
-    ) -> None:
-        self.waves[number] = replace(
-            self.waves[number],
+    async def close(self, closing: WaveClosing) -> None:
+        self.waves[closing.number] = replace(
+            self.waves[closing.number],
             state="closed",
-            cutoff_at=cutoff,
-            seed_commitment=commitment,
-            eligible_sha256=sha_of(canonical_eligible(self.entries)),
+            cutoff_at=closing.cutoff,
+            seed_commitment=closing.commitment,
+            eligible_sha256=closing.sha_of(canonical_eligible(self.entries)),
             eligible_count=len(self.entries),
-            beacon_source=beacon.source,
-            beacon_reference=beacon.reference,
-            beacon_due_at=beacon.due_at,
+            beacon_source=closing.beacon.source,
+            beacon_reference=closing.beacon.reference,
+            beacon_due_at=closing.beacon.due_at,
         )
 
     async def eligible(self, number: int) -> list[EligibleEntry]:
         return list(self.entries)
 
-    async def store_draw(
-        self,
-        number: int,
-        seed: str,
-        beacon_value: str | None,
-        version: str,
-        result: DrawResult,
-    ) -> None:
-        assert self.waves[number].state == "closed"
-        self.waves[number] = replace(
-            self.waves[number],
+    async def store_draw(self, drawn: DrawnWave) -> None:
+        assert self.waves[drawn.number].state == "closed"
+        self.waves[drawn.number] = replace(
+            self.waves[drawn.number],
             state="drawn",
-            seed=seed,
-            beacon_value=beacon_value,
-            algorithm_version=version,
-            selected=result.selected,
-            waitlisted=result.waitlisted,
+            seed=drawn.seed,
+            beacon_value=drawn.beacon_value,
+            algorithm_version=drawn.version,
+            selected=drawn.result.selected,
+            waitlisted=drawn.result.waitlisted,
             drawn_at=T0,
         )
 
