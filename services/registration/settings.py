@@ -23,18 +23,17 @@ class RegistrationSettings(ContactChangeSettings, ContactSendSettings):
     contact_change_cooldown_s: int = 60
     # Admission control, per process (gelombang.admission). The intake target is 80,000 sign-ups
     # a minute (~1,333/s) over two processes, ~670/s each; the rate leaves headroom above that
-    # but stays below where one uvicorn worker on this 2-core machine saturates. The in-flight
-    # cap follows Little's law at the p99 target (rate x 0.25 s): more requests in progress than
-    # that can only mean they are queueing and latency is already slipping. 1,200 since the lean
-    # intake (issue 15): one process then held 1,000/s at p99 211 ms, and the old 900 refused
-    # the rest with 429 (make bench, 2026-12-03); at 1,300/s latency, not this rate, gives out.
-    admission_rate_per_s: float = 1200.0
+    # but stays below where one uvicorn worker on this 2-core machine saturates. 1,800 since the
+    # decider yields the cores to intake (issue 15, fourth round): one process alone then held
+    # 1,600/s at p99 114 ms and not 2,000/s (p99 432 ms); 1,200 refused 1,300/s with 429.
+    admission_rate_per_s: float = 1800.0
     admission_burst: int = 300
-    # Measured by `make bench` (README, Performance): with the whole stack on this machine the
-    # gateway's knee is 300-500 sign-ups/s (150-250 per process) at ~15 ms p50. 64 per process
-    # is Little's law at ~250/s x 0.25 s. 160 was tried at 1,000/s offered: p99 went from
-    # 0.26 s to 1 s with more 503s, not fewer, because past the knee requests only queue.
-    admission_max_in_flight: int = 64
+    # The ceiling of the adaptive in-flight limit below. Little's law at the p99 target: ~500/s
+    # per process x 0.25 s. 64 was the fixed cap before the limit adapted; with it the gateway's
+    # knee stopped at 800/s, shedding (503 in_flight) whenever a 100-ms hiccup queued more than
+    # 64 at 500/s per process although p99 stayed under 130 ms; at 128 the knee is 1,200/s (p99
+    # 59 ms) and real overload (1,400/s) is still shed (issue 15, fourth round, one run each).
+    admission_max_in_flight: int = 128
     # The cap above is now the ceiling of an adaptive limit (issue 15, item 6): the limit falls
     # while admitted sign-ups take longer than this target, counted from the gateway's stamp,
     # and once requests keep arriving after waiting longer than that in front of us, they are
