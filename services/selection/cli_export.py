@@ -14,15 +14,9 @@ from services.selection.cli_database import open_database
 from services.selection.cli_input import InputError
 from services.selection.draw import (
     DrawResult,
-    EligibleEntry,
-    Progress,
     algorithm_version,
-    canonical_eligible,
     draw,
     normalise_beacon_text,
-    normalise_seed,
-    ranks,
-    validate_entries,
     validate_quotas,
 )
 from services.selection.draw_files import (
@@ -33,8 +27,10 @@ from services.selection.draw_files import (
     result_csv,
     stored_result_csv,
 )
-from services.selection.progress import ProgressPrinter
+from services.selection.eligible_list import EligibleEntry, canonical_eligible, validate_entries
+from services.selection.progress import Progress, ProgressPrinter
 from services.selection.quotas import load_quota_csv, load_weights, proportional_quotas
+from services.selection.ranking import normalise_seed, ranks
 from services.selection.repository import PostgresWaveStore
 from services.selection.service import Wave
 

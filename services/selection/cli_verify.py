@@ -16,10 +16,7 @@ from services.selection.draw import (
     ALGORITHM_VERSION,
     ALGORITHM_VERSION_V2,
     DrawResult,
-    EligibleEntry,
-    canonical_eligible,
     draw,
-    normalise_seed,
     seed_commitment,
 )
 from services.selection.draw_files import (
@@ -28,7 +25,9 @@ from services.selection.draw_files import (
     read_manifest,
     result_csv,
 )
+from services.selection.eligible_list import EligibleEntry, canonical_eligible
 from services.selection.progress import ProgressPrinter
+from services.selection.ranking import normalise_seed
 
 # How many differing rows verify-draw prints before it stops: enough to see a pattern.
 _SHOWN_DIFFERENCES = 5

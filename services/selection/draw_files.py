@@ -17,15 +17,8 @@ from typing import Any, NamedTuple
 
 from gelombang.regions import is_province
 from services.selection.cli_input import InputError
-from services.selection.draw import (
-    PROVINCE_CODE,
-    REGISTRATION_ID,
-    TIERS,
-    DrawResult,
-    EligibleEntry,
-    algorithm_version,
-    seed_commitment,
-)
+from services.selection.draw import DrawResult, algorithm_version, seed_commitment
+from services.selection.eligible_list import PROVINCE_CODE, REGISTRATION_ID, TIERS, EligibleEntry
 
 ELIGIBLE_HEADER = ["registration_id", "province_code", "tier"]
 RESULT_HEADER = ["registration_id", "province_code", "tier", "rank", "outcome"]

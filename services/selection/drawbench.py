@@ -35,13 +35,8 @@ import asyncpg
 
 from gelombang.migrations import apply_migrations
 from gelombang.postgres import create_pool
-from services.selection.draw import (
-    TIERS,
-    EligibleEntry,
-    EligibleList,
-    draw,
-    seed_commitment,
-)
+from services.selection.draw import draw, seed_commitment
+from services.selection.eligible_list import TIERS, EligibleEntry, EligibleList
 from services.selection.progress import ProgressPrinter
 from services.selection.quotas import load_weights, proportional_quotas
 from services.selection.repository import PostgresWaveStore, pool_tiers_not_as_listed

@@ -1,9 +1,18 @@
-"""Progress of the long selection commands (draws, benchmarks), printed on stderr."""
+"""Progress of the long selection commands (draws, benchmarks): the callback every stage reports
+to, and its printer on stderr. Standard library only: the draw's ranking helper process loads it."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+
+# progress(stage, done, total); stages in order: ranking, sorting, province, remainder.
+Progress = Callable[[str, int, int], None]
+
+
+def silent(stage: str, done: int, total: int) -> None:
+    """A Progress that reports nothing."""
 
 
 class ProgressPrinter:

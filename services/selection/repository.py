@@ -15,7 +15,8 @@ from gelombang.events import SELECTION_DECIDED, RegistrationVerified, SelectionD
 from gelombang.metrics import ONE_NIK_VIOLATIONS
 from gelombang.outbox import Outbox
 from gelombang.postgres import columns, report_second_registrations
-from services.selection.draw import EligibleList, Progress, eligible_from_canonical
+from services.selection.eligible_list import EligibleList, eligible_from_canonical
+from services.selection.progress import Progress
 from services.selection.service import (
     DrawnWave,
     ImportReport,

@@ -18,16 +18,15 @@ from typing import Literal, Protocol
 from gelombang.nik import NikError, parse_nik
 from services.selection.draw import (
     DrawResult,
-    EligibleEntry,
-    Progress,
     algorithm_version,
     draw,
-    frozen_list_sha256,
     normalise_beacon_text,
-    normalise_seed,
     seed_commitment,
     validate_quotas,
 )
+from services.selection.eligible_list import EligibleEntry, frozen_list_sha256
+from services.selection.progress import Progress
+from services.selection.ranking import normalise_seed
 
 WaveState = Literal["open", "closed", "drawn", "announced"]
 ListKind = Literal["labour_office", "social_aid"]

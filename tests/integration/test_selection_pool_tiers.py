@@ -25,8 +25,9 @@ from gelombang.events import RegistrationVerified
 from gelombang.migrations import apply_migrations
 from gelombang.postgres import create_pool
 from gelombang.settings import CommonSettings
-from services.selection.draw import EligibleEntry, canonical_eligible, seed_commitment
+from services.selection.draw import seed_commitment
 from services.selection.drawbench import default_admin_url, scratch_database
+from services.selection.eligible_list import EligibleEntry, canonical_eligible
 from services.selection.repository import (
     PostgresWaveStore,
     add_to_pool,

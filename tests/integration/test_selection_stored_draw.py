@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from gelombang.settings import REPO_ROOT, CommonSettings
-from services.selection.draw import draw, eligible_sha256, validate_entries
+from services.selection.draw import draw
 from services.selection.drawbench import (
     bench_beacon_value,
     bench_seed,
@@ -23,6 +23,7 @@ from services.selection.drawbench import (
     default_admin_url,
     synthetic_entries,
 )
+from services.selection.eligible_list import eligible_sha256, validate_entries
 from services.selection.quotas import load_weights, proportional_quotas
 from services.selection.repository import PostgresWaveStore
 from services.selection.service import Wave

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from services.selection.draw import EligibleEntry
+from services.selection.eligible_list import EligibleEntry
 
 seeds = st.binary(min_size=32, max_size=32).map(bytes.hex)
 

@@ -12,17 +12,19 @@ from hypothesis import strategies as st
 from services.selection.draw import (
     ALGORITHM_VERSION,
     ALGORITHM_VERSION_V2,
-    REGISTRATION_ID,
     DrawResult,
-    EligibleEntry,
     Outcome,
-    canonical_eligible,
     draw,
-    eligible_sha256,
-    rank,
     seed_commitment,
+)
+from services.selection.eligible_list import (
+    REGISTRATION_ID,
+    EligibleEntry,
+    canonical_eligible,
+    eligible_sha256,
     validate_entries,
 )
+from services.selection.ranking import rank
 from tests.unit.draw_inputs import eligible_entries, seeds
 
 PROVINCES = ["11", "31", "32", "35", "94"]

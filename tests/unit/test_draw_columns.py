@@ -15,22 +15,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.selection.cli import result_csv
-from services.selection.draw import (
-    DrawResult,
+from services.selection.draw import DrawResult, draw
+from services.selection.eligible_list import (
     EligibleEntry,
     EligibleList,
     canonical_eligible,
     canonical_sha256,
-    draw,
-    draw_key,
     eligible_from_canonical,
     eligible_sha256,
     frozen_list_sha256,
-    rank,
-    rank_ids,
-    ranks,
     validate_entries,
 )
+from services.selection.ranking import draw_key, rank, rank_ids, ranks
 from tests.unit.draw_inputs import eligible_entries, seeds
 from tests.unit.test_draw_worked_example import ELIGIBLE, MANIFEST, RESULT, entries_of
 

@@ -18,14 +18,9 @@ from hypothesis import strategies as st
 
 from services.selection.cli import PublishedBeacon, main, manifest_json, result_csv
 from services.selection.cli_export import published_draw
-from services.selection.draw import (
-    ALGORITHM_VERSION_V2,
-    EligibleEntry,
-    canonical_eligible,
-    draw,
-    draw_key,
-    seed_commitment,
-)
+from services.selection.draw import ALGORITHM_VERSION_V2, draw, seed_commitment
+from services.selection.eligible_list import EligibleEntry, canonical_eligible
+from services.selection.ranking import draw_key
 
 README = Path(__file__).resolve().parents[2] / "services" / "selection" / "README.md"
 TEXT = README.read_text(encoding="utf-8")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from services.selection.cli import main
-from services.selection.draw import rank, seed_commitment
+from services.selection.draw import seed_commitment
+from services.selection.ranking import rank
 
 SEED = "5e" * 32
 PROVINCES = ["11", "31", "32", "35", "94"]

@@ -12,7 +12,6 @@ import pytest
 
 from gelombang.events import Channel, EmploymentStatus
 from services.selection import drawbench
-from services.selection.draw import TIERS
 from services.selection.drawbench import (
     SyntheticLists,
     default_admin_url,
@@ -21,6 +20,7 @@ from services.selection.drawbench import (
     synthetic_entries,
     with_database,
 )
+from services.selection.eligible_list import TIERS
 from services.selection.quotas import load_weights
 from services.selection.service import tier_for
 

@@ -15,14 +15,8 @@ from gelombang.serving import lifespan_runtime
 from services.selection.api import Runtime
 from services.selection.app import create_app
 from services.selection.cli import main
-from services.selection.draw import (
-    ALGORITHM_VERSION,
-    ALGORITHM_VERSION_V2,
-    EligibleEntry,
-    canonical_eligible,
-    draw,
-    seed_commitment,
-)
+from services.selection.draw import ALGORITHM_VERSION, ALGORITHM_VERSION_V2, draw, seed_commitment
+from services.selection.eligible_list import EligibleEntry, canonical_eligible
 from services.selection.service import DrawnWave, Wave, WaveClosing, WaveError, Waves
 from services.selection.settings import SelectionSettings
 
