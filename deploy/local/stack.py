@@ -26,6 +26,7 @@ table). The work is in sibling modules, one job each, imported as ``deploy.local
     redis_server.py   Redis: config, start, health
     kafka_broker.py   Kafka: size, storage format, start, topics, metadata health check
     kafka_cluster.py  Kafka's pure layout (ports, server.properties, argv), shared with tests
+    kafka_probe.py    the metadata health check through confluent-kafka, run in the venv
     apps.py           the Gelombang processes (app table), migrations, starting them
     supervision.py    the watcher `up` starts: an app that dies is started again (backoff,
                       crash-loop limit); stdlib only, started as its own process
