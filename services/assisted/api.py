@@ -146,14 +146,14 @@ async def _officer(rt: Runtime, authorization: str | None) -> Officer | None:
     return officer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KeyHolder:
     """The caller of an officer's or an admin's route, with the key they showed (if any) and
     the language to answer in; FastAPI builds it."""
 
     rt: RuntimeDep
-    lang: CallerLanguage
     authorization: Annotated[str | None, Header()] = None
+    lang: CallerLanguage
 
 
 KeyHolderDep = Annotated[KeyHolder, Depends()]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import subprocess
 import sys
 import uuid
 
@@ -26,7 +27,7 @@ from services.selection.eligible_list import (
     frozen_list_sha256,
     validate_entries,
 )
-from services.selection.ranking import draw_key, rank, rank_ids, ranks
+from services.selection.ranking import _HELPER_COMMAND, draw_key, rank, rank_ids, ranks
 from tests.unit.draw_inputs import eligible_entries, seeds
 from tests.unit.test_draw_worked_example import ELIGIBLE, MANIFEST, RESULT, entries_of
 
@@ -276,6 +277,23 @@ def test_a_big_list_is_ranked_half_in_a_helper_process_with_the_same_ranks() -> 
     assert ranked[-1] == ranked[8] == reference_rank(SEED, ids[8], "beacon")
     assert ranked[2:4] == list(ranked)[2:4]
     assert reported[0] == ("ranking", 0, 9) and reported[-1] == ("ranking", 9, 9)
+
+
+def test_the_helper_process_as_shipped_ranks_with_the_standard_library_alone() -> None:
+    # rank_ids falls back to ranking here when the helper fails, with the same ranks: only the
+    # helper run on its own shows that the two-core path works (an import outside the standard
+    # library would break it under -I -S).
+    key = draw_key(SEED, "beacon")
+    ids = [ID.format(n) for n in range(5)]
+    done = subprocess.run(
+        _HELPER_COMMAND,
+        input=key.hex().encode() + b"\n" + "\n".join(ids).encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.hex() == "".join(reference_rank(SEED, i, "beacon") for i in ids)
 
 
 @pytest.mark.parametrize(
