@@ -160,7 +160,7 @@ async def test_sms_is_kept_and_readable_by_recipient(sms: httpx.AsyncClient) -> 
 
 async def test_sms_refuses_numbers_that_are_not_indonesian_e164(sms: httpx.AsyncClient) -> None:
     body = {"to": "0812345678901", "text": "x", "client_ref": f"test-{uuid.uuid4()}"}
-    assert (await sms.post("/v1/messages", json=body)).status_code == 422
+    assert (await post_through_faults(sms, "/v1/messages", body)).status_code == 422
 
 
 async def test_sms_outage_is_only_on_sending(sms: httpx.AsyncClient) -> None:
