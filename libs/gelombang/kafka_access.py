@@ -39,6 +39,7 @@ from confluent_kafka.admin._scram import (
     UserScramCredentialUpsertion,
 )
 
+from gelombang.command_line import ensure_command
 from gelombang.events import (
     REGISTRATIONS_ACCEPTED,
     REGISTRATIONS_CONTACT_CONFIRMED,
@@ -52,7 +53,6 @@ from gelombang.events import (
     dead_letter_topic,
 )
 from gelombang.rdkafka import librdkafka_auth
-from gelombang.topics import ensure_command
 
 READ, WRITE = "READ", "WRITE"
 TOPIC, GROUP = "TOPIC", "GROUP"

@@ -35,6 +35,7 @@ import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from gelombang.command_line import command_line
 from gelombang.kafka import (
     BatchHandler,
     ConsumerLoop,
@@ -47,7 +48,6 @@ from gelombang.logs import get_logger
 from gelombang.postgres import create_pool
 from gelombang.probes import Checks, ReadinessCheck, database_reachable, probes_server
 from gelombang.rounds import repeat, run_until_stopped
-from gelombang.serving import command_line
 from gelombang.settings import CommonSettings, KafkaAuth
 
 log = get_logger(__name__)

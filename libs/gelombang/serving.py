@@ -7,7 +7,6 @@ in its paths) cannot differ between services.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Generic, TypedDict, TypeVar
@@ -17,8 +16,9 @@ from fastapi import APIRouter, FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gelombang.command_line import command_line
 from gelombang.heap import settle_after_startup
-from gelombang.logs import configure_logging, get_logger
+from gelombang.logs import get_logger
 from gelombang.metrics import ASGIApp, RequestMetricsMiddleware
 from gelombang.settings import GATEWAY_KEEP_ALIVE_S, CommonSettings
 
@@ -104,20 +104,6 @@ def serve(app: ASGIApp, *, host: str, port: int, settings: CommonSettings) -> No
     # now covers everything the app built.
     settle_after_startup()
     server.run()
-
-
-def command_line(
-    settings: Callable[[], S], *, description: str, port: int
-) -> tuple[S, str, int]:
-    """Every process's command line: ``--host`` and ``--port`` (an API's, or a worker's probes),
-    then its settings from the environment and its logging; returns settings, host and port."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=port)
-    args = parser.parse_args()
-    chosen = settings()
-    configure_logging(chosen.service_name, chosen.log_level)
-    return chosen, args.host, args.port
 
 
 def run_api(

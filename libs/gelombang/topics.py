@@ -6,7 +6,6 @@ missing topics and checks partition counts. Run by ``make up`` and the test suit
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -14,9 +13,10 @@ import time
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from gelombang.command_line import ensure_command
 from gelombang.events import EVENT_TOPICS, dead_letter_topic
 from gelombang.kafka import aiokafka_auth
-from gelombang.settings import CommonSettings, KafkaAuth
+from gelombang.settings import KafkaAuth
 
 ALL_TOPICS = EVENT_TOPICS + tuple(dead_letter_topic(t) for t in EVENT_TOPICS)
 
@@ -82,18 +82,6 @@ async def ensure_topics(
             await admin.close()
         await asyncio.sleep(1.0)
     raise TimeoutError(f"Kafka at {bootstrap} not ready after {timeout_s:.0f}s: {last_error!r}")
-
-
-def ensure_command(
-    description: str | None, argv: list[str] | None, timeout_s: float
-) -> tuple[CommonSettings, float]:
-    """The command line of each Kafka set-up step (``python -m ... ensure [--timeout S]``):
-    the settings it reads and its timeout."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("command", choices=["ensure"])
-    parser.add_argument("--timeout", type=float, default=timeout_s)
-    args = parser.parse_args(argv)
-    return CommonSettings(), args.timeout
 
 
 def main(argv: list[str] | None = None) -> int:
