@@ -34,12 +34,12 @@ import functools
 import os
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from tenacity import AsyncRetrying, stop_after_delay, wait_random_exponential
 
+from gelombang.breaker import Breaker
 from gelombang.kafka import EventPublishing, PublishFailed
 from gelombang.metrics import KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_LATENCY, KAFKA_PRODUCED
 from gelombang.settings import KafkaAuth
@@ -75,37 +75,6 @@ _UNAVAILABLE_CODES = frozenset(
         KafkaError.NOT_LEADER_FOR_PARTITION,
     }
 )
-
-
-class Breaker:
-    """Closed, open for ``open_s`` after a failure, then one probe at a time."""
-
-    def __init__(self, open_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.open_s = open_s
-        self._clock = clock
-        self._open_until: float | None = None  # None: closed
-        self._probing = False
-
-    @property
-    def closed(self) -> bool:
-        return self._open_until is None
-
-    def allow(self) -> bool:
-        """May a publish be attempted now? (A True while open makes it the probe.)"""
-        if self._open_until is None:
-            return True
-        if self._probing or self._clock() < self._open_until:
-            return False
-        self._probing = True
-        return True
-
-    def succeeded(self) -> None:
-        self._open_until = None
-        self._probing = False
-
-    def failed(self) -> None:
-        self._open_until = self._clock() + self.open_s
-        self._probing = False
 
 
 def librdkafka_auth(auth: KafkaAuth) -> dict[str, Any]:

@@ -15,6 +15,9 @@ class RegistrationSettings(ContactChangeSettings, ContactSendSettings):
     # Redis is the fast path; when it is slow we skip it rather than make every sign-up wait
     # (the log decides). The read-model lookup runs only on a reservation conflict.
     redis_timeout_s: float = 0.25
+    # After a Redis round trip times out, sign-ups skip the edge at once for this long, then one
+    # round trip probes it (gelombang.breaker): a stopped Redis costs the fast 409, not 503s.
+    redis_breaker_open_s: float = 1.0
     standing_lookup_timeout_s: float = 0.5
     retry_after_s: int = 5
     db_pool_max: int = 10

@@ -17,6 +17,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from gelombang.admission import RedisFirstTimes, SignUpGuard, WindowLimits
+from gelombang.breaker import Breaker
 from gelombang.coalesce import PipelinedRedis
 from gelombang.contact import LINK_TTL, ContactSecrets, OtpStore
 from gelombang.lifespan import open_pool, open_publisher, open_redis
@@ -78,7 +79,8 @@ async def open_sign_up_clients(
     pool = await open_pool(
         stack, settings.database_url, min_size=pool_min_size, max_size=settings.db_pool_max
     )
-    return SignUpClients(publisher, redis, PipelinedRedis(redis), pool)
+    pipelined = PipelinedRedis(redis, Breaker(settings.redis_breaker_open_s))
+    return SignUpClients(publisher, redis, pipelined, pool)
 
 
 def sign_up_collaborators(settings: RegistrationSettings, clients: SignUpClients) -> Collaborators:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gelombang.rdkafka import Breaker
+from gelombang.breaker import Breaker
 from tests.unit.fakes import FakeClock
 
 
