@@ -68,16 +68,29 @@ def test_a_repeat_answered_202_is_never_itself_repeated() -> None:
     assert next(repeats) == fresh[1]  # nothing accepted left to repeat
 
 
-def test_about_the_rate_of_bodies_are_repeats() -> None:
+def test_repeats_come_on_top_of_the_fresh_bodies_at_the_rate() -> None:
     fresh = _fresh(3000, seed=6)
     repeats = Repeats(iter(fresh), rate=0.02, rng=random.Random(7))
     niks: list[str] = []
-    for i in range(2500):
+    for i in range(2550):
         body = next(repeats)
         niks.append(json.loads(body)["nik"])
         repeats.answered(float(i), body, 202, f"id-{i}")
-    assert 25 <= repeats.sent <= 80
+    # One after every 50 fresh: the bench's fresh rate is exactly the rate it means to offer.
+    assert repeats.sent == 50
+    assert len(set(niks)) == 2500
     assert len(niks) - len(set(niks)) == repeats.sent
+
+
+def test_a_repeat_due_while_nobody_is_accepted_waits_for_a_202() -> None:
+    fresh = _fresh(10, seed=9)
+    repeats = Repeats(iter(fresh), rate=0.5, rng=random.Random(10))
+    assert [next(repeats) for _ in range(4)] == fresh[:4]  # nobody accepted yet
+    repeats.answered(0.0, fresh[3], 202, "id-3")
+    again = next(repeats)
+    assert json.loads(again)["nik"] == json.loads(fresh[3])["nik"]
+    assert repeats.sent == 1
+    assert [next(repeats) for _ in range(2)] == fresh[4:6]
 
 
 def test_the_bodies_end_when_the_fresh_ones_do() -> None:
