@@ -73,8 +73,8 @@ from loadtests.officer import officer_lane, provision_officer
 from loadtests.processes import (
     alive,
     component_pids,
+    memory_mb_by_component,
     registration_api,
-    rss_mb_by_component,
     running,
     stopped,
 )
@@ -597,7 +597,7 @@ async def overload(
 ) -> OverloadResult:
     rate = multiple * knee
     result = OverloadResult(multiple, rate, seconds)
-    before = {k: round(v, 1) for k, v in rss_mb_by_component().items() if k in FRONT}
+    before = {k: round(v, 1) for k, v in memory_mb_by_component().items() if k in FRONT}
     # The supervision starts a crashed app again: a pid that ended is the crash, not a dead pidfile.
     pids_before = component_pids()
     peak = dict(before)
@@ -605,7 +605,7 @@ async def overload(
 
     async def sample_memory() -> None:
         while sampling:
-            for name, mb in rss_mb_by_component().items():
+            for name, mb in memory_mb_by_component().items():
                 if name in peak:
                     peak[name] = max(peak[name], round(mb, 1))
             await asyncio.sleep(1)
