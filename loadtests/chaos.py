@@ -597,7 +597,7 @@ async def overload(
 ) -> OverloadResult:
     rate = multiple * knee
     result = OverloadResult(multiple, rate, seconds)
-    before = {k: round(v, 1) for k, v in memory_mb_by_component().items() if k in FRONT}
+    before = {k: round(v, 1) for k, v in memory_mb_by_component(FRONT).items()}
     # The supervision starts a crashed app again: a pid that ended is the crash, not a dead pidfile.
     pids_before = component_pids()
     peak = dict(before)
@@ -605,7 +605,9 @@ async def overload(
 
     async def sample_memory() -> None:
         while sampling:
-            for name, mb in memory_mb_by_component().items():
+            # In a thread: the generator's loop must not stop to read /proc (its latencies are
+            # the result).
+            for name, mb in (await asyncio.to_thread(memory_mb_by_component, FRONT)).items():
                 if name in peak:
                     peak[name] = max(peak[name], round(mb, 1))
             await asyncio.sleep(1)
