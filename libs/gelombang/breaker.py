@@ -16,31 +16,45 @@ from collections.abc import Callable
 
 
 class Breaker:
-    """Closed, open for ``open_s`` after a failure, then one probe at a time."""
+    """Closed, open for ``open_s`` after a failure, then one probe at a time.
 
-    def __init__(self, open_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    A probe that never reports back (its caller was cancelled before the answer) is given up
+    after ``probe_s`` (default ``open_s``) and another one goes: otherwise the breaker would stay
+    open for good. Set ``probe_s`` to the longest a call can take when that is longer.
+    """
+
+    def __init__(
+        self,
+        open_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        probe_s: float | None = None,
+    ) -> None:
         self.open_s = open_s
+        self.probe_s = open_s if probe_s is None else probe_s
         self._clock = clock
         self._open_until: float | None = None  # None: closed
-        self._probing = False
+        self._probe_until: float | None = None  # None: no probe out
 
     @property
     def closed(self) -> bool:
         return self._open_until is None
 
     def allow(self) -> bool:
-        """May a publish be attempted now? (A True while open makes it the probe.)"""
+        """May a call be attempted now? (A True while open makes it the probe.)"""
         if self._open_until is None:
             return True
-        if self._probing or self._clock() < self._open_until:
+        now = self._clock()
+        if now < self._open_until:
             return False
-        self._probing = True
+        if self._probe_until is not None and now < self._probe_until:
+            return False
+        self._probe_until = now + self.probe_s
         return True
 
     def succeeded(self) -> None:
         self._open_until = None
-        self._probing = False
+        self._probe_until = None
 
     def failed(self) -> None:
         self._open_until = self._clock() + self.open_s
-        self._probing = False
+        self._probe_until = None

@@ -136,7 +136,8 @@ class RdKafkaPublisher(EventPublishing):
         self._waiting: deque[tuple[float, asyncio.Future[None]]] = deque()  # (deadline, publish)
         self._polling = False
         self._metrics: dict[str, tuple[Any, Any]] = {}
-        self.breaker = Breaker(open_s)
+        # A probe's answer comes within its publish timeout (the poll timer fails it then).
+        self.breaker = Breaker(open_s, probe_s=timeout_s)
 
     async def __aenter__(self) -> RdKafkaPublisher:
         await self.start()

@@ -51,3 +51,18 @@ def test_a_probe_that_fails_opens_it_again_for_another_period() -> None:
     assert not breaker.allow()
     clock.now += 1.0
     assert breaker.allow()
+
+
+def test_a_probe_that_never_reports_back_is_replaced_after_its_time() -> None:
+    """Its caller was cancelled before the answer: the breaker must not stay open for good."""
+    clock = FakeClock(50.0)
+    breaker = Breaker(open_s=1.0, clock=clock, probe_s=8.0)
+    breaker.failed()
+    clock.now += 1.0
+    assert breaker.allow()  # the probe, never heard of again
+    clock.now += 7.9
+    assert not breaker.allow()
+    clock.now += 0.2
+    assert breaker.allow()  # another probe
+    breaker.succeeded()
+    assert breaker.closed
